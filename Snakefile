@@ -1,0 +1,22 @@
+"""landslide-sar: Sentinel-1 time series + DEM + landslide inventory -> models, metrics and maps.
+
+Run `snakemake --cores 8 all` for the default embedded event (config.yaml); see README.md.
+"""
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/synthetic.smk"
+include: "rules/acquisition.smk"
+include: "rules/terrain.smk"
+include: "rules/cube.smk"
+include: "rules/density.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

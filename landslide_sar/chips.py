@@ -1,0 +1,158 @@
+"""Chips: square windows on a regular grid over an area's cube, stacked into one zarr, with a
+GeoPackage table per chip (landslide count, density, density class, valid fraction, split).
+
+Channels follow the density paper: 4 DEM (elevation, slope, curvature, aspect), VV and VH of
+each acquisition before and after the event (in time order), and the landslide label."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import xarray as xr
+from shapely.geometry import box
+from tqdm import tqdm
+
+from .grid import InputError
+from .io import LogStream, atomic_path
+from .sentinel1 import parse_time
+
+log = logging.getLogger(__name__)
+
+DEM_CHANNELS = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")
+LABEL_CHANNEL = "landslides"
+
+
+def sar_timesteps(timesteps: np.ndarray, event_time: datetime, before: int, after: int) -> tuple[list[int], list[int]]:
+    """Indices of the `before` time steps closest before the event and the `after` first after it."""
+    t = pd.to_datetime(timesteps)
+    event = pd.Timestamp(event_time).tz_convert(None) if pd.Timestamp(event_time).tzinfo else pd.Timestamp(event_time)
+    pre = [i for i in np.argsort(t) if t[i] < event]
+    post = [i for i in np.argsort(t) if t[i] >= event]
+    if len(pre) < before or len(post) < after:
+        raise InputError(
+            f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}; "
+            f"expected at least {before} before and {after} after (sentinel1.acquisitions_before/after)"
+        )
+    return pre[len(pre) - before :], post[:after]
+
+
+def channel_names(before: int, after: int) -> list[str]:
+    """The chip channels in order: DEM, VV/VH per acquisition (pre1 earliest, post1 first after)."""
+    sar = [f"{p}_pre{i}" for i in range(1, before + 1) for p in ("vv", "vh")]
+    sar += [f"{p}_post{i}" for i in range(1, after + 1) for p in ("vv", "vh")]
+    return [*DEM_CHANNELS, *sar, LABEL_CHANNEL]
+
+
+def density_class(density_per_km2: np.ndarray, edges: tuple[float, float]) -> np.ndarray:
+    """0: no landslide (density <= edges[0]); 1: up to edges[1] per km²; 2: above edges[1]."""
+    d = np.asarray(density_per_km2)
+    return np.where(d <= edges[0], 0, np.where(d <= edges[1], 1, 2)).astype("int8")
+
+
+def assign_splits(valid: np.ndarray, seed: int, train_fraction: float, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two random halves of the valid chips; within each, train_fraction of ALL valid chips train
+    and val_fraction validate (0.4/0.1 as the paper). Invalid chips get half -1, subset "excluded"."""
+    if not np.isclose(train_fraction + val_fraction, 0.5):
+        raise InputError(
+            f"splits: train_fraction {train_fraction} + val_fraction {val_fraction} = "
+            f"{train_fraction + val_fraction}; expected 0.5 (each of the two halves is split into train and val)"
+        )
+    n = valid.size
+    half = np.full(n, -1, dtype="int8")
+    subset = np.full(n, "excluded", dtype=object)
+    idx = np.flatnonzero(valid)
+    rng = np.random.default_rng(seed)
+    rng.shuffle(idx)
+    halves = (idx[: (len(idx) + 1) // 2], idx[(len(idx) + 1) // 2 :])
+    for k, members in enumerate(halves):
+        n_val = int(round(len(members) * val_fraction / 0.5))
+        half[members] = k
+        subset[members[:n_val]] = "val"
+        subset[members[n_val:]] = "train"
+    return half, subset
+
+
+def make_chips(
+    cube_zarr: str | Path,
+    out_zarr: str | Path,
+    out_table: str | Path,
+    size: int,
+    event_time: str,
+    before: int,
+    after: int,
+    min_valid_fraction: float,
+    class_edges: tuple[float, float],
+    split_seed: int,
+    train_fraction: float,
+    val_fraction: float,
+) -> gpd.GeoDataFrame:
+    """Cut the cube into size×size chips (row-major ids), write them to one zarr
+    (chip, channel, y, x) and the per-chip table to a GeoPackage."""
+    cube = xr.open_zarr(cube_zarr)
+    pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), before, after)
+    steps = pre + post
+    names = channel_names(before, after)
+    ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size
+    if ny == 0 or nx == 0:
+        raise InputError(f"chips.size: {size} px is larger than the area ({cube.sizes['y']} x {cube.sizes['x']} px)")
+    left_over = (cube.sizes["y"] - ny * size, cube.sizes["x"] - nx * size)
+    log.info("%d x %d chips of %d px; %d rows and %d columns of pixels at the south/east edges are not chipped", ny, nx, size, *left_over)
+    res = float(abs(cube.x[1] - cube.x[0]))
+    chip_km2 = (size * res) ** 2 / 1e6
+    count_var = "landslide_count" if "landslide_count" in cube else LABEL_CHANNEL
+
+    ids = np.arange(ny * nx)
+    records = []
+    with atomic_path(out_zarr) as tmp:
+        template = xr.Dataset(
+            {"chips": (("chip", "channel", "y", "x"), da.zeros((ny * nx, len(names), size, size), dtype="float32", chunks=(nx, len(names), size, size)))},
+            coords={"chip": ids, "channel": names},
+            attrs={"size": size, "resolution": res, "crs": cube.rio.crs.to_string(), "event_time": event_time},
+        )
+        template.to_zarr(tmp, mode="w", compute=False)
+        for r in tqdm(range(ny), desc="chip rows", file=LogStream(log), mininterval=2):
+            ys = slice(r * size, (r + 1) * size)
+            strip = cube.isel(y=ys, x=slice(0, nx * size)).load()
+            layers = [strip[c].values for c in DEM_CHANNELS]
+            for t in steps:
+                layers += [strip["vv"].values[t], strip["vh"].values[t]]
+            layers.append(strip[LABEL_CHANNEL].values.astype("float32"))
+            arr = np.stack(layers).astype("float32")  # (channel, size, nx*size)
+            arr = arr.reshape(len(names), size, nx, size).transpose(2, 0, 1, 3)
+            counts = strip[count_var].values.reshape(size, nx, size).sum(axis=(0, 2))
+            valid = np.isfinite(arr[:, :-1]).all(axis=1).mean(axis=(1, 2))
+            xr.Dataset({"chips": (("chip", "channel", "y", "x"), arr)}).to_zarr(
+                tmp, region={"chip": slice(r * nx, (r + 1) * nx), "channel": slice(None), "y": slice(None), "x": slice(None)}
+            )
+            x0 = float(cube.x[0]) - res / 2
+            y0 = float(cube.y[r * size]) + res / 2
+            for c in range(nx):
+                records.append(
+                    {
+                        "chip": r * nx + c,
+                        "row": r,
+                        "col": c,
+                        "landslide_count": int(counts[c]),
+                        "valid_fraction": float(valid[c]),
+                        "geometry": box(x0 + c * size * res, y0 - size * res, x0 + (c + 1) * size * res, y0),
+                    }
+                )
+    table = gpd.GeoDataFrame(records, crs=cube.rio.crs)
+    table["density_per_km2"] = table["landslide_count"] / chip_km2
+    table["density_class"] = density_class(table["density_per_km2"].to_numpy(), class_edges)
+    valid = table["valid_fraction"].to_numpy() >= min_valid_fraction
+    table["half"], table["subset"] = assign_splits(valid, split_seed, train_fraction, val_fraction)
+    if (~valid).any():
+        log.warning("%d chip(s) with valid fraction below %.2f are excluded from training and metrics", int((~valid).sum()), min_valid_fraction)
+    classes = table.loc[valid, "density_class"].value_counts().sort_index()
+    log.info("density classes of valid chips: %s", classes.to_dict())
+    with atomic_path(out_table) as tmp:
+        table.to_file(tmp, layer="chips", driver="GPKG")
+    return table

@@ -1,0 +1,63 @@
+"""One zarr datacube per area, shaped like the published datacubes (Zenodo record 7248056):
+dims (timestep, y, x); `vv`, `vh` per timestep; `dem`, `dem_slope_radians`, `dem_aspect`,
+`dem_curvature`, `landslides` (and `landslide_count`) per pixel; CRS and transform stored the
+rioxarray way."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import xarray as xr
+
+from .io import atomic_path
+from .labels import LABEL_BANDS
+from .terrain import DERIVATIVES
+
+log = logging.getLogger(__name__)
+
+STATIC_VARIABLES = ("dem", *DERIVATIVES, *LABEL_BANDS)
+
+
+def _bands(path: str | Path, names: tuple[str, ...]) -> dict[str, xr.DataArray]:
+    da = rioxarray.open_rasterio(path, masked=False).load()
+    return {name: da.isel(band=i, drop=True) for i, name in enumerate(names)}
+
+
+def assemble_cube(
+    sentinel1_zarr: str | Path,
+    dem_tif: str | Path,
+    derivatives_tif: str | Path,
+    labels_tif: str | Path,
+    out_zarr: str | Path,
+    chunk: int = 512,
+) -> xr.Dataset:
+    """Stack SAR, DEM, derivatives and labels (already on one grid) into `out_zarr`."""
+    s1 = xr.open_zarr(sentinel1_zarr)
+    static = {
+        **_bands(dem_tif, ("dem",)),
+        **_bands(derivatives_tif, DERIVATIVES),
+        **_bands(labels_tif, LABEL_BANDS),
+    }
+    for name, da in static.items():
+        if da.shape != (s1.sizes["y"], s1.sizes["x"]) or not np.allclose(da.x, s1.x) or not np.allclose(da.y, s1.y):
+            raise ValueError(f"{name}: grid {da.shape} does not match the SAR grid {(s1.sizes['y'], s1.sizes['x'])}")
+    ds = xr.Dataset(
+        {
+            "vv": s1["vv"].astype("float32"),
+            "vh": s1["vh"].astype("float32"),
+            **{name: (("y", "x"), da.values.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16")) for name, da in static.items()},
+        },
+        coords={c: s1[c] for c in s1.coords if c != "spatial_ref"},
+        attrs=s1.attrs,
+    )
+    ds = ds.rio.write_crs(s1.rio.crs).rio.write_transform(s1.rio.transform())
+    ds = ds.chunk({"timestep": 1, "y": chunk, "x": chunk})
+    for var in ds.data_vars:
+        ds[var].encoding = {}
+    with atomic_path(out_zarr) as tmp:
+        ds.to_zarr(tmp, mode="w", consolidated=True)
+    log.info("cube %s: %d time steps, %d x %d pixels, variables %s", out_zarr, ds.sizes["timestep"], ds.sizes["y"], ds.sizes["x"], list(ds.data_vars))
+    return ds

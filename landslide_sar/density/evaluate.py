@@ -1,0 +1,187 @@
+"""Random forest on the percentile features, AUCs per half and of the combined cross-prediction.
+
+For half k the forest is fitted on half k's TRAIN chips (features from model k) and scored on
+half k's train and val chips and on the other half's chips (cross). Combined, every chip is
+predicted by the models (net + forest) of the half it does NOT belong to: that is the map's AUC.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import confusion_matrix, roc_auc_score
+
+from landslide_sar.grid import InputError
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+CLASSES = (0, 1, 2)
+METRIC_COLUMNS = [
+    "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+]  # fmt: skip
+TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
+PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
+
+
+def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
+    """The chip table as a DataFrame: a DataFrame as is, a .csv, or a GeoPackage (layer "chips")."""
+    if isinstance(chips_table, pd.DataFrame):
+        table = chips_table
+    elif Path(chips_table).suffix.lower() == ".csv":
+        table = pd.read_csv(chips_table)
+    else:
+        import geopandas as gpd
+
+        table = gpd.read_file(chips_table, layer="chips")
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"chip table lacks column(s) {missing}; expected {list(TABLE_COLUMNS)}")
+    return pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
+
+
+def class_metrics(y: np.ndarray, prob: np.ndarray, where: str = "") -> dict:
+    """n_chips, macro one-vs-rest AUC, per-class one-vs-rest AUC and accuracy of (n, 3) probabilities.
+
+    An AUC that is undefined (its class absent from, or the only class in, `y`) is NaN with a log
+    warning; the macro AUC is NaN unless all three per-class AUCs are defined.
+    """
+    y = np.asarray(y, dtype=int)
+    prob = np.asarray(prob, dtype=float)
+    row: dict = {"n_chips": int(y.size)}
+    per_class = []
+    for c in CLASSES:
+        pos = y == c
+        auc = float(roc_auc_score(pos, prob[:, c])) if 0 < pos.sum() < y.size else float("nan")
+        per_class.append(auc)
+        row[f"auc_class{c}"] = auc
+    if all(np.isfinite(per_class)):
+        row["auc_macro_ovr"] = float(
+            roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=list(CLASSES))
+        )
+    else:
+        absent = [c for c, a in zip(CLASSES, per_class) if not np.isfinite(a)]
+        logger.warning("%s: AUC undefined for class(es) %s (%d chips, classes %s): NaN",
+                       where, absent, y.size, sorted(set(y.tolist())))  # fmt: skip
+        row["auc_macro_ovr"] = float("nan")
+    row["accuracy"] = float(np.mean(prob.argmax(axis=1) == y)) if y.size else float("nan")
+    return row
+
+
+def _features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) -> np.ndarray:
+    """Feature rows (all columns but chip) for the chip ids, in their order."""
+    df = features if isinstance(features, pd.DataFrame) else pd.read_csv(features)
+    df = df.set_index("chip")
+    absent = np.setdiff1d(chips, df.index.to_numpy())
+    if absent.size:
+        raise InputError(f"{where}: no features for chip ids {absent[:5].tolist()} (of {absent.size})")
+    return df.loc[chips].to_numpy(dtype=np.float64)
+
+
+def _proba(forest: RandomForestClassifier, x: np.ndarray) -> np.ndarray:
+    """(n, 3) class probabilities; a class the forest never saw gets 0."""
+    out = np.zeros((x.shape[0], len(CLASSES)))
+    if x.shape[0]:
+        out[:, forest.classes_.astype(int)] = forest.predict_proba(x)
+    return out
+
+
+def evaluate_density(
+    chips_table: PathLike | pd.DataFrame,
+    features_half0: PathLike | pd.DataFrame,
+    features_half1: PathLike | pd.DataFrame,
+    forest_cfg: Mapping,
+    metrics_out: PathLike,
+    predictions_out: PathLike,
+    *,
+    threads: int = 1,
+) -> None:
+    """Fit one forest per half, score it, cross-predict every chip; write metrics and predictions.
+
+    metrics_out CSV: split (0, 1, both), subset (train, val, cross, no_skill), n_chips,
+    auc_macro_ovr, auc_class0..2, accuracy. The no_skill row scores the combined set with the
+    pooled train class prior as a constant probability (AUC 0.5, accuracy = majority class).
+    predictions_out CSV: chip, half, density_class, predicted_class, prob_class0..2 (one row per
+    non-excluded chip, predicted by the other half's models). The combined confusion matrix
+    (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
+    """
+    if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
+        raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
+    table = read_chips_table(chips_table)
+    table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
+    bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
+    if bad:
+        raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
+    feats = {0: features_half0, 1: features_half1}
+    rows: list[dict] = []
+    cross_prob: dict[int, np.ndarray] = {}  # half h's chips, predicted by the other half's models
+    priors = []
+    for k in (0, 1):
+        mine, other = table[table["half"] == k], table[table["half"] == 1 - k]
+        train = mine[mine["subset"] == "train"]
+        if train.empty:
+            raise InputError(f"half {k} has no train chips in the chip table; expected some")
+        x_train = _features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
+        y_train = train["density_class"].to_numpy(dtype=int)
+        forest = RandomForestClassifier(
+            n_estimators=int(forest_cfg["n_estimators"]), random_state=int(forest_cfg["seed"]), n_jobs=threads
+        )
+        forest.fit(x_train, y_train)
+        priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
+        for subset, chips in (("train", train), ("val", mine[mine["subset"] == "val"]), ("cross", other)):
+            prob = _proba(forest, _features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
+            if subset == "cross":
+                cross_prob[1 - k] = prob
+            y = chips["density_class"].to_numpy(dtype=int)
+            rows.append({"split": str(k), "subset": subset, **class_metrics(y, prob, f"half {k} {subset}")})
+
+    pred = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "chip": table.loc[table["half"] == h, "chip"].to_numpy(),
+                    "half": h,
+                    "density_class": table.loc[table["half"] == h, "density_class"].to_numpy(dtype=int),
+                    **{f"prob_class{c}": cross_prob[h][:, c] for c in CLASSES},
+                }
+            )
+            for h in (0, 1)
+        ],
+        ignore_index=True,
+    )
+    prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
+    pred["predicted_class"] = prob_all.argmax(axis=1)
+    pred = pred.sort_values("chip", kind="stable")[PREDICTION_COLUMNS]
+    y_all = pred["density_class"].to_numpy()
+    prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
+    rows.append({"split": "both", "subset": "cross", **class_metrics(y_all, prob_all, "both cross")})
+    prior = np.sum(priors, axis=0) / np.sum(priors)
+    constant = np.tile(prior, (y_all.size, 1))
+    rows.append({"split": "both", "subset": "no_skill", **class_metrics(y_all, constant, "both no_skill")})
+
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    both = metrics.iloc[-2]
+    logger.info("cross-prediction over %d chips: AUC %.3f, accuracy %.3f (no skill: accuracy %.3f)",
+                both["n_chips"], both["auc_macro_ovr"], both["accuracy"], metrics.iloc[-1]["accuracy"])  # fmt: skip
+    confusion = pd.DataFrame(
+        confusion_matrix(y_all, pred["predicted_class"].to_numpy(), labels=list(CLASSES)),
+        index=pd.Index(CLASSES, name="true_class"),
+        columns=[f"pred_{c}" for c in CLASSES],
+    )
+    for out in (metrics_out, predictions_out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    metrics.to_csv(metrics_out, index=False)
+    pred.to_csv(predictions_out, index=False)
+    confusion.to_csv(confusion_path(metrics_out))
+
+
+def confusion_path(metrics_out: PathLike) -> Path:
+    """Where evaluate_density writes the confusion matrix: <metrics_out stem>_confusion.csv."""
+    p = Path(metrics_out)
+    return p.with_name(f"{p.stem}_confusion.csv")

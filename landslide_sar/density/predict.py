@@ -1,0 +1,129 @@
+"""Apply a half's trained model to every chip: percentile features for the forest, embedding maps.
+
+Each chip's output map is summarised by the percentiles of its valid pixels (the paper's 19
+values p05..p95); the maps themselves go to a zarr for figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from landslide_sar.density.model import DensityNet, standardise
+from landslide_sar.density.train import channel_names, load_chips, open_chips, progress, resolve_device
+from landslide_sar.grid import InputError
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+def percentile_columns(percentiles: Sequence[float]) -> list[str]:
+    """Feature column names: 5 -> "p05", 50 -> "p50", 2.5 -> "p2.5"."""
+    cols = [f"p{int(p):02d}" if float(p).is_integer() else f"p{float(p):g}" for p in percentiles]
+    if len(set(cols)) != len(cols) or not all(0 <= float(p) <= 100 for p in percentiles):
+        raise InputError(f"percentiles={list(percentiles)}; expected distinct values in [0, 100]")
+    return cols
+
+
+def percentile_features(maps: np.ndarray, percentiles: Sequence[float], valid: np.ndarray | None = None) -> np.ndarray:
+    """(n, len(percentiles)) percentiles (numpy's linear method) of each map (n, H, W).
+
+    Only pixels where `valid` is True count; a map with no valid pixel uses all its pixels, so
+    features are never NaN (such chips are excluded from the chip table anyway).
+    """
+    flat = np.asarray(maps, dtype=np.float64).reshape(maps.shape[0], -1)
+    q = np.asarray(percentiles, dtype=np.float64)
+    out = np.empty((flat.shape[0], q.size), dtype=np.float64)
+    ok = np.ones(flat.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(flat.shape)
+    for i in range(flat.shape[0]):
+        v = flat[i][ok[i]] if ok[i].any() else flat[i]
+        out[i] = np.percentile(v, q)
+    return out
+
+
+def load_model(model_path: PathLike, device: torch.device | str = "cpu") -> tuple[DensityNet, dict]:
+    """The trained DensityNet (eval mode, on `device`) and its checkpoint dict."""
+    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
+    model = DensityNet(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt
+
+
+def predict_density(
+    chips_zarr: PathLike,
+    model_path: PathLike,
+    percentiles: Sequence[float],
+    threads: int,
+    features_out: PathLike,
+    embeddings_out: PathLike,
+    *,
+    batch_size: int = 16,
+    device: str = "auto",
+) -> None:
+    """Run the model on EVERY chip of `chips_zarr` (batched, no grad) and write its outputs.
+
+    features_out: CSV with chip and one column per percentile (p05, p10, ... of the valid pixels
+    of the output map). embeddings_out: zarr Dataset, variable `embedding` (chip, y, x) float16,
+    the output maps with NaN where an input channel is nodata.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device)
+    cols = percentile_columns(percentiles)
+    model, ckpt = load_model(model_path, dev)
+    channels, is_sar = list(ckpt["channels"]), list(ckpt["is_sar"])
+    mean, std = ckpt["mean"].numpy(), ckpt["std"].numpy()
+
+    ds = open_chips(chips_zarr)
+    names = channel_names(ds)
+    missing = [c for c in channels if c not in names]
+    if missing:
+        raise InputError(f"chips lack channel(s) {missing} the model {model_path} was trained on")
+    ids = ds["chip"].values
+    n, h, w = ids.size, ds.sizes["y"], ds.sizes["x"]
+    emb = np.empty((n, h, w), dtype=np.float16)
+    feats = np.empty((n, len(cols)), dtype=np.float64)
+    block = max(batch_size, 256 // batch_size * batch_size)  # chips read from zarr at a time
+
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}"):
+            raw = load_chips(ds, ids[s : s + block], channels)
+            z, valid = standardise(raw, is_sar, mean, std)
+            x = torch.from_numpy(z)
+            maps = np.concatenate(
+                [model(x[b : b + batch_size].to(dev))[:, 0].float().cpu().numpy() for b in range(0, len(z), batch_size)]
+            )
+            feats[s : s + len(z)] = percentile_features(maps, percentiles, valid)
+            emb[s : s + len(z)] = np.where(valid, maps, np.nan)
+    logger.info("predicted %d chips with %s in %.1f s", n, model_path, time.perf_counter() - t0)
+
+    for out in (features_out, embeddings_out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    features = pd.DataFrame(feats, columns=cols)
+    features.insert(0, "chip", ids)
+    features.to_csv(features_out, index=False)
+
+    coords = {"chip": ids}
+    for name, coord in ds.coords.items():
+        if name != "chip" and set(coord.dims) <= {"chip", "y", "x"}:
+            coords[name] = (coord.dims, coord.values)
+    out = xr.Dataset({"embedding": (("chip", "y", "x"), emb)}, coords=coords)
+    out.attrs.update(
+        model=str(model_path), inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
+        half=int(ckpt.get("half", -1)), channels=channels,
+        description="DensityNet sigmoid output per pixel; NaN where an input channel is nodata",
+    )  # fmt: skip
+    encoding = {"embedding": {"chunks": (max(1, min(n, 64)), h, w)}}
+    with warnings.catch_warnings():  # zarr 3 warns that consolidated metadata is an extension
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        out.to_zarr(embeddings_out, mode="w", encoding=encoding)

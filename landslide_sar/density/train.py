@@ -1,0 +1,291 @@
+"""Train the density network of one half: seeded Adam on the batch loss, early stopping on val loss.
+
+The chips of the half (train + val) are read once into memory; standardisation statistics come
+from that half's TRAIN chips only and travel in the checkpoint, with the channel names, so
+prediction preprocesses exactly as training did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from tqdm import tqdm
+
+from landslide_sar.density.evaluate import read_chips_table
+from landslide_sar.density.model import (
+    LABEL_CHANNEL,
+    DensityNet,
+    batch_loss,
+    channel_stats,
+    loss_from_sums,
+    loss_sums,
+    select_channels,
+    standardise,
+)
+from landslide_sar.grid import InputError
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+class _LogStream:
+    """A file-like sink that forwards tqdm's bar lines to a logger (one record per refresh).
+
+    The bar's opening 0% refresh is dropped: it carries no information in a log.
+    """
+
+    def __init__(self, log: logging.Logger, level: int = logging.INFO) -> None:
+        self.log, self.level = log, level
+
+    def write(self, text: str) -> None:
+        text = text.strip("\r\n ")
+        if text and "| 0/" not in text:
+            self.log.log(self.level, text)
+
+    def flush(self) -> None:
+        pass
+
+
+def progress(iterable: Sequence | range, desc: str, log: logging.Logger = logger) -> tqdm:
+    """A tqdm bar written to `log` at INFO; refreshed at most every 10 s so logs stay short."""
+    return tqdm(
+        iterable, desc=desc, file=_LogStream(log), mininterval=10.0, ascii=True, disable=not log.isEnabledFor(logging.INFO)
+    )
+
+
+def open_chips(chips_zarr: PathLike) -> xr.Dataset:
+    """The chips Dataset, lazily (no dask): indexing reads only the chips and channels asked for."""
+    return xr.open_zarr(chips_zarr, chunks=None)
+
+
+def channel_names(ds: xr.Dataset) -> list[str]:
+    """The chips' channel names, as str."""
+    return [str(c) for c in ds["channel"].values]
+
+
+def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str]) -> np.ndarray:
+    """(len(chip_ids), len(channels), y, x) float32 for the given chip ids and channel names."""
+    ids = np.asarray(chip_ids)
+    if ids.size == 0:
+        shape = (0, len(channels), ds.sizes["y"], ds.sizes["x"])
+        return np.zeros(shape, dtype=np.float32)
+    known = ds["chip"].values
+    absent = np.setdiff1d(ids, known)
+    if absent.size:
+        raise InputError(f"chip ids {absent[:5].tolist()} (of {absent.size}) are not in the chips zarr")
+    pos = pd.Index(known).get_indexer(ids)
+    names = channel_names(ds)
+    ch = [names.index(c) for c in channels]
+    arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
+    return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> cuda when available, else cpu; anything else as given (cuda must be available)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device={device!r} but CUDA is not available; expected auto or cpu")
+    return dev
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed torch and use deterministic algorithms inside the block (restored after)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev_cudnn
+
+
+def _cfg(cfg: Mapping, key: str, where: str):
+    if key not in cfg:
+        raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
+    return cfg[key]
+
+
+@torch.no_grad()
+def dataset_loss(
+    model: DensityNet, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, batch_size: int, device: torch.device
+) -> float:
+    """batch_loss over ALL chips given (E+ and E- pooled over them), evaluated in batches."""
+    model.eval()
+    sums = [torch.zeros((), dtype=torch.float64) for _ in range(4)]
+    for s in range(0, x.shape[0], batch_size):
+        out = model(x[s : s + batch_size].to(device))
+        parts = loss_sums(out, y[s : s + batch_size].to(device), valid[s : s + batch_size].to(device))
+        sums = [a + b.detach().double().cpu() for a, b in zip(sums, parts)]
+    return float(loss_from_sums(*sums))
+
+
+def train_density(
+    chips_zarr: PathLike,
+    chips_table: PathLike | pd.DataFrame,
+    half: int,
+    inputs: str,
+    revisits: int,
+    model_cfg: Mapping,
+    training_cfg: Mapping,
+    threads: int,
+    model_out: PathLike,
+    history_out: PathLike,
+) -> None:
+    """Train the model of `half` on its train chips, early-stop on its val chips, save the best.
+
+    model_cfg: width, depth (optional dilated=True, batch_norm=False). training_cfg: seed,
+    max_epochs, batch_size, learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint
+    (torch.save of tensors and primitive containers, loadable with weights_only=True) holds
+    state_dict, model config, channel names, standardisation stats, best_epoch and the run's
+    settings; history_out is a CSV: epoch, train_loss, val_loss, seconds. Same seed, threads and
+    device give identical weights and history.
+    """
+    if half not in (0, 1):
+        raise InputError(f"half={half!r}; expected 0 or 1")
+    width, depth = int(_cfg(model_cfg, "width", "model_cfg")), int(_cfg(model_cfg, "depth", "model_cfg"))
+    dilated, batch_norm = bool(model_cfg.get("dilated", True)), bool(model_cfg.get("batch_norm", False))
+    seed = int(_cfg(training_cfg, "seed", "training_cfg"))
+    max_epochs = int(_cfg(training_cfg, "max_epochs", "training_cfg"))
+    batch_size = int(_cfg(training_cfg, "batch_size", "training_cfg"))
+    lr = float(_cfg(training_cfg, "learning_rate", "training_cfg"))
+    patience = int(_cfg(training_cfg, "patience", "training_cfg"))
+    device = resolve_device(str(training_cfg.get("device", "auto")))
+    if max_epochs < 1 or batch_size < 1:
+        raise InputError(f"max_epochs={max_epochs}, batch_size={batch_size}; expected both >= 1")
+    torch.set_num_threads(max(1, int(threads)))
+
+    table = read_chips_table(chips_table)
+    mine = table[table["half"] == half]
+    train_ids = mine.loc[mine["subset"] == "train", "chip"].to_numpy()
+    val_ids = mine.loc[mine["subset"] == "val", "chip"].to_numpy()
+    if train_ids.size == 0:
+        raise InputError(f"half {half} has no train chips in the chip table; expected some")
+
+    ds = open_chips(chips_zarr)
+    names = channel_names(ds)
+    if LABEL_CHANNEL not in names:
+        raise InputError(f"chips lack the {LABEL_CHANNEL!r} channel; channels are {names}")
+    dem_idx, sar_idx = select_channels(names, inputs, revisits)
+    channels = [names[i] for i in dem_idx + sar_idx]
+    is_sar = [False] * len(dem_idx) + [True] * len(sar_idx)
+
+    t_load = time.perf_counter()
+    raw_train = load_chips(ds, train_ids, channels + [LABEL_CHANNEL])
+    raw_val = load_chips(ds, val_ids, channels + [LABEL_CHANNEL])
+    mean, std = channel_stats(raw_train[:, :-1], is_sar)  # TRAIN chips of this half only
+
+    def tensors(raw: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z, valid = standardise(raw[:, :-1], is_sar, mean, std)
+        label = np.nan_to_num(raw[:, -1], nan=0.0) > 0.5
+        return torch.from_numpy(z), torch.from_numpy(label), torch.from_numpy(valid)
+
+    x_tr, y_tr, v_tr = tensors(raw_train)
+    x_va, y_va, v_va = tensors(raw_val)
+    del raw_train, raw_val
+    logger.info(
+        "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, device %s",
+        half, inputs, revisits, len(train_ids), len(val_ids), len(channels), channels,
+        time.perf_counter() - t_load, device,
+    )  # fmt: skip
+    if val_ids.size == 0:
+        logger.warning("half %d has no val chips: early stopping and model selection use the train loss", half)
+
+    history: list[dict] = []
+    with deterministic(seed):
+        model = DensityNet(len(dem_idx), len(sar_idx), width, depth, dilated=dilated, batch_norm=batch_norm).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        best = (float("inf"), 0, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        stale = 0
+        t_train = time.perf_counter()
+        for epoch in range(1, max_epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            perm = torch.randperm(x_tr.shape[0], generator=gen)
+            losses = []
+            bar = progress(range(0, x_tr.shape[0], batch_size), desc=f"half {half} epoch {epoch}/{max_epochs}")
+            for s in bar:
+                b = perm[s : s + batch_size]
+                loss = batch_loss(model(x_tr[b].to(device)), y_tr[b].to(device), v_tr[b].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+            bar.close()
+            train_loss = float(np.mean(losses))
+            if val_ids.size:
+                val_loss = dataset_loss(model, x_va, y_va, v_va, batch_size, device)
+            else:
+                val_loss = float("nan")
+            seconds = time.perf_counter() - t0
+            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
+            monitored = val_loss if val_ids.size else train_loss
+            improved = monitored < best[0]
+            if improved:
+                best = (monitored, epoch, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+                stale = 0
+            else:
+                stale += 1
+            logger.info(
+                "half %d epoch %d: train loss %.4f, val loss %.4f, %.2f s%s",
+                half, epoch, train_loss, val_loss, seconds, " (best)" if improved else "",
+            )  # fmt: skip
+            if stale >= patience:
+                logger.info("half %d: no val improvement for %d epochs, stopping", half, patience)
+                break
+        train_seconds = time.perf_counter() - t_train
+
+    best_loss, best_epoch, best_state = best
+    logger.info(
+        "half %d: trained %d epochs in %.1f s (%.2f s/epoch); best epoch %d, %s loss %.4f",
+        half, len(history), train_seconds, train_seconds / len(history), best_epoch,
+        "val" if val_ids.size else "train", best_loss,
+    )  # fmt: skip
+    checkpoint = {
+        "state_dict": best_state,
+        "config": {
+            "n_dem": len(dem_idx), "n_sar": len(sar_idx), "width": width, "depth": depth,
+            "dilated": dilated, "batch_norm": batch_norm,
+        },
+        "channels": channels,
+        "is_sar": is_sar,
+        "mean": torch.from_numpy(mean),
+        "std": torch.from_numpy(std),
+        "inputs": inputs,
+        "revisits": int(revisits),
+        "half": int(half),
+        "best_epoch": int(best_epoch),
+        "best_loss": float(best_loss),
+        "epochs_run": len(history),
+        "train_seconds": float(train_seconds),
+        "n_train": int(train_ids.size),
+        "n_val": int(val_ids.size),
+        "training": {
+            "seed": seed, "max_epochs": max_epochs, "batch_size": batch_size, "learning_rate": lr,
+            "patience": patience, "device": str(device), "threads": int(threads),
+        },
+        "torch_version": str(torch.__version__),
+    }  # fmt: skip
+    for out in (model_out, history_out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, model_out)
+    pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"]).to_csv(history_out, index=False)

@@ -1,0 +1,129 @@
+"""Small shared I/O helpers: logging set-up for rule logs, atomic outputs, raster writing."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import rasterio
+from rasterio.io import MemoryFile
+from rasterio.shutil import copy as rio_copy
+
+from .grid import Grid
+
+
+def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
+    """Send library logging (and warnings) to the rule's log file, or to stderr when run by hand."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler: logging.Handler
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_path, mode="w")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    return logging.getLogger("landslide_sar")
+
+
+class LogStream:
+    """A file-like object that tqdm can write progress bars into; lines go to a logger."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def write(self, text: str) -> None:
+        text = text.strip("\r\n ")
+        if text:
+            self.logger.info(text)
+
+    def flush(self) -> None:  # tqdm calls it
+        pass
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; move it onto `path` only if the block succeeds.
+
+    Keeps a failed run from leaving a partial output that looks complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    _remove(path)
+    tmp.rename(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def write_cog(
+    path: str | Path,
+    bands: np.ndarray,
+    grid: Grid,
+    nodata: float | int | None = None,
+    descriptions: list[str] | None = None,
+    resampling: str = "average",
+) -> None:
+    """Write a (bands, y, x) or (y, x) array on `grid` as a Cloud-Optimized GeoTIFF (DEFLATE)."""
+    data = bands[np.newaxis] if bands.ndim == 2 else bands
+    profile = {
+        "driver": "GTiff",
+        "count": data.shape[0],
+        "height": grid.height,
+        "width": grid.width,
+        "dtype": data.dtype,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": nodata,
+    }
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(data)
+            for i, desc in enumerate(descriptions or [], start=1):
+                dst.set_band_description(i, desc)
+        with mem.open() as src, atomic_path(path) as tmp:
+            rio_copy(
+                src,
+                tmp,
+                driver="COG",
+                compress="DEFLATE",
+                blocksize=256,
+                overview_resampling=resampling,
+            )
+
+
+def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no-untyped-def]
+    """Run one library function for a rule: logging into the rule's log, and bad input reported
+    as ONE line (on stderr and in the log) with a non-zero exit instead of a traceback."""
+    from .config import ConfigError
+    from .grid import InputError
+
+    logger = setup_logging(log_path)
+    try:
+        return func(**kwargs)
+    except (InputError, ConfigError) as err:
+        logger.error("%s", err)
+        print(f"ERROR: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception:
+        logger.exception("failed")
+        raise

@@ -1,0 +1,144 @@
+# Density estimation (Puerto Rico paper): per (inputs, revisits) experiment and half, train the
+# two-branch net, cross-predict, then percentiles -> random forest -> AUC; the table and the map.
+
+
+rule train_density:
+    input:
+        chips=rules.make_chips.output.zarr,
+        table=rules.make_chips.output.table,
+    output:
+        model="results/{area}/density/{inputs}_r{revisits}/half{half}/model.pt",
+        history="results/{area}/density/{inputs}_r{revisits}/half{half}/history.csv",
+    log:
+        "logs/{area}/train_density/{inputs}_r{revisits}_half{half}.log",
+    benchmark:
+        "benchmarks/{area}/train_density/{inputs}_r{revisits}_half{half}.tsv"
+    threads: 4
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=1,
+    params:
+        model=config["density"]["model"],
+        training=config["density"]["training"],
+    message:
+        "Train the {wildcards.inputs} density net ({wildcards.revisits} revisits) on half {wildcards.half} of {wildcards.area}"
+    conda:
+        "../envs/density.yaml"
+    script:
+        "../workflow_scripts/train_density.py"
+
+
+rule predict_density:
+    input:
+        chips=rules.make_chips.output.zarr,
+        model=rules.train_density.output.model,
+    output:
+        features="results/{area}/density/{inputs}_r{revisits}/half{half}/features.csv",
+        embeddings=directory(
+            "results/{area}/density/{inputs}_r{revisits}/half{half}/embeddings.zarr"
+        ),
+    log:
+        "logs/{area}/predict_density/{inputs}_r{revisits}_half{half}.log",
+    benchmark:
+        "benchmarks/{area}/predict_density/{inputs}_r{revisits}_half{half}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=1,
+    params:
+        percentiles=config["density"]["forest"]["percentiles"],
+    message:
+        "Apply the half-{wildcards.half} {wildcards.inputs} model to every chip of {wildcards.area}"
+    conda:
+        "../envs/density.yaml"
+    script:
+        "../workflow_scripts/predict_density.py"
+
+
+rule evaluate_density:
+    input:
+        table=rules.make_chips.output.table,
+        features=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}/half{half}/features.csv",
+            half=[0, 1],
+        ),
+    output:
+        metrics="results/{area}/density/{inputs}_r{revisits}/metrics.csv",
+        predictions="results/{area}/density/{inputs}_r{revisits}/predictions.csv",
+        confusion="results/{area}/density/{inputs}_r{revisits}/metrics_confusion.csv",
+    log:
+        "logs/{area}/evaluate_density/{inputs}_r{revisits}.log",
+    benchmark:
+        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        forest=config["density"]["forest"],
+    message:
+        "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}"
+    conda:
+        "../envs/density.yaml"
+    script:
+        "../workflow_scripts/evaluate_density.py"
+
+
+rule density_table:
+    input:
+        metrics=lambda w: [
+            f"results/{w.area}/density/{i}_r{r}/metrics.csv"
+            for i, r in density_experiments()
+        ],
+    output:
+        csv=report(
+            "results/{area}/density/metrics.csv",
+            caption="../report/density_metrics.rst",
+            category="Density",
+        ),
+        markdown="results/{area}/density/metrics.md",
+    log:
+        "logs/{area}/density_table.log",
+    benchmark:
+        "benchmarks/{area}/density_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        experiments=density_experiments(),
+    message:
+        "Density metrics table of {wildcards.area}"
+    conda:
+        "../envs/density.yaml"
+    script:
+        "../workflow_scripts/density_table.py"
+
+
+rule density_map:
+    input:
+        table=rules.make_chips.output.table,
+        predictions="results/{area}/density/{map_inputs}_r{map_revisits}/predictions.csv".format(
+            area="{area}",
+            map_inputs=config["density"]["map"]["inputs"],
+            map_revisits=config["density"]["map"]["revisits"],
+        ),
+    output:
+        tif="results/{area}/density/map.tif",
+        gpkg="results/{area}/density/map.gpkg",
+    log:
+        "logs/{area}/density_map.log",
+    benchmark:
+        "benchmarks/{area}/density_map.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    message:
+        "Density class map of {wildcards.area}"
+    conda:
+        "../envs/density.yaml"
+    script:
+        "../workflow_scripts/density_map.py"

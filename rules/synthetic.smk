@@ -1,0 +1,28 @@
+# The embedded synthetic event: SAR COGs + STAC items, a geographic DEM, an inventory and the truth.
+
+
+rule generate_event:
+    output:
+        items="resources/{area}/synthetic/sentinel1_items.json",
+        cogs=directory("resources/{area}/synthetic/sentinel1"),
+        dem="resources/{area}/synthetic/dem.tif",
+        inventory="resources/{area}/synthetic/inventory.gpkg",
+        truth="resources/{area}/synthetic/truth.gpkg",
+        truth_raster="resources/{area}/synthetic/truth.tif",
+    log:
+        "logs/{area}/generate_event.log",
+    benchmark:
+        "benchmarks/{area}/generate_event.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        area=area_config("bbox", "resolution", "event_time", "sentinel1", "synthetic"),
+        out_dir=subpath(output.items, parent=True),
+    message:
+        "Generate the embedded synthetic event of {wildcards.area}"
+    conda:
+        "../envs/acquisition.yaml"
+    script:
+        "../workflow_scripts/generate_event.py"

@@ -1,0 +1,24 @@
+# DEM derivatives with richdem's definitions (richdem when importable, else xdem).
+
+
+rule dem_derivatives:
+    input:
+        dem=rules.download_dem.output.tif,
+    output:
+        tif="results/{area}/dem_derivatives.tif",
+    log:
+        "logs/{area}/dem_derivatives.log",
+    benchmark:
+        "benchmarks/{area}/dem_derivatives.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        smoothing_sigma_px=config["terrain"]["smoothing_sigma_px"],
+    message:
+        "Slope, aspect and curvature of {wildcards.area}"
+    conda:
+        "../envs/terrain.yaml"
+    script:
+        "../workflow_scripts/dem_derivatives.py"

@@ -1,0 +1,323 @@
+"""Known-answer tests of landslide_sar.density: loss, network shapes, channels, stats, features,
+determinism, and an end-to-end learnable toy event whose cross-prediction AUC must beat chance."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from landslide_sar.density.evaluate import confusion_path, evaluate_density
+from landslide_sar.density.model import DensityNet, batch_loss, channel_stats, select_channels, to_db
+from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
+from landslide_sar.density.train import train_density
+
+PERCENTILES = list(range(5, 100, 5))
+TRAINING = dict(seed=0, max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
+MODEL = dict(width=8, depth=3)
+
+
+def channel_list(n_pre: int = 3, n_post: int = 3) -> list[str]:
+    names = ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
+    for when, m in (("pre", n_pre), ("post", n_post)):
+        for k in range(1, m + 1):
+            names += [f"vv_{when}{k}", f"vh_{when}{k}"]
+    return names + ["landslides"]
+
+
+def make_chips(path: Path, n: int = 40, size: int = 32, seed: int = 0, drop_db: float = 6.0) -> pd.DataFrame:
+    """A toy event: post-event SAR drops by `drop_db` on 3x3 blobs around landslide heads.
+
+    Classes 0/1/2 have 0, 2-5 and 15-29 heads per chip; label = 1 at each head. Chips alternate
+    between halves per class; within a half every 5th chip (per class order) is val. Returns the
+    chip table; writes chips.zarr with some NaN SAR pixels.
+    """
+    rng = np.random.default_rng(seed)
+    names = channel_list()
+    cls = np.tile([0, 1, 2], n // 3 + 1)[:n]
+    rng.shuffle(cls)
+    half = np.zeros(n, int)
+    half[np.argsort(cls, kind="stable")] = np.arange(n) % 2
+    subset = np.empty(n, object)
+    for h in (0, 1):
+        idx = np.flatnonzero(half == h)
+        idx = idx[np.argsort(cls[idx], kind="stable")]
+        subset[idx] = np.where(np.arange(idx.size) % 5 == 4, "val", "train")
+    data = np.zeros((n, len(names), size, size), np.float32)
+    counts = np.zeros(n, int)
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(n):
+        counts[i] = [0, rng.integers(2, 6), rng.integers(15, 30)][cls[i]]
+        data[i, 0] = 100 + 20 * np.sin(xx / 7 + i) + rng.normal(0, 1, (size, size))
+        data[i, 1] = rng.uniform(0, 0.8, (size, size))
+        data[i, 2] = rng.normal(0, 1, (size, size))
+        data[i, 3] = rng.uniform(0, 360, (size, size))
+        base = 10 ** (rng.normal(-10, 2, (size, size)) / 10)
+        disturbed = np.zeros((size, size), bool)
+        for r, q in rng.integers(1, size - 1, (counts[i], 2)):
+            disturbed[r - 1 : r + 2, q - 1 : q + 2] = True
+            data[i, -1, r, q] = 1.0
+        for j, name in enumerate(names[4:-1], start=4):
+            v = base * rng.gamma(4.0, 0.25, (size, size)) * (0.5 if name.startswith("vh") else 1.0)
+            data[i, j] = np.where(disturbed, v * 10 ** (-drop_db / 10), v) if "post" in name else v
+    data[3, 5, :2, :3] = np.nan  # nodata in vh_pre1 of chip 103
+    ids = np.arange(100, 100 + n)
+    ds = xr.Dataset({"chips": (("chip", "channel", "y", "x"), data)}, coords={"chip": ids, "channel": names})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(path, mode="w")
+    return pd.DataFrame(
+        {
+            "chip": ids, "landslide_count": counts, "density_per_km2": counts / (size * size * 1e-4),
+            "density_class": cls, "valid_fraction": 1.0, "half": half, "subset": subset,
+        }
+    )  # fmt: skip
+
+
+# --- batch loss -----------------------------------------------------------------------------
+
+
+def test_batch_loss_perfect_and_reversed() -> None:
+    label = torch.zeros(3, 1, 8, 8)
+    label[0, 0, 2, 3] = label[2, 0, 5, 5] = label[2, 0, 1, 7] = 1
+    assert batch_loss(label.clone(), label).item() == pytest.approx(0.0)
+    assert batch_loss(1 - label, label).item() == pytest.approx(2.0)
+
+
+def test_batch_loss_pools_the_whole_batch() -> None:
+    out = torch.tensor([[[0.9, 0.5], [0.1, 0.4]], [[0.5, 0.3], [0.7, 0.0]]])
+    label = torch.tensor([[[1, 1], [0, 0]], [[0, 0], [1, 0]]])
+    # E+ = {0.9, 0.5, 0.7} -> 0.7; E- = {0.1, 0.4, 0.5, 0.3, 0.0} -> 0.26; (per-chip mean would be 0.5583)
+    assert batch_loss(out, label).item() == pytest.approx(0.3 + 0.26)
+    valid = torch.ones(2, 2, 2, dtype=torch.bool)
+    valid[0, 0, 1] = valid[1, 0, 0] = False  # drop E+ 0.5 and E- 0.5
+    assert batch_loss(out, label, valid).item() == pytest.approx((1 - 0.8) + 0.8 / 4)
+
+
+def test_batch_loss_without_labels_is_the_negative_term_only() -> None:
+    out = torch.full((2, 1, 4, 4), 0.3, requires_grad=True)
+    loss = batch_loss(out, torch.zeros(2, 1, 4, 4))
+    assert loss.item() == pytest.approx(0.3)
+    loss.backward()
+    assert out.grad is not None and torch.all(out.grad > 0)
+
+
+# --- network -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_dem,n_sar", [(4, 8), (4, 0), (0, 8)])
+def test_output_keeps_odd_chip_size_and_is_in_unit_interval(n_dem: int, n_sar: int) -> None:
+    torch.manual_seed(0)
+    net = DensityNet(n_dem, n_sar, width=4, depth=3).eval()
+    out = net(10 * torch.randn(2, n_dem + n_sar, 33, 35))
+    assert out.shape == (2, 1, 33, 35)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_single_modality_nets_have_only_their_branch() -> None:
+    dem_only, sar_only, fused = DensityNet(4, 0, 6, 2), DensityNet(0, 8, 6, 2), DensityNet(4, 8, 6, 2)
+    assert dem_only.sar_branch is None and dem_only.dem_branch[0].in_channels == 4
+    assert sar_only.dem_branch is None and sar_only.sar_branch[0].in_channels == 8
+    assert not any(k.startswith("sar_branch") for k in dem_only.state_dict())
+    assert dem_only.fuse.in_channels == sar_only.fuse.in_channels == 6 and fused.fuse.in_channels == 12
+    assert fused.dem_branch[0].in_channels == 4 and fused.sar_branch[0].in_channels == 8
+
+
+# --- channels and statistics ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("revisits", [1, 2, 3])
+def test_select_channels_counts(revisits: int) -> None:
+    names = channel_list(3, 3)
+    dem, sar = select_channels(names, "fused", revisits)
+    assert [names[i] for i in dem] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
+    assert len(sar) == 6 + 2 * revisits
+    assert names[sar[-1]] == f"vh_post{revisits}" and "landslides" not in [names[i] for i in sar]
+    assert select_channels(names, "sar", revisits) == ([], sar)
+    assert select_channels(names, "dem", revisits) == (dem, [])
+
+
+def test_select_channels_rejects_too_many_revisits_and_unknown_inputs() -> None:
+    with pytest.raises(ValueError, match=r"revisits=4 .*3 post-event .*expected 1\.\.3") as err:
+        select_channels(channel_list(3, 3), "fused", 4)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="inputs='both'"):
+        select_channels(channel_list(3, 3), "both", 1)
+
+
+def test_channel_stats_use_db_and_ignore_nan() -> None:
+    x = np.array([0.01, 0.1, 1.0, np.nan], dtype=np.float32).reshape(1, 1, 2, 2)
+    mean, std = channel_stats(np.concatenate([x, x], axis=1), [True, False])
+    assert mean[0] == pytest.approx(-10.0) and std[0] == pytest.approx(np.std([-20.0, -10.0, 0.0]))
+    assert mean[1] == pytest.approx(0.37)
+    assert to_db(np.array([0.0, -1.0], np.float32)).tolist() == [-50.0, -50.0]
+
+
+def test_normalisation_stats_come_from_train_chips_only(tmp_path: Path) -> None:
+    table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
+    cfg = dict(TRAINING, max_epochs=1)
+
+    def stats(tag: str) -> tuple[torch.Tensor, torch.Tensor]:
+        train_density(tmp_path / "chips.zarr", table, 0, "fused", 2, MODEL, cfg, 1, tmp_path / f"{tag}.pt",
+                      tmp_path / f"{tag}.csv")  # fmt: skip
+        ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
+        return ckpt["mean"], ckpt["std"]
+
+    mean0, std0 = stats("a")
+    ds = xr.open_zarr(tmp_path / "chips.zarr", chunks=None)
+    train_ids = table.query("half == 0 and subset == 'train'")["chip"].to_numpy()
+    vv_pre1 = ds["chips"].sel(chip=train_ids, channel="vv_pre1").values
+    ch = list(torch.load(tmp_path / "a.pt", weights_only=True)["channels"]).index("vv_pre1")
+    assert float(mean0[ch]) == pytest.approx(float(np.nanmean(10 * np.log10(vv_pre1))), rel=1e-5)
+
+    def perturb(chip: int) -> None:
+        data = ds["chips"].values.copy()
+        data[list(ds["chip"].values).index(chip), :-1] *= 7.0
+        out = xr.Dataset({"chips": (ds["chips"].dims, data)}, coords={"chip": ds["chip"].values,
+                                                                      "channel": ds["channel"].values})  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.to_zarr(tmp_path / "chips.zarr", mode="w")
+
+    not_train = table.query("not (half == 0 and subset == 'train')")["chip"].tolist()
+    for chip in not_train:  # val chips of half 0 and every chip of half 1
+        perturb(chip)
+    mean1, std1 = stats("b")
+    assert torch.equal(mean0, mean1) and torch.equal(std0, std1)
+    perturb(int(train_ids[0]))  # a train chip: now the stats must move
+    mean2, _ = stats("c")
+    assert not torch.equal(mean0, mean2)
+
+
+# --- features ------------------------------------------------------------------------------
+
+
+def test_percentile_features_of_a_known_map() -> None:
+    maps = np.stack([np.linspace(0, 1, 101), np.linspace(0, 2, 101)]).reshape(2, 1, 101)
+    feats = percentile_features(maps, PERCENTILES)
+    np.testing.assert_allclose(feats[0], np.arange(5, 100, 5) / 100, atol=1e-12)
+    np.testing.assert_allclose(feats[1], np.arange(5, 100, 5) / 50, atol=1e-12)
+    valid = np.zeros_like(maps, dtype=bool)
+    valid[..., :51] = True  # only values 0..0.5 (0..1.0 for the second map)
+    np.testing.assert_allclose(percentile_features(maps, [10, 50], valid)[0], [0.05, 0.25], atol=1e-12)
+    assert percentile_columns(PERCENTILES)[:3] == ["p05", "p10", "p15"] and percentile_columns([2.5]) == ["p2.5"]
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
+    cfg = dict(TRAINING, max_epochs=3)
+    runs = []
+    for tag, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seed=seed), 2,
+                      tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
+        runs.append((torch.load(tmp_path / f"{tag}.pt", weights_only=True), pd.read_csv(tmp_path / f"{tag}.csv")))
+    (ca, ha), (cb, hb), (cc, _) = runs
+    assert ca["state_dict"].keys() == cb["state_dict"].keys()
+    assert all(torch.equal(ca["state_dict"][k], cb["state_dict"][k]) for k in ca["state_dict"])
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+    assert list(ha.columns) == ["epoch", "train_loss", "val_loss", "seconds"] and len(ha) >= 1
+    assert not all(torch.equal(ca["state_dict"][k], cc["state_dict"][k]) for k in ca["state_dict"])
+
+
+@pytest.fixture(scope="module")
+def toy_event(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """Both halves trained and applied to every chip, then evaluated."""
+    d = tmp_path_factory.mktemp("density")
+    table = make_chips(d / "chips.zarr")
+    for h in (0, 1):
+        train_density(d / "chips.zarr", table, h, "fused", 3, MODEL, TRAINING, 2, d / f"model{h}.pt",
+                      d / f"history{h}.csv")  # fmt: skip
+        predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 2, d / f"features{h}.csv",
+                        d / f"embeddings{h}.zarr")  # fmt: skip
+    evaluate_density(table, d / "features0.csv", d / "features1.csv", dict(seed=0, n_estimators=100),
+                     d / "metrics.csv", d / "predictions.csv")  # fmt: skip
+    return d, table
+
+
+def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataFrame]) -> None:
+    d, table = toy_event
+    metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str})
+    assert list(metrics.columns) == [
+        "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+    ]  # fmt: skip
+    assert metrics[["split", "subset"]].values.tolist() == [
+        ["0", "train"], ["0", "val"], ["0", "cross"], ["1", "train"], ["1", "val"], ["1", "cross"],
+        ["both", "cross"], ["both", "no_skill"],
+    ]  # fmt: skip
+    both = metrics.set_index(["split", "subset"]).loc[("both", "cross")]
+    no_skill = metrics.set_index(["split", "subset"]).loc[("both", "no_skill")]
+    assert both["n_chips"] == 40 and both["auc_macro_ovr"] > 0.7
+    assert no_skill["auc_macro_ovr"] == pytest.approx(0.5) and both["accuracy"] > no_skill["accuracy"]
+    assert metrics.query("subset == 'cross' and split != 'both'")["n_chips"].tolist() == [20, 20]
+
+    pred = pd.read_csv(d / "predictions.csv")
+    assert list(pred.columns) == [
+        "chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2",
+    ]  # fmt: skip
+    assert sorted(pred["chip"]) == sorted(table["chip"])
+    np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0)
+    merged = pred.merge(table[["chip", "half", "density_class"]], on="chip", suffixes=("", "_t"))
+    assert (merged["half"] == merged["half_t"]).all() and (merged["density_class"] == merged["density_class_t"]).all()
+    confusion = pd.read_csv(confusion_path(d / "metrics.csv"), index_col="true_class")
+    assert confusion.shape == (3, 3) and confusion.to_numpy().sum() == 40
+    assert np.trace(confusion.to_numpy()) == (pred["predicted_class"] == pred["density_class"]).sum()
+
+
+def test_toy_event_outputs(toy_event: tuple[Path, pd.DataFrame]) -> None:
+    d, table = toy_event
+    ckpt = torch.load(d / "model0.pt", weights_only=True)
+    assert ckpt["channels"][:4] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
+    assert len(ckpt["channels"]) == 16 and ckpt["config"]["n_sar"] == 12 and 1 <= ckpt["best_epoch"] <= 15
+    history = pd.read_csv(d / "history0.csv")
+    assert history["val_loss"].min() == pytest.approx(ckpt["best_loss"])
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+
+    feats = pd.read_csv(d / "features0.csv")
+    assert list(feats.columns) == ["chip"] + [f"p{p:02d}" for p in PERCENTILES]
+    assert feats["chip"].tolist() == table["chip"].tolist()
+    values = feats.drop(columns="chip").to_numpy()
+    assert np.all(np.diff(values, axis=1) >= 0) and values.min() >= 0 and values.max() <= 1
+
+    emb = xr.open_zarr(d / "embeddings0.zarr")["embedding"]
+    assert emb.dims == ("chip", "y", "x") and emb.shape == (40, 32, 32)
+    e103 = emb.sel(chip=103).values
+    assert np.isnan(e103[:2, :3]).all() and np.isfinite(e103[2:]).all()  # nodata pixels of chip 103
+    # the maps are high where the toy landslides are: class-2 chips have a higher median than class-0
+    median = feats.set_index("chip")["p50"]
+    assert median[table.query("density_class == 2")["chip"]].mean() > median[table.query("density_class == 0")["chip"]].mean()
+
+
+# --- evaluation edge cases -----------------------------------------------------------------
+
+
+def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    chips = np.arange(12)
+    cls = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0])  # the val chips (9..11) hold only class 0
+    table = pd.DataFrame({"chip": chips, "density_class": cls, "half": np.r_[[0] * 12],
+                          "subset": ["train"] * 9 + ["val"] * 3})  # fmt: skip
+    table = pd.concat([table, table.assign(chip=chips + 100, half=1)], ignore_index=True)
+    table.loc[len(table)] = {"chip": 999, "density_class": 2, "half": -1, "subset": "excluded"}
+    rng = np.random.default_rng(0)
+    all_chips = table["chip"].to_numpy()
+    feats = pd.DataFrame(rng.normal(size=(all_chips.size, 3)) * 0.01, columns=["p05", "p50", "p95"])
+    feats["p50"] += table["density_class"].to_numpy()  # perfectly separable
+    feats.insert(0, "chip", all_chips)
+    with caplog.at_level(logging.WARNING, logger="landslide_sar.density.evaluate"):
+        evaluate_density(table, feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv")
+    metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
+    assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
+    assert metrics.loc[("0", "val"), "accuracy"] == 1.0
+    assert metrics.loc[("both", "cross"), "auc_macro_ovr"] == 1.0 and metrics.loc[("both", "cross"), "n_chips"] == 24
+    assert metrics.loc[("both", "no_skill"), ["auc_class0", "auc_class1", "auc_class2"]].tolist() == [0.5] * 3
+    assert metrics.loc[("both", "no_skill"), "accuracy"] == pytest.approx(12 / 24)  # majority class 0
+    assert "AUC undefined" in caplog.text
+    assert 999 not in pd.read_csv(tmp_path / "p.csv")["chip"].tolist()

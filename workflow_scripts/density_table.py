@@ -1,0 +1,19 @@
+"""Rule density_table: every density experiment's metrics in one CSV and Markdown table."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.density.table import density_table
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        density_table,
+        snakemake.log[0],
+        metrics_paths=list(snakemake.input.metrics),
+        experiments=snakemake.params.experiments,
+        csv_out=snakemake.output.csv,
+        markdown_out=snakemake.output.markdown,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

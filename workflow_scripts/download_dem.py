@@ -1,0 +1,12 @@
+"""Rule download_dem: the DEM reprojected (bilinear) onto the area's grid."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.terrain import download_dem
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(download_dem, snakemake.log[0], area=snakemake.params.area, src_path=snakemake.input.dem, out_tif=snakemake.output.tif)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

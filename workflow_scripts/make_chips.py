@@ -1,0 +1,28 @@
+"""Rule make_chips: chips of the cube, with per-chip counts, density classes and splits."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.chips import make_chips
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    chips, splits, area = snakemake.params.chips, snakemake.params.splits, snakemake.params.area
+    run_rule(
+        make_chips,
+        snakemake.log[0],
+        cube_zarr=snakemake.input.cube,
+        out_zarr=snakemake.output.zarr,
+        out_table=snakemake.output.table,
+        size=chips["size"],
+        event_time=area["event_time"],
+        before=area["sentinel1"]["acquisitions_before"],
+        after=area["sentinel1"]["acquisitions_after"],
+        min_valid_fraction=chips["min_valid_fraction"],
+        class_edges=tuple(chips["density_class_edges_per_km2"]),
+        split_seed=splits["seed"],
+        train_fraction=splits["train_fraction"],
+        val_fraction=splits["val_fraction"],
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,21 @@
+"""Rule predict_density: apply one half's density net to every chip: percentile features and output maps."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.density.predict import predict_density
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        predict_density,
+        snakemake.log[0],
+        chips_zarr=snakemake.input.chips,
+        model_path=snakemake.input.model,
+        percentiles=snakemake.params.percentiles,
+        threads=snakemake.threads,
+        features_out=snakemake.output.features,
+        embeddings_out=snakemake.output.embeddings,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,18 @@
+"""Rule rasterize_labels: the landslide inventory as label and counts on the area's grid."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.labels import rasterize_labels
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        rasterize_labels,
+        snakemake.log[0],
+        area=snakemake.params.area,
+        inventory_path=snakemake.input.inventory,
+        out_tif=snakemake.output.tif,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,22 @@
+"""Rule report: figures: the map beside the truth, an example chip, training curves."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.report import make_report
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        make_report,
+        snakemake.log[0],
+        map_gpkg=snakemake.input.map,
+        chips_zarr=snakemake.input.chips,
+        embeddings=list(snakemake.input.embeddings),
+        histories=list(snakemake.input.histories),
+        map_png=snakemake.output.map,
+        chip_png=snakemake.output.chip,
+        curves_png=snakemake.output.curves,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake
