@@ -95,7 +95,7 @@ def make_chips(
 ) -> gpd.GeoDataFrame:
     """Cut the cube into size×size chips (row-major ids), write them to one zarr
     (chip, channel, y, x) and the per-chip table to a GeoPackage."""
-    cube = xr.open_zarr(cube_zarr)
+    cube = xr.open_zarr(cube_zarr, decode_coords="all")
     pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), before, after)
     steps = pre + post
     names = channel_names(before, after)

@@ -35,7 +35,7 @@ def assemble_cube(
     chunk: int = 512,
 ) -> xr.Dataset:
     """Stack SAR, DEM, derivatives and labels (already on one grid) into `out_zarr`."""
-    s1 = xr.open_zarr(sentinel1_zarr)
+    s1 = xr.open_zarr(sentinel1_zarr, decode_coords="all")
     static = {
         **_bands(dem_tif, ("dem",)),
         **_bands(derivatives_tif, DERIVATIVES),
@@ -50,12 +50,12 @@ def assemble_cube(
             "vh": s1["vh"].astype("float32"),
             **{name: (("y", "x"), da.values.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16")) for name, da in static.items()},
         },
-        coords={c: s1[c] for c in s1.coords if c != "spatial_ref"},
+        coords={c: s1[c].compute() for c in s1.coords if c != "spatial_ref"},
         attrs=s1.attrs,
     )
     ds = ds.rio.write_crs(s1.rio.crs).rio.write_transform(s1.rio.transform())
     ds = ds.chunk({"timestep": 1, "y": chunk, "x": chunk})
-    for var in ds.data_vars:
+    for var in ds.variables:
         ds[var].encoding = {}
     with atomic_path(out_zarr) as tmp:
         ds.to_zarr(tmp, mode="w", consolidated=True)

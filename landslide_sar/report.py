@@ -51,11 +51,13 @@ def plot_map_vs_truth(map_gpkg: str | Path, out_png: str | Path) -> None:
 
 
 def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: list[str], out_png: str | Path) -> int:
-    """The most landslide-dense predicted chip: VH before/after (mean of the acquisitions, dB),
+    """A typical chip of the densest class (count nearest that class's median): VH before/after (mean of the acquisitions, dB),
     their difference with the inventory's heads, and the cross-predicting model's output map."""
     table = gpd.read_file(map_gpkg, layer="chips")
-    candidates = table[table["predicted_class"].notna()].sort_values(["landslide_count", "chip"], ascending=[False, True])
-    row = candidates.iloc[0]
+    candidates = table[table["predicted_class"].notna()]
+    top = candidates[candidates["density_class"] == candidates["density_class"].max()]
+    median = top["landslide_count"].median()
+    row = top.assign(d=(top["landslide_count"] - median).abs()).sort_values(["d", "chip"]).iloc[0]
     chip_id, half = int(row["chip"]), int(row["half"])
     ds = xr.open_zarr(chips_zarr)
     chip = ds["chips"].sel(chip=chip_id).load()

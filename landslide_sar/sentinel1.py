@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pystac
+import rioxarray  # noqa: F401 - registers the .rio accessor
 import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
@@ -197,6 +198,9 @@ def load_sentinel1(acquisitions: list[Acquisition], grid: Grid, chunksize: int =
         y=grid.y_coords(),
     )
     ds = cube.to_dataset(dim="band")
+    ds.attrs = {}
+    for var in ds.data_vars:
+        ds[var].attrs = {}
     ds = ds.assign_coords(
         {
             "sat:orbit_state": ("timestep", [a.orbit_state for a in acquisitions]),
@@ -243,5 +247,5 @@ def download_sentinel1(
     ds = ds.assign_coords(coverage=("timestep", coverage.astype("float32")))
     ds.attrs.update({"event_time": event_time.isoformat(), "source": source})
     with atomic_path(out_zarr) as tmp:
-        ds.to_zarr(tmp, mode="w", consolidated=True)
+        ds.chunk({"timestep": 1, "y": 512, "x": 512}).to_zarr(tmp, mode="w", consolidated=True)
     return ds

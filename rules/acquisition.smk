@@ -3,7 +3,7 @@
 
 rule download_sentinel1:
     input:
-        items=synthetic_or("sentinel1", rules.generate_event.output.items),
+        stac_items=synthetic_or("sentinel1", rules.generate_event.output.stac_items),
     output:
         zarr=directory("resources/{area}/sentinel1.zarr"),
     log:

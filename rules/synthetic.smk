@@ -3,7 +3,7 @@
 
 rule generate_event:
     output:
-        items="resources/{area}/synthetic/sentinel1_items.json",
+        stac_items="resources/{area}/synthetic/sentinel1_items.json",
         cogs=directory("resources/{area}/synthetic/sentinel1"),
         dem="resources/{area}/synthetic/dem.tif",
         inventory="resources/{area}/synthetic/inventory.gpkg",
@@ -19,7 +19,7 @@ rule generate_event:
         runtime=20,
     params:
         area=area_config("bbox", "resolution", "event_time", "sentinel1", "synthetic"),
-        out_dir=subpath(output.items, parent=True),
+        out_dir=subpath(output.stac_items, parent=True),
     message:
         "Generate the embedded synthetic event of {wildcards.area}"
     conda:

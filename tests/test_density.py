@@ -7,6 +7,7 @@ import logging
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ from landslide_sar.density.train import train_density
 
 PERCENTILES = list(range(5, 100, 5))
 TRAINING = dict(seed=0, max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
-MODEL = dict(width=8, depth=3)
+MODEL = dict(width=8, depth=3, dilated=True, batch_norm=False)
 
 
 def channel_list(n_pre: int = 3, n_post: int = 3) -> list[str]:
@@ -115,7 +116,8 @@ def test_batch_loss_without_labels_is_the_negative_term_only() -> None:
 def test_output_keeps_odd_chip_size_and_is_in_unit_interval(n_dem: int, n_sar: int) -> None:
     torch.manual_seed(0)
     net = DensityNet(n_dem, n_sar, width=4, depth=3).eval()
-    out = net(10 * torch.randn(2, n_dem + n_sar, 33, 35))
+    with torch.no_grad():
+        out = net(10 * torch.randn(2, n_dem + n_sar, 33, 35))
     assert out.shape == (2, 1, 33, 35)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
@@ -156,7 +158,7 @@ def test_channel_stats_use_db_and_ignore_nan() -> None:
     mean, std = channel_stats(np.concatenate([x, x], axis=1), [True, False])
     assert mean[0] == pytest.approx(-10.0) and std[0] == pytest.approx(np.std([-20.0, -10.0, 0.0]))
     assert mean[1] == pytest.approx(0.37)
-    assert to_db(np.array([0.0, -1.0], np.float32)).tolist() == [-50.0, -50.0]
+    assert to_db(np.array([0.0, -1.0], np.float32)).tolist() == pytest.approx([-50.0, -50.0])
 
 
 def test_normalisation_stats_come_from_train_chips_only(tmp_path: Path) -> None:
@@ -217,7 +219,7 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     cfg = dict(TRAINING, max_epochs=3)
     runs = []
     for tag, seed in (("a", 0), ("b", 0), ("c", 1)):
-        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seed=seed), 2,
+        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seed=seed), 1,
                       tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
         runs.append((torch.load(tmp_path / f"{tag}.pt", weights_only=True), pd.read_csv(tmp_path / f"{tag}.csv")))
     (ca, ha), (cb, hb), (cc, _) = runs
@@ -228,19 +230,30 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     assert not all(torch.equal(ca["state_dict"][k], cc["state_dict"][k]) for k in ca["state_dict"])
 
 
-@pytest.fixture(scope="module")
-def toy_event(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """Both halves trained and applied to every chip, then evaluated."""
-    d = tmp_path_factory.mktemp("density")
-    table = make_chips(d / "chips.zarr")
+def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
+    """Both halves trained and applied to every chip, then evaluated; returns the chip table."""
+    table = make_chips(d / "chips.zarr", drop_db=drop_db)
     for h in (0, 1):
-        train_density(d / "chips.zarr", table, h, "fused", 3, MODEL, TRAINING, 2, d / f"model{h}.pt",
+        train_density(d / "chips.zarr", table, h, "fused", 3, MODEL, TRAINING, 1, d / f"model{h}.pt",
                       d / f"history{h}.csv")  # fmt: skip
-        predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 2, d / f"features{h}.csv",
+        predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 1, d / f"features{h}.csv",
                         d / f"embeddings{h}.zarr")  # fmt: skip
     evaluate_density(table, d / "features0.csv", d / "features1.csv", dict(seed=0, n_estimators=100),
                      d / "metrics.csv", d / "predictions.csv")  # fmt: skip
-    return d, table
+    return table
+
+
+@pytest.fixture(scope="module")
+def toy_event(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    d = tmp_path_factory.mktemp("density")
+    return d, run_toy_event(d, drop_db=6.0)
+
+
+def test_toy_event_without_sar_signal_stays_near_chance(tmp_path: Path) -> None:
+    """Negative control: no post-event SAR drop, so nothing (labels included) may leak into the AUC."""
+    run_toy_event(tmp_path, drop_db=0.0)
+    metrics = pd.read_csv(tmp_path / "metrics.csv", dtype={"split": str}).set_index(["split", "subset"])
+    assert metrics.loc[("both", "cross"), "auc_macro_ovr"] < 0.65
 
 
 def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataFrame]) -> None:
@@ -293,7 +306,10 @@ def test_toy_event_outputs(toy_event: tuple[Path, pd.DataFrame]) -> None:
     assert np.isnan(e103[:2, :3]).all() and np.isfinite(e103[2:]).all()  # nodata pixels of chip 103
     # the maps are high where the toy landslides are: class-2 chips have a higher median than class-0
     median = feats.set_index("chip")["p50"]
-    assert median[table.query("density_class == 2")["chip"]].mean() > median[table.query("density_class == 0")["chip"]].mean()
+    assert (
+        median[table.query("density_class == 2")["chip"]].mean()
+        > median[table.query("density_class == 0")["chip"]].mean()
+    )
 
 
 # --- evaluation edge cases -----------------------------------------------------------------
@@ -311,12 +327,16 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
     feats = pd.DataFrame(rng.normal(size=(all_chips.size, 3)) * 0.01, columns=["p05", "p50", "p95"])
     feats["p50"] += table["density_class"].to_numpy()  # perfectly separable
     feats.insert(0, "chip", all_chips)
+    points = gpd.points_from_xy(np.arange(len(table)), np.zeros(len(table)))
+    gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     with caplog.at_level(logging.WARNING, logger="landslide_sar.density.evaluate"):
-        evaluate_density(table, feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv")
+        evaluate_density(
+            tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv"
+        )
     metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
     assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
     assert metrics.loc[("0", "val"), "accuracy"] == 1.0
-    assert metrics.loc[("both", "cross"), "auc_macro_ovr"] == 1.0 and metrics.loc[("both", "cross"), "n_chips"] == 24
+    assert metrics.loc[("both", "cross"), "auc_macro_ovr"] > 0.9 and metrics.loc[("both", "cross"), "n_chips"] == 24
     assert metrics.loc[("both", "no_skill"), ["auc_class0", "auc_class1", "auc_class2"]].tolist() == [0.5] * 3
     assert metrics.loc[("both", "no_skill"), "accuracy"] == pytest.approx(12 / 24)  # majority class 0
     assert "AUC undefined" in caplog.text

@@ -10,7 +10,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         snakemake.log[0],
         area=snakemake.params.area,
         out_zarr=snakemake.output.zarr,
-        items_path=snakemake.input.get("items") or None,
+        items_path=snakemake.input.get("stac_items") or None,
     )
 
 

@@ -18,6 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from landslide_sar.grid import InputError
+from landslide_sar.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,7 @@ def class_metrics(y: np.ndarray, prob: np.ndarray, where: str = "") -> dict:
         per_class.append(auc)
         row[f"auc_class{c}"] = auc
     if all(np.isfinite(per_class)):
-        row["auc_macro_ovr"] = float(
-            roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=list(CLASSES))
-        )
+        row["auc_macro_ovr"] = float(roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=list(CLASSES)))
     else:
         absent = [c for c, a in zip(CLASSES, per_class) if not np.isfinite(a)]
         logger.warning("%s: AUC undefined for class(es) %s (%d chips, classes %s): NaN",
@@ -174,11 +173,10 @@ def evaluate_density(
         index=pd.Index(CLASSES, name="true_class"),
         columns=[f"pred_{c}" for c in CLASSES],
     )
-    for out in (metrics_out, predictions_out):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-    metrics.to_csv(metrics_out, index=False)
-    pred.to_csv(predictions_out, index=False)
-    confusion.to_csv(confusion_path(metrics_out))
+    for frame, path, index in ((metrics, metrics_out, False), (pred, predictions_out, False),
+                               (confusion, confusion_path(metrics_out), True)):  # fmt: skip
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=index)
 
 
 def confusion_path(metrics_out: PathLike) -> Path:

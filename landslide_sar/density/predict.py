@@ -11,7 +11,6 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ import xarray as xr
 from landslide_sar.density.model import DensityNet, standardise
 from landslide_sar.density.train import channel_names, load_chips, open_chips, progress, resolve_device
 from landslide_sar.grid import InputError
+from landslide_sar.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +92,11 @@ def predict_density(
     n, h, w = ids.size, ds.sizes["y"], ds.sizes["x"]
     emb = np.empty((n, h, w), dtype=np.float16)
     feats = np.empty((n, len(cols)), dtype=np.float64)
-    block = max(batch_size, 256 // batch_size * batch_size)  # chips read from zarr at a time
+    block = max(batch_size, 128 // batch_size * batch_size)  # chips read from zarr at a time
 
     t0 = time.perf_counter()
     with torch.no_grad():
-        for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}"):
+        for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}", log=logger):
             raw = load_chips(ds, ids[s : s + block], channels)
             z, valid = standardise(raw, is_sar, mean, std)
             x = torch.from_numpy(z)
@@ -107,11 +107,10 @@ def predict_density(
             emb[s : s + len(z)] = np.where(valid, maps, np.nan)
     logger.info("predicted %d chips with %s in %.1f s", n, model_path, time.perf_counter() - t0)
 
-    for out in (features_out, embeddings_out):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
     features = pd.DataFrame(feats, columns=cols)
     features.insert(0, "chip", ids)
-    features.to_csv(features_out, index=False)
+    with atomic_path(features_out) as tmp:
+        features.to_csv(tmp, index=False)
 
     coords = {"chip": ids}
     for name, coord in ds.coords.items():
@@ -124,6 +123,7 @@ def predict_density(
         description="DensityNet sigmoid output per pixel; NaN where an input channel is nodata",
     )  # fmt: skip
     encoding = {"embedding": {"chunks": (max(1, min(n, 64)), h, w)}}
-    with warnings.catch_warnings():  # zarr 3 warns that consolidated metadata is an extension
+    with atomic_path(embeddings_out) as tmp, warnings.catch_warnings():
+        # zarr 3 warns that consolidated metadata is an extension of its format
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        out.to_zarr(embeddings_out, mode="w", encoding=encoding)
+        out.to_zarr(tmp, mode="w", encoding=encoding)

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,34 +33,30 @@ from landslide_sar.density.model import (
     standardise,
 )
 from landslide_sar.grid import InputError
+from landslide_sar.io import LogStream, atomic_path
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
 
-class _LogStream:
-    """A file-like sink that forwards tqdm's bar lines to a logger (one record per refresh).
-
-    The bar's opening 0% refresh is dropped: it carries no information in a log.
-    """
-
-    def __init__(self, log: logging.Logger, level: int = logging.INFO) -> None:
-        self.log, self.level = log, level
+class _LogStream(LogStream):
+    """LogStream for tqdm without the bar's opening 0% refresh, which says nothing in a log."""
 
     def write(self, text: str) -> None:
-        text = text.strip("\r\n ")
-        if text and "| 0/" not in text:
-            self.log.log(self.level, text)
-
-    def flush(self) -> None:
-        pass
+        if "| 0/" not in text:
+            super().write(text)
 
 
 def progress(iterable: Sequence | range, desc: str, log: logging.Logger = logger) -> tqdm:
     """A tqdm bar written to `log` at INFO; refreshed at most every 10 s so logs stay short."""
     return tqdm(
-        iterable, desc=desc, file=_LogStream(log), mininterval=10.0, ascii=True, disable=not log.isEnabledFor(logging.INFO)
+        iterable,
+        desc=desc,
+        file=_LogStream(log),
+        mininterval=10.0,
+        ascii=True,
+        disable=not log.isEnabledFor(logging.INFO),
     )
 
 
@@ -91,7 +88,7 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else as given (cuda must be available)."""
+    """ "auto" -> cuda when available, else cpu; anything else as given (cuda must be available)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -117,7 +114,8 @@ def deterministic(seed: int) -> Iterator[None]:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev_cudnn
 
 
-def _cfg(cfg: Mapping, key: str, where: str):
+def _cfg(cfg: Mapping, key: str, where: str) -> Any:
+    """cfg[key], or a one-line InputError naming the missing key."""
     if key not in cfg:
         raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
     return cfg[key]
@@ -151,7 +149,7 @@ def train_density(
 ) -> None:
     """Train the model of `half` on its train chips, early-stop on its val chips, save the best.
 
-    model_cfg: width, depth (optional dilated=True, batch_norm=False). training_cfg: seed,
+    model_cfg: width, depth, dilated, batch_norm. training_cfg: seed,
     max_epochs, batch_size, learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint
     (torch.save of tensors and primitive containers, loadable with weights_only=True) holds
     state_dict, model config, channel names, standardisation stats, best_epoch and the run's
@@ -161,15 +159,16 @@ def train_density(
     if half not in (0, 1):
         raise InputError(f"half={half!r}; expected 0 or 1")
     width, depth = int(_cfg(model_cfg, "width", "model_cfg")), int(_cfg(model_cfg, "depth", "model_cfg"))
-    dilated, batch_norm = bool(model_cfg.get("dilated", True)), bool(model_cfg.get("batch_norm", False))
+    dilated = bool(_cfg(model_cfg, "dilated", "model_cfg"))
+    batch_norm = bool(_cfg(model_cfg, "batch_norm", "model_cfg"))
     seed = int(_cfg(training_cfg, "seed", "training_cfg"))
     max_epochs = int(_cfg(training_cfg, "max_epochs", "training_cfg"))
     batch_size = int(_cfg(training_cfg, "batch_size", "training_cfg"))
     lr = float(_cfg(training_cfg, "learning_rate", "training_cfg"))
     patience = int(_cfg(training_cfg, "patience", "training_cfg"))
-    device = resolve_device(str(training_cfg.get("device", "auto")))
-    if max_epochs < 1 or batch_size < 1:
-        raise InputError(f"max_epochs={max_epochs}, batch_size={batch_size}; expected both >= 1")
+    device = resolve_device(str(_cfg(training_cfg, "device", "training_cfg")))
+    if min(max_epochs, batch_size, patience) < 1:
+        raise InputError(f"max_epochs={max_epochs}, batch_size={batch_size}, patience={patience}; expected all >= 1")
     torch.set_num_threads(max(1, int(threads)))
 
     table = read_chips_table(chips_table)
@@ -285,7 +284,7 @@ def train_density(
         },
         "torch_version": str(torch.__version__),
     }  # fmt: skip
-    for out in (model_out, history_out):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, model_out)
-    pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"]).to_csv(history_out, index=False)
+    with atomic_path(model_out) as tmp:
+        torch.save(checkpoint, tmp)
+    with atomic_path(history_out) as tmp:
+        pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"]).to_csv(tmp, index=False)

@@ -1,0 +1,45 @@
+"""The config schema: the default config is valid, bad keys and values give one clear line."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from landslide_sar.config import ConfigError, validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def default() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_shipped_configs_are_valid(default) -> None:
+    validate_config(default)
+    for path in sorted((ROOT / "tests" / "configs").glob("*.yaml")):
+        validate_config(yaml.safe_load(path.read_text()))
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda c: c["chips"].update(size=3), "config chips.size = 3 is not allowed; expected a value >= 8"),
+        (lambda c: c["chips"].update(sise=128), "config key chips.sise is not allowed; allowed keys at chips:"),
+        (lambda c: c["density"].update(inputs=["radar"]), "config density.inputs.0 = 'radar' is not allowed; allowed: 'dem', 'sar', 'fused'"),
+        (lambda c: c["areas"]["embedded"].update(bbox=[-66.6, 18.2, -66.7, 18.3]), "config areas.embedded.bbox: [-66.6, 18.2, -66.7, 18.3] has min >= max"),
+        (lambda c: c["density"].update(revisits=[4]), "config density.revisits = 4 is not allowed for area embedded"),
+        (lambda c: c["splits"].update(seed="x"), "config splits.seed = 'x' is not allowed; expected type integer"),
+    ],
+)
+def test_bad_values_give_one_line(default, edit, expected) -> None:
+    cfg = copy.deepcopy(default)
+    edit(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    message = str(err.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
