@@ -21,16 +21,19 @@ date factor and independent Gamma(L, 1/L) speckle; after the event, pixels cover
 towards bare soil in proportion to their covered fraction, while a wide-area storm-damage field
 (partially correlated with rain, not landslides) changes vegetation backscatter too.
 
-Everything is drawn from ``synthetic.seed`` through named random streams, so the terrain does not
-change when, say, more acquisitions are asked for.
+Every parameter comes from the area's ``synthetic`` block, used as given: ``check_params`` requires
+every key of schemas/synthetic.schema.yaml (no defaults here; config.yaml holds the default run's
+values). Everything is drawn from ``synthetic.seed`` through named random streams, so the terrain
+does not change when, say, more acquisitions are asked for.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import logging
 import math
+import operator
 import shutil
 import time
 import zlib
@@ -45,7 +48,9 @@ from affine import Affine
 from scipy import ndimage
 from scipy.special import ndtri
 
+from landslide_sar.config import SCHEMA_DIR
 from landslide_sar.grid import Grid, InputError, area_grid
+from landslide_sar.io import write_cog
 
 logger = logging.getLogger(__name__)
 
@@ -53,89 +58,93 @@ logger = logging.getLogger(__name__)
 # Parameters
 # --------------------------------------------------------------------------------------------
 
-#: Defaults of every generator parameter (the ``areas.<name>.synthetic`` block of config.yaml).
-#: config.yaml, schemas/synthetic.schema.yaml and docs/synthetic_event.md carry the same values;
-#: tests/test_synthetic.py keeps the four in sync.
-DEFAULTS: dict[str, Any] = {
-    "seed": 2017,
-    "terrain": {
-        "mean_elevation_m": 450.0,
-        "elevation_std_m": 70.0,
-        "beta": 3.4,
-        "corner_wavelength_m": 4000.0,
-        "smoothing_m": 15.0,
-        "roughness_variation": 0.35,
-        "roughness_length_m": 5000.0,
-    },
-    "rain": {
-        "correlation_length_m": 3500.0,
-    },
-    "landslides": {
-        "base_density_per_km2": 25.0,
-        "slope_ref_deg": 25.0,
-        "slope_coef": 1.0,
-        "concavity_coef": 0.35,
-        "concavity_scale": 1.5,
-        "rain_coef": 0.7,
-        "rain_threshold": 0.2,
-        "rain_transition": 0.2,
-        "length_median_m": 40.0,
-        "length_sigma": 0.7,
-        "length_min_m": 5.0,
-        "length_max_m": 400.0,
-        "width_median_m": 10.5,
-        "width_sigma": 0.45,
-        "width_min_m": 2.0,
-        "width_max_m": 60.0,
-        "step_m": 4.0,
-        "coverage_supersample": 5,
-        "inventory_position_error_m": 0.0,
-    },
-    "land_cover": {
-        "correlation_length_m": 800.0,
-        "elevation_weight": 0.8,
-        "forest_fraction": 0.6,
-        "urban_fraction": 0.06,
-        "urban_max_slope_deg": 15.0,
-        "water_fraction": 0.01,
-        "water_max_slope_deg": 12.0,
-        "forest": {"vv_db": -7.0, "vh_db": -13.0, "rate_factor": 1.0, "storm_sensitivity": 1.0},
-        "pasture": {"vv_db": -11.0, "vh_db": -18.0, "rate_factor": 1.0, "storm_sensitivity": 0.4},
-        "urban": {"vv_db": -4.0, "vh_db": -12.0, "rate_factor": 0.3, "storm_sensitivity": 0.2},
-        "water": {"vv_db": -20.0, "vh_db": -27.0, "rate_factor": 0.0, "storm_sensitivity": 0.0},
-    },
-    "sar": {
-        "looks": 4.5,
-        "texture_db": 1.0,
-        "texture_length_m": 20.0,
-        "terrain_exponent": 0.5,
-        "incidence_deg": 39.0,
-        "date_sd_db": 0.4,
-        "wetness_db": 0.8,
-        "wetness_decay_days": 10.0,
-        "bare_vv_db": -9.0,
-        "bare_vh_db": -20.0,
-        "frame_overlap": 0.2,
-    },
-    "storm": {
-        "vv_db": 1.0,
-        "vh_db": -3.0,
-        "extent": 0.5,
-        "transition": 0.5,
-        "rain_correlation": 0.6,
-        "correlation_length_m": 3000.0,
-        "patchiness": 1.0,
-        "patch_length_m": 20.0,
-    },
-    "dem": {
-        "resolution_deg": 1.0 / 3600.0,
-        "margin_deg": 0.005,
-    },
-    "distractor": {
-        "relative_orbit": 62,
-        "days_from_event": -10,
-    },
+#: The schema of the ``areas.<name>.synthetic`` block: the one list of the generator's parameters,
+#: their types and bounds. It holds no values: every value comes from the config (config.yaml has
+#: the default run's), and every key is required. tests/test_synthetic.py keeps schema, config.yaml
+#: and docs/synthetic_event.md in sync.
+SCHEMA_PATH = SCHEMA_DIR / "synthetic.schema.yaml"
+
+#: The schema keywords check_params enforces on a parameter (besides its type and annotations).
+_BOUNDS = {
+    "minimum": (">=", operator.ge),
+    "maximum": ("<=", operator.le),
+    "exclusiveMinimum": (">", operator.gt),
+    "exclusiveMaximum": ("<", operator.lt),
 }
+
+
+@functools.cache
+def parameter_schema() -> dict:
+    """schemas/synthetic.schema.yaml, parsed."""
+    import yaml
+
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _check_node(node: dict, value: Any, where: str) -> Any:
+    if node["type"] == "object":
+        props = node["properties"]
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: {value!r} is not a mapping; expected the keys {', '.join(props)}")
+        for key in value:
+            if key not in props:
+                raise InputError(f"{where}.{key} is unknown; expected one of {', '.join(props)}")
+        for key in props:
+            if key not in value:
+                raise InputError(
+                    f"{where}.{key} is missing; every parameter must be given (see config.yaml, "
+                    "docs/synthetic_event.md)"
+                )
+        return {key: _check_node(props[key], value[key], f"{where}.{key}") for key in props}
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{where}: {value!r} is not a finite number")
+    if node["type"] == "integer":
+        if value != int(value):
+            raise InputError(f"{where}: {value!r} is not an integer")
+        value = int(value)
+    elif node["type"] == "number":
+        value = float(value)
+    else:
+        raise AssertionError(f"{SCHEMA_PATH}: {where} has type {node['type']!r}; expected number or integer")
+    for keyword, (relation, holds) in _BOUNDS.items():
+        if keyword in node and not holds(value, node[keyword]):
+            raise InputError(
+                f"{where}: {value!r} is out of range; expected a value {relation} {node[keyword]} "
+                "(see docs/synthetic_event.md)"
+            )
+    return value
+
+
+def check_params(synthetic: Any, where: str = "synthetic") -> dict:
+    """The generator's parameters: the ``areas.<name>.synthetic`` block, checked and as given.
+
+    Every key of schemas/synthetic.schema.yaml must be present and no other; each value must have
+    the schema's type (integers as int, numbers as float) and lie within its bounds; plus the
+    checks a schema cannot express. Raises InputError with one line naming the key path."""
+    if synthetic is None:
+        raise InputError(f"{where} is missing; expected the areas.<name>.synthetic block of the config")
+    p = _check_node(parameter_schema(), synthetic, where)
+    ls = p["landslides"]
+    for what in ("length", "width"):
+        lo, hi = ls[f"{what}_min_m"], ls[f"{what}_max_m"]
+        if hi < lo:
+            raise InputError(
+                f"{where}.landslides.{what}_max_m: {hi!r} is below {what}_min_m {lo!r}; expected >= it"
+            )
+    return p
+
+
+def _area_value(area: dict, *path: str) -> Any:
+    """``area[path[0]][path[1]]...``; InputError naming the key path when it is missing or null."""
+    node: Any = area
+    for i, key in enumerate(path):
+        if not isinstance(node, dict) or node.get(key) is None:
+            raise InputError(
+                f"{'.'.join(path[: i + 1])} is missing or null; the synthetic event needs it (see config.yaml)"
+            )
+        node = node[key]
+    return node
+
 
 #: Land-cover codes written to truth.tif (band ``land_cover``).
 LAND_COVER_CODES: dict[str, int] = {"forest": 1, "pasture": 2, "urban": 3, "water": 4}
@@ -143,6 +152,12 @@ LAND_COVER_CODES: dict[str, int] = {"forest": 1, "pasture": 2, "urban": 3, "wate
 #: Nodata of the SAR COGs (as Planetary Computer sentinel-1-rtc) and of the DEM.
 SAR_NODATA = -32768.0
 DEM_NODATA = -32767.0
+
+#: The density classes truth_summary.json reports (``chips_128``): the paper's 128-pixel chips and
+#: class edges per km² (class 0 none, 1 up to 25, 2 above), as config.yaml's ``chips`` block. A
+#: diagnostic of the truth only: the pipeline's chips and classes come from its own config.
+SUMMARY_CHIP_SIZE = 128
+SUMMARY_CLASS_EDGES_PER_KM2 = (0.0, 25.0)
 
 TRUTH_BANDS = ("elevation", "rain", "land_cover", "landslide_fraction", "storm_damage", "rate")
 
@@ -153,78 +168,6 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
 ]
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-
-
-def _merge(defaults: dict, user: dict, where: str) -> dict:
-    out = copy.deepcopy(defaults)
-    for key, value in (user or {}).items():
-        if key not in defaults:
-            raise InputError(f"{where}.{key}: unknown key; expected one of {', '.join(sorted(defaults))}")
-        if isinstance(defaults[key], dict):
-            if not isinstance(value, dict):
-                raise InputError(f"{where}.{key}: {value!r} is not a mapping; expected a mapping")
-            out[key] = _merge(defaults[key], value, f"{where}.{key}")
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"{where}.{key}: {value!r} is not a number")
-            if isinstance(defaults[key], int) and value != int(value):
-                raise InputError(f"{where}.{key}: {value!r} is not an integer")
-            out[key] = type(defaults[key])(value)
-    return out
-
-
-def resolve_params(synthetic: dict | None, where: str = "synthetic") -> dict:
-    """The generator's parameters: ``DEFAULTS`` overridden by the (possibly partial) user block.
-
-    Raises InputError for unknown keys, non-numbers and values that would break the model.
-    """
-    p = _merge(DEFAULTS, synthetic or {}, where)
-    checks = [
-        ("terrain.elevation_std_m", p["terrain"]["elevation_std_m"] > 0),
-        ("terrain.beta", 2.0 < p["terrain"]["beta"] < 5.0),
-        ("terrain.corner_wavelength_m", p["terrain"]["corner_wavelength_m"] > 0),
-        ("terrain.smoothing_m", p["terrain"]["smoothing_m"] >= 0),
-        ("terrain.roughness_length_m", p["terrain"]["roughness_length_m"] > 0),
-        ("rain.correlation_length_m", p["rain"]["correlation_length_m"] > 0),
-        ("landslides.base_density_per_km2", p["landslides"]["base_density_per_km2"] >= 0),
-        ("landslides.concavity_scale", p["landslides"]["concavity_scale"] > 0),
-        ("landslides.rain_transition", p["landslides"]["rain_transition"] > 0),
-        ("landslides.length_median_m", p["landslides"]["length_median_m"] > 0),
-        ("landslides.width_median_m", p["landslides"]["width_median_m"] > 0),
-        ("landslides.length_max_m", p["landslides"]["length_max_m"] >= p["landslides"]["length_min_m"] > 0),
-        ("landslides.width_max_m", p["landslides"]["width_max_m"] >= p["landslides"]["width_min_m"] > 0),
-        ("landslides.step_m", p["landslides"]["step_m"] > 0),
-        ("landslides.coverage_supersample", int(p["landslides"]["coverage_supersample"]) >= 1),
-        ("land_cover.correlation_length_m", p["land_cover"]["correlation_length_m"] > 0),
-        ("land_cover.forest_fraction", 0 <= p["land_cover"]["forest_fraction"] <= 1),
-        ("land_cover.urban_fraction", 0 <= p["land_cover"]["urban_fraction"] <= 1),
-        ("land_cover.water_fraction", 0 <= p["land_cover"]["water_fraction"] <= 1),
-        ("sar.looks", p["sar"]["looks"] > 0),
-        ("sar.texture_length_m", p["sar"]["texture_length_m"] > 0),
-        ("sar.incidence_deg", 0 < p["sar"]["incidence_deg"] < 90),
-        ("sar.wetness_decay_days", p["sar"]["wetness_decay_days"] > 0),
-        ("sar.frame_overlap", 0 < p["sar"]["frame_overlap"] < 1),
-        ("storm.extent", 0 <= p["storm"]["extent"] <= 1),
-        ("storm.transition", p["storm"]["transition"] > 0),
-        ("storm.rain_correlation", -1 <= p["storm"]["rain_correlation"] <= 1),
-        ("storm.correlation_length_m", p["storm"]["correlation_length_m"] > 0),
-        ("storm.patchiness", p["storm"]["patchiness"] >= 0),
-        ("storm.patch_length_m", p["storm"]["patch_length_m"] > 0),
-        ("dem.resolution_deg", p["dem"]["resolution_deg"] > 0),
-        ("dem.margin_deg", p["dem"]["margin_deg"] >= 0),
-        ("distractor.relative_orbit", 1 <= int(p["distractor"]["relative_orbit"]) <= 175),
-    ]
-    for name, ok in checks:
-        if not ok:
-            section, key = name.split(".")
-            raise InputError(
-                f"{where}.{name}: {p[section][key]!r} is out of range (see docs/synthetic_event.md)"
-            )
-    for cls in LAND_COVER_CODES:
-        rf = p["land_cover"][cls]["rate_factor"]
-        if rf < 0:
-            raise InputError(f"{where}.land_cover.{cls}.rate_factor: {rf!r} is negative; expected >= 0")
-    return p
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,19 +257,18 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[Acquisition
     """The items of the event: ``acquisitions_before`` + ``acquisitions_after`` main acquisitions
     (the first after the event split into two overlapping slices with the same datetime) and one
     distractor from the other orbit direction, sorted by time."""
-    p = params or resolve_params(area.get("synthetic"))
-    s1 = area.get("sentinel1", {})
-    n_before = int(s1.get("acquisitions_before", 3))
-    n_after = int(s1.get("acquisitions_after", 3))
+    p = params or check_params(area.get("synthetic"))
+    n_before = int(_area_value(area, "sentinel1", "acquisitions_before"))
+    n_after = int(_area_value(area, "sentinel1", "acquisitions_after"))
     if n_before < 1 or n_after < 1:
         raise InputError(
             f"sentinel1.acquisitions_before/after: {n_before}/{n_after}; expected at least 1 each"
         )
-    orbit_state = str(s1.get("orbit_state", "ascending")).lower()
+    orbit_state = str(_area_value(area, "sentinel1", "orbit_state")).lower()
     if orbit_state not in _HEADING:
         raise InputError(f"sentinel1.orbit_state: {orbit_state!r}; expected ascending or descending")
-    rel = int(s1.get("relative_orbit", 135))
-    event = parse_event_time(area.get("event_time", "2017-09-20T00:00:00Z"))
+    rel = int(_area_value(area, "sentinel1", "relative_orbit"))
+    event = parse_event_time(_area_value(area, "event_time"))
     day0 = event.replace(hour=0, minute=0, second=0, microsecond=0)
     # metadata comes from hashes of (seed, platform, date), so adding dates does not reshuffle ids;
     # datatake ids increase with time per platform, slices of one datatake share it
@@ -588,9 +530,9 @@ def _class_table(p: dict, key: str) -> np.ndarray:
 
 def build_world(area: dict, p: dict | None = None) -> World:
     """Simulate terrain, rain, land cover, landslide rate and storm damage (no heads yet)."""
-    p = p or resolve_params(area.get("synthetic"))
+    p = p or check_params(area.get("synthetic"))
     seed = int(p["seed"])
-    grid = area_grid(area["bbox"], float(area.get("resolution", 10)))
+    grid = area_grid(_area_value(area, "bbox"), float(_area_value(area, "resolution")))
     wgrid, off = _world_grid(grid, p)
     res = grid.resolution
     z = _terrain(wgrid, p, seed)
@@ -754,7 +696,7 @@ def place_landslides(w: World, p: dict) -> None:
     w.fraction = coverage_fraction(bodies, g, int(ls["coverage_supersample"]))
 
 
-def coverage_fraction(geoms, grid: Grid, supersample: int = 5) -> np.ndarray:
+def coverage_fraction(geoms, grid: Grid, supersample: int) -> np.ndarray:
     """Fraction of each pixel covered by the union of ``geoms`` (rasterised at res/supersample)."""
     from rasterio.features import rasterize
 
@@ -815,9 +757,7 @@ def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarra
     return out[0], out[1]
 
 
-def frame_masks(
-    grid: Grid, overlap: float, heading_deg: float = _HEADING["ascending"]
-) -> dict[str, np.ndarray]:
+def frame_masks(grid: Grid, overlap: float, heading_deg: float) -> dict[str, np.ndarray]:
     """Coverage of the two slices of the other-frame acquisition: their boundaries run across the
     track (tilted by the heading); the south slice covers the southern (1+overlap)/2 of the area,
     the north slice the northern (1+overlap)/2."""
@@ -913,49 +853,6 @@ def _stac_item(acq: Acquisition, grid: Grid, footprint, rel_dir: str, looks: flo
 # Writing
 # --------------------------------------------------------------------------------------------
 
-_COG_OPTIONS = dict(
-    compress="deflate",
-    level=1,
-    predictor=3,
-    blocksize=512,
-    overview_resampling="average",
-    num_threads="all_cpus",
-)
-
-
-def write_cog(
-    path: Path,
-    bands: list[np.ndarray],
-    transform: Affine,
-    crs: str,
-    nodata: float | None,
-    descriptions: list[str] | None = None,
-    overview_resampling: str = "average",
-) -> None:
-    """Write float32 bands as a Cloud-Optimized GeoTIFF (GDAL's COG driver, deflate, overviews)."""
-    import rasterio
-
-    h, wd = bands[0].shape
-    opts = dict(_COG_OPTIONS, overview_resampling=overview_resampling)
-    with rasterio.open(
-        path,
-        "w",
-        driver="COG",
-        width=wd,
-        height=h,
-        count=len(bands),
-        dtype="float32",
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-        **opts,
-    ) as dst:
-        for i, b in enumerate(bands, start=1):
-            dst.write(b.astype(np.float32, copy=False), i)
-            if descriptions:
-                dst.set_band_description(i, descriptions[i - 1])
-
-
 @dataclass(frozen=True)
 class EventPaths:
     """The files of one generated event (all under ``root``)."""
@@ -1008,7 +905,7 @@ def _write_dem(w: World, p: dict, path: Path) -> None:
     n_bad = int((dem == DEM_NODATA).sum())
     if n_bad:
         raise AssertionError(f"DEM has {n_bad} nodata pixels: the padded terrain is too small")
-    write_cog(path, [dem], tr, "EPSG:4326", DEM_NODATA, ["elevation"], overview_resampling="bilinear")
+    write_cog(path, dem, Grid("EPSG:4326", tr, width, height), DEM_NODATA, ["elevation"], "bilinear")
 
 
 def _write_vectors(w: World, p: dict, paths: EventPaths) -> None:
@@ -1076,20 +973,16 @@ def _write_truth_raster(w: World, path: Path) -> None:
             dst.set_band_description(i, name)
 
 
-def chip_counts(x: np.ndarray, y: np.ndarray, grid: Grid, size: int = 128) -> np.ndarray:
+def chip_counts(x: np.ndarray, y: np.ndarray, grid: Grid, size: int) -> np.ndarray:
     """Heads per chip on a regular grid of ``size``-pixel chips from the top-left (partial chips
-    at the right/bottom edges dropped), shape (rows, cols)."""
+    at the right/bottom edges dropped), shape (rows, cols). Points must lie inside ``grid``."""
+    from landslide_sar.labels import pixel_of
+
     nr, nc = grid.height // size, grid.width // size
-    col = np.floor((np.asarray(x) - grid.transform.c) / grid.resolution).astype(int) // size
-    row = np.floor((grid.transform.f - np.asarray(y)) / grid.resolution).astype(int) // size
-    keep = (row >= 0) & (row < nr) & (col >= 0) & (col < nc)
+    rows, cols = pixel_of(x, y, grid)
+    row, col = rows // size, cols // size
+    keep = (row < nr) & (col < nc)
     return np.bincount(row[keep] * nc + col[keep], minlength=nr * nc).reshape(nr, nc)
-
-
-def density_classes(counts: np.ndarray, chip_km2: float, edges=(0.0, 25.0)) -> np.ndarray:
-    """Density class per chip: 0 none, 1 in (edges[0], edges[1]] per km2, 2 above."""
-    d = counts / chip_km2
-    return np.where(counts == 0, 0, np.where(d <= edges[1], 1, 2))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1102,7 +995,7 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
 
     Deterministic in ``area["synthetic"]["seed"]``. Returns the paths written (see EventPaths)."""
     t0 = time.perf_counter()
-    p = resolve_params(area.get("synthetic"), "synthetic")
+    p = check_params(area.get("synthetic"))
     plan = acquisition_plan(area, p)
     paths = EventPaths.under(out_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -1142,7 +1035,7 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         for pol, arr in (("vv", vv), ("vh", vh)):
             out = arr if mask is None else np.where(mask, arr, np.float32(SAR_NODATA))
             f = paths.sentinel1_dir / f"{acq.id}_{pol}.tif"
-            write_cog(f, [out], g.transform, g.crs, SAR_NODATA)
+            write_cog(f, out, g, SAR_NODATA)
             sar_files.append(f)
         full = np.ones(g.shape, dtype=bool) if mask is None else mask
         items.append(_stac_item(acq, g, _footprint_lonlat(full, g), rel_dir, p["sar"]["looks"]))
@@ -1155,9 +1048,11 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         )
     paths.items.write_text(json.dumps({"type": "FeatureCollection", "features": items}, indent=1))
 
-    chip = 128
+    from landslide_sar.chips import density_class
+
+    chip = SUMMARY_CHIP_SIZE
     counts = chip_counts(w.heads["x"], w.heads["y"], g, chip)
-    classes = density_classes(counts, (chip * g.resolution) ** 2 / 1e6)
+    classes = density_class(counts / ((chip * g.resolution) ** 2 / 1e6), SUMMARY_CLASS_EDGES_PER_KM2)
     frac = [float((classes == c).mean()) if classes.size else 0.0 for c in (0, 1, 2)]
     summary = {
         "params": p,

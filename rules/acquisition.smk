@@ -10,6 +10,8 @@ rule download_sentinel1:
         "logs/{area}/download_sentinel1.log",
     benchmark:
         "benchmarks/{area}/download_sentinel1.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 4
     resources:
         mem_mb=4000,
@@ -18,8 +20,6 @@ rule download_sentinel1:
         area=area_config("bbox", "resolution", "event_time", "sentinel1"),
     message:
         "Load Sentinel-1 VV/VH of {wildcards.area} onto its grid"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/download_sentinel1.py"
 
@@ -33,6 +33,8 @@ rule download_dem:
         "logs/{area}/download_dem.log",
     benchmark:
         "benchmarks/{area}/download_dem.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -41,8 +43,6 @@ rule download_dem:
         area=area_config("bbox", "resolution"),
     message:
         "Reproject the DEM of {wildcards.area} onto its grid"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/download_dem.py"
 
@@ -56,6 +56,8 @@ rule rasterize_labels:
         "logs/{area}/rasterize_labels.log",
     benchmark:
         "benchmarks/{area}/rasterize_labels.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -64,7 +66,5 @@ rule rasterize_labels:
         area=area_config("bbox", "resolution"),
     message:
         "Rasterise the landslide inventory of {wildcards.area}"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/rasterize_labels.py"

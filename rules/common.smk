@@ -1,15 +1,13 @@
 # Helpers shared by the rules: config validation, input functions and the list of final targets.
-import os
 import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+# The library is installed into the environment (tools/setup.sh: pip install -e .; envs/*.yaml:
+# pip -e ..); the Snakefile itself imports it from the workflow's folder.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH", "")) if p
-)
 
 from landslide_sar.config import ConfigError, validate_config
 
@@ -41,7 +39,8 @@ def area_config(*keys):
 
 def synthetic_or(kind, synthetic_output):
     """The input of a download rule: the generated event's file when the area's `kind` source is
-    synthetic, the configured file when it is 'file', nothing when it is fetched (stac)."""
+    synthetic, the configured file when it is 'file', nothing when it is fetched (stac).
+    """
 
     def get(wildcards):
         src = config["areas"][wildcards.area][kind]
@@ -56,7 +55,11 @@ def synthetic_or(kind, synthetic_output):
 
 def density_experiments():
     """(inputs, revisits) of every density experiment in the config."""
-    return [(i, r) for i in config["density"]["inputs"] for r in config["density"]["revisits"]]
+    return [
+        (i, r)
+        for i in config["density"]["inputs"]
+        for r in config["density"]["revisits"]
+    ]
 
 
 def all_targets():

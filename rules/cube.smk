@@ -13,14 +13,14 @@ rule assemble_cube:
         "logs/{area}/assemble_cube.log",
     benchmark:
         "benchmarks/{area}/assemble_cube.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=20,
     message:
         "Assemble the datacube of {wildcards.area}"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/assemble_cube.py"
 
@@ -35,6 +35,8 @@ rule make_chips:
         "logs/{area}/make_chips.log",
     benchmark:
         "benchmarks/{area}/make_chips.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -45,7 +47,5 @@ rule make_chips:
         area=area_config("event_time", "sentinel1"),
     message:
         "Cut {wildcards.area} into chips"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/make_chips.py"

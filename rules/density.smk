@@ -13,6 +13,8 @@ rule train_density:
         "logs/{area}/train_density/{inputs}_r{revisits}_half{half}.log",
     benchmark:
         "benchmarks/{area}/train_density/{inputs}_r{revisits}_half{half}.tsv"
+    conda:
+        "../envs/density.yaml"
     threads: 4
     resources:
         mem_mb=6000,
@@ -23,8 +25,6 @@ rule train_density:
         training=config["density"]["training"],
     message:
         "Train the {wildcards.inputs} density net ({wildcards.revisits} revisits) on half {wildcards.half} of {wildcards.area}"
-    conda:
-        "../envs/density.yaml"
     script:
         "../workflow_scripts/train_density.py"
 
@@ -42,6 +42,8 @@ rule predict_density:
         "logs/{area}/predict_density/{inputs}_r{revisits}_half{half}.log",
     benchmark:
         "benchmarks/{area}/predict_density/{inputs}_r{revisits}_half{half}.tsv"
+    conda:
+        "../envs/density.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -51,8 +53,6 @@ rule predict_density:
         percentiles=config["density"]["forest"]["percentiles"],
     message:
         "Apply the half-{wildcards.half} {wildcards.inputs} model to every chip of {wildcards.area}"
-    conda:
-        "../envs/density.yaml"
     script:
         "../workflow_scripts/predict_density.py"
 
@@ -72,6 +72,8 @@ rule evaluate_density:
         "logs/{area}/evaluate_density/{inputs}_r{revisits}.log",
     benchmark:
         "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}.tsv"
+    conda:
+        "../envs/density.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -80,8 +82,6 @@ rule evaluate_density:
         forest=config["density"]["forest"],
     message:
         "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}"
-    conda:
-        "../envs/density.yaml"
     script:
         "../workflow_scripts/evaluate_density.py"
 
@@ -103,6 +103,8 @@ rule density_table:
         "logs/{area}/density_table.log",
     benchmark:
         "benchmarks/{area}/density_table.tsv"
+    conda:
+        "../envs/density.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -111,8 +113,6 @@ rule density_table:
         experiments=density_experiments(),
     message:
         "Density metrics table of {wildcards.area}"
-    conda:
-        "../envs/density.yaml"
     script:
         "../workflow_scripts/density_table.py"
 
@@ -132,13 +132,13 @@ rule density_map:
         "logs/{area}/density_map.log",
     benchmark:
         "benchmarks/{area}/density_map.tsv"
+    conda:
+        "../envs/density.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     message:
         "Density class map of {wildcards.area}"
-    conda:
-        "../envs/density.yaml"
     script:
         "../workflow_scripts/density_map.py"

@@ -36,13 +36,13 @@ rule report:
         "logs/{area}/report.log",
     benchmark:
         "benchmarks/{area}/report.tsv"
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     message:
         "Figures of {wildcards.area}"
-    conda:
-        "../envs/report.yaml"
     script:
         "../workflow_scripts/report.py"

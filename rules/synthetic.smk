@@ -13,6 +13,8 @@ rule generate_event:
         "logs/{area}/generate_event.log",
     benchmark:
         "benchmarks/{area}/generate_event.tsv"
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -22,7 +24,5 @@ rule generate_event:
         out_dir=subpath(output.stac_items, parent=True),
     message:
         "Generate the embedded synthetic event of {wildcards.area}"
-    conda:
-        "../envs/acquisition.yaml"
     script:
         "../workflow_scripts/generate_event.py"

@@ -10,6 +10,8 @@ rule dem_derivatives:
         "logs/{area}/dem_derivatives.log",
     benchmark:
         "benchmarks/{area}/dem_derivatives.tsv"
+    conda:
+        "../envs/terrain.yaml"
     threads: 1
     resources:
         mem_mb=3000,
@@ -18,7 +20,5 @@ rule dem_derivatives:
         smoothing_sigma_px=config["terrain"]["smoothing_sigma_px"],
     message:
         "Slope, aspect and curvature of {wildcards.area}"
-    conda:
-        "../envs/terrain.yaml"
     script:
         "../workflow_scripts/dem_derivatives.py"

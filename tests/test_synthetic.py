@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from datetime import datetime, timezone
@@ -17,14 +18,31 @@ import yaml
 from rasterio.warp import Resampling, reproject
 
 from landslide_sar import synthetic as syn
+from landslide_sar.chips import density_class
 from landslide_sar.grid import InputError, area_grid
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 TINY_BBOX = [-66.70, 18.25, -66.67, 18.28]
 EVENT = datetime(2017, 9, 20, tzinfo=timezone.utc)
 
 
-def tiny_area(seed: int = 7, before: int = 2, after: int = 2, **synthetic) -> dict:
+def config_block() -> dict:
+    """A fresh copy of the default run's ``areas.embedded.synthetic`` block of config.yaml."""
+    return copy.deepcopy(CONFIG["areas"]["embedded"]["synthetic"])
+
+
+def synthetic_block(seed: int, **sections: dict) -> dict:
+    """config.yaml's block with another seed and some keys of its sections replaced."""
+    block = config_block()
+    block["seed"] = seed
+    for section, values in sections.items():
+        assert set(values) <= set(block[section]), values  # a typo would test nothing
+        block[section].update(values)
+    return block
+
+
+def tiny_area(seed: int = 7, before: int = 2, after: int = 2, **sections: dict) -> dict:
     return {
         "bbox": TINY_BBOX,
         "resolution": 10,
@@ -36,7 +54,7 @@ def tiny_area(seed: int = 7, before: int = 2, after: int = 2, **synthetic) -> di
             "orbit_state": "ascending",
             "relative_orbit": 135,
         },
-        "synthetic": {"seed": seed, **synthetic},
+        "synthetic": synthetic_block(seed, **sections),
     }
 
 
@@ -412,7 +430,7 @@ def test_same_seed_same_event_different_seed_different(event, tmp_path):
 
 def test_more_acquisitions_keep_the_world():
     """Named random streams: asking for more dates leaves terrain and heads unchanged."""
-    p = syn.resolve_params({"seed": 3})
+    p = syn.check_params(tiny_area(seed=3)["synthetic"])
     w1 = syn.build_world(tiny_area(seed=3, before=1, after=1), p)
     w2 = syn.build_world(tiny_area(seed=3, before=4, after=4), p)
     np.testing.assert_array_equal(w1.elevation_w, w2.elevation_w)
@@ -424,7 +442,7 @@ def test_more_acquisitions_keep_the_world():
 
 def _plain_world(**sar):
     area = tiny_area(seed=11, sar={"texture_db": 0.0, "terrain_exponent": 0.0, **sar})
-    p = syn.resolve_params(area["synthetic"])
+    p = syn.check_params(area["synthetic"])
     w = syn.build_world(area, p)
     plan = syn.acquisition_plan(area, p)
     return w, p, plan
@@ -479,15 +497,19 @@ def test_storm_damage_changes_backscatter_outside_landslides():
 
 
 def test_default_area_has_all_three_density_classes():
-    """The default run's class balance (heads per 128-px chip: 0 / 1-40 / >40)."""
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    area = cfg["areas"]["embedded"]
-    p = syn.resolve_params(area["synthetic"])
+    """The default run's event (10 714 heads) and class balance (heads per 128-px chip: 0 / 1-40 / >40)."""
+    area = copy.deepcopy(CONFIG["areas"]["embedded"])
+    p = syn.check_params(area["synthetic"])
     w = syn.build_world(area, p)
     syn.place_landslides(w, p)
-    counts = syn.chip_counts(w.heads["x"], w.heads["y"], w.grid)
+    assert w.heads["id"].size == 10_714  # the pipeline's results depend on this very event
+    size = CONFIG["chips"]["size"]
+    counts = syn.chip_counts(w.heads["x"], w.heads["y"], w.grid, size)
     assert counts.shape == (12, 12)
-    classes = syn.density_classes(counts, 128 * 128 * 100 / 1e6)
+    whole = (w.heads["x"] < w.grid.transform.c + 12 * size * 10) & (w.heads["y"] > w.grid.transform.f - 12 * size * 10)
+    assert counts.sum() == whole.sum()  # heads in partial chips at the right/bottom edges dropped
+    edges = tuple(CONFIG["chips"]["density_class_edges_per_km2"])
+    classes = density_class(counts / (size * size * 100 / 1e6), edges)
     fractions = [(classes == c).mean() for c in (0, 1, 2)]
     assert all(fr >= 0.15 for fr in fractions), fractions
 
@@ -495,48 +517,169 @@ def test_default_area_has_all_three_density_classes():
 # ------------------------------------------------------------------------------ parameters
 
 
-def test_partial_block_takes_defaults_and_unknown_keys_fail():
-    p = syn.resolve_params({"seed": 1, "sar": {"looks": 3}})
-    assert p["sar"]["looks"] == 3.0 and p["sar"]["texture_db"] == syn.DEFAULTS["sar"]["texture_db"]
-    with pytest.raises(InputError, match=r"synthetic\.sar\.lookz: unknown key"):
-        syn.resolve_params({"sar": {"lookz": 3}})
-    with pytest.raises(InputError, match="sar.looks"):
-        syn.resolve_params({"sar": {"looks": 0}})
-    with pytest.raises(InputError, match="not a number"):
-        syn.resolve_params({"seed": "x"})
+def _flat(d: dict, pre: str = "") -> dict:
+    """{"a.b.c": value} of a nested mapping."""
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{pre}{k}.") if isinstance(v, dict) else {f"{pre}{k}": v})
+    return out
 
 
-def _schema_defaults(node):
-    if node.get("type") == "object":
-        return {k: _schema_defaults(v) for k, v in node["properties"].items()}
-    return node["default"]
+def _schema_leaves(node: dict, pre: str = "") -> dict:
+    """{"a.b.c": leaf schema} of the synthetic schema."""
+    if node.get("type") != "object":
+        return {pre[:-1]: node}
+    out = {}
+    for k, v in node["properties"].items():
+        out.update(_schema_leaves(v, f"{pre}{k}."))
+    return out
 
 
-def test_defaults_config_schema_and_docs_agree():
+def _without(block: dict, key: str) -> dict:
+    b = copy.deepcopy(block)
+    *parents, last = key.split(".")
+    node = b
+    for k in parents:
+        node = node[k]
+    del node[last]
+    return b
+
+
+def _with(block: dict, key: str, value) -> dict:
+    b = copy.deepcopy(block)
+    *parents, last = key.split(".")
+    node = b
+    for k in parents:
+        node = node[k]
+    node[last] = value
+    return b
+
+
+def test_config_block_is_used_as_given():
+    block = config_block()
+    p = syn.check_params(block)
+    assert p == block and _flat(p).keys() == _flat(block).keys()
+    leaves = _schema_leaves(syn.parameter_schema())
+    for key, value in _flat(p).items():  # integers as int, numbers as float
+        assert type(value) is (int if leaves[key]["type"] == "integer" else float), key
+    assert syn.check_params(synthetic_block(1, sar={"looks": 3}))["sar"]["looks"] == 3.0
+
+
+def _one_line_error(block, match: str) -> str:
+    with pytest.raises(InputError, match=match) as err:
+        syn.check_params(block)
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_every_key_is_required():
+    block = config_block()
+    _one_line_error(_without(block, "landslides.slope_coef"), r"^synthetic\.landslides\.slope_coef is missing")
+    _one_line_error(_without(block, "sar"), r"^synthetic\.sar is missing")
+    _one_line_error(_without(block, "land_cover.forest.vv_db"), r"^synthetic\.land_cover\.forest\.vv_db is missing")
+    _one_line_error({"seed": 1}, r"^synthetic\.terrain is missing")
+    _one_line_error(None, r"^synthetic is missing")
+    for key in _flat(block):  # every single parameter, and every section
+        _one_line_error(_without(block, key), rf"^synthetic\.{key.replace('.', '[.]')} is missing")
+    for section in (k for k, v in block.items() if isinstance(v, dict)):
+        _one_line_error(_without(block, section), rf"^synthetic\.{section} is missing")
+
+
+def test_unknown_keys_and_bad_values_fail():
+    block = config_block()
+    _one_line_error(_with(block, "sar.lookz", 3), r"^synthetic\.sar\.lookz is unknown; expected one of looks, ")
+    _one_line_error(_with(block, "colour", 3), r"^synthetic\.colour is unknown")
+    _one_line_error(_with(block, "sar.looks", 0), r"^synthetic\.sar\.looks: 0\.0 is out of range; expected a value > 0")
+    _one_line_error(_with(block, "sar.incidence_deg", 90), r"synthetic\.sar\.incidence_deg: .* < 90")
+    _one_line_error(_with(block, "seed", "x"), r"^synthetic\.seed: 'x' is not a finite number")
+    _one_line_error(_with(block, "seed", True), "not a finite number")
+    _one_line_error(_with(block, "storm.extent", float("nan")), "not a finite number")
+    _one_line_error(_with(block, "seed", 1.5), r"^synthetic\.seed: 1\.5 is not an integer")
+    _one_line_error(_with(block, "sar", 3), r"^synthetic\.sar: 3 is not a mapping")
+    _one_line_error(_with(block, "landslides.length_max_m", 4.0), r"landslides\.length_max_m: 4\.0 is below length_min_m")
+    _one_line_error(_with(block, "landslides.width_max_m", 1.5), r"landslides\.width_max_m: 1\.5 is below width_min_m")
+
+
+def test_generate_event_fails_before_writing(tmp_path):
+    area = tiny_area()
+    area["synthetic"] = _without(area["synthetic"], "landslides.slope_coef")
+    with pytest.raises(InputError, match=r"^synthetic\.landslides\.slope_coef is missing"):
+        syn.generate_event(area, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    area = tiny_area()
+    del area["sentinel1"]["orbit_state"]
+    with pytest.raises(InputError, match=r"^sentinel1\.orbit_state is missing"):
+        syn.acquisition_plan(area)
+    area = tiny_area()
+    del area["synthetic"]
+    with pytest.raises(InputError, match=r"^synthetic is missing"):
+        syn.build_world(area)
+
+
+def _doc_tables() -> dict[str, str]:
+    """{key: value column} of the parameter tables of docs/synthetic_event.md."""
+    doc = (ROOT / "docs" / "synthetic_event.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4:
+            key = cells[0].strip("`")
+            assert key not in rows, f"{key} listed twice"
+            rows[key] = cells[1]
+    return rows
+
+
+def test_config_schema_and_docs_agree():
     import jsonschema
 
-    schema = yaml.safe_load((ROOT / "schemas" / "synthetic.schema.yaml").read_text())
+    schema = syn.parameter_schema()
     jsonschema.Draft7Validator.check_schema(schema)
-    block = yaml.safe_load((ROOT / "config.yaml").read_text())["areas"]["embedded"]["synthetic"]
-    jsonschema.validate(block, schema)
-    flat = lambda d, pre="": {  # noqa: E731
-        k2: v2
-        for k, v in d.items()
-        for k2, v2 in (flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else [(f"{pre}{k}", v)])
-    }
-    want = flat(syn.DEFAULTS)
-    assert flat(block).keys() == want.keys()
-    assert flat(_schema_defaults(schema)).keys() == want.keys()
-    for k, v in want.items():
-        assert flat(block)[k] == pytest.approx(v, rel=1e-12), k
-        assert flat(_schema_defaults(schema))[k] == pytest.approx(v, rel=1e-12), k
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**block, "unknown": 1}, schema)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**block, "sar": {"looks": -1}}, schema)
-    doc = (ROOT / "docs" / "synthetic_event.md").read_text()
-    for k in want:
-        assert f"`{k}`" in doc, f"{k} not documented"
+    jsonschema.Draft202012Validator.check_schema(schema)  # the main schema's draft
+    validator = jsonschema.Draft7Validator(schema)
+    block = config_block()
+    validator.validate(block)
+
+    def objects(node, where="synthetic"):
+        yield where, node
+        for k, v in node["properties"].items():
+            if v.get("type") == "object":
+                yield from objects(v, f"{where}.{k}")
+
+    for where, node in objects(schema):  # every key required at every level, nothing else allowed
+        assert node["required"] == list(node["properties"]), where
+        assert node["additionalProperties"] is False, where
+    leaves = _schema_leaves(schema)
+    for key, node in leaves.items():  # all of it is what check_params enforces; no defaults
+        assert node["type"] in ("number", "integer"), key
+        assert set(node) <= {"type", "description", *syn._BOUNDS}, key
+    # the same keys in schema, config.yaml and the doc (whose values are config.yaml's)
+    doc = _doc_tables()
+    assert list(leaves) == list(_flat(block))
+    assert set(doc) == set(leaves)
+    for key, value in _flat(block).items():
+        assert float(doc[key].split()[0]) == pytest.approx(value, rel=1e-12), key
+
+    # check_params and the schema reject the same blocks
+    def both_reject(b):
+        with pytest.raises(jsonschema.ValidationError):
+            validator.validate(b)
+        with pytest.raises(InputError):
+            syn.check_params(b)
+
+    both_reject(_with(block, "unknown", 1))
+    both_reject(_with(block, "sar", {"looks": 4.5}))
+    both_reject(_without(block, "dem.margin_deg"))
+    both_reject(_with(block, "seed", 1.5))
+    for key, node in leaves.items():
+        step = 1 if node["type"] == "integer" else 1e-9
+        for bound, past in (("minimum", -step), ("exclusiveMinimum", 0), ("maximum", step), ("exclusiveMaximum", 0)):
+            if bound in node:
+                both_reject(_with(block, key, node[bound] + past))
+                if not bound.startswith("exclusive"):  # the bound itself is allowed
+                    ok = _with(block, key, node[bound])
+                    validator.validate(ok)
+                    if key not in ("landslides.length_max_m", "landslides.width_max_m"):
+                        syn.check_params(ok)
 
 
 def test_one_plus_one_acquisitions(tmp_path):

@@ -14,6 +14,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first, alone, so that nothing resolves it to another (CUDA) build.
   .venv/bin/python -m pip install --quiet "$(grep -E '^torch==' requirements.txt)"
   .venv/bin/python -m pip install --quiet -r requirements.txt
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$want" > "$stamp"
 fi
 echo "setup: .venv ready ($(.venv/bin/python -c 'import snakemake, torch; print("snakemake", snakemake.__version__, "torch", torch.__version__)'))"

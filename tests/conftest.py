@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny embedded event config derived from the default config.yaml."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def tiny_config() -> dict:
+    """The default config on a ~3 x 3 km area with 32-pixel chips and small, quick models."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    area = copy.deepcopy(cfg["areas"]["embedded"])
+    area["bbox"] = [-66.70, 18.25, -66.67, 18.28]
+    cfg["areas"] = {"tiny": area}
+    cfg["chips"]["size"] = 32
+    cfg["density"]["model"].update(width=8, depth=3)
+    cfg["density"]["training"].update(max_epochs=40, patience=6, batch_size=8)
+    cfg["density"]["forest"]["n_estimators"] = 100
+    return cfg
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run this repository's workflow in `workdir` with `config` (outputs land in workdir)."""
+    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(config), *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole DAG run once on the tiny event; returns its working directory."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    config = write_config(workdir / "config.yaml", tiny_config())
+    snakemake(workdir, config, "--cores", "2", "all")
+    return workdir

@@ -1,0 +1,150 @@
+"""The whole DAG through Snakemake on a tiny embedded event, and the workflow's contracts:
+outputs with real properties, nothing to redo after a run, re-runs limited to what a change
+touches, single targets, config errors in one line, lint, the SLURM profile's dry run."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import rioxarray  # noqa: F401 - the .rio accessor
+import xarray as xr
+
+from conftest import ROOT, snakemake, tiny_config, write_config
+
+AREA = "tiny"
+
+
+def _jobs(dry_run_stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> count."""
+    table = dry_run_stdout.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_cube_has_the_published_datacube_layout(tiny_run) -> None:
+    cube = xr.open_zarr(tiny_run / f"results/{AREA}/cube.zarr", decode_coords="all")
+    for var in ("vv", "vh"):
+        assert cube[var].dims == ("timestep", "y", "x") and cube[var].dtype == np.float32
+    for var in ("dem", "dem_slope_radians", "dem_aspect", "dem_curvature", "landslides"):
+        assert cube[var].dims == ("y", "x")
+    assert cube.sizes["timestep"] == 6
+    assert np.issubdtype(cube["timestep"].dtype, np.datetime64)
+    assert set(cube["sat:orbit_state"].values) == {"ascending"}  # the descending distractor is filtered
+    assert set(cube["sat:relative_orbit"].values.tolist()) == {135}
+    assert cube["n_frames"].values.tolist() == [1, 1, 1, 2, 1, 1]  # the other-frame date, mosaicked
+    assert float(cube["coverage"].min()) > 0.99
+    assert cube.rio.crs.to_epsg() == 32619
+    # backscatter is linear gamma0 in a plausible range; the DEM came through reprojection from 4326
+    vv_db = 10 * np.log10(float(np.nanmedian(cube["vv"].isel(timestep=0).values)))
+    assert -20 < vv_db < -3
+    assert 0 < float(cube["dem"].min()) < float(cube["dem"].max()) < 2000
+
+
+def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
+    cfg = tiny_config()
+    table = gpd.read_file(tiny_run / f"results/{AREA}/chips/chips.gpkg", layer="chips")
+    chips = xr.open_zarr(tiny_run / f"results/{AREA}/chips/chips.zarr")
+    size = cfg["chips"]["size"]
+    assert chips["chips"].shape == (len(table), 17, size, size)
+    assert list(chips["channel"].values[:4]) == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
+    # every head of the truth counted geometrically in the chip whose square contains it
+    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/truth.gpkg", layer="heads").to_crs(table.crs)
+    joined = gpd.sjoin(heads, table[["chip", "geometry"]], predicate="within")
+    expected = joined.groupby("chip").size().reindex(table["chip"], fill_value=0).to_numpy()
+    np.testing.assert_array_equal(table["landslide_count"].to_numpy(), expected)
+    # and in the label channel: heads per chip >= labelled pixels > 0 where heads are
+    labelled = chips["chips"].sel(channel="landslides").sum(dim=("y", "x")).values
+    assert np.all((labelled > 0) == (expected > 0)) and np.all(labelled <= expected)
+    km2 = (size * cfg["areas"][AREA]["resolution"]) ** 2 / 1e6
+    density = expected / km2
+    truth_class = np.where(density == 0, 0, np.where(density <= 25, 1, 2))
+    np.testing.assert_array_equal(table["density_class"].to_numpy(), truth_class)
+    assert set(truth_class) == {0, 1, 2}  # the event produces all three classes
+    # splits: two disjoint halves, 40 % / 10 % of all chips each
+    valid = table[table["half"] >= 0]
+    assert len(valid) == len(table)
+    for half in (0, 1):
+        sub = valid[valid["half"] == half]["subset"].value_counts()
+        assert abs(sub["train"] - 0.4 * len(valid)) <= 1 and abs(sub["val"] - 0.1 * len(valid)) <= 1
+
+
+def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run) -> None:
+    metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv")
+    assert {"inputs", "revisits", "split", "subset", "auc_macro_ovr"} <= set(metrics.columns)
+    cross = metrics[(metrics["split"].astype(str) == "both") & (metrics["subset"] == "cross")]
+    assert len(cross) == 1 and float(cross["auc_macro_ovr"].iloc[0]) > 0.65
+    no_skill = metrics[metrics["subset"] == "no_skill"]["auc_macro_ovr"]
+    assert np.allclose(no_skill, 0.5)
+    pred = pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3/predictions.csv")
+    table = gpd.read_file(tiny_run / f"results/{AREA}/chips/chips.gpkg", layer="chips")
+    assert sorted(pred["chip"]) == sorted(table["chip"])  # every chip predicted exactly once
+    np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0, atol=1e-6)
+    assert (tiny_run / f"results/{AREA}/density/metrics.md").read_text().count("|") > 10
+
+
+def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
+    table = gpd.read_file(tiny_run / f"results/{AREA}/density/map.gpkg", layer="chips")
+    with rasterio.open(tiny_run / f"results/{AREA}/density/map.tif") as src:
+        classes = src.read(1)
+        assert src.crs.to_epsg() == 32619 and src.nodata == 255
+        assert src.res == (320.0, 320.0)  # one pixel per 32-pixel chip at 10 m
+        for _, chip in table.sample(10, random_state=0).iterrows():
+            c = chip.geometry.centroid
+            row, col = src.index(c.x, c.y)
+            assert (row, col) == (chip["row"], chip["col"])
+            assert classes[row, col] == chip["predicted_class"]
+    assert {"predicted_class", "prob_class0", "prob_class2", "landslide_count", "density_class"} <= set(table.columns)
+
+
+def test_report_figures_exist(tiny_run) -> None:
+    for name in ("map_vs_truth.png", "example_chip.png", "training_curves.png"):
+        path = tiny_run / f"results/{AREA}/report/{name}"
+        assert path.stat().st_size > 10_000
+        assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
+    config = tiny_run / "config.yaml"
+    proc = snakemake(tiny_run, config, "-n", "all")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    cfg = tiny_config()
+    cfg["terrain"]["smoothing_sigma_px"] = 1.0
+    changed = write_config(tiny_run / "changed.yaml", cfg)
+    jobs = _jobs(snakemake(tiny_run, changed, "-n", "all").stdout)
+    assert jobs.get("dem_derivatives") == 1 and jobs.get("assemble_cube") == 1 and jobs.get("train_density") == 2
+    assert not {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels"} & set(jobs)
+
+
+def test_single_target_builds_only_what_it_needs(tmp_path) -> None:
+    config = write_config(tmp_path / "config.yaml", tiny_config())
+    jobs = _jobs(snakemake(tmp_path, config, "-n", f"results/{AREA}/cube.zarr").stdout)
+    assert set(jobs) == {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels", "dem_derivatives", "assemble_cube"}
+
+
+def test_bad_config_stops_before_any_job_with_one_line(tmp_path) -> None:
+    cfg = tiny_config()
+    cfg["chips"]["size"] = 3
+    config = write_config(tmp_path / "config.yaml", cfg)
+    proc = snakemake(tmp_path, config, "--cores", "1", "all", check=False)
+    assert proc.returncode != 0
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "chips.size" in l]
+    assert lines == ["ERROR: config chips.size = 3 is not allowed; expected a value >= 8"]
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean(tmp_path) -> None:
+    proc = snakemake(tmp_path, ROOT / "config.yaml", "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
+    config = write_config(tmp_path / "config.yaml", tiny_config())
+    proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
+    jobs = _jobs(proc.stdout)
+    assert jobs["train_density"] == 2 and jobs["generate_event"] == 1 and jobs["report"] == 1
