@@ -106,7 +106,10 @@ def make_chips(
     log.info("%d x %d chips of %d px; %d rows and %d columns of pixels at the south/east edges are not chipped", ny, nx, size, *left_over)
     res = float(abs(cube.x[1] - cube.x[0]))
     chip_km2 = (size * res) ** 2 / 1e6
+    labelled = LABEL_CHANNEL in cube
     count_var = "landslide_count" if "landslide_count" in cube else LABEL_CHANNEL
+    if not labelled:
+        log.warning("cube has no %r variable (no inventory): label channel NaN, counts and classes -1", LABEL_CHANNEL)
 
     ids = np.arange(ny * nx)
     records = []
@@ -123,10 +126,10 @@ def make_chips(
             layers = [strip[c].values for c in DEM_CHANNELS]
             for t in steps:
                 layers += [strip["vv"].values[t], strip["vh"].values[t]]
-            layers.append(strip[LABEL_CHANNEL].values.astype("float32"))
+            layers.append(strip[LABEL_CHANNEL].values.astype("float32") if labelled else np.full(layers[0].shape, np.nan, "float32"))
             arr = np.stack(layers).astype("float32")  # (channel, size, nx*size)
             arr = arr.reshape(len(names), size, nx, size).transpose(2, 0, 1, 3)
-            counts = strip[count_var].values.reshape(size, nx, size).sum(axis=(0, 2))
+            counts = strip[count_var].values.reshape(size, nx, size).sum(axis=(0, 2)) if labelled else np.full(nx, -1)
             valid = np.isfinite(arr[:, :-1]).all(axis=1).mean(axis=(1, 2))
             xr.Dataset({"chips": (("chip", "channel", "y", "x"), arr)}).to_zarr(
                 tmp, region={"chip": slice(r * nx, (r + 1) * nx), "channel": slice(None), "y": slice(None), "x": slice(None)}
@@ -145,13 +148,19 @@ def make_chips(
                     }
                 )
     table = gpd.GeoDataFrame(records, crs=cube.rio.crs)
-    table["density_per_km2"] = table["landslide_count"] / chip_km2
-    table["density_class"] = density_class(table["density_per_km2"].to_numpy(), class_edges)
     valid = table["valid_fraction"].to_numpy() >= min_valid_fraction
-    table["half"], table["subset"] = assign_splits(valid, split_seed, train_fraction, val_fraction)
+    if labelled:
+        table["density_per_km2"] = table["landslide_count"] / chip_km2
+        table["density_class"] = density_class(table["density_per_km2"].to_numpy(), class_edges)
+        table["half"], table["subset"] = assign_splits(valid, split_seed, train_fraction, val_fraction)
+    else:  # an area to map, not to train on: nothing is known of its landslides
+        table["density_per_km2"] = -1.0
+        table["density_class"] = np.int8(-1)
+        table["half"] = np.int8(-1)
+        table["subset"] = np.where(valid, "unlabelled", "excluded")
     if (~valid).any():
         log.warning("%d chip(s) with valid fraction below %.2f are excluded from training and metrics", int((~valid).sum()), min_valid_fraction)
-    classes = table.loc[valid, "density_class"].value_counts().sort_index()
+    classes = table.loc[valid, "density_class"].value_counts().sort_index()  # -1: no inventory
     log.info("density classes of valid chips: %s", classes.to_dict())
     with atomic_path(out_table) as tmp:
         table.to_file(tmp, layer="chips", driver="GPKG")

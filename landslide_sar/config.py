@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> None:
     """Raise ConfigError with one line for the most relevant schema violation, plus checks the
     schema cannot express (revisits within the acquisitions after the event, bbox on Earth)."""
-    from .grid import InputError, check_bbox
-
     validator = jsonschema.Draft202012Validator(load_schema(schema_dir))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
     for name, area in config["areas"].items():
-        try:
-            check_bbox(area["bbox"], where=f"config areas.{name}.bbox")
-        except InputError as err:
-            raise ConfigError(str(err)) from None
+        check_area(name, area)
         after = area["sentinel1"]["acquisitions_after"]
         wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
         if wanted > after:
@@ -69,15 +65,88 @@ def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> No
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
                 f"expected at most areas.{name}.sentinel1.acquisitions_after = {after}"
             )
-        for kind in ("dem", "inventory"):
-            src = area[kind]
-            if src["source"] == "file" and not src.get("path"):
-                raise ConfigError(f"config areas.{name}.{kind}.path is missing; expected a file path when source is 'file'")
-        if "synthetic" in (area["sentinel1"]["source"], area["dem"]["source"], area["inventory"]["source"]) and "synthetic" not in area:
-            raise ConfigError(f"config areas.{name}.synthetic is missing; expected it when a source is 'synthetic'")
     map_exp = config["density"]["map"]
     if map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]:
         raise ConfigError(
             f"config density.map = {map_exp} is not allowed; expected one of the experiments in "
             f"density.inputs {config['density']['inputs']} x density.revisits {config['density']['revisits']}"
         )
+
+
+def is_datacube(area: dict[str, Any]) -> bool:
+    """Whether the area's data come from a published datacube (not acquired)."""
+    return area["sentinel1"]["source"] == "datacube"
+
+
+def inventory_filename(area: dict[str, Any]) -> str:
+    """File name of a downloaded inventory: `inventory.filename`, else the URL's last path part."""
+    inv = area["inventory"]
+    if inv.get("filename"):
+        return inv["filename"]
+    from urllib.parse import urlparse
+
+    name = Path(urlparse(inv["url"]).path).name
+    return name if "." in name else ""
+
+
+def check_area(name: str, area: dict[str, Any]) -> None:
+    """The checks on one area that the schema cannot express, as one ConfigError line each:
+    the keys each source needs, bbox on Earth, the event inside an explicit search window."""
+    from .grid import InputError, check_bbox
+
+    where = f"config areas.{name}"
+    s1 = area["sentinel1"]
+    if "bbox" in area:
+        try:
+            check_bbox(area["bbox"], where=f"{where}.bbox")
+        except InputError as err:
+            raise ConfigError(str(err)) from None
+    try:
+        event = datetime.fromisoformat(area["event_time"].replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{where}.event_time = {area['event_time']!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
+    event = event if event.tzinfo else event.replace(tzinfo=timezone.utc)
+
+    if is_datacube(area):
+        cube = area.get("datacube")
+        if not cube or bool(cube.get("url")) == bool(cube.get("path")):
+            raise ConfigError(f"{where}.datacube is missing or ambiguous; expected exactly one of datacube.url or datacube.path when sentinel1.source is 'datacube'")
+        extra = [k for k in ("dem", "inventory", "resolution", "synthetic") if k in area]
+        if extra:
+            raise ConfigError(f"{where}.{extra[0]} is not allowed with sentinel1.source 'datacube'; the datacube holds SAR, DEM, labels and its own grid")
+        return
+    if "datacube" in area:
+        raise ConfigError(f"{where}.datacube is not allowed with sentinel1.source {s1['source']!r}; expected sentinel1.source 'datacube'")
+    for key in ("bbox", "resolution", "dem", "inventory"):
+        if key not in area:
+            raise ConfigError(f"{where}.{key} is missing; expected it when sentinel1.source is {s1['source']!r}")
+    if s1["source"] == "stac" and not s1.get("collection"):
+        raise ConfigError(f"{where}.sentinel1.collection is missing; expected a STAC collection, e.g. sentinel-1-rtc")
+    if s1.get("search_start") or s1.get("search_end"):
+        for key in ("search_start", "search_end"):
+            value = s1.get(key)
+            if value:
+                try:
+                    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+                except ValueError:
+                    raise ConfigError(f"{where}.sentinel1.{key} = {value!r} is not an ISO 8601 time") from None
+                t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+                if (key == "search_start" and t >= event) or (key == "search_end" and t <= event):
+                    raise ConfigError(
+                        f"{where}.event_time = {area['event_time']!r} is outside the search window "
+                        f"(sentinel1.{key} = {value!r}); expected search_start < event_time < search_end"
+                    )
+    dem, inv = area["dem"], area["inventory"]
+    if dem["source"] == "file" and not dem.get("path"):
+        raise ConfigError(f"{where}.dem.path is missing; expected a file path when source is 'file'")
+    if dem["source"] == "stac" and not dem.get("collection"):
+        raise ConfigError(f"{where}.dem.collection is missing; expected a STAC collection, e.g. cop-dem-glo-30")
+    if inv["source"] == "file" and not inv.get("path"):
+        raise ConfigError(f"{where}.inventory.path is missing; expected a file path when source is 'file'")
+    if inv["source"] == "url":
+        if not inv.get("url"):
+            raise ConfigError(f"{where}.inventory.url is missing; expected an http(s) URL when source is 'url'")
+        if not inventory_filename(area):
+            raise ConfigError(f"{where}.inventory.filename is missing; the URL {inv['url']!r} names no file, so set e.g. filename: landslides.zip")
+    if "synthetic" in (s1["source"], dem["source"], inv["source"]) and "synthetic" not in area:
+        raise ConfigError(f"{where}.synthetic is missing; expected it when a source is 'synthetic'")

@@ -30,16 +30,17 @@ def assemble_cube(
     sentinel1_zarr: str | Path,
     dem_tif: str | Path,
     derivatives_tif: str | Path,
-    labels_tif: str | Path,
+    labels_tif: str | Path | None,
     out_zarr: str | Path,
     chunk: int = 512,
 ) -> xr.Dataset:
-    """Stack SAR, DEM, derivatives and labels (already on one grid) into `out_zarr`."""
+    """Stack SAR, DEM, derivatives and labels (already on one grid) into `out_zarr`; without
+    labels (an area with no inventory, for rapid response) the label variables are left out."""
     s1 = xr.open_zarr(sentinel1_zarr, decode_coords="all")
     static = {
         **_bands(dem_tif, ("dem",)),
         **_bands(derivatives_tif, DERIVATIVES),
-        **_bands(labels_tif, LABEL_BANDS),
+        **(_bands(labels_tif, LABEL_BANDS) if labels_tif else {}),
     }
     for name, da in static.items():
         if da.shape != (s1.sizes["y"], s1.sizes["x"]) or not np.allclose(da.x, s1.x) or not np.allclose(da.y, s1.y):

@@ -57,7 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Keeps a failed run from leaving a partial output that looks complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
     _remove(tmp)
     try:
         yield tmp
@@ -127,3 +127,11 @@ def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no
     except Exception:
         logger.exception("failed")
         raise
+
+
+def usable_threads(threads: int) -> int:
+    """Threads for a compute library: what the rule was given, but never more than the cores this
+    process may run on (a --cores larger than the machine would otherwise oversubscribe it)."""
+    import os
+
+    return max(1, min(int(threads), len(os.sched_getaffinity(0))))

@@ -19,14 +19,26 @@ log = logging.getLogger(__name__)
 LABEL_BANDS = ("landslides", "landslide_count")
 
 
-def read_inventory(path: str | Path, grid: Grid) -> gpd.GeoDataFrame:
+def read_inventory(path: str | Path, grid: Grid, layer: str | None = None) -> gpd.GeoDataFrame:
     """The inventory in the grid's CRS, features outside the grid counted and reported (not kept).
 
+    Any vector format GDAL reads, also inside a .zip (e.g. the USGS shapefiles); `layer` picks one
+    layer of a multi-layer source (the first is read, with a warning naming the others, otherwise).
     Raises InputError when it is unreadable, empty, has no CRS, or lies entirely outside."""
+    import pyogrio
+
     try:
-        inv = gpd.read_file(path)
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
-        raise InputError(f"{path}: inventory is not a readable vector file ({err})") from None
+        raise InputError(f"{path}: inventory is not a readable vector file ({' '.join(str(err).split())})") from None
+    if layer is not None and layer not in layers:
+        raise InputError(f"{path}: inventory has no layer {layer!r}; layers: {layers} (inventory.layer)")
+    if layer is None and len(layers) > 1:
+        log.warning("%s: %d layers %s; reading the first (set inventory.layer to choose)", path, len(layers), layers)
+    try:
+        inv = gpd.read_file(path, layer=layer or (layers[0] if layers else None))
+    except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
+        raise InputError(f"{path}: inventory is not a readable vector file ({' '.join(str(err).split())})") from None
     if inv.empty:
         raise InputError(f"{path}: inventory has no features; expected landslide heads (points) or polygons")
     if inv.crs is None:
@@ -76,7 +88,7 @@ def pixel_of(x: np.ndarray, y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.n
 def rasterize_labels(area: dict, inventory_path: str | Path, out_tif: str | Path) -> None:
     """Write an area's inventory as a two-band uint16 COG: label (0/1) and landslides per pixel."""
     grid = area_grid(area["bbox"], area["resolution"])
-    inv = read_inventory(inventory_path, grid)
+    inv = read_inventory(inventory_path, grid, layer=(area.get("inventory") or {}).get("layer"))
     label, counts = rasterize_inventory(inv, grid)
     log.info("%d features → %d landslides, %d labelled pixels", len(inv), int(counts.sum()), int(label.sum()))
     write_cog(out_tif, np.stack([label.astype("uint16"), counts]), grid, nodata=None,

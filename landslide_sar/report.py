@@ -50,41 +50,53 @@ def plot_map_vs_truth(map_gpkg: str | Path, out_png: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: list[str], out_png: str | Path) -> int:
-    """A typical chip of the densest class (count nearest that class's median): VH before/after (mean of the acquisitions, dB),
-    their difference with the inventory's heads, and the cross-predicting model's output map."""
+def _typical_chip(table: gpd.GeoDataFrame, cls: int) -> pd.Series | None:
+    """The predicted chip of true class `cls` whose landslide count is nearest the class median."""
+    rows = table[table["predicted_class"].notna() & (table["density_class"] == cls)]
+    if rows.empty:
+        return None
+    median = rows["landslide_count"].median()
+    return rows.assign(d=(rows["landslide_count"] - median).abs()).sort_values(["d", "chip"]).iloc[0]
+
+
+def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: list[str], out_png: str | Path) -> list[int]:
+    """Like the density paper's Figure 5: for a typical chip of class 2 and one of class 1, VH
+    before and after the event (mean of the acquisitions, dB), their difference with the
+    inventory's heads, and the output map of the model that never saw the chip."""
     table = gpd.read_file(map_gpkg, layer="chips")
-    candidates = table[table["predicted_class"].notna()]
-    top = candidates[candidates["density_class"] == candidates["density_class"].max()]
-    median = top["landslide_count"].median()
-    row = top.assign(d=(top["landslide_count"] - median).abs()).sort_values(["d", "chip"]).iloc[0]
-    chip_id, half = int(row["chip"]), int(row["half"])
+    rows = [r for r in (_typical_chip(table, 2), _typical_chip(table, 1)) if r is not None]
     ds = xr.open_zarr(chips_zarr)
-    chip = ds["chips"].sel(chip=chip_id).load()
     names = [str(c) for c in ds["channel"].values]
-    pre = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_pre")], axis=0)
-    post = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_post")], axis=0)
-    heads = np.argwhere(chip.sel(channel="landslides").values > 0)
-    embedding = xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).values.astype("float32")
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), constrained_layout=True)
-    lo, hi = np.nanpercentile(_db(np.stack([pre, post])), [2, 98])
-    panels = (
-        (_db(pre), "VH before (mean, dB)", "gray", (lo, hi)),
-        (_db(post), "VH after (mean, dB)", "gray", (lo, hi)),
-        (_db(post) - _db(pre), "VH change after − before (dB) + heads", "RdBu", (-6, 6)),
-        (embedding, f"Net output (model of half {1 - half}) + heads", "viridis", (0, 1)),
-    )
-    for ax, (img, title, cmap, (vmin, vmax)) in zip(axes, panels):
-        im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
-        if "heads" in title:
-            ax.scatter(heads[:, 1], heads[:, 0], s=8, facecolors="none", edgecolors="k", linewidths=0.7)
-        ax.set_title(title, fontsize=10)
-        ax.set_axis_off()
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.suptitle(f"Chip {chip_id}: {int(row['landslide_count'])} landslide heads, class {int(row['density_class'])}, predicted {int(row['predicted_class'])}")
-    fig.savefig(out_png, dpi=110, bbox_inches="tight")
+    fig, axes = plt.subplots(len(rows), 4, figsize=(16, 4.3 * len(rows)), constrained_layout=True, squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        chip_id, half = int(row["chip"]), int(row["half"])
+        chip = ds["chips"].sel(chip=chip_id).load()
+        pre = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_pre")], axis=0)
+        post = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_post")], axis=0)
+        heads = np.argwhere(chip.sel(channel="landslides").values > 0)
+        embedding = xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).values.astype("float32")
+        lo, hi = np.nanpercentile(_db(np.stack([pre, post])), [2, 98])
+        panels = (
+            (_db(pre), "VH before (mean, dB)", "gray", (lo, hi)),
+            (_db(post), "VH after (mean, dB)", "gray", (lo, hi)),
+            (_db(post) - _db(pre), "VH after − before (dB) + heads", "RdBu", (-6, 6)),
+            (embedding, f"net output (model of half {1 - half}) + heads", "viridis", (0, 1)),
+        )
+        for ax, (img, title, cmap, (vmin, vmax)) in zip(ax_row, panels):
+            im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
+            if "heads" in title:
+                ax.scatter(heads[:, 1], heads[:, 0], s=8, facecolors="none", edgecolors="k", linewidths=0.7)
+            ax.set_title(title, fontsize=10)
+            ax.set_axis_off()
+            fig.colorbar(im, ax=ax, shrink=0.8)
+        ax_row[0].text(
+            -0.08, 0.5,
+            f"chip {chip_id}: {int(row['landslide_count'])} heads\nclass {int(row['density_class'])}, predicted {int(row['predicted_class'])}",
+            transform=ax_row[0].transAxes, rotation=90, va="center", ha="right", fontsize=10,
+        )  # fmt: skip
+    fig.savefig(out_png, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return chip_id
+    return [int(r["chip"]) for r in rows]
 
 
 def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
@@ -114,11 +126,41 @@ def make_report(
     map_png: str | Path,
     chip_png: str | Path,
     curves_png: str | Path,
+    metrics_csv: str | Path,
+    grid_png: str | Path,
 ) -> None:
     """All figures of one area."""
-    for path in (map_png, chip_png, curves_png):
+    for path in (map_png, chip_png, curves_png, grid_png):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     plot_map_vs_truth(map_gpkg, map_png)
-    chip_id = plot_example_chip(map_gpkg, chips_zarr, embeddings, chip_png)
+    chip_ids = plot_example_chip(map_gpkg, chips_zarr, embeddings, chip_png)
     plot_training_curves(histories, curves_png)
-    log.info("figures written: %s, %s (chip %d), %s", map_png, chip_png, chip_id, curves_png)
+    plot_density_grid(metrics_csv, grid_png)
+    log.info("figures written: %s, %s (chips %s), %s, %s", map_png, chip_png, chip_ids, curves_png, grid_png)
+
+
+def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
+    """AUC against post-event revisits per input set: cross-prediction (solid), validation
+    (dashed), the paper's fused validation AUC (grey) and chance."""
+    from .density.table import INPUT_NAMES, PAPER_AUC, summarise
+
+    summary = summarise(pd.read_csv(metrics_csv))
+    revisits = sorted(r for r in summary["revisits"].unique() if r > 0) or [0]
+    fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)
+    for i, (inputs, df) in enumerate(summary.groupby("inputs", sort=False)):
+        colour = f"C{i}"
+        xs = revisits if (df["revisits"] == 0).all() else df["revisits"].tolist()
+        cross = [df["cross"].iloc[0]] * len(xs) if (df["revisits"] == 0).all() else df["cross"].tolist()
+        val = [df["val"].iloc[0]] * len(xs) if (df["revisits"] == 0).all() else df["val"].tolist()
+        ax.plot(xs, cross, "o-", color=colour, label=f"{INPUT_NAMES.get(inputs, inputs)} (cross)")
+        ax.plot(xs, val, "s--", color=colour, alpha=0.6, label=f"{INPUT_NAMES.get(inputs, inputs)} (val)")
+    ax.plot(revisits, [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits], "x:", color="0.4", label="paper: fused (val)")
+    ax.axhline(0.5, color="0.7", lw=1, label="chance")
+    ax.set_xticks(revisits)
+    ax.set_xlabel("post-event revisits")
+    ax.set_ylabel("AUC (one-vs-rest, macro)")
+    ax.set_ylim(0.4, 1.0)
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("Density class AUC by input set and revisits")
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)

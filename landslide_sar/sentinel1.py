@@ -2,17 +2,28 @@
 pick N acquisitions before and M after the event, and load them onto the area's grid with stackstac.
 
 The embedded event and a live STAC API go through the same `select_acquisitions` and
-`load_sentinel1`; only where the items come from differs.
+`load_acquisition`; only where the items come from differs.
+
+Only what the STAC API core guarantees is asked of a server (collections, bbox, datetime): a
+server without the QUERY or FILTER conformance classes may answer a `query=` search with zero items
+and only a warning (`rustac serve` does), so orbit direction and relative orbit are always filtered
+here, on the client. Items are signed with planetary-computer only when the endpoint is Planetary
+Computer (its optional key comes from PC_SDK_SUBSCRIPTION_KEY and never reaches a log or message);
+they are signed again before each acquisition is read, so that tokens do not expire during a long
+download.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import dask
+import dask.array
 import numpy as np
 import pandas as pd
 import pystac
@@ -21,6 +32,7 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
+from .download import Network, redact
 from .grid import Grid, InputError, area_grid
 from .io import atomic_path
 
@@ -28,6 +40,9 @@ log = logging.getLogger(__name__)
 
 POLARISATIONS = ("vv", "vh")
 PLANETARY_COMPUTER = "planetarycomputer.microsoft.com"
+PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
+#: Acquisitions covering less of the area than this are reported as partial (warning).
+PARTIAL_COVERAGE = 0.99
 
 
 def parse_time(value: str | datetime, where: str) -> datetime:
@@ -40,6 +55,22 @@ def parse_time(value: str | datetime, where: str) -> datetime:
         except ValueError:
             raise InputError(f"{where}: {value!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def search_window(s1: dict, event_time: datetime) -> tuple[datetime, datetime]:
+    """[start, end] of the search: `search_start`/`search_end` when set, else event ± `search_days`.
+
+    Raises InputError when the event lies outside the window (no before/after split possible)."""
+    days = timedelta(days=s1.get("search_days") or 45)
+    start = parse_time(s1["search_start"], "sentinel1.search_start") if s1.get("search_start") else event_time - days
+    end = parse_time(s1["search_end"], "sentinel1.search_end") if s1.get("search_end") else event_time + days
+    if not start < event_time < end:
+        raise InputError(
+            f"event_time: {event_time:%Y-%m-%dT%H:%M:%SZ} is outside the search window "
+            f"{start:%Y-%m-%d} .. {end:%Y-%m-%d} (sentinel1.search_start/search_end); "
+            "expected the event between them, with acquisitions on both sides"
+        )
+    return start, end
 
 
 def read_item_collection(path: str | Path) -> list[pystac.Item]:
@@ -57,37 +88,65 @@ def read_item_collection(path: str | Path) -> list[pystac.Item]:
     return items
 
 
+def is_planetary_computer(endpoint: str) -> bool:
+    return PLANETARY_COMPUTER in endpoint
+
+
 def search_stac(
     endpoint: str,
     collection: str,
     bbox: tuple[float, float, float, float],
-    start: datetime,
-    end: datetime,
+    start: datetime | None,
+    end: datetime | None,
+    network: Network = Network(),
+    what: str = "sentinel1",
 ) -> list[pystac.Item]:
-    """Items of `collection` intersecting bbox within [start, end] from a STAC API.
+    """Items of `collection` intersecting bbox (within [start, end] when given) from a STAC API.
 
-    Only what the core API guarantees is asked of the server (collections, bbox, datetime); orbit
-    filters are applied on the client. Items are signed when the endpoint is Planetary Computer."""
+    Only the core search parameters are sent (collections, bbox, datetime); connection failures
+    and 429/5xx answers are retried (`network`); an unreachable endpoint is one InputError line."""
     from pystac_client import Client
     from pystac_client.stac_api_io import StacApiIO
-    from urllib3 import Retry
 
-    retry = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504], allowed_methods=None)
     try:
-        client = Client.open(endpoint, stac_io=StacApiIO(max_retries=retry))
+        client = Client.open(endpoint, stac_io=StacApiIO(max_retries=network.urllib3_retry(), timeout=network.timeout_s))
         search = client.search(
             collections=[collection],
             bbox=list(bbox),
-            datetime=[start.isoformat(), end.isoformat()],
+            datetime=[start.isoformat(), end.isoformat()] if start and end else None,
+            limit=100,
         )
         items = list(search.items())
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
-        raise InputError(f"sentinel1.endpoint: {endpoint} could not be searched ({type(err).__name__}: {err})") from None
-    if PLANETARY_COMPUTER in endpoint:
-        import planetary_computer
-
-        items = [planetary_computer.sign(item) for item in items]
+        raise InputError(
+            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries): "
+            f"{type(err).__name__}: {redact(err)}"
+        ) from None
+    window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
+    log.info("searched %s collection %s bbox %s%s: %d item(s)", redact(endpoint), collection, list(bbox), window, len(items))
+    for item in items:
+        _fix_proj(item)
     return items
+
+
+def _fix_proj(item: pystac.Item) -> None:
+    """stackstac reads `proj:epsg`; newer STAC items carry `proj:code` ("EPSG:32619") instead."""
+    for props in [item.properties, *(a.extra_fields for a in item.assets.values())]:
+        code = props.get("proj:code")
+        if props.get("proj:epsg") is None and isinstance(code, str) and code.upper().startswith("EPSG:"):
+            props["proj:epsg"] = int(code.split(":")[1])
+
+
+def sign_items(items: list[pystac.Item], endpoint: str) -> list[pystac.Item]:
+    """Items with signed asset hrefs when `endpoint` is Planetary Computer, else as they are."""
+    if not is_planetary_computer(endpoint):
+        return items
+    import planetary_computer
+
+    try:
+        return [planetary_computer.sign(item.clone()) for item in items]
+    except Exception as err:  # noqa: BLE001 - token service failures come in many types
+        raise InputError(f"Planetary Computer: items could not be signed ({type(err).__name__}: {redact(err)})") from None
 
 
 @dataclass(frozen=True)
@@ -102,6 +161,52 @@ class Acquisition:
     side: str  # "pre" or "post"
 
 
+def _orbit(item: pystac.Item) -> tuple[str, int]:
+    return (str(item.properties.get("sat:orbit_state")), int(item.properties.get("sat:relative_orbit", -1)))
+
+
+def _orbit_days(items: list[pystac.Item], event_time: datetime) -> dict[tuple[str, int], tuple[int, int]]:
+    """Per orbit: distinct acquisition days before and after the event."""
+    days: dict[tuple[str, int], set[tuple[str, bool]]] = {}
+    for item in items:
+        days.setdefault(_orbit(item), set()).add((_day(item), _time(item) < event_time))
+    return {o: (sum(pre for _, pre in d), sum(not pre for _, pre in d)) for o, d in days.items()}
+
+
+def choose_orbit(
+    items: list[pystac.Item],
+    event_time: datetime,
+    before: int,
+    after: int,
+    orbit_state: str | None,
+    relative_orbit: int | None,
+    source: str,
+) -> tuple[str, int]:
+    """The configured orbit, or, where direction or relative orbit is left open, the orbit with
+    most acquisition days among those that have `before` days before and `after` after the event
+    (if none has, the one with most days, so that the shortfall is reported for it)."""
+    counts = _orbit_days(items, event_time)
+    candidates = [
+        o for o in counts if (orbit_state is None or o[0] == orbit_state) and (relative_orbit is None or o[1] == relative_orbit)
+    ]
+    found = ", ".join(f"{s}/{r}: {a}+{b} days" for (s, r), (a, b) in sorted(counts.items()))
+    if not candidates:
+        raise InputError(
+            f"{source}: no items on orbit {orbit_state or 'any direction'}/{relative_orbit or 'any relative orbit'}; "
+            f"found orbits (days before+after the event) {found}"
+        )
+    if orbit_state is not None and relative_orbit is not None:
+        return (orbit_state, relative_orbit)
+
+    def rank(o: tuple[str, int]) -> tuple:
+        pre, post = counts[o]
+        return (pre >= before and post >= after, pre + post, o)
+
+    best = max(candidates, key=rank)
+    log.info("orbit chosen: %s, relative orbit %d (%d days before, %d after); all orbits: %s", *best, *counts[best], found)
+    return best
+
+
 def select_acquisitions(
     items: list[pystac.Item],
     bbox: tuple[float, float, float, float],
@@ -113,28 +218,26 @@ def select_acquisitions(
     source: str,
 ) -> list[Acquisition]:
     """The `before` acquisitions closest before the event and the `after` first ones after it,
-    from one orbit (given, or the direction and relative orbit with most acquisitions)."""
+    from one orbit (given, or chosen by `choose_orbit`). Items without both VV and VH are left
+    out (counted); every filter that removes items is named in the error when too few remain."""
     if not items:
         raise InputError(f"{source}: no Sentinel-1 items found for bbox {list(bbox)} around {event_time:%Y-%m-%d}")
-    for item in items:
-        missing = [p for p in POLARISATIONS if p not in item.assets]
-        if missing:
-            raise InputError(f"{source}: item {item.id} has no asset {'/'.join(missing)}; expected assets 'vv' and 'vh'")
-
-    def orbit(item: pystac.Item) -> tuple[str, int]:
-        return (str(item.properties.get("sat:orbit_state")), int(item.properties.get("sat:relative_orbit", -1)))
-
-    if orbit_state is None or relative_orbit is None:
-        days = Counter(orbit(i) for i in {(_day(i), orbit(i)): i for i in items}.values())
-        candidates = [o for o in days if (orbit_state is None or o[0] == orbit_state) and (relative_orbit is None or o[1] == relative_orbit)]
-        if not candidates:
-            raise InputError(f"{source}: no items with orbit_state={orbit_state} relative_orbit={relative_orbit}; found {sorted(days)}")
-        best = max(candidates, key=lambda o: (days[o], o))
-        orbit_state, relative_orbit = best
-        log.info("orbit chosen: %s, relative orbit %d (%d acquisition days)", *best, days[best])
-    kept = [i for i in items if orbit(i) == (orbit_state, relative_orbit)]
-    dropped = Counter(orbit(i) for i in items if orbit(i) != (orbit_state, relative_orbit))
-    for (state, rel), n in sorted(dropped.items()):
+    removed: dict[str, int] = {}
+    dual = [i for i in items if all(p in i.assets for p in POLARISATIONS)]
+    if len(dual) < len(items):
+        first = next(i for i in items if i not in dual)
+        missing = "/".join(p for p in POLARISATIONS if p not in first.assets)
+        if not dual:
+            raise InputError(
+                f"{source}: item {first.id} has no asset {missing}; expected assets 'vv' and 'vh' "
+                f"(none of the {len(items)} item(s) has both)"
+            )
+        removed["without vv+vh assets"] = len(items) - len(dual)
+        log.warning("%d item(s) without vv+vh assets left out (e.g. %s lacks %s)", len(items) - len(dual), first.id, missing)
+    orbit_state, relative_orbit = choose_orbit(dual, event_time, before, after, orbit_state, relative_orbit, source)
+    kept = [i for i in dual if _orbit(i) == (orbit_state, relative_orbit)]
+    for (state, rel), n in sorted(Counter(_orbit(i) for i in dual if i not in kept).items()):
+        removed[f"on orbit {state}/{rel}"] = n
         log.info("filtered out %d item(s) of orbit %s/%d", n, state, rel)
     by_day: dict[str, list[pystac.Item]] = {}
     for item in kept:
@@ -147,10 +250,11 @@ def select_acquisitions(
     pre = [a for a in acquisitions if a.side == "pre"][-before:] if before else []
     post = [a for a in acquisitions if a.side == "post"][:after]
     if len(pre) < before or len(post) < after:
+        why = "; ".join(f"{n} {reason}" for reason, n in removed.items()) or "none"
         raise InputError(
             f"{source}: found {len(pre)} acquisition(s) before and {len(post)} after {event_time:%Y-%m-%d} "
-            f"on orbit {orbit_state}/{relative_orbit} (of {len(items)} items; {sum(dropped.values())} on other orbits); "
-            f"expected {before} before and {after} after — widen sentinel1.search_days or ask for fewer"
+            f"on orbit {orbit_state}/{relative_orbit} (of {len(items)} items; filtered out: {why}); "
+            f"expected {before} before and {after} after — widen the search window or ask for fewer"
         )
     for a in pre + post:
         log.info("%s acquisition %s: %d item(s) %s", a.side, a.date, len(a.items), [i.id for i in a.items])
@@ -166,70 +270,82 @@ def _day(item: pystac.Item) -> str:
     return _time(item).strftime("%Y-%m-%d")
 
 
-def load_sentinel1(acquisitions: list[Acquisition], grid: Grid, chunksize: int = 1024) -> xr.Dataset:
-    """VV and VH linear gamma0 on the area's grid, one time step per acquisition (same-day frames
-    mosaicked, first valid value wins), float32, nodata as NaN, lazily as dask arrays."""
+def stack_on_grid(
+    items: list[pystac.Item],
+    assets: list[str],
+    grid: Grid,
+    chunksize: int,
+    network: Network,
+) -> xr.DataArray:
+    """stackstac onto the grid (bilinear, float32, NaN nodata, no rescaling), all items mosaicked
+    (first valid value wins) into (band, y, x). Unreadable assets fail (no silent nodata)."""
     epsg = int(grid.crs.split(":")[1])
-    steps = []
-    for acq in acquisitions:
-        stack = stackstac.stack(
-            list(acq.items),
-            assets=list(POLARISATIONS),
-            epsg=epsg,
-            resolution=grid.resolution,
-            bounds=grid.bounds,
-            snap_bounds=False,
-            dtype="float32",
-            fill_value=np.float32(np.nan),
-            rescale=False,
-            xy_coords="center",
-            chunksize=chunksize,
-            resampling=Resampling.bilinear,
-            gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(
-                {"GDAL_HTTP_MAX_RETRY": "5", "GDAL_HTTP_RETRY_DELAY": "2"}
-            ),
-        )
-        mosaic = stackstac.mosaic(stack, dim="time") if stack.sizes["time"] > 1 else stack.isel(time=0)
-        steps.append(mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")]))
-    cube = xr.concat(steps, dim="timestep")
-    cube = cube.assign_coords(
-        timestep=("timestep", pd.to_datetime([a.time for a in acquisitions]).tz_localize(None).values),
-        x=grid.x_coords(),
-        y=grid.y_coords(),
+    stack = stackstac.stack(
+        items,
+        assets=assets,
+        epsg=epsg,
+        resolution=grid.resolution,
+        bounds=grid.bounds,
+        snap_bounds=False,
+        dtype="float32",
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        xy_coords="center",
+        chunksize=chunksize,
+        resampling=Resampling.bilinear,
+        errors_as_nodata=(),
+        gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(network.gdal_env()),
     )
-    ds = cube.to_dataset(dim="band")
-    ds.attrs = {}
-    for var in ds.data_vars:
-        ds[var].attrs = {}
-    ds = ds.assign_coords(
-        {
-            "sat:orbit_state": ("timestep", [a.orbit_state for a in acquisitions]),
-            "sat:relative_orbit": ("timestep", np.array([a.relative_orbit for a in acquisitions], dtype="int32")),
-            "side": ("timestep", [a.side for a in acquisitions]),
-            "n_frames": ("timestep", np.array([len(a.items) for a in acquisitions], dtype="int32")),
-        }
-    )
-    ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
-    return ds
+    mosaic = stackstac.mosaic(stack, dim="time") if stack.sizes["time"] > 1 else stack.isel(time=0)
+    return mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")])
+
+
+_READ_ERROR = re.compile(r"Error (?:opening|reading .*? from) '([^']+)': (.*)", re.S)
+
+
+def raise_read_error(err: Exception, what: str) -> None:
+    """Re-raise stackstac's failure to read an asset as one InputError line naming the file."""
+    match = _READ_ERROR.search(str(err))
+    if match:
+        href, detail = match.groups()
+        raise InputError(f"{what}: {redact(href)} is not a readable COG ({redact(detail)[:300]})") from None
+    raise err
+
+
+def load_acquisition(acq: Acquisition, grid: Grid, chunksize: int = 1024, network: Network = Network()) -> xr.DataArray:
+    """VV and VH linear gamma0 of one acquisition on the area's grid, (band, y, x), lazily."""
+    return stack_on_grid(list(acq.items), list(POLARISATIONS), grid, chunksize, network)
 
 
 def download_sentinel1(
     area: dict,
     out_zarr: str | Path,
     items_path: str | Path | None = None,
+    network: Network | None = None,
+    chunk: int = 1024,
 ) -> xr.Dataset:
     """Find, select and load an area's acquisitions into one zarr (`vv`, `vh` by `timestep`),
-    recording each acquisition's valid-pixel coverage in the log and in the attributes."""
+    one acquisition at a time, recording each one's valid-pixel coverage in the log and in the
+    `coverage` coordinate. Nothing is left at `out_zarr` when any step fails."""
     s1 = area["sentinel1"]
+    network = network or Network.from_config(area)
     grid = area_grid(area["bbox"], area["resolution"])
     event_time = parse_time(area["event_time"], "event_time")
-    window = timedelta(days=s1["search_days"])
+    start, end = search_window(s1, event_time)
     if s1["source"] == "stac":
-        source = f"{s1['endpoint']} collection {s1['collection']}"
-        items = search_stac(s1["endpoint"], s1["collection"], area["bbox"], event_time - window, event_time + window)
+        endpoint = s1.get("endpoint") or PLANETARY_COMPUTER_STAC
+        source = f"sentinel1: {redact(endpoint)} collection {s1['collection']} bbox {list(area['bbox'])} {start:%Y-%m-%d} .. {end:%Y-%m-%d}"
+        items = search_stac(endpoint, s1["collection"], area["bbox"], start, end, network)
+        if not items:
+            raise InputError(
+                f"{source}: the search found no items (before any client-side filter: orbit "
+                f"{s1.get('orbit_state') or 'any'}/{s1.get('relative_orbit') or 'any'}, vv+vh assets); "
+                "check the bbox, the dates and the collection name"
+            )
     else:
+        endpoint = ""
         source = str(items_path)
-        items = [i for i in read_item_collection(items_path) if abs(_time(i) - event_time) <= window]
+        items = [i for i in read_item_collection(items_path) if start <= _time(i) <= end]
     acquisitions = select_acquisitions(
         items,
         area["bbox"],
@@ -240,12 +356,47 @@ def download_sentinel1(
         s1.get("relative_orbit"),
         source,
     )
-    ds = load_sentinel1(acquisitions, grid).compute()
-    coverage = (np.isfinite(ds["vv"]) & np.isfinite(ds["vh"])).mean(dim=("y", "x")).values
-    for acq, cov in zip(acquisitions, coverage):
-        log.info("coverage %s (%s): %.1f %% of the area", acq.date, acq.side, 100 * cov)
-    ds = ds.assign_coords(coverage=("timestep", coverage.astype("float32")))
-    ds.attrs.update({"event_time": event_time.isoformat(), "source": source})
+    n, (h, w) = len(acquisitions), grid.shape
+    empty = dask.array.full((n, h, w), np.nan, dtype="float32", chunks=(1, chunk, chunk))
+    template = xr.Dataset(
+        {p: (("timestep", "y", "x"), empty) for p in POLARISATIONS},
+        coords={
+            "timestep": ("timestep", pd.to_datetime([a.time for a in acquisitions]).tz_localize(None).values),
+            "y": grid.y_coords(),
+            "x": grid.x_coords(),
+            "sat:orbit_state": ("timestep", [a.orbit_state for a in acquisitions]),
+            "sat:relative_orbit": ("timestep", np.array([a.relative_orbit for a in acquisitions], dtype="int32")),
+            "side": ("timestep", [a.side for a in acquisitions]),
+            "n_frames": ("timestep", np.array([len(a.items) for a in acquisitions], dtype="int32")),
+            "coverage": ("timestep", np.full(n, np.nan, dtype="float32")),
+        },
+        attrs={
+            "event_time": event_time.isoformat(),
+            "source": source,
+            "orbit": f"{acquisitions[0].orbit_state}/{acquisitions[0].relative_orbit}",
+            "items": " ".join(i.id for a in acquisitions for i in a.items),
+        },
+    )
+    template = template.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    coverage = np.zeros(n, dtype="float32")
     with atomic_path(out_zarr) as tmp:
-        ds.chunk({"timestep": 1, "y": 512, "x": 512}).to_zarr(tmp, mode="w", consolidated=True)
-    return ds
+        template.to_zarr(tmp, mode="w", compute=False, consolidated=True)
+        for k, acq in enumerate(acquisitions):
+            items_k = sign_items(list(acq.items), endpoint) if endpoint else list(acq.items)
+            step = load_acquisition(Acquisition(acq.date, acq.time, tuple(items_k), acq.orbit_state, acq.relative_orbit, acq.side), grid, chunk, network)
+            region = xr.Dataset({p: (("timestep", "y", "x"), step.sel(band=p).data[None]) for p in POLARISATIONS})
+            valid = (np.isfinite(region["vv"]) & np.isfinite(region["vh"])).mean().data
+            write = region.to_zarr(tmp, region={"timestep": slice(k, k + 1), "y": slice(None), "x": slice(None)}, compute=False)
+            try:
+                _, cov = dask.compute(write, valid)
+            except RuntimeError as err:
+                raise_read_error(err, source)
+            coverage[k] = cov
+            level = logging.WARNING if cov < PARTIAL_COVERAGE else logging.INFO
+            log.log(level, "coverage %s (%s, %d frame(s)): %.1f %% of the area%s", acq.date, acq.side, len(acq.items),
+                    100 * cov, "; partial: the rest is NaN" if cov < PARTIAL_COVERAGE else "")
+        import zarr
+
+        zarr.open_array(store=str(tmp), path="coverage", mode="r+")[:] = coverage
+    log.info("wrote %s: %d time steps, %d x %d px", out_zarr, n, w, h)
+    return xr.open_zarr(out_zarr, decode_coords="all")

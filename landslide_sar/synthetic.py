@@ -96,7 +96,8 @@ def _check_node(node: dict, value: Any, where: str) -> Any:
                     "docs/synthetic_event.md)"
                 )
         return {key: _check_node(props[key], value[key], f"{where}.{key}") for key in props}
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (isinstance(value, float) and not math.isfinite(value)):
         raise InputError(f"{where}: {value!r} is not a finite number")
     if node["type"] == "integer":
         if value != int(value):

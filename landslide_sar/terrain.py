@@ -16,6 +16,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from scipy import ndimage
 
+from .download import Network, redact
 from .grid import Grid, InputError, area_grid
 from .io import write_cog
 
@@ -34,25 +35,68 @@ def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
     with src:
         if src.crs is None:
             raise InputError(f"{src_path}: DEM has no CRS; expected a georeferenced raster")
-        reproject(
-            source=rasterio.band(src, 1),
-            destination=out,
-            src_nodata=src.nodata,
-            dst_transform=grid.transform,
-            dst_crs=grid.crs,
-            dst_nodata=np.nan,
-            resampling=Resampling.bilinear,
-        )
+        try:
+            reproject(
+                source=rasterio.band(src, 1),
+                destination=out,
+                src_nodata=src.nodata,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                dst_nodata=np.nan,
+                resampling=Resampling.bilinear,
+            )
+        except rasterio.errors.RasterioError as err:
+            raise InputError(f"{src_path}: DEM could not be read ({' '.join(str(err).split())[:300]})") from None
     if not np.isfinite(out).any():
         raise InputError(f"{src_path}: DEM is all nodata over the area's grid {grid.bounds} ({grid.crs})")
     return out
 
 
-def download_dem(area: dict, src_path: str | Path, out_tif: str | Path) -> None:
-    """Write the area's DEM on its grid (COG, float32, NaN nodata)."""
+#: The elevation asset of DEM collections on Planetary Computer.
+DEM_ASSETS = {"cop-dem-glo-30": "data", "cop-dem-glo-90": "data", "nasadem": "elevation", "alos-dem": "data"}
+
+
+def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network = Network()) -> np.ndarray:
+    """The DEM tiles of a STAC collection (e.g. Planetary Computer `cop-dem-glo-30` or `nasadem`)
+    that intersect the grid, mosaicked and resampled (bilinear) onto it: float32 metres, NaN nodata."""
+    from .sentinel1 import PLANETARY_COMPUTER_STAC, raise_read_error, search_stac, sign_items, stack_on_grid
+
+    endpoint = dem_cfg.get("endpoint") or PLANETARY_COMPUTER_STAC
+    collection = dem_cfg["collection"]
+    asset = dem_cfg.get("asset") or DEM_ASSETS.get(collection, "data")
+    w, s, e, n = grid.lonlat_bbox()
+    margin = 0.001  # a few DEM pixels, so that bilinear resampling has neighbours at the edges
+    bbox = (w - margin, s - margin, e + margin, n + margin)
+    items = search_stac(endpoint, collection, bbox, None, None, network, what="dem")
+    where = f"dem: {redact(endpoint)} collection {collection} bbox {[round(v, 5) for v in bbox]}"
+    if not items:
+        raise InputError(f"{where}: the search found no DEM tiles; check the bbox and the collection name")
+    lacking = [i.id for i in items if asset not in i.assets]
+    if lacking:
+        raise InputError(f"{where}: item {lacking[0]} has no asset {asset!r}; set dem.asset (assets: {sorted(items[0].assets)})")
+    log.info("DEM tiles: %s", [i.id for i in items])
+    mosaic = stack_on_grid(sign_items(items, endpoint), [asset], grid, 2048, network)
+    try:
+        return mosaic.isel(band=0).values.astype("float32")
+    except RuntimeError as err:
+        raise_read_error(err, where)
+        raise
+
+
+def download_dem(area: dict, src_path: str | Path | None, out_tif: str | Path, network: Network | None = None) -> None:
+    """Write the area's DEM on its grid (COG, float32, NaN nodata): from a raster file (the
+    embedded event's or `dem.path`) or from a STAC collection (`dem.source: stac`)."""
     grid = area_grid(area["bbox"], area["resolution"])
-    dem = reproject_dem(src_path, grid)
-    log.info("DEM %s → %s: %d x %d, %.1f %% valid, %.0f–%.0f m", src_path, out_tif, grid.width, grid.height,
+    dem_cfg = area.get("dem") or {"source": "file"}
+    if dem_cfg["source"] == "stac":
+        dem = dem_from_stac(dem_cfg, grid, network or Network.from_config(area))
+        src = f"{dem_cfg['collection']} (STAC)"
+        if not np.isfinite(dem).any():
+            raise InputError(f"dem: {src} is all nodata over the area's grid {grid.bounds} ({grid.crs})")
+    else:
+        dem = reproject_dem(src_path, grid)
+        src = str(src_path)
+    log.info("DEM %s → %s: %d x %d, %.1f %% valid, %.0f–%.0f m", src, out_tif, grid.width, grid.height,
              100 * np.isfinite(dem).mean(), np.nanmin(dem), np.nanmax(dem))
     write_cog(out_tif, dem, grid, nodata=np.nan, descriptions=["dem"], resampling="bilinear")
 

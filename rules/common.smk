@@ -1,4 +1,5 @@
 # Helpers shared by the rules: config validation, input functions and the list of final targets.
+import re
 import sys
 
 from snakemake.utils import min_version
@@ -9,7 +10,12 @@ min_version("9.0")
 # pip -e ..); the Snakefile itself imports it from the workflow's folder.
 sys.path.insert(0, workflow.basedir)
 
-from landslide_sar.config import ConfigError, validate_config
+from landslide_sar.config import (
+    ConfigError,
+    inventory_filename,
+    is_datacube,
+    validate_config,
+)
 
 try:
     validate_config(config)
@@ -39,27 +45,91 @@ def area_config(*keys):
 
 def synthetic_or(kind, synthetic_output):
     """The input of a download rule: the generated event's file when the area's `kind` source is
-    synthetic, the configured file when it is 'file', nothing when it is fetched (stac).
+    synthetic, the configured file when it is 'file', the downloaded file when it is 'url',
+    nothing when it is fetched inside the rule (stac). Never touches the network.
     """
 
     def get(wildcards):
-        src = config["areas"][wildcards.area][kind]
+        area = config["areas"][wildcards.area]
+        src = area[kind]
         if src["source"] == "synthetic":
             return synthetic_output.format(area=wildcards.area)
         if src["source"] == "file":
             return src["path"]
+        if src["source"] == "url":
+            return f"resources/{wildcards.area}/{kind}/{inventory_filename(area)}"
         return []
 
     return get
 
 
+def datacube_input(wildcards):
+    """The published datacube of an area: its local path, or where download_datacube puts it."""
+    cube = config["areas"][wildcards.area]["datacube"]
+    return cube.get("path") or f"resources/{wildcards.area}/datacube.zarr"
+
+
+def areas_regex(names):
+    """A wildcard constraint matching exactly these area names (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+DATACUBE_AREAS = [a for a in AREAS if is_datacube(config["areas"][a])]
+ACQUIRED_AREAS = [a for a in AREAS if a not in DATACUBE_AREAS]
+
+
+def fetches(kind):
+    """Whether any area fetches `kind` (sentinel1, dem) from the network in its download rule."""
+    return any(
+        config["areas"][a][kind]["source"] == "stac" for a in ACQUIRED_AREAS
+    )
+
+
+def protect_if(flag, path):
+    """`path` write-protected when `flag`: what took hours to download survives
+    `snakemake --delete-all-output` (delete it by hand: chmod -R u+w PATH; rm -r PATH)."""
+    return protected(path) if flag else path
+
+
+def fetches_anything(area):
+    """Whether an area downloads anything (a STAC source, an inventory URL, a datacube URL)."""
+    if is_datacube(area):
+        return bool(area["datacube"].get("url"))
+    return (
+        area["sentinel1"]["source"] == "stac"
+        or area["dem"]["source"] == "stac"
+        or area["inventory"]["source"] == "url"
+    )
+
+
+def download_retries():
+    """Snakemake re-runs of a failed download job (rule `retries:`): the largest
+    `download.job_retries` (default 2) of the areas that download; 0 when none does."""
+    return max(
+        [0]
+        + [
+            config["areas"][a].get("download", {}).get("job_retries", 2)
+            for a in AREAS
+            if fetches_anything(config["areas"][a])
+        ]
+    )
+
+
 def density_experiments():
-    """(inputs, revisits) of every density experiment in the config."""
+    """(inputs, revisits) of every density experiment: DEM-only models do not see SAR, so they
+    are trained once (revisits 0) instead of once per number of revisits."""
+    density = config["density"]
     return [
-        (i, r)
-        for i in config["density"]["inputs"]
-        for r in config["density"]["revisits"]
+        (inputs, revisits)
+        for inputs in density["inputs"]
+        for revisits in ([0] if inputs == "dem" else density["revisits"])
     ]
+
+
+def map_experiment():
+    """The experiment whose cross-prediction becomes the density map."""
+    inputs = config["density"]["map"]["inputs"]
+    return inputs, 0 if inputs == "dem" else config["density"]["map"]["revisits"]
 
 
 def all_targets():
@@ -73,5 +143,6 @@ def all_targets():
             f"results/{area}/report/map_vs_truth.png",
             f"results/{area}/report/example_chip.png",
             f"results/{area}/report/training_curves.png",
+            f"results/{area}/report/density_grid.png",
         ]
     return targets

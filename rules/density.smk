@@ -120,10 +120,8 @@ rule density_table:
 rule density_map:
     input:
         table=rules.make_chips.output.table,
-        predictions="results/{area}/density/{map_inputs}_r{map_revisits}/predictions.csv".format(
-            area="{area}",
-            map_inputs=config["density"]["map"]["inputs"],
-            map_revisits=config["density"]["map"]["revisits"],
+        predictions="results/{{area}}/density/{}_r{}/predictions.csv".format(
+            *map_experiment()
         ),
     output:
         tif="results/{area}/density/map.tif",

@@ -6,11 +6,11 @@ rule report:
         map=rules.density_map.output.gpkg,
         chips=rules.make_chips.output.zarr,
         embeddings=expand(
-            "results/{{area}}/density/{inputs}_r{revisits}/half{half}/embeddings.zarr",
-            inputs=config["density"]["map"]["inputs"],
-            revisits=config["density"]["map"]["revisits"],
+            "results/{{area}}/density/{experiment}/half{half}/embeddings.zarr",
+            experiment="{}_r{}".format(*map_experiment()),
             half=[0, 1],
         ),
+        metrics=rules.density_table.output.csv,
         histories=lambda w: [
             f"results/{w.area}/density/{i}_r{r}/half{h}/history.csv"
             for i, r in density_experiments()
@@ -30,6 +30,11 @@ rule report:
         curves=report(
             "results/{area}/report/training_curves.png",
             caption="../report/training_curves.rst",
+            category="Density",
+        ),
+        grid=report(
+            "results/{area}/report/density_grid.png",
+            caption="../report/density_grid.rst",
             category="Density",
         ),
     log:

@@ -11,7 +11,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         sentinel1_zarr=snakemake.input.sentinel1,
         dem_tif=snakemake.input.dem,
         derivatives_tif=snakemake.input.derivatives,
-        labels_tif=snakemake.input.labels,
+        labels_tif=snakemake.input.get("labels") or None,
         out_zarr=snakemake.output.zarr,
     )
 

@@ -1,5 +1,9 @@
-"""Rule download_sentinel1: find the area's Sentinel-1 acquisitions and load VV/VH onto its grid."""
+"""Rule download_sentinel1: find the area's Sentinel-1 acquisitions and load VV/VH onto its grid.
 
+Network settings come from the config (areas.<area>.download), not from params, so that changing
+them does not re-run a finished (protected) download."""
+
+from landslide_sar.download import Network
 from landslide_sar.io import run_rule
 from landslide_sar.sentinel1 import download_sentinel1
 
@@ -11,6 +15,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         area=snakemake.params.area,
         out_zarr=snakemake.output.zarr,
         items_path=snakemake.input.get("stac_items") or None,
+        network=Network.from_config(snakemake.config["areas"][snakemake.wildcards.area]),
     )
 
 

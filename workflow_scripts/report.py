@@ -1,4 +1,4 @@
-"""Rule report: figures: the map beside the truth, an example chip, training curves."""
+"""Rule report: figures: the map beside the truth, an example chip, training curves, the AUC grid."""
 
 from landslide_sar.io import run_rule
 from landslide_sar.report import make_report
@@ -12,9 +12,11 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         chips_zarr=snakemake.input.chips,
         embeddings=list(snakemake.input.embeddings),
         histories=list(snakemake.input.histories),
+        metrics_csv=snakemake.input.metrics,
         map_png=snakemake.output.map,
         chip_png=snakemake.output.chip,
         curves_png=snakemake.output.curves,
+        grid_png=snakemake.output.grid,
     )
 
 

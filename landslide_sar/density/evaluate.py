@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import joblib
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
@@ -98,6 +99,7 @@ def evaluate_density(
     forest_cfg: Mapping,
     metrics_out: PathLike,
     predictions_out: PathLike,
+    forests_out: PathLike,
     *,
     threads: int = 1,
 ) -> None:
@@ -109,6 +111,7 @@ def evaluate_density(
     predictions_out CSV: chip, half, density_class, predicted_class, prob_class0..2 (one row per
     non-excluded chip, predicted by the other half's models). The combined confusion matrix
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
+    forests_out: both halves' forests (joblib), for rapid response on areas without inventory.
     """
     if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
         raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
@@ -121,6 +124,7 @@ def evaluate_density(
     rows: list[dict] = []
     cross_prob: dict[int, np.ndarray] = {}  # half h's chips, predicted by the other half's models
     priors = []
+    forests: dict[int, RandomForestClassifier] = {}
     for k in (0, 1):
         mine, other = table[table["half"] == k], table[table["half"] == 1 - k]
         train = mine[mine["subset"] == "train"]
@@ -132,6 +136,7 @@ def evaluate_density(
             n_estimators=int(forest_cfg["n_estimators"]), random_state=int(forest_cfg["seed"]), n_jobs=threads
         )
         forest.fit(x_train, y_train)
+        forests[k] = forest
         priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
         for subset, chips in (("train", train), ("val", mine[mine["subset"] == "val"]), ("cross", other)):
             prob = _proba(forest, _features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
@@ -177,6 +182,8 @@ def evaluate_density(
                                (confusion, confusion_path(metrics_out), True)):  # fmt: skip
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
+    with atomic_path(forests_out) as tmp:
+        joblib.dump(forests, tmp)
 
 
 def confusion_path(metrics_out: PathLike) -> Path:

@@ -20,7 +20,7 @@ import xarray as xr
 from landslide_sar.density.model import DensityNet, standardise
 from landslide_sar.density.train import channel_names, load_chips, open_chips, progress, resolve_device
 from landslide_sar.grid import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.io import atomic_path, usable_threads
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def predict_density(
     of the output map). embeddings_out: zarr Dataset, variable `embedding` (chip, y, x) float16,
     the output maps with NaN where an input channel is nodata.
     """
-    torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(usable_threads(threads))
     dev = resolve_device(device)
     cols = percentile_columns(percentiles)
     model, ckpt = load_model(model_path, dev)

@@ -33,7 +33,7 @@ from landslide_sar.density.model import (
     standardise,
 )
 from landslide_sar.grid import InputError
-from landslide_sar.io import LogStream, atomic_path
+from landslide_sar.io import LogStream, atomic_path, usable_threads
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def train_density(
     device = resolve_device(str(_cfg(training_cfg, "device", "training_cfg")))
     if min(max_epochs, batch_size, patience) < 1:
         raise InputError(f"max_epochs={max_epochs}, batch_size={batch_size}, patience={patience}; expected all >= 1")
-    torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(usable_threads(threads))
 
     table = read_chips_table(chips_table)
     mine = table[table["half"] == half]

@@ -1,0 +1,79 @@
+"""Detection without learning, after Handwerger et al. (2022): the change of the median VH
+backscatter (dB) across the event, masked on gentle slopes, scored directly (AUPRC) and made
+binary by a percentile threshold over the unmasked pixels.
+
+Sign: `direction` "decrease" scores median(before) - median(after), so a drop after the event
+(forest -> bare scar in VH) is positive; "increase" the opposite; "absolute" the magnitude.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from landslide_sar.detection.data import SAR_BANDS, DetectionChips, to_db
+from landslide_sar.grid import InputError
+
+DIRECTIONS = ("decrease", "increase", "absolute")
+
+
+def vh_change_db(before: np.ndarray, after: np.ndarray, axis: int = 1, direction: str = "decrease") -> np.ndarray:
+    """Median (NaN-aware) of dB(before) minus median of dB(after) along `axis` (the time steps),
+    linear gamma0 in; signed by `direction`. NaN where a side has no finite value."""
+    if direction not in DIRECTIONS:
+        raise InputError(f"baseline direction={direction!r}; expected one of {list(DIRECTIONS)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice -> NaN
+        change = np.nanmedian(to_db(before), axis=axis) - np.nanmedian(to_db(after), axis=axis)
+    if direction == "increase":
+        change = -change
+    elif direction == "absolute":
+        change = np.abs(change)
+    return change.astype(np.float32)
+
+
+def slope_masked(score: np.ndarray, slope_deg: np.ndarray, min_slope_deg: float) -> np.ndarray:
+    """`score` with -inf where slope < min_slope_deg (no call: gentle terrain rarely slides); NaN
+    slope (nodata) keeps NaN."""
+    s = np.array(score, dtype=np.float32, copy=True)
+    slope = np.asarray(slope_deg)
+    with np.errstate(invalid="ignore"):
+        s[slope < min_slope_deg] = -np.inf
+    s[~np.isfinite(slope)] = np.nan
+    return s
+
+
+def handwerger_score(
+    chips: DetectionChips, n_steps: int, n_after: int | None = None, min_slope_deg: float = 0.0,
+    direction: str = "decrease",
+) -> np.ndarray:  # fmt: skip
+    """(n, H, W) baseline score of each chip: VH change (dB) over the n_steps acquisitions before
+    and the first n_after (default n_steps) after, -inf on slopes below min_slope_deg."""
+    n_after = n_steps if n_after is None else n_after
+    if not (1 <= n_steps <= chips.sar_before.shape[1] and 1 <= n_after <= chips.sar_after.shape[1]):
+        raise InputError(
+            f"baseline n_steps={n_steps}, n_after={n_after}; the chips hold {chips.sar_before.shape[1]} "
+            f"before and {chips.sar_after.shape[1]} after"
+        )
+    vh = SAR_BANDS.index("vh")
+    change = vh_change_db(chips.sar_before[:, :n_steps, vh], chips.sar_after[:, :n_after, vh], axis=1, direction=direction)
+    return slope_masked(change, chips.dem[:, 1], min_slope_deg)
+
+
+def percentile_map(score: np.ndarray, percentile: float, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Binary map of the top (100 - percentile) % of the unmasked pixels (finite score, and
+    `valid`), ranked jointly over the whole array: exactly round(n_unmasked * (100 - p) / 100)
+    pixels (ties broken by position). Returns the map and the lowest selected score."""
+    if not 0 <= percentile <= 100:
+        raise InputError(f"baseline percentile={percentile}; expected in [0, 100]")
+    s = np.asarray(score, dtype=np.float64)
+    ok = np.isfinite(s) if valid is None else np.isfinite(s) & np.asarray(valid, dtype=bool)
+    idx = np.flatnonzero(ok.reshape(-1))
+    k = int(round(idx.size * (100.0 - percentile) / 100.0))
+    out = np.zeros(s.size, dtype=bool)
+    if k == 0:
+        return out.reshape(s.shape), float("inf")
+    order = np.argsort(-s.reshape(-1)[idx], kind="stable")[:k]
+    out[idx[order]] = True
+    return out.reshape(s.shape), float(s.reshape(-1)[idx[order[-1]]])

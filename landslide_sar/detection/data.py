@@ -1,0 +1,310 @@
+"""Detection chips from a datacube, held in memory, and the per-experiment input channels.
+
+`detection_chips` cuts the cube on a regular grid of size x size chips (kept where at least
+`min_positive_pixels` label pixels fall, negatives optional) and keeps, per chip, the linear VV/VH
+of the `max_steps` acquisitions closest before the event and the first after it, the DEM layers
+and the label. `build_channels` then makes one experiment's input: for a band set and n time
+steps, the pixel-wise mean of the n acquisitions on each side (linear mean, then dB), plus DEM
+channels for "sar_dem". Labels come from the cube's `landslides` variable (heads for the
+embedded event, bodies for the published cubes); anything > 0 is a landslide pixel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from landslide_sar.chips import sar_timesteps
+from landslide_sar.grid import InputError
+from landslide_sar.sentinel1 import parse_time
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+SAR_BANDS = ("vv", "vh")
+# band set -> (SAR bands, DEM channels included)
+BAND_SETS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "vv": (("vv",), False),
+    "vh": (("vh",), False),
+    "vvvh": (("vv", "vh"), False),
+    "sar_dem": (("vv", "vh"), True),
+}
+# DEM channel name -> cube variable; slope is converted to degrees
+DEM_LAYERS: dict[str, str] = {
+    "elevation": "dem",
+    "slope": "dem_slope_radians",
+    "aspect": "dem_aspect",
+    "curvature": "dem_curvature",
+}
+DEM_INPUTS = ("aspect", "slope", "curvature")  # the transfer paper's DEM features; elevation optional
+LABEL_VARIABLE = "landslides"
+SAR_MIN_LINEAR = 1e-5  # linear gamma0 floor before dB (-50 dB)
+
+
+def to_db(x: np.ndarray) -> np.ndarray:
+    """Linear gamma0 -> dB (floored at SAR_MIN_LINEAR); NaN stays NaN."""
+    with np.errstate(invalid="ignore"):
+        return (10.0 * np.log10(np.maximum(x, SAR_MIN_LINEAR))).astype(np.float32)
+
+
+@dataclass
+class DetectionChips:
+    """Chips of one region, in memory. n chips of H x W pixels.
+
+    sar_before (n, k_before, 2, H, W) and sar_after (n, k_after, 2, H, W): linear VV, VH (SAR_BANDS
+    order); step 0 of before is the acquisition closest to the event, step 0 of after the first
+    after it. dem (n, 4, H, W) in DEM_LAYERS order (slope in degrees). label (n, H, W) uint8 0/1.
+    row0, col0: the chips' top-left pixel in the cube; y (n, H), x (n, W): their coordinates.
+    """
+
+    sar_before: np.ndarray
+    sar_after: np.ndarray
+    dem: np.ndarray
+    label: np.ndarray
+    row0: np.ndarray
+    col0: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    region: str = ""
+    crs: str = ""
+    event_time: str = ""
+    times_before: list[str] = field(default_factory=list)
+    times_after: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.label.shape[0])
+
+    def subset(self, idx: np.ndarray) -> DetectionChips:
+        """The chips at positions `idx` (in that order)."""
+        idx = np.asarray(idx, dtype=int)
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("sar_before", "sar_after", "dem", "label", "row0", "col0", "y", "x"):
+            kw[name] = kw[name][idx]
+        return DetectionChips(**kw)
+
+
+@dataclass
+class ChipArrays:
+    """One experiment's model input. x (n, C, H, W) float32 in model units (SAR in dB, DEM in its
+    units), NaN = nodata; label (n, H, W) uint8; channel names and which are log (dB) channels."""
+
+    x: np.ndarray
+    label: np.ndarray
+    channels: list[str]
+    is_log: list[bool]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(n, H, W) True where every channel is finite."""
+        return np.isfinite(self.x).all(axis=1)
+
+
+def _event(cube: xr.Dataset, event_time: str | datetime | None) -> datetime:
+    if event_time is None:
+        if "event_time" not in cube.attrs:
+            raise InputError("cube has no event_time attribute and none was given; expected an ISO time")
+        event_time = cube.attrs["event_time"]
+    return parse_time(event_time, "event_time")
+
+
+def _steps(max_steps: int | tuple[int, int]) -> tuple[int, int]:
+    before, after = (max_steps, max_steps) if isinstance(max_steps, (int, np.integer)) else max_steps
+    if int(before) < 1 or int(after) < 1:
+        raise InputError(f"max_steps={max_steps!r}; expected >= 1 before and after the event")
+    return int(before), int(after)
+
+
+def detection_chips(
+    cube: xr.Dataset | PathLike,
+    event_time: str | datetime | None,
+    size: int,
+    max_steps: int | tuple[int, int],
+    keep_negatives: bool,
+    min_positive_pixels: int = 1,
+    min_valid_fraction: float = 0.0,
+    region: str = "",
+) -> DetectionChips:
+    """Cut the cube into size x size chips on a regular grid from its top-left pixel (right and
+    bottom remainders are not chipped) and keep those with >= min_positive_pixels label pixels
+    (all chips when keep_negatives) and a finite SAR + DEM fraction >= min_valid_fraction.
+
+    max_steps: time steps kept on each side, an int or (before, after); event_time None reads
+    the cube's `event_time` attribute. The cube is read one chip row at a time.
+    """
+    if not isinstance(cube, xr.Dataset):
+        region = region or Path(cube).parent.name
+        cube = xr.open_zarr(cube, decode_coords="all")
+    need = [*SAR_BANDS, *DEM_LAYERS.values(), LABEL_VARIABLE]
+    missing = [v for v in need if v not in cube]
+    if missing:
+        raise InputError(f"cube lacks variable(s) {missing}; expected {need}")
+    if size < 1:
+        raise InputError(f"chip size={size}; expected >= 1")
+    event = _event(cube, event_time)
+    n_before, n_after = _steps(max_steps)
+    pre, post = sar_timesteps(cube["timestep"].values, event, n_before, n_after)
+    before_idx, after_idx = pre[::-1], post  # closest to the event first
+    ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size
+    if ny == 0 or nx == 0:
+        raise InputError(f"chip size {size} px is larger than the area ({cube.sizes['y']} x {cube.sizes['x']} px)")
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("before", "after", "dem", "label", "row0", "col0", "y", "x")}
+    ys, xs = cube["y"].values, cube["x"].values
+    for r in range(ny):
+        strip = cube[need].isel(y=slice(r * size, (r + 1) * size), x=slice(0, nx * size))
+        strip = strip.isel(timestep=before_idx + after_idx).load()
+
+        def tiles(a: np.ndarray) -> np.ndarray:  # (..., size, nx*size) -> (nx, ..., size, size)
+            lead = a.shape[:-2]
+            return np.moveaxis(a.reshape(*lead, size, nx, size), -2, 0)
+
+        sar = np.stack([strip[b].transpose("timestep", "y", "x").values for b in SAR_BANDS], axis=1)  # (t, 2, y, x)
+        sar = tiles(sar.astype(np.float32))
+        dem = np.stack([strip[v].transpose("y", "x").values for v in DEM_LAYERS.values()]).astype(np.float32)
+        dem[1] = np.rad2deg(dem[1])
+        dem = tiles(dem)
+        label = tiles((strip[LABEL_VARIABLE].transpose("y", "x").values > 0).astype(np.uint8))
+        n_pos = label.reshape(nx, -1).sum(axis=1)
+        finite = np.isfinite(sar).all(axis=(1, 2)) & np.isfinite(dem).all(axis=1)
+        keep = (finite.reshape(nx, -1).mean(axis=1) >= min_valid_fraction) & (
+            keep_negatives | (n_pos >= min_positive_pixels)
+        )
+        for c in np.flatnonzero(keep):
+            parts["before"].append(sar[c, : len(before_idx)])
+            parts["after"].append(sar[c, len(before_idx) :])
+            parts["dem"].append(dem[c])
+            parts["label"].append(label[c])
+            parts["row0"].append(np.int64(r * size))
+            parts["col0"].append(np.int64(c * size))
+            parts["y"].append(ys[r * size : (r + 1) * size])
+            parts["x"].append(xs[c * size : (c + 1) * size])
+    if not parts["label"]:
+        raise InputError(
+            f"no {size} px chip of region {region or '?'} has >= {min_positive_pixels} landslide pixel(s) and "
+            f"valid fraction >= {min_valid_fraction}; expected at least one"
+        )
+    times = np.asarray(cube["timestep"].values)
+    crs = ""
+    try:
+        crs = cube.rio.crs.to_string() if cube.rio.crs is not None else ""
+    except Exception:  # noqa: BLE001 - rioxarray absent or no CRS: coordinates still identify the chips
+        crs = ""
+    chips = DetectionChips(
+        sar_before=np.stack(parts["before"]),
+        sar_after=np.stack(parts["after"]),
+        dem=np.stack(parts["dem"]),
+        label=np.stack(parts["label"]),
+        row0=np.asarray(parts["row0"]),
+        col0=np.asarray(parts["col0"]),
+        y=np.stack(parts["y"]),
+        x=np.stack(parts["x"]),
+        region=region,
+        crs=crs,
+        event_time=event.isoformat(),
+        times_before=[str(times[i])[:19] for i in before_idx],
+        times_after=[str(times[i])[:19] for i in after_idx],
+    )
+    pos = float(chips.label.mean())
+    logger.info(
+        "region %s: %d of %d chips of %d px kept (%s), %.2f %% landslide pixels, %d steps before / %d after",
+        region or "?", len(chips), ny * nx, size, "all" if keep_negatives else f">= {min_positive_pixels} positive",
+        100 * pos, n_before, n_after,
+    )  # fmt: skip
+    return chips
+
+
+def _side_mean_db(sar: np.ndarray, n: int) -> np.ndarray:
+    """(n_chips, k, 2, H, W) linear -> (n_chips, 2, H, W) dB of the NaN-aware mean of steps 0..n-1."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixel: mean stays NaN
+        return to_db(np.nanmean(sar[:, :n], axis=1))
+
+
+def channel_names(band_set: str, elevation: bool = False) -> list[str]:
+    """The input channel names of a band set: <band>_before, <band>_after per band, then DEM."""
+    if band_set not in BAND_SETS:
+        raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
+    bands, with_dem = BAND_SETS[band_set]
+    names = [f"{b}_{side}" for b in bands for side in ("before", "after")]
+    if with_dem:
+        names += [*DEM_INPUTS, *(["elevation"] if elevation else [])]
+    return names
+
+
+def build_channels(
+    chips: DetectionChips, band_set: str, n_steps: int, n_after: int | None = None, elevation: bool = False
+) -> ChipArrays:
+    """One experiment's input: per SAR band of the set, dB of the mean of the n_steps linear
+    acquisitions closest before the event and of the first n_after (default n_steps) after; for
+    "sar_dem" also aspect, slope (deg), curvature and, when `elevation`, the elevation.
+    vv -> 2 channels, vh -> 2, vvvh -> 4, sar_dem -> 7 (8 with elevation)."""
+    n_after = n_steps if n_after is None else n_after
+    k_before, k_after = chips.sar_before.shape[1], chips.sar_after.shape[1]
+    if not (1 <= n_steps <= k_before and 1 <= n_after <= k_after):
+        raise InputError(
+            f"n_steps={n_steps}, n_after={n_after} but the chips hold {k_before} step(s) before and "
+            f"{k_after} after the event; expected 1..{k_before} and 1..{k_after}"
+        )
+    names = channel_names(band_set, elevation)
+    before, after = _side_mean_db(chips.sar_before, n_steps), _side_mean_db(chips.sar_after, n_after)
+    layers, is_log = [], []
+    for name in names:
+        band, _, side = name.partition("_")
+        if band in SAR_BANDS:
+            layers.append((before if side == "before" else after)[:, SAR_BANDS.index(band)])
+            is_log.append(True)
+        else:
+            layers.append(chips.dem[:, list(DEM_LAYERS).index(name)])
+            is_log.append(False)
+    x = np.ascontiguousarray(np.stack(layers, axis=1), dtype=np.float32)
+    return ChipArrays(x=x, label=chips.label.astype(np.uint8), channels=names, is_log=is_log)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random train / val positions (each sorted) of n chips; val gets round(n *
+    val_fraction) chips, at least 1 and at most n - 1 when n >= 2 (the poster: 216 / 61)."""
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"val_fraction={val_fraction}; expected in [0, 1)")
+    n_val = int(round(n * val_fraction))
+    if n >= 2 and val_fraction > 0:
+        n_val = min(max(n_val, 1), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-aware per-channel mean and std of (n, C, H, W); all-NaN -> mean 0, constant -> std 1."""
+    n_ch = x.shape[1]
+    mean, std = np.zeros(n_ch, np.float64), np.ones(n_ch, np.float64)
+    for c in range(n_ch):
+        v = x[:, c][np.isfinite(x[:, c])].astype(np.float64)
+        if v.size:
+            mean[c] = v.mean()
+            s = v.std()
+            std[c] = s if s > 1e-12 else 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def fill_nodata(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Copy of (n, C, H, W) with non-finite values replaced by the channel mean (standardises to 0)."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    for c in range(out.shape[1]):
+        bad = ~np.isfinite(out[:, c])
+        out[:, c][bad] = mean[c]
+    return out
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(x - mean) / std per channel of (n, C, H, W), float32, non-finite -> 0."""
+    z = (np.asarray(x, np.float32) - mean[None, :, None, None]) / std[None, :, None, None]
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)

@@ -1,0 +1,154 @@
+"""Network helpers shared by the download rules: HTTP retries, secrets kept out of messages, a
+file downloaded once into resources/ (atomically), and an archive unpacked.
+
+Every failure a user can act on is raised as InputError with one line naming the URL or file;
+query strings (Planetary Computer SAS tokens) and the subscription key never appear in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .grid import InputError
+from .io import atomic_path
+
+log = logging.getLogger(__name__)
+
+PC_KEY_ENV = "PC_SDK_SUBSCRIPTION_KEY"
+
+
+@dataclass(frozen=True)
+class Network:
+    """How downloads behave on a flaky network (the area's `download` config block)."""
+
+    http_retries: int = 5  # retries of each HTTP request (STAC search, COG reads, files)
+    backoff_s: float = 1.0  # first wait between retries (s); doubles each retry
+    timeout_s: float = 60.0  # connect/read timeout of one request (s)
+
+    @classmethod
+    def from_config(cls, area: dict) -> "Network":
+        d = area.get("download") or {}
+        return cls(
+            http_retries=int(d.get("http_retries", cls.http_retries)),
+            backoff_s=float(d.get("backoff_s", cls.backoff_s)),
+            timeout_s=float(d.get("timeout_s", cls.timeout_s)),
+        )
+
+    def urllib3_retry(self):  # noqa: ANN201 - urllib3.Retry
+        from urllib3 import Retry
+
+        return Retry(
+            total=self.http_retries,
+            backoff_factor=self.backoff_s,
+            status_forcelist=[429, 500, 502, 503, 504],
+            allowed_methods=None,  # POST searches are retried too (they are read-only)
+            raise_on_status=False,
+        )
+
+    def gdal_env(self) -> dict[str, str]:
+        """GDAL's own HTTP retry settings for COG reads (rasterio/stackstac)."""
+        return {
+            "GDAL_HTTP_MAX_RETRY": str(self.http_retries),
+            "GDAL_HTTP_RETRY_DELAY": str(max(self.backoff_s, 0.1)),
+            "GDAL_HTTP_TIMEOUT": str(int(self.timeout_s)),
+        }
+
+
+_QUERY = re.compile(r"(https?://[^\s'\"?]+)\?[^\s'\")]*")
+
+
+def redact(text: object) -> str:
+    """`text` on one line, with URL query strings (signed-URL tokens) and the Planetary Computer
+    subscription key removed."""
+    out = " ".join(str(text).split())
+    out = _QUERY.sub(r"\1?<redacted>", out)
+    key = os.environ.get(PC_KEY_ENV)
+    if key:
+        out = out.replace(key, "<redacted>")
+    return out
+
+
+def download_url(url: str, out_path: str | Path, network: Network = Network(), what: str = "download") -> Path:
+    """Fetch `url` into `out_path` (streamed to a temporary sibling, moved into place only when
+    complete). Connection failures and 429/5xx answers are retried with exponential backoff."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    out_path = Path(out_path)
+    if url.startswith("file://") or "://" not in url:
+        src = Path(url.removeprefix("file://"))
+        if not src.exists():
+            raise InputError(f"{what}: {src} does not exist")
+        with atomic_path(out_path) as tmp:
+            shutil.copyfile(src, tmp)
+        return out_path
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=network.urllib3_retry())
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    start = time.monotonic()
+    try:
+        with session.get(url, stream=True, timeout=network.timeout_s) as response:
+            if response.status_code >= 400:
+                raise InputError(f"{what}: {redact(url)} answered HTTP {response.status_code} ({response.reason})")
+            size = 0
+            with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+                for block in response.iter_content(chunk_size=1 << 20):
+                    f.write(block)
+                    size += len(block)
+    except requests.RequestException as err:
+        raise InputError(
+            f"{what}: {redact(url)} could not be downloaded after {network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+        ) from None
+    log.info("downloaded %s → %s: %.1f MB in %.1f s", redact(url), out_path, size / 1e6, time.monotonic() - start)
+    return out_path
+
+
+def unpack_zarr(archive: str | Path, out_dir: str | Path, what: str = "datacube") -> Path:
+    """Extract the (first, shallowest) zarr store of a zip archive to `out_dir` (atomically)."""
+    archive, out_dir = Path(archive), Path(out_dir)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise InputError(f"{what}: {archive} is not a readable zip archive ({err})") from None
+    with zf:
+        root = zarr_root_in(zf.namelist())
+        if root is None:
+            raise InputError(f"{what}: {archive} holds no zarr store (no .zgroup, .zmetadata or zarr.json)")
+        prefix = f"{root}/" if root else ""
+        with atomic_path(out_dir) as tmp:
+            tmp.mkdir()
+            for member in zf.infolist():
+                if member.is_dir() or not member.filename.startswith(prefix):
+                    continue
+                rel = Path(member.filename[len(prefix) :])
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise InputError(f"{what}: {archive} has an unsafe member path {member.filename!r}")
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    log.info("unpacked %s (store %r) → %s", archive, root or "/", out_dir)
+    return out_dir
+
+
+ZARR_MARKERS = (".zgroup", ".zmetadata", "zarr.json")
+
+
+def zarr_root_in(names: list[str]) -> str | None:
+    """The shallowest folder (\"\" for the top) among archive member names that is a zarr group."""
+    roots = []
+    for name in names:
+        parts = name.rstrip("/").split("/")
+        if parts[-1] in ZARR_MARKERS:
+            roots.append("/".join(parts[:-1]))
+    if not roots:
+        return None
+    return min(roots, key=lambda r: (r.count("/") if r else -1, r))

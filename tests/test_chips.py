@@ -1,0 +1,100 @@
+"""Chips: channel order, density classes at the edges, split invariants, and chip counts on a
+tiny hand-made cube."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rioxarray  # noqa: F401
+import xarray as xr
+from affine import Affine
+
+from landslide_sar.chips import assign_splits, channel_names, density_class, make_chips, sar_timesteps
+from landslide_sar.grid import InputError
+
+
+def test_channel_names_follow_the_paper() -> None:
+    names = channel_names(3, 3)
+    assert len(names) == 17
+    assert names[:4] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
+    assert names[4:6] == ["vv_pre1", "vh_pre1"] and names[10:12] == ["vv_post1", "vh_post1"]
+    assert names[-1] == "landslides"
+
+
+def test_density_class_edges() -> None:
+    d = np.array([0.0, 0.01, 25.0, 25.0001, 300.0])
+    assert density_class(d, (0, 25)).tolist() == [0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("n", [10, 101, 1000])
+def test_split_invariants(n: int) -> None:
+    valid = np.ones(n, bool)
+    valid[::17] = False
+    half, subset = assign_splits(valid, seed=3, train_fraction=0.4, val_fraction=0.1)
+    n_valid = valid.sum()
+    assert set(half[~valid]) == {-1} and set(subset[~valid]) == {"excluded"}
+    assert abs((half == 0).sum() - (half == 1).sum()) <= 1  # two halves, disjoint by construction
+    for k in (0, 1):
+        assert abs((subset[half == k] == "train").sum() - 0.4 * n_valid) <= 1
+        assert abs((subset[half == k] == "val").sum() - 0.1 * n_valid) <= 1
+    again = assign_splits(valid, seed=3, train_fraction=0.4, val_fraction=0.1)
+    assert np.array_equal(half, again[0]) and np.array_equal(subset, again[1])  # seeded
+    other = assign_splits(valid, seed=4, train_fraction=0.4, val_fraction=0.1)
+    assert not np.array_equal(half, other[0]) or n < 20
+
+
+def test_split_fractions_must_make_halves() -> None:
+    with pytest.raises(InputError, match="expected 0.5"):
+        assign_splits(np.ones(10, bool), 0, 0.5, 0.1)
+
+
+def test_sar_timesteps_picks_closest_before_and_first_after() -> None:
+    t = pd.to_datetime(["2017-08-23", "2017-09-04", "2017-09-16", "2017-09-22", "2017-10-10", "2017-10-22"]).values
+    from datetime import datetime, timezone
+
+    event = datetime(2017, 9, 20, tzinfo=timezone.utc)
+    assert sar_timesteps(t, event, 2, 1) == ([1, 2], [3])
+    with pytest.raises(InputError, match="expected at least 4 before"):
+        sar_timesteps(t, event, 4, 1)
+
+
+def test_make_chips_on_a_hand_made_cube(tmp_path) -> None:
+    """A 70 x 100 px cube → 2 x 3 chips of 32 px; known heads per chip; a NaN block excludes one."""
+    ny, nx, res = 70, 100, 10.0
+    x = 500000 + (np.arange(nx) + 0.5) * res
+    y = 2000000 - (np.arange(ny) + 0.5) * res
+    times = pd.to_datetime(["2017-09-04", "2017-09-16", "2017-09-22"])
+    vv = np.full((3, ny, nx), 0.1, "float32")
+    vv[2, 40:64, 64:96] = np.nan  # chip (1, 2) mostly without SAR after the event
+    count = np.zeros((ny, nx), "uint16")
+    count[5, 5] = 3  # chip 0: 3 landslides
+    count[40, 40] = 1  # chip 4: 1
+    count[65, 99] = 7  # outside the chipped area (row 65 >= 64, col 99 >= 96)
+    cube = xr.Dataset(
+        {
+            "vv": (("timestep", "y", "x"), vv),
+            "vh": (("timestep", "y", "x"), vv / 10),
+            "dem": (("y", "x"), np.ones((ny, nx), "float32")),
+            "dem_slope_radians": (("y", "x"), np.zeros((ny, nx), "float32")),
+            "dem_aspect": (("y", "x"), np.zeros((ny, nx), "float32")),
+            "dem_curvature": (("y", "x"), np.zeros((ny, nx), "float32")),
+            "landslides": (("y", "x"), (count > 0).astype("uint16")),
+            "landslide_count": (("y", "x"), count),
+        },
+        coords={"timestep": times.values, "x": x, "y": y},
+    ).rio.write_crs("EPSG:32619").rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    cube.to_zarr(tmp_path / "cube.zarr")
+    table = make_chips(
+        tmp_path / "cube.zarr", tmp_path / "chips.zarr", tmp_path / "chips.gpkg", size=32,
+        event_time="2017-09-20T00:00:00Z", before=2, after=1, min_valid_fraction=0.9,
+        class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
+    )
+    assert table["landslide_count"].tolist() == [3, 0, 0, 0, 1, 0]
+    # 32 px at 10 m = 0.1024 km²: 3 heads = 29.3 /km² (class 2), 1 head = 9.8 /km² (class 1)
+    assert table["density_class"].tolist() == [2, 0, 0, 0, 1, 0]
+    assert table.loc[5, "subset"] == "excluded" and table.loc[5, "valid_fraction"] == pytest.approx(1 - 24 / 32)
+    chips = xr.open_zarr(tmp_path / "chips.zarr")["chips"]
+    assert chips.shape == (6, 4 + 2 * 3 + 1, 32, 32)
+    assert float(chips.sel(chip=0, channel="landslides").sum()) == 1.0  # label is 0/1, count is 3
+    assert table.geometry.iloc[1].bounds == (500320.0, 2000000.0 - 320.0, 500640.0, 2000000.0)

@@ -1,0 +1,409 @@
+"""Known-answer tests of landslide_sar.detection: augmentations (noise statistics in log space,
+blur kernels, motion-blur orientation, crop-resize alignment), U-Net shapes on odd sizes, AUPRC
+on hand-computed cases, the Handwerger baseline's threshold and slope mask, channel building on a
+hand-made cube, a tiny learnable run that must beat no-skill, determinism, and one end-to-end
+experiment writing its files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from landslide_sar.detection.augment import (
+    augment_chip,
+    crop_resize,
+    gaussian_blur,
+    gaussian_kernel1d,
+    log_noise,
+    motion_blur,
+    motion_blur_kernel,
+    random_box,
+)
+from landslide_sar.detection.baseline import handwerger_score, percentile_map, slope_masked, vh_change_db
+from landslide_sar.detection.data import (
+    ChipArrays,
+    build_channels,
+    channel_names,
+    detection_chips,
+    split_indices,
+    to_db,
+)
+from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
+from landslide_sar.detection.experiment import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
+from landslide_sar.detection.model import ResNetUNet, landslide_probability
+from landslide_sar.detection.predict import predict_chips
+from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
+from landslide_sar.grid import InputError
+
+# ---------------------------------------------------------------- augmentations
+
+
+def test_log_noise_has_requested_std_and_zero_mean_on_log_channels_only() -> None:
+    x = np.full((3, 300, 300), -12.0, dtype=np.float32)
+    x[2] = 250.0  # a DEM channel
+    out = log_noise(x, 2.0, [True, True, False], np.random.default_rng(0))
+    for c in (0, 1):
+        d = out[c] - x[c]
+        assert abs(d.mean()) < 0.02  # standard error 2 / 300 = 0.0067
+        assert d.std() == pytest.approx(2.0, rel=0.01)
+    assert np.array_equal(out[2], x[2])
+    assert np.array_equal(x[0], np.full((300, 300), -12.0, dtype=np.float32))  # input untouched
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
+def test_gaussian_kernel_sums_to_one_and_blur_keeps_constant_fields(sigma: float) -> None:
+    k = gaussian_kernel1d(sigma)
+    assert k.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.allclose(k, k[::-1])
+    x = np.full((2, 20, 23), 7.5, dtype=np.float32)
+    assert np.allclose(gaussian_blur(x, sigma, [0, 1]), 7.5, atol=1e-5)
+
+
+def test_gaussian_blur_spreads_an_impulse_with_variance_sigma_squared_on_chosen_channels() -> None:
+    x = np.zeros((2, 41, 41), dtype=np.float32)
+    x[:, 20, 20] = 1.0
+    out = gaussian_blur(x, 2.0, [0])
+    assert out[0].sum() == pytest.approx(1.0, abs=1e-5)
+    rows = np.arange(41) - 20
+    var_y = float((out[0].sum(axis=1) * rows**2).sum())
+    assert var_y == pytest.approx(4.0, rel=0.02)
+    assert np.array_equal(out[1], x[1])  # channel not selected
+
+
+def test_motion_blur_kernel_length_orientation_and_sum() -> None:
+    h = motion_blur_kernel(5, 0.0)
+    assert h.shape == (5, 5) and h.sum() == pytest.approx(1.0)
+    assert np.allclose(h[2], 0.2) and np.count_nonzero(h) == 5  # the middle row only
+    v = motion_blur_kernel(5, 90.0)
+    assert np.allclose(v[:, 2], 0.2) and np.count_nonzero(v) == 5  # the middle column only
+    d = motion_blur_kernel(5, 45.0)  # counter-clockwise from +x with rows down: lower-left to upper-right
+    rr, cc = np.nonzero(d)
+    assert np.all(rr + cc == 4) and len(rr) == 5
+    assert motion_blur_kernel(4, 0.0).shape == (5, 5)  # even lengths are made odd
+    assert np.array_equal(motion_blur_kernel(1, 33.0), np.ones((1, 1)))
+    x = np.full((1, 16, 16), -9.0, dtype=np.float32)
+    assert np.allclose(motion_blur(x, 7, 30.0, [0]), -9.0, atol=1e-5)
+    imp = np.zeros((1, 11, 11), dtype=np.float32)
+    imp[0, 5, 5] = 1.0
+    smear = motion_blur(imp, 5, 0.0, [0])[0]
+    assert np.allclose(smear[5, 3:8], 0.2) and smear.sum() == pytest.approx(1.0)
+
+
+def test_crop_resize_known_box_doubles_a_label_pixel_in_place() -> None:
+    x = np.zeros((2, 8, 8), dtype=np.float32)
+    x[1] = 3.0
+    label = np.zeros((8, 8), dtype=np.uint8)
+    label[1, 1] = 1
+    out, (lab,) = crop_resize(x, [label], (0.0, 0.0, 4.0, 4.0))  # top-left quarter, zoom x2
+    assert out.shape == x.shape and lab.shape == label.shape and lab.dtype == np.uint8
+    expected = np.zeros((8, 8), dtype=np.uint8)
+    expected[2:4, 2:4] = 1
+    assert np.array_equal(lab, expected)
+    assert np.allclose(out[1], 3.0)
+
+
+def test_random_crop_resize_keeps_label_binary_and_aligned_with_the_image() -> None:
+    rng = np.random.default_rng(3)
+    x = np.zeros((1, 64, 64), dtype=np.float32)
+    x[0, 20:36, 28:44] = 1.0
+    label = (x[0] > 0.5).astype(np.uint8)
+    valid = np.ones((64, 64), dtype=bool)
+    for _ in range(10):
+        box = random_box((64, 64), 0.5, rng)
+        out, (lab, val) = crop_resize(x, [label, valid], box)
+        assert out.shape == x.shape and lab.shape == (64, 64) and val.all()
+        assert set(np.unique(lab)) <= {0, 1}
+        img = out[0] > 0.5
+        assert np.sum(img != lab.astype(bool)) <= 2 * (img.shape[0] + img.shape[1]) * 0.1  # edge pixels at most
+        if lab.sum() > 4:  # the squares move together: centres of mass within half a pixel
+            com_img = np.argwhere(out[0] > 0).T @ out[0][out[0] > 0] / out[0].sum()
+            com_lab = np.argwhere(lab).mean(axis=0)
+            assert np.allclose(com_img, com_lab, atol=0.5)
+
+
+def test_augment_chip_is_seeded_and_off_means_identity() -> None:
+    rng0 = np.random.default_rng(0)
+    x = rng0.normal(-12, 2, (3, 32, 32)).astype(np.float32)
+    label = (rng0.uniform(size=(32, 32)) > 0.9).astype(np.uint8)
+    valid = np.ones((32, 32), dtype=bool)
+    is_log = [True, True, False]
+    off = {"gaussian_noise": {"enabled": False, "p": 1.0, "std_db": 1.0}}
+    same = augment_chip(x, label, valid, is_log, off, np.random.default_rng(1))
+    assert np.array_equal(same[0], x) and np.array_equal(same[1], label)
+    on = {
+        "crop_resize": {"enabled": True, "p": 1.0, "min_scale": 0.6},
+        "gaussian_blur": {"enabled": True, "p": 1.0, "sigma": [0.5, 1.0]},
+        "motion_blur": {"enabled": True, "p": 1.0, "length": [3, 5]},
+        "gaussian_noise": {"enabled": True, "p": 1.0, "std_db": 1.0},
+    }
+    a = augment_chip(x, label, valid, is_log, on, np.random.default_rng(5))
+    b = augment_chip(x, label, valid, is_log, on, np.random.default_rng(5))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert a[0].shape == x.shape and not np.array_equal(a[0], x) and set(np.unique(a[1])) <= {0, 1}
+    with pytest.raises(InputError, match="unknown"):
+        augment_chip(x, label, valid, is_log, {"rotate": {"enabled": True}}, np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------- model
+
+
+@pytest.mark.parametrize("shape", [(37, 45), (16, 16), (5, 9)])
+def test_unet_output_matches_odd_input_sizes_with_two_classes(shape: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    model = ResNetUNet(3, base_width=4, depth=3, blocks_per_stage=2).eval()
+    x = torch.randn(2, 3, *shape)
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (2, 2, *shape)
+    p = landslide_probability(logits)
+    assert p.shape == (2, *shape) and bool(((p >= 0) & (p <= 1)).all())
+    with pytest.raises(ValueError, match="channels|expected"):
+        model(torch.randn(1, 4, 8, 8))
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_auprc_perfect_ranking_and_a_hand_computed_case() -> None:
+    label = np.array([1, 0, 1, 0])
+    assert auprc(label, np.array([0.9, 0.1, 0.8, 0.2])) == pytest.approx(1.0)
+    # ranked: + (P 1, R 1/2), - , + (P 2/3, R 1), - -> AP = 1/2 * 1 + 1/2 * 2/3 = 5/6
+    assert auprc(label, np.array([0.9, 0.8, 0.7, 0.1])) == pytest.approx(5 / 6)
+    assert no_skill(label) == 0.5
+    # invalid pixels leave the set; a non-finite score ranks below every finite one
+    valid = np.array([True, True, True, False])
+    assert auprc(label, np.array([0.9, 0.5, -np.inf, 99.0]), valid) == pytest.approx(5 / 6)
+    assert no_skill(label, valid) == pytest.approx(2 / 3)
+    assert auprc(label, np.array([np.nan, 0.8, 0.7, 0.1])) == pytest.approx(0.5 * 1 / 2 + 0.5 * 2 / 4)
+    assert np.isnan(auprc(np.zeros(4), np.arange(4.0)))
+
+
+def test_binary_scores_and_pr_curve_points() -> None:
+    s = binary_scores(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))
+    assert s == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    rng = np.random.default_rng(0)
+    label = rng.uniform(size=5000) < 0.1
+    score = label + rng.normal(0, 1, 5000)
+    curve = pr_curve(label, score, max_points=50)
+    assert list(curve.columns) == ["recall", "precision", "threshold"] and len(curve) <= 50
+    assert np.all(np.diff(curve["recall"]) >= 0) and curve["recall"].iloc[-1] == 1.0
+    assert curve["precision"].iloc[-1] == pytest.approx(label.mean())
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def test_vh_change_sign_median_and_slope_mask() -> None:
+    before = np.full((1, 3, 2, 2), 0.1, dtype=np.float32)  # -10 dB
+    before[0, 0, 0, 0] = 100.0  # one outlier: the median ignores it
+    after = np.full((1, 2, 2, 2), 0.01, dtype=np.float32)  # -20 dB
+    change = vh_change_db(before, after, axis=1)
+    assert np.allclose(change, 10.0, atol=1e-4)  # a drop after the event is positive
+    assert np.allclose(vh_change_db(before, after, axis=1, direction="increase"), -10.0, atol=1e-4)
+    slope = np.array([[[5.0, 20.0], [np.nan, 10.0]]])
+    masked = slope_masked(change, slope, 10.0)
+    assert masked[0, 0, 0] == -np.inf and masked[0, 0, 1] == pytest.approx(10.0)
+    assert np.isnan(masked[0, 1, 0]) and masked[0, 1, 1] == pytest.approx(10.0)  # 10 >= 10 kept
+
+
+def test_percentile_map_selects_exactly_the_top_share_of_unmasked_pixels() -> None:
+    rng = np.random.default_rng(1)
+    score = rng.permutation(100).astype(np.float32).reshape(10, 10)
+    slope = np.full((10, 10), 30.0)
+    slope[:2] = 3.0  # 20 masked pixels, among them the row holding some of the highest scores
+    score[0, 0] = 1000.0
+    masked = slope_masked(score, slope, 10.0)
+    selected, thr = percentile_map(masked, 90.0)
+    assert selected.sum() == 8  # 10 % of 80 unmasked
+    assert not selected[:2].any()
+    unmasked = score[2:].ravel()
+    top8 = np.sort(unmasked)[-8:]
+    assert np.array_equal(np.sort(score[selected]), top8) and thr == top8[0]
+    valid = np.ones((10, 10), dtype=bool)
+    valid[9] = False  # 70 valid unmasked -> 7
+    assert percentile_map(masked, 90.0, valid)[0].sum() == 7
+    assert percentile_map(masked, 100.0)[0].sum() == 0
+
+
+# ---------------------------------------------------------------- chips and channels
+
+
+def hand_cube(ny: int = 8, nx: int = 12, n_before: int = 3, n_after: int = 2) -> xr.Dataset:
+    """vv at step t = 0.01 * (t + 1), vh = vv / 10 everywhere; steps 0..n_before-1 precede the
+    event. Landslide pixels: 1 in chip (0, 0), 2 in chip (1, 2) of 4 px chips."""
+    nt = n_before + n_after
+    times = pd.date_range("2020-01-01", periods=nt, freq="12D")
+    event = times[n_before - 1] + pd.Timedelta(days=6)
+    vv = np.stack([np.full((ny, nx), 0.01 * (t + 1), np.float32) for t in range(nt)])
+    slope = np.full((ny, nx), np.deg2rad(30.0), np.float32)
+    lab = np.zeros((ny, nx), np.uint16)
+    lab[1, 1] = 1
+    lab[5, 9] = lab[6, 10] = 1
+    return xr.Dataset(
+        {
+            "vv": (("timestep", "y", "x"), vv),
+            "vh": (("timestep", "y", "x"), vv / 10),
+            "dem": (("y", "x"), np.full((ny, nx), 500.0, np.float32)),
+            "dem_slope_radians": (("y", "x"), slope),
+            "dem_aspect": (("y", "x"), np.full((ny, nx), 90.0, np.float32)),
+            "dem_curvature": (("y", "x"), np.zeros((ny, nx), np.float32)),
+            "landslides": (("y", "x"), lab),
+        },
+        coords={"timestep": times.values, "y": 1000.0 - 10 * np.arange(ny), "x": 10 * np.arange(nx) + 5.0},
+        attrs={"event_time": event.isoformat() + "Z"},
+    )
+
+
+def test_detection_chips_keeps_positive_chips_in_grid_order() -> None:
+    cube = hand_cube()
+    chips = detection_chips(cube, None, 4, 2, keep_negatives=False)
+    assert len(chips) == 2 and chips.row0.tolist() == [0, 4] and chips.col0.tolist() == [0, 8]
+    assert chips.sar_before.shape == (2, 2, 2, 4, 4) and chips.sar_after.shape == (2, 2, 2, 4, 4)
+    assert np.allclose(chips.sar_before[:, 0, 0], 0.03) and np.allclose(chips.sar_before[:, 1, 0], 0.02)  # closest first
+    assert np.allclose(chips.sar_after[:, 0, 0], 0.04) and np.allclose(chips.sar_after[:, 1, 1], 0.005)
+    assert np.allclose(chips.dem[:, 1], 30.0)  # slope in degrees
+    assert chips.label[0, 1, 1] == 1 and chips.label.sum() == 3
+    assert np.array_equal(chips.x[1], cube.x.values[8:12])
+    assert len(detection_chips(cube, None, 4, 2, keep_negatives=True)) == 6
+    assert len(detection_chips(cube, None, 4, 1, keep_negatives=False, min_positive_pixels=2)) == 1
+    with pytest.raises(InputError, match="before"):
+        detection_chips(cube, None, 4, 4, keep_negatives=False)
+
+
+def test_build_channels_counts_and_time_means() -> None:
+    cube = hand_cube()
+    cube["vv"][1, 0, 0] = np.nan  # step 1 (second closest before) missing at one pixel
+    chips = detection_chips(cube, None, 4, (3, 2), keep_negatives=False)
+    counts = {b: len(build_channels(chips, b, 1).channels) for b in ("vv", "vh", "vvvh", "sar_dem")}
+    assert counts == {"vv": 2, "vh": 2, "vvvh": 4, "sar_dem": 7}
+    full = build_channels(chips, "sar_dem", 2, elevation=True)
+    assert full.channels == channel_names("sar_dem", True) == [
+        "vv_before", "vv_after", "vh_before", "vh_after", "aspect", "slope", "curvature", "elevation"
+    ]  # fmt: skip
+    assert full.is_log == [True] * 4 + [False] * 4
+    a = build_channels(chips, "vv", 2)
+    # linear mean of the 2 closest before (0.02, 0.03) then dB; after: 0.04, 0.05
+    assert a.x[1, 0] == pytest.approx(np.full((4, 4), 10 * np.log10(0.025)), abs=1e-5)
+    assert a.x[1, 1] == pytest.approx(np.full((4, 4), 10 * np.log10(0.045)), abs=1e-5)
+    assert a.x[0, 0, 0, 0] == pytest.approx(10 * np.log10(0.03), abs=1e-5)  # NaN left out of the mean
+    three = build_channels(chips, "vh", 3, n_after=1)
+    assert three.x[1, 0, 0, 0] == pytest.approx(10 * np.log10(0.002), abs=1e-5)
+    assert three.x[1, 1, 0, 0] == pytest.approx(10 * np.log10(0.004), abs=1e-5)
+    with pytest.raises(InputError, match="n_steps"):
+        build_channels(chips, "vv", 4)
+    with pytest.raises(InputError, match="band_set"):
+        build_channels(chips, "hh", 1)
+
+
+def test_split_indices_is_seeded_and_follows_the_poster_proportion() -> None:
+    tr, va = split_indices(277, 0.22, seed=42)
+    assert (len(tr), len(va)) == (216, 61) and not set(tr) & set(va)
+    assert np.array_equal(split_indices(277, 0.22, 42)[1], va)
+    assert not np.array_equal(split_indices(277, 0.22, 43)[1], va)
+
+
+# ---------------------------------------------------------------- training
+
+
+def toy_chips(n: int, seed: int, size: int = 32) -> ChipArrays:
+    """VH before/after in dB; 2-4 landslide rectangles per chip whose VH drops 4 dB after the
+    event, on top of 1.5 dB noise per acquisition mean. Some nodata pixels."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(-13.0, 1.5, (n, size, size))
+    label = np.zeros((n, size, size), np.uint8)
+    for i in range(n):
+        for _ in range(rng.integers(2, 5)):
+            r, c = rng.integers(0, size - 6, 2)
+            label[i, r : r + rng.integers(3, 7), c : c + rng.integers(2, 5)] = 1
+    before = base + rng.normal(0, 1.5, base.shape)
+    after = base + rng.normal(0, 1.5, base.shape) - 4.0 * label
+    x = np.stack([before, after], axis=1).astype(np.float32)
+    x[0, :, :2, :2] = np.nan
+    return ChipArrays(x=x, label=label, channels=["vh_before", "vh_after"], is_log=[True, True])
+
+
+MODEL = {"base_width": 8, "depth": 2, "blocks_per_stage": 1}
+TRAINING = {"seed": 0, "max_epochs": 8, "batch_size": 8, "learning_rate": 0.01, "patience": 8, "device": "cpu",
+            "monitor": "val_auprc", "positive_weight": 2.0}  # fmt: skip
+
+
+def test_tiny_run_beats_no_skill_and_is_deterministic(tmp_path) -> None:
+    train, val = toy_chips(24, 0), toy_chips(8, 1)
+    aug = {"gaussian_noise": {"enabled": True, "p": 0.5, "std_db": 0.5},
+           "crop_resize": {"enabled": True, "p": 0.3, "min_scale": 0.8}}  # fmt: skip
+    runs = []
+    for k in range(2):
+        summary = train_detection(train, val, MODEL, TRAINING, aug, 2, tmp_path / f"m{k}.pt", tmp_path / f"h{k}.csv")
+        runs.append(pd.read_csv(tmp_path / f"h{k}.csv"))
+    assert list(runs[0].columns) == HISTORY_COLUMNS
+    cols = ["train_loss", "val_loss", "val_auprc"]
+    pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])  # same seed -> same history
+    ckpt = torch.load(tmp_path / "m0.pt", weights_only=True)
+    assert ckpt["channels"] == ["vh_before", "vh_after"] and ckpt["best_epoch"] == summary["best_epoch"]
+    prob = predict_chips(tmp_path / "m0.pt", val, device="cpu")
+    assert prob.shape == (8, 32, 32) and np.isnan(prob[0, :2, :2]).all()
+    score, base = auprc(val.label, prob, val.valid), no_skill(val.label, val.valid)
+    assert score == pytest.approx(runs[0]["val_auprc"].max(), abs=1e-6)  # the best epoch's weights
+    assert score > base + 0.3, (score, base)
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def toy_cube(seed: int, ny: int = 64, nx: int = 64) -> xr.Dataset:
+    """Two acquisitions each side; VH drops 5 dB on landslide squares after the event."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2021-01-01", periods=4, freq="12D")
+    lab = np.zeros((ny, nx), np.uint16)
+    for _ in range(12):
+        r, c = rng.integers(0, ny - 4, 2)
+        lab[r : r + 4, c : c + 3] = 1
+    db = -13 + rng.normal(0, 1, (4, ny, nx))
+    db[2:] -= 5.0 * lab
+    vh = (10 ** (db / 10)).astype(np.float32)
+    cube = hand_cube(ny, nx, 2, 2).assign_coords(timestep=times.values)
+    cube["vh"] = (("timestep", "y", "x"), vh)
+    cube["vv"] = (("timestep", "y", "x"), vh * 5)
+    cube["landslides"] = (("y", "x"), lab)
+    cube.attrs["event_time"] = "2021-01-19T00:00:00Z"
+    return cube
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")
+def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) -> None:
+    for name, seed in (("regionA", 0), ("regionB", 1)):
+        toy_cube(seed).to_zarr(tmp_path / name / "cube.zarr", mode="w")
+    cfg = {
+        "chips": {"size": 32, "val_fraction": 0.25, "split_seed": 0},
+        "model": MODEL,
+        "training": {**TRAINING, "max_epochs": 2},
+        "baseline": {"min_slope_deg": 10.0, "percentile": 90.0},
+    }
+    out = tmp_path / "out"
+    metrics = run_detection_experiment(
+        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "sar_dem", 2, True, cfg, 2,
+        out / "model.pt", out / "history.csv", out / "metrics.csv", out / "curves.csv", out / "pred.zarr",
+    )  # fmt: skip
+    written = pd.read_csv(out / "metrics.csv")
+    assert list(written.columns) == METRIC_COLUMNS
+    assert set(zip(written["method"], written["region"], written["subset"])) == {
+        (m, r, s) for m in ("unet", "handwerger") for r, s in (("regionA", "train"), ("regionA", "val"), ("regionB", "test"))
+    }  # fmt: skip
+    assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1]
+    assert (written.loc[written["subset"] == "test", "n_chips"] == 4).all()
+    assert (written["band_set"] == "sar_dem").all() and written["augment"].all() and len(metrics) == 6
+    hw = written[written["method"] == "handwerger"]
+    assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
+    curves = pd.read_csv(out / "curves.csv")
+    assert list(curves.columns) == CURVE_COLUMNS and set(curves["subset"]) == {"train", "val", "test"}
+    pred = xr.open_zarr(out / "pred.zarr")
+    assert pred["prob"].shape == (5, 32, 32) and list(pred["subset"].values) == ["val"] + ["test"] * 4
+    assert pred.attrs["channels"] == ["vv_before", "vv_after", "vh_before", "vh_after", "aspect", "slope", "curvature"]
+    assert set(np.unique(pred["label"].values)) <= {0, 1}
+    assert len(pd.read_csv(out / "history.csv")) == 2
+    ckpt = torch.load(out / "model.pt", weights_only=True)
+    assert ckpt["config"]["in_channels"] == 7
+    assert to_db(np.array([0.1]))[0] == pytest.approx(-10.0)
