@@ -239,7 +239,7 @@ def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
         predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 1, d / f"features{h}.csv",
                         d / f"embeddings{h}.zarr")  # fmt: skip
     evaluate_density(table, d / "features0.csv", d / "features1.csv", dict(seed=0, n_estimators=100),
-                     d / "metrics.csv", d / "predictions.csv")  # fmt: skip
+                     d / "metrics.csv", d / "predictions.csv", d / "forests.joblib")  # fmt: skip
     return table
 
 
@@ -331,7 +331,8 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     with caplog.at_level(logging.WARNING, logger="landslide_sar.density.evaluate"):
         evaluate_density(
-            tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv"
+            tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv",
+            tmp_path / "f.joblib",
         )
     metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
     assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
@@ -341,3 +342,20 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
     assert metrics.loc[("both", "no_skill"), "accuracy"] == pytest.approx(12 / 24)  # majority class 0
     assert "AUC undefined" in caplog.text
     assert 999 not in pd.read_csv(tmp_path / "p.csv")["chip"].tolist()
+
+
+def test_rapid_response_classifies_every_chip_with_both_halves(toy_event: tuple[Path, pd.DataFrame]) -> None:
+    """The saved forests + each half's features classify every chip without reading labels; the
+    ensemble's probabilities are the mean of the two halves' and rank the true classes."""
+    from sklearn.metrics import roc_auc_score
+
+    from landslide_sar.density.rapid import classify_chips
+
+    d, table = toy_event
+    pred = classify_chips(d / "features0.csv", d / "features1.csv", d / "forests.joblib", d / "rapid.csv")
+    assert sorted(pred["chip"]) == sorted(pd.read_csv(d / "features0.csv")["chip"])
+    assert (pred["density_class"] == -1).all() and (pred["half"] == -1).all()
+    probs = pred[["prob_class0", "prob_class1", "prob_class2"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    truth = table.set_index("chip").loc[pred["chip"], "density_class"].to_numpy()
+    assert roc_auc_score(truth, probs, multi_class="ovr", average="macro", labels=[0, 1, 2]) > 0.7

@@ -14,6 +14,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         forest_cfg=snakemake.params.forest,
         metrics_out=snakemake.output.metrics,
         predictions_out=snakemake.output.predictions,
+        forests_out=snakemake.output.forests,
     )
 
 
