@@ -326,12 +326,12 @@ def toy_chips(n: int, seed: int, size: int = 32) -> ChipArrays:
 
 
 MODEL = {"base_width": 8, "depth": 2, "blocks_per_stage": 1}
-TRAINING = {"seed": 0, "max_epochs": 8, "batch_size": 8, "learning_rate": 0.01, "patience": 8, "device": "cpu",
+TRAINING = {"seed": 0, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01, "patience": 8, "device": "cpu",
             "monitor": "val_auprc", "positive_weight": 2.0}  # fmt: skip
 
 
 def test_tiny_run_beats_no_skill_and_is_deterministic(tmp_path) -> None:
-    train, val = toy_chips(24, 0), toy_chips(8, 1)
+    train, val = toy_chips(16, 0), toy_chips(8, 1)
     aug = {"gaussian_noise": {"enabled": True, "p": 0.5, "std_db": 0.5},
            "crop_resize": {"enabled": True, "p": 0.3, "min_scale": 0.8}}  # fmt: skip
     runs = []
@@ -377,14 +377,14 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     for name, seed in (("regionA", 0), ("regionB", 1)):
         toy_cube(seed).to_zarr(tmp_path / name / "cube.zarr", mode="w")
     cfg = {
-        "chips": {"size": 32, "val_fraction": 0.25, "split_seed": 0},
+        "chips": {"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_steps": 2},
         "model": MODEL,
         "training": {**TRAINING, "max_epochs": 2},
         "baseline": {"min_slope_deg": 10.0, "percentile": 90.0},
     }
     out = tmp_path / "out"
     metrics = run_detection_experiment(
-        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "sar_dem", 2, True, cfg, 2,
+        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "sar_dem", 1, True, cfg, 2,
         out / "model.pt", out / "history.csv", out / "metrics.csv", out / "curves.csv", out / "pred.zarr",
     )  # fmt: skip
     written = pd.read_csv(out / "metrics.csv")
@@ -395,6 +395,7 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1]
     assert (written.loc[written["subset"] == "test", "n_chips"] == 4).all()
     assert (written["band_set"] == "sar_dem").all() and written["augment"].all() and len(metrics) == 6
+    assert (written["n_steps"] == 1).all() and (written["n_after"] == 1).all()
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
     curves = pd.read_csv(out / "curves.csv")

@@ -7,6 +7,7 @@ chips of another region -> metrics CSV, precision-recall curve points CSV, predi
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import time
@@ -44,8 +45,10 @@ METRIC_COLUMNS = [
 CURVE_COLUMNS = ["method", "region", "subset", "recall", "precision", "threshold"]
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     # 61 / 277 = 0.22: the poster's 216 train / 61 val chips on Hokkaido
+    # max_steps: time steps read on each side for chip selection (int or [before, after]); set it to
+    # the largest n of the grid so every experiment sees the same chips and split (None: this n)
     "chips": {"size": 128, "keep_negatives": False, "min_positive_pixels": 1, "min_valid_fraction": 0.5,
-              "val_fraction": 0.22, "split_seed": 42},  # fmt: skip
+              "val_fraction": 0.22, "split_seed": 42, "max_steps": None},  # fmt: skip
     "model": dict(DEFAULT_MODEL),
     "training": dict(DEFAULT_TRAINING),
     "augment": copy.deepcopy(DEFAULT_AUGMENT),
@@ -117,7 +120,7 @@ def _write_predictions(
             "chip_y": (("chip", "y"), np.concatenate([c.y for c in chips_all]).astype(np.float64)),
             "chip_x": (("chip", "x"), np.concatenate([c.x for c in chips_all]).astype(np.float64)),
         },
-        attrs={**attrs, "crs": {c.region: c.crs for c in chips_all}.__repr__(),
+        attrs={**attrs, "crs": json.dumps({c.region: c.crs for c in chips_all}),
                "description": "prob: U-Net landslide probability (NaN = nodata input); baseline: Handwerger VH "
                "change score in dB (-inf = below the slope mask); baseline_detected: its percentile map; "
                "row0/col0: chip origin in its region's cube; chip_y/chip_x: pixel centre coordinates"},
@@ -125,7 +128,6 @@ def _write_predictions(
     enc = {k: {"chunks": (max(1, min(n, 16)), *ds[k].shape[1:])} for k in arrays}
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")  # str coords
         ds.to_zarr(tmp, mode="w", encoding=enc)
 
 
@@ -141,7 +143,7 @@ def run_detection_experiment(
     history_out: PathLike,
     metrics_out: PathLike,
     curves_out: PathLike,
-    predictions_out: PathLike,
+    predictions_out: PathLike | None,
     *,
     n_after: int | None = None,
     elevation: bool = False,
@@ -160,7 +162,7 @@ def run_detection_experiment(
 
     Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val of
     the training region and test of test_cube), curves_out CSV (CURVE_COLUMNS), predictions_out
-    zarr (val and test chips) and, from train_detection, model_out and history_out. Returns the
+    zarr (val and test chips; None: not written) and, from train_detection, model_out and history_out. Returns the
     metrics.
     """
     t0 = time.perf_counter()
@@ -170,9 +172,17 @@ def run_detection_experiment(
     n_after_ = n_steps if n_after is None else int(n_after)
     ch, base_cfg, ev = c["chips"], c["baseline"], c["evaluation"]
 
+    max_steps = ch.get("max_steps")
+    if max_steps is None:
+        steps = (int(n_steps), n_after_)
+    else:
+        steps = (int(max_steps), int(max_steps)) if isinstance(max_steps, (int, np.integer)) else tuple(max_steps)
+        if len(steps) != 2 or steps[0] < n_steps or steps[1] < n_after_:
+            raise InputError(f"chips.max_steps={max_steps!r}; expected >= n_steps {n_steps} before and n_after {n_after_} after")
+
     def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
         return detection_chips(
-            cube, event, int(ch["size"]), (int(n_steps), n_after_), bool(ch["keep_negatives"]),
+            cube, event, int(ch["size"]), (int(steps[0]), int(steps[1])), bool(ch["keep_negatives"]),
             int(ch["min_positive_pixels"]), float(ch["min_valid_fraction"]), region=region,
         )  # fmt: skip
 
@@ -230,7 +240,8 @@ def run_detection_experiment(
     attrs = {"band_set": band_set, "n_steps": int(n_steps), "n_after": n_after_, "augment": int(bool(augment)),
              "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
              "best_epoch": summary["best_epoch"]}  # fmt: skip
-    _write_predictions(predictions_out, pred_sets, attrs)
+    if predictions_out is not None:
+        _write_predictions(predictions_out, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)
     return metrics
 

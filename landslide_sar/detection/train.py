@@ -49,6 +49,16 @@ def _get(cfg: Mapping, key: str, where: str) -> Any:
     raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
 
 
+def prior_logit_bias(model: ResNetUNet, positive_fraction: float) -> None:
+    """Start the head at the class prior (landslide logit - background logit = log odds of the
+    positive fraction): with a few % positives the first epochs then learn features instead of
+    the imbalance (Lin et al. 2017's initialisation)."""
+    p = min(max(positive_fraction, 1e-4), 1 - 1e-4)
+    with torch.no_grad():
+        model.head.bias.zero_()
+        model.head.bias[1] = float(np.log(p / (1 - p)))
+
+
 def _targets(label: np.ndarray, valid: np.ndarray) -> np.ndarray:
     t = (np.asarray(label) > 0).astype(np.int64)
     t[~np.asarray(valid, dtype=bool)] = IGNORE
@@ -140,7 +150,9 @@ def train_detection(
 
     history: list[dict[str, float]] = []
     with deterministic(seed):
-        model = build_model(len(train.channels), model_cfg).to(device)
+        model = build_model(len(train.channels), model_cfg)
+        prior_logit_bias(model, float(y_tr[v_tr].mean()) if v_tr.any() else 0.5)
+        model = model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         gen = torch.Generator().manual_seed(seed)
         w_dev = weight.to(device)
