@@ -14,6 +14,8 @@ include: "rules/terrain.smk"
 include: "rules/cube.smk"
 include: "rules/density.smk"
 include: "rules/report.smk"
+include: "rules/rapid.smk"
+include: "rules/detection.smk"
 
 
 rule all:

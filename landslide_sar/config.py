@@ -17,7 +17,8 @@ class ConfigError(ValueError):
 
 
 def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
-    """The main schema with the sub-schemas it references by file name inlined under $defs."""
+    """The main schema with the sub-schemas it references by file name (from an area's
+    properties or a top-level property) inlined under $defs."""
     schema = yaml.safe_load((schema_dir / "config.schema.yaml").read_text())
     area = schema["$defs"]["area"]["properties"]
     for key, sub in list(area.items()):
@@ -26,6 +27,13 @@ def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
             name = Path(ref).stem.replace(".schema", "")
             schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
             area[key] = {"$ref": f"#/$defs/{name}"}
+    top = schema["properties"]  # top-level sections kept in their own file (detection)
+    for key, sub in list(top.items()):
+        ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
+        if ref.endswith(".yaml"):
+            name = Path(ref).stem.replace(".schema", "")
+            schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
+            top[key] = {"$ref": f"#/$defs/{name}"}
     return schema
 
 
@@ -65,6 +73,7 @@ def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> No
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
                 f"expected at most areas.{name}.sentinel1.acquisitions_after = {after}"
             )
+    _check_rapid_response(config)
     map_exp = config["density"]["map"]
     if map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]:
         raise ConfigError(
@@ -150,3 +159,31 @@ def check_area(name: str, area: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.inventory.filename is missing; the URL {inv['url']!r} names no file, so set e.g. filename: landslides.zip")
     if "synthetic" in (s1["source"], dem["source"], inv["source"]) and "synthetic" not in area:
         raise ConfigError(f"{where}.synthetic is missing; expected it when a source is 'synthetic'")
+
+
+def _inventory_source(area: dict[str, Any]) -> str | None:
+    """An area's inventory source; None for a published datacube (its labels are inside)."""
+    return area["inventory"]["source"] if "inventory" in area else None
+
+
+def _check_rapid_response(config: dict[str, Any]) -> None:
+    """Rapid-response areas have no inventory, and are mapped by a trained area's experiment."""
+    density = config["density"]
+    for name, r in config.get("rapid_response", {}).items():
+        where = f"config rapid_response.{name}"
+        areas = config["areas"]
+        if name not in areas:
+            raise ConfigError(f"{where}: no area {name!r}; expected one of the areas {sorted(areas)}")
+        if _inventory_source(areas[name]) != "none":
+            raise ConfigError(f"{where}: areas.{name}.inventory.source = {_inventory_source(areas[name])!r}; expected 'none' for an area mapped without inventory")
+        src = r["model_area"]
+        if src not in areas or src in config.get("rapid_response", {}) or _inventory_source(areas[src]) == "none":
+            raise ConfigError(f"{where}.model_area = {src!r} is not allowed; expected an area with an inventory among {sorted(a for a in areas if a not in config['rapid_response'])}")
+        if r["inputs"] not in density["inputs"] or (r["inputs"] != "dem" and r["revisits"] not in density["revisits"]):
+            raise ConfigError(
+                f"{where} = {r['inputs']} with {r['revisits']} revisits is not allowed; expected an experiment of "
+                f"density.inputs {density['inputs']} x density.revisits {density['revisits']}"
+            )
+    for name, area in config["areas"].items():
+        if _inventory_source(area) == "none" and name not in config.get("rapid_response", {}):
+            raise ConfigError(f"config areas.{name}.inventory.source = 'none' needs rapid_response.{name}; expected the trained area that maps it")

@@ -56,15 +56,17 @@ def open_datacube(path: str | Path) -> xr.Dataset:
         group = zarr_root_in(names)
         if group is None:
             raise InputError(f"datacube: {path} is not a zarr store (no .zgroup, .zmetadata or zarr.json inside)")
+        store, group = str(path / group) if group else str(path), None
     try:
-        return xr.open_zarr(store, group=group or None, decode_coords="all", consolidated=None)
+        # zarr 3 finds no consolidated metadata below the root of a ZipStore: read it per array
+        return xr.open_zarr(store, group=group or None, decode_coords="all", consolidated=None if not group else False)
     except Exception as err:  # noqa: BLE001 - any zarr failure is the file's fault
         raise InputError(f"datacube: {path} could not be opened as zarr ({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
 
 
 def normalise_orbit_states(values: np.ndarray, where: str) -> np.ndarray:
     out = []
-    for v in np.asarray(values).astype(str):
+    for v in (str(x) for x in np.asarray(values).astype(str)):
         state = ORBIT_STATES.get(v.strip().lower())
         if state is None:
             raise InputError(f"{where}: sat:orbit_state {v!r} is not a known orbit direction; expected one of {sorted(ORBIT_STATES)}")
@@ -105,12 +107,12 @@ def prepare_datacube(
 
     # one orbit direction (and relative orbit when the cube has it)
     if "sat:orbit_state" in ds.coords:
-        states = normalise_orbit_states(ds["sat:orbit_state"].values, f"datacube {source}")
+        states = normalise_orbit_states(ds["sat:orbit_state"].values, f"datacube: {source}")
         ds = ds.assign_coords({"sat:orbit_state": ("timestep", states)})
         counts = pd.Series(states).value_counts()
         log.info("time steps per orbit direction: %s", counts.to_dict())
         if orbit_state is None:
-            orbit_state = str(counts.index[0])
+            orbit_state = str(max(sorted(counts.index), key=lambda o: counts[o]))  # ties: alphabetical
             log.info("orbit direction chosen: %s (most time steps)", orbit_state)
         mask = states == orbit_state
         if not mask.any():
@@ -134,7 +136,7 @@ def prepare_datacube(
     if ds.rio.crs is None:
         raise InputError(f"datacube: {source} has no CRS (no spatial_ref/crs); set datacube.crs, e.g. EPSG:32654")
     if ds.rio.crs.is_geographic:
-        raise InputError(f"datacube: {source} is in a geographic CRS ({ds.rio.crs}); expected a projected CRS in metres")
+        ds = to_utm(ds)
     if ds["y"].size > 1 and ds["y"].values[1] > ds["y"].values[0]:
         ds = ds.isel(y=slice(None, None, -1))
     if ds["x"].size > 1 and ds["x"].values[1] < ds["x"].values[0]:
@@ -158,6 +160,28 @@ def prepare_datacube(
         out["landslide_count"] = _static(ds["landslide_count"]).fillna(0).astype("uint16")
     crs_out = ds.rio.crs
     return out.rio.write_crs(crs_out).rio.write_transform(ds.rio.transform(recalc=True))
+
+
+def to_utm(ds: xr.Dataset) -> xr.Dataset:
+    """A lon/lat cube resampled onto the UTM zone of its centre at about its own resolution
+    (bilinear; `landslides` nearest), since chip areas and densities are in metres."""
+    from math import cos, radians
+
+    from rasterio.enums import Resampling
+
+    from .grid import utm_epsg
+
+    lon, lat = float(ds["x"].mean()), float(ds["y"].mean())
+    res_deg = float(abs(ds["x"].values[1] - ds["x"].values[0]))
+    res_m = max(1.0, round(res_deg * 111_320 * cos(radians(lat))))
+    crs = f"EPSG:{utm_epsg(lon, lat)}"
+    log.warning("datacube in %s (degrees): resampled onto %s at %.0f m", ds.rio.crs, crs, res_m)
+    labels = ds[["landslides"] + (["landslide_count"] if "landslide_count" in ds else [])]
+    rest = ds.drop_vars(list(labels.data_vars))
+    out = rest.rio.reproject(crs, resolution=res_m, resampling=Resampling.bilinear, nodata=np.nan)
+    lab = labels.fillna(0).rio.reproject(crs, resolution=res_m, resampling=Resampling.nearest, nodata=0)
+    out = out.merge(lab.assign_coords(x=out.x, y=out.y), compat="override", join="override")
+    return out.rio.write_crs(crs)
 
 
 def _static(da: xr.DataArray) -> xr.DataArray:

@@ -83,7 +83,9 @@ def download_url(url: str, out_path: str | Path, network: Network = Network(), w
 
     out_path = Path(out_path)
     if url.startswith("file://") or "://" not in url:
-        src = Path(url.removeprefix("file://"))
+        from urllib.parse import unquote, urlparse
+
+        src = Path(unquote(urlparse(url).path)) if url.startswith("file://") else Path(url)
         if not src.exists():
             raise InputError(f"{what}: {src} does not exist")
         with atomic_path(out_path) as tmp:

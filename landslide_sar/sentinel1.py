@@ -82,6 +82,7 @@ def read_item_collection(path: str | Path) -> list[pystac.Item]:
         raise InputError(f"{path}: not a readable STAC ItemCollection ({err})") from None
     items = list(collection)
     for item in items:
+        _fix_proj(item)  # pystac migrates proj:epsg to proj:code when it reads older items
         for asset in item.assets.values():
             if "://" not in asset.href and not Path(asset.href).is_absolute():
                 asset.href = str(path.parent / asset.href)
@@ -300,6 +301,18 @@ def stack_on_grid(
     return mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")])
 
 
+def check_geocoded(items: list[pystac.Item], source: str) -> None:
+    """stackstac places an asset by its `proj:epsg` (with proj:transform/shape or a bbox); items in
+    radar geometry (e.g. Planetary Computer's sentinel-1-grd) have none and cannot be gridded."""
+    for item in items:
+        props = [item.properties, *(item.assets[p].extra_fields for p in POLARISATIONS if p in item.assets)]
+        if not any(d.get("proj:epsg") for d in props):
+            raise InputError(
+                f"{source}: item {item.id} has no proj:epsg/proj:code: it is not geocoded (GRD items are in radar "
+                "geometry); use a terrain-corrected collection such as sentinel-1-rtc"
+            )
+
+
 _READ_ERROR = re.compile(r"Error (?:opening|reading .*? from) '([^']+)': (.*)", re.S)
 
 
@@ -356,6 +369,7 @@ def download_sentinel1(
         s1.get("relative_orbit"),
         source,
     )
+    check_geocoded([i for a in acquisitions for i in a.items], source)
     n, (h, w) = len(acquisitions), grid.shape
     empty = dask.array.full((n, h, w), np.nan, dtype="float32", chunks=(1, chunk, chunk))
     template = xr.Dataset(

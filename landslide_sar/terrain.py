@@ -34,7 +34,7 @@ def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
         raise InputError(f"{src_path}: not a readable raster ({err})") from None
     with src:
         if src.crs is None:
-            raise InputError(f"{src_path}: DEM has no CRS; expected a georeferenced raster")
+            raise InputError(f"{src_path}: DEM has no CRS; expected a georeferenced raster (is the file complete?)")
         try:
             reproject(
                 source=rasterio.band(src, 1),

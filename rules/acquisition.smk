@@ -16,15 +16,15 @@ rule download_sentinel1:
         "logs/{area}/download_sentinel1.log",
     benchmark:
         "benchmarks/{area}/download_sentinel1.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(ACQUIRED_AREAS),
+    retries: download_retries()
+    conda:
+        "../envs/acquisition.yaml"
     threads: 4
     resources:
         mem_mb=4000,
         runtime=240,
-    retries: download_retries()
     params:
         area=area_config("bbox", "resolution", "event_time", "sentinel1"),
     message:
@@ -42,15 +42,15 @@ rule download_dem:
         "logs/{area}/download_dem.log",
     benchmark:
         "benchmarks/{area}/download_dem.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(ACQUIRED_AREAS),
+    retries: download_retries()
+    conda:
+        "../envs/acquisition.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
-    retries: download_retries()
     params:
         area=area_config("bbox", "resolution", "dem"),
     message:
@@ -66,16 +66,16 @@ rule download_inventory:
         "logs/{area}/download_inventory/{filename}.log",
     benchmark:
         "benchmarks/{area}/download_inventory/{filename}.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(ACQUIRED_AREAS),
         filename=r"[^/]+",
+    retries: download_retries()
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    retries: download_retries()
     params:
         url=lambda w: config["areas"][w.area]["inventory"]["url"],
     message:
@@ -93,10 +93,10 @@ rule rasterize_labels:
         "logs/{area}/rasterize_labels.log",
     benchmark:
         "benchmarks/{area}/rasterize_labels.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(ACQUIRED_AREAS),
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -116,15 +116,15 @@ rule download_datacube:
         "logs/{area}/download_datacube.log",
     benchmark:
         "benchmarks/{area}/download_datacube.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(DATACUBE_AREAS),
+    retries: download_retries()
+    conda:
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=240,
-    retries: download_retries()
     params:
         url=lambda w: config["areas"][w.area]["datacube"]["url"],
     message:
@@ -142,10 +142,10 @@ rule import_datacube:
         "logs/{area}/import_datacube.log",
     benchmark:
         "benchmarks/{area}/import_datacube.tsv"
-    conda:
-        "../envs/acquisition.yaml"
     wildcard_constraints:
         area=areas_regex(DATACUBE_AREAS),
+    conda:
+        "../envs/acquisition.yaml"
     threads: 2
     resources:
         mem_mb=8000,

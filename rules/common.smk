@@ -80,14 +80,13 @@ ACQUIRED_AREAS = [a for a in AREAS if a not in DATACUBE_AREAS]
 
 def fetches(kind):
     """Whether any area fetches `kind` (sentinel1, dem) from the network in its download rule."""
-    return any(
-        config["areas"][a][kind]["source"] == "stac" for a in ACQUIRED_AREAS
-    )
+    return any(config["areas"][a][kind]["source"] == "stac" for a in ACQUIRED_AREAS)
 
 
 def protect_if(flag, path):
     """`path` write-protected when `flag`: what took hours to download survives
-    `snakemake --delete-all-output` (delete it by hand: chmod -R u+w PATH; rm -r PATH)."""
+    `snakemake --delete-all-output` (delete it by hand: chmod -R u+w PATH; rm -r PATH).
+    """
     return protected(path) if flag else path
 
 
@@ -103,7 +102,7 @@ def fetches_anything(area):
 
 
 def download_retries():
-    """Snakemake re-runs of a failed download job (rule `retries:`): the largest
+    """Snakemake re-runs of a failed download job (the `retries` directive): the largest
     `download.job_retries` (default 2) of the areas that download; 0 when none does."""
     return max(
         [0]
@@ -132,10 +131,23 @@ def map_experiment():
     return inputs, 0 if inputs == "dem" else config["density"]["map"]["revisits"]
 
 
+RAPID_AREAS = list(config.get("rapid_response", {}))
+TRAINED_AREAS = [a for a in AREAS if a not in RAPID_AREAS]
+
+
+def labels_input(wildcards):
+    """The rasterised inventory of an area; nothing for an area mapped without one."""
+    if wildcards.area in RAPID_AREAS:
+        return []
+    return rules.rasterize_labels.output.tif.format(area=wildcards.area)
+
+
 def all_targets():
-    """The final outputs of every area: the density table, map and report figures."""
+    """The final outputs: for every trained area the density table, map and figures; for every
+    rapid-response area its map (and, for a synthetic event, the check against its truth).
+    """
     targets = []
-    for area in AREAS:
+    for area in TRAINED_AREAS:
         targets += [
             f"results/{area}/density/metrics.csv",
             f"results/{area}/density/map.tif",
@@ -145,4 +157,8 @@ def all_targets():
             f"results/{area}/report/training_curves.png",
             f"results/{area}/report/density_grid.png",
         ]
+    for area in RAPID_AREAS:
+        targets += [f"results/{area}/rapid/map.tif", f"results/{area}/rapid/map.gpkg"]
+        if "synthetic" in config["areas"][area]:
+            targets.append(f"results/{area}/report/rapid_map_vs_truth.png")
     return targets

@@ -6,7 +6,7 @@ rule assemble_cube:
         sentinel1=rules.download_sentinel1.output.zarr,
         dem=rules.download_dem.output.tif,
         derivatives=rules.dem_derivatives.output.tif,
-        labels=rules.rasterize_labels.output.tif,
+        labels=labels_input,
     output:
         zarr=directory("results/{area}/cube.zarr"),
     log:

@@ -16,12 +16,21 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def tiny_config() -> dict:
-    """The default config on a ~3 x 3 km area with 32-pixel chips and small, quick models."""
+    """The default config on two ~3 x 3 km events with 32-pixel chips and small, quick models:
+    `tiny` is trained on (a reduced density grid), `tiny_new` (another seed, further east) is
+    mapped by tiny's models and forests without its inventory being read (rapid response)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     area = copy.deepcopy(cfg["areas"]["embedded"])
     area["bbox"] = [-66.70, 18.25, -66.67, 18.28]
-    cfg["areas"] = {"tiny": area}
+    new = copy.deepcopy(area)
+    new["bbox"] = [-66.66, 18.25, -66.63, 18.28]
+    new["synthetic"]["seed"] = 7
+    new["inventory"] = {"source": "none"}
+    cfg["areas"] = {"tiny": area, "tiny_new": new}
+    cfg["rapid_response"] = {"tiny_new": {"model_area": "tiny", "inputs": "fused", "revisits": 3}}
     cfg["chips"]["size"] = 32
+    cfg["density"]["inputs"] = ["dem", "fused"]
+    cfg["density"]["revisits"] = [1, 3]
     cfg["density"]["model"].update(width=8, depth=3)
     cfg["density"]["training"].update(max_epochs=40, patience=6, batch_size=8)
     cfg["density"]["forest"]["n_estimators"] = 100

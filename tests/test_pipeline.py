@@ -116,14 +116,15 @@ def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
     cfg["terrain"]["smoothing_sigma_px"] = 1.0
     changed = write_config(tiny_run / "changed.yaml", cfg)
     jobs = _jobs(snakemake(tiny_run, changed, "-n", "all").stdout)
-    assert jobs.get("dem_derivatives") == 1 and jobs.get("assemble_cube") == 1 and jobs.get("train_density") == 2
+    assert jobs.get("dem_derivatives") == 2 and jobs.get("assemble_cube") == 2  # both areas
+    assert jobs.get("train_density") == 6 and jobs.get("predict_rapid") == 2
     assert not {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels"} & set(jobs)
 
 
 def test_single_target_builds_only_what_it_needs(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     jobs = _jobs(snakemake(tmp_path, config, "-n", f"results/{AREA}/cube.zarr").stdout)
-    assert set(jobs) == {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels", "dem_derivatives", "assemble_cube"}
+    assert jobs == {"generate_event": 1, "download_sentinel1": 1, "download_dem": 1, "rasterize_labels": 1, "dem_derivatives": 1, "assemble_cube": 1}
 
 
 def test_bad_config_stops_before_any_job_with_one_line(tmp_path) -> None:
@@ -147,4 +148,19 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
     jobs = _jobs(proc.stdout)
-    assert jobs["train_density"] == 2 and jobs["generate_event"] == 1 and jobs["report"] == 1
+    assert jobs["train_density"] == 6 and jobs["generate_event"] == 2 and jobs["report"] == 1
+
+
+def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:
+    """tiny_new's inventory is never read (no rasterize_labels job, no label in its cube), yet
+    tiny's models and forests map its density classes well above chance against its truth."""
+    cube = xr.open_zarr(tiny_run / "results/tiny_new/cube.zarr")
+    assert "landslides" not in cube and "landslide_count" not in cube
+    assert not (tiny_run / "results/tiny_new/labels.tif").exists()
+    table = gpd.read_file(tiny_run / "results/tiny_new/rapid/map.gpkg", layer="chips")
+    assert (table["density_class"] == -1).all() and table["predicted_class"].notna().all()
+    with rasterio.open(tiny_run / "results/tiny_new/rapid/map.tif") as src:
+        assert src.crs.to_epsg() == 32619 and set(np.unique(src.read(1))) <= {0, 1, 2}
+    check = pd.read_csv(tiny_run / "results/tiny_new/rapid/truth_check.csv").iloc[0]
+    assert check["n_chips"] == len(table) and check["auc_macro_ovr"] > 0.6
+    assert (tiny_run / "results/tiny_new/report/rapid_map_vs_truth.png").stat().st_size > 10_000

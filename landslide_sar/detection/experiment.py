@@ -73,6 +73,32 @@ def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_config(cfg: Mapping[str, Any] | None, augment: bool = True) -> dict[str, dict[str, Any]]:
+    """`cfg` itself, checked to hold exactly DEFAULT_CONFIG's sections and keys (augment: the four
+    augmentations, each with exactly DEFAULT_AUGMENT's keys; not needed when not `augment`): the
+    workflow passes every setting from its config, so a missing key is an InputError naming it,
+    never a silent default."""
+    cfg = dict(cfg or {})
+    if not augment and cfg.get("augment") is None:
+        cfg["augment"] = copy.deepcopy(DEFAULT_AUGMENT)  # unused: the experiment does not augment
+    missing = [s for s in DEFAULT_CONFIG if s not in cfg]
+    if missing:
+        raise InputError(f"detection config lacks section(s) {missing}; expected all of {list(DEFAULT_CONFIG)}")
+    resolve_config(cfg)  # unknown sections
+    for section, defaults in DEFAULT_CONFIG.items():
+        values = dict(cfg[section] or {})
+        nested = {k: v for k, v in defaults.items() if isinstance(v, dict)} if section == "augment" else {}
+        for where, want, got in [(section, defaults, values)] + [
+            (f"{section}.{k}", v, dict(values.get(k) or {})) for k, v in nested.items()
+        ]:  # fmt: skip
+            lacking, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+            if lacking or extra:
+                raise InputError(
+                    f"detection.{where}: missing key(s) {lacking}, unknown key(s) {extra}; expected exactly {sorted(want)}"
+                )
+    return copy.deepcopy({k: dict(v) for k, v in cfg.items()})
+
+
 def _region_rows(
     method: str, region: str, subset: str, label: np.ndarray, score: np.ndarray, valid: np.ndarray,
     binary: np.ndarray, threshold: float, curve_points: int,
@@ -151,6 +177,7 @@ def run_detection_experiment(
     test_event_time: str | datetime | None = None,
     train_region: str = "",
     test_region: str = "",
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Train one U-Net on the training region's train chips and score it and the baseline.
 
@@ -163,10 +190,11 @@ def run_detection_experiment(
     Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val of
     the training region and test of test_cube), curves_out CSV (CURVE_COLUMNS), predictions_out
     zarr (val and test chips; None: not written) and, from train_detection, model_out and history_out. Returns the
-    metrics.
+    metrics. strict: cfg must hold every setting (check_config; augment only when augmenting), no
+    default is filled in (the workflow's way); otherwise missing keys take DEFAULT_CONFIG's values.
     """
     t0 = time.perf_counter()
-    c = resolve_config(cfg)
+    c = check_config(cfg, bool(augment)) if strict else resolve_config(cfg)
     if band_set not in BAND_SETS:
         raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
     n_after_ = n_steps if n_after is None else int(n_after)

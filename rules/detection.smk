@@ -1,0 +1,182 @@
+# Landslide detection (issue 5; docs/detection.md): per (experiment, band set, time steps,
+# augmentation) one U-Net trained and scored with the VH-change baseline beside it, then the
+# table and figures. Active only when the config has a `detection` section (config/detection.yaml).
+
+from landslide_sar.detection.report import experiments as detection_experiments_of
+
+DETECTION = config.get("detection")
+DETECTION_ROOT = "results/detection"
+DETECTION_EXPERIMENTS = (
+    detection_experiments_of(DETECTION, AREAS) if DETECTION is not None else []
+)
+DETECTION_BY_KEY = {(e.experiment, e.name): e for e in DETECTION_EXPERIMENTS}
+
+
+wildcard_constraints:
+    experiment="within|transfer",
+    band_set="vv|vh|vvvh|sar_dem",
+    steps=r"\d+",
+    aug="aug|noaug",
+
+
+def detection_experiment(wildcards):
+    """The Experiment of a train_detection job's wildcards."""
+    return DETECTION_BY_KEY[
+        (
+            wildcards.experiment,
+            f"{wildcards.band_set}_t{wildcards.steps}_{wildcards.aug}",
+        )
+    ]
+
+
+def detection_cubes(wildcards):
+    """The cubes of the training region and, for transfer, of the test region."""
+    e = detection_experiment(wildcards)
+    cubes = {"train": rules.assemble_cube.output.zarr.format(area=e.train_region)}
+    if e.test_region is not None:
+        cubes["test"] = rules.assemble_cube.output.zarr.format(area=e.test_region)
+    return cubes
+
+
+def detection_regions(wildcards):
+    """Names and event times of the experiment's regions (from the areas' config)."""
+    e = detection_experiment(wildcards)
+    test = e.test_region
+    return {
+        "train_region": e.train_region,
+        "train_event_time": config["areas"][e.train_region]["event_time"],
+        "test_region": test or "",
+        "test_event_time": config["areas"][test]["event_time"] if test else None,
+        "elevation": e.elevation,
+    }
+
+
+def detection_outputs(filename, experiment=None):
+    """`filename` of every detection experiment (of one kind when `experiment` is given)."""
+    return [
+        e.path(DETECTION_ROOT, filename)
+        for e in DETECTION_EXPERIMENTS
+        if experiment in (None, e.experiment)
+    ]
+
+
+def detection_targets():
+    """The final detection outputs: the table and the three figures."""
+    if DETECTION is None:
+        return []
+    return [
+        f"{DETECTION_ROOT}/metrics.csv",
+        f"{DETECTION_ROOT}/metrics.md",
+        f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
+        f"{DETECTION_ROOT}/report/pr_curves.png",
+        f"{DETECTION_ROOT}/report/transfer_maps.png",
+    ]
+
+
+rule train_detection:
+    input:
+        unpack(detection_cubes),
+    output:
+        model=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/model.pt",
+        history=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/history.csv",
+        metrics=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/metrics.csv",
+        curves=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/curves.csv",
+        predictions=directory(
+            f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/predictions.zarr"
+        ),
+    log:
+        "logs/detection/train_detection/{experiment}_{band_set}_t{steps}_{aug}.log",
+    benchmark:
+        "benchmarks/detection/train_detection/{experiment}_{band_set}_t{steps}_{aug}.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=1,
+    params:
+        regions=detection_regions,
+        chips=DETECTION["chips"] if DETECTION else {},
+        model=DETECTION["model"] if DETECTION else {},
+        training=DETECTION["training"] if DETECTION else {},
+        augment=lambda w: DETECTION["augment"] if w.aug == "aug" else None,
+        evaluation=DETECTION["evaluation"] if DETECTION else {},
+        baseline=DETECTION["baseline"] if DETECTION else {},
+    message:
+        "Train and score the {wildcards.experiment} detection U-Net on {wildcards.band_set}, "
+        "{wildcards.steps} time step(s), {wildcards.aug}"
+    script:
+        "../workflow_scripts/detection_train.py"
+
+
+rule detection_table:
+    input:
+        metrics=detection_outputs("metrics.csv"),
+    output:
+        csv=report(
+            f"{DETECTION_ROOT}/metrics.csv",
+            caption="../report/detection_metrics.rst",
+            category="Detection",
+        ),
+        markdown=f"{DETECTION_ROOT}/metrics.md",
+    log:
+        "logs/detection/detection_table.log",
+    benchmark:
+        "benchmarks/detection/detection_table.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        experiments=[(e.experiment, e.name) for e in DETECTION_EXPERIMENTS],
+    message:
+        "Detection AUPRC table of {params.experiments}"
+    script:
+        "../workflow_scripts/detection_table.py"
+
+
+rule detection_figures:
+    input:
+        table=rules.detection_table.output.csv,
+        curves=detection_outputs("curves.csv"),
+        predictions=detection_outputs("predictions.zarr", "transfer"),
+    output:
+        auprc=report(
+            f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
+            caption="../report/detection_figures.rst",
+            category="Detection",
+        ),
+        pr=report(
+            f"{DETECTION_ROOT}/report/pr_curves.png",
+            caption="../report/detection_figures.rst",
+            category="Detection",
+        ),
+        maps=report(
+            f"{DETECTION_ROOT}/report/transfer_maps.png",
+            caption="../report/detection_figures.rst",
+            category="Detection",
+        ),
+    log:
+        "logs/detection/detection_figures.log",
+    benchmark:
+        "benchmarks/detection/detection_figures.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    message:
+        "Detection figures: AUPRC against time steps, precision-recall curves, transfer maps"
+    script:
+        "../workflow_scripts/detection_figures.py"
+
+
+rule detection_all:
+    input:
+        detection_targets(),
+    message:
+        "Detection and transfer: the table and figures"

@@ -1,0 +1,91 @@
+"""The detection part of the workflow (rules/detection.smk) end to end on two tiny regions of
+config/detection.yaml: train_detection per experiment, detection_table, detection_figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake, write_config
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata")
+
+
+def tiny_detection_config() -> dict:
+    """config/detection.yaml on two ~2 x 2 km regions, 32-pixel chips, 2 epochs, a reduced grid."""
+    cfg = yaml.safe_load((ROOT / "config" / "detection.yaml").read_text())
+    cfg["areas"]["region_a"]["bbox"] = [-66.70, 18.25, -66.68, 18.27]
+    cfg["areas"]["region_b"]["bbox"] = [-66.66, 18.25, -66.64, 18.27]
+    for area in cfg["areas"].values():
+        area["sentinel1"]["acquisitions_before"] = area["sentinel1"]["acquisitions_after"] = 2
+    cfg["density"]["revisits"] = [1, 2]
+    cfg["density"]["map"]["revisits"] = 2
+    det = cfg["detection"]
+    det["within"].update(band_sets=["vh", "sar_dem"], time_steps=[1, 2])
+    det["transfer"].update(band_sets=["vvvh"], time_steps=2, augment=[False, True])
+    det["chips"].update(size=32, max_steps=2)
+    det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
+    det["training"].update(max_epochs=2, patience=2, device="cpu")
+    det["evaluation"]["curve_points"] = 50
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def detection_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("detection_run")
+    config = write_config(workdir / "config.yaml", tiny_detection_config())
+    snakemake(workdir, config, "--cores", "2", "detection_all")
+    return workdir
+
+
+def test_detection_table_and_figures(detection_run: Path) -> None:
+    out = detection_run / "results" / "detection"
+    table = pd.read_csv(out / "metrics.csv")
+    assert {"experiment", "method", "region", "subset", "auprc", "no_skill", "band_set", "n_steps", "augment"} <= set(table.columns)
+    unet = table[table["method"] == "unet"]
+    # within: 2 band sets x 2 steps x (train, val); transfer: 2 augmentations x (train, val, test)
+    within = unet[unet["experiment"] == "within"]
+    assert set(zip(within["band_set"], within["n_steps"])) == {(b, n) for b in ("vh", "sar_dem") for n in (1, 2)}
+    assert set(within["subset"]) == {"train", "val"} and set(within["region"]) == {"region_a"}
+    transfer = unet[unet["experiment"] == "transfer"]
+    assert set(transfer["augment"]) == {True, False} and set(transfer["band_set"]) == {"vvvh"}
+    assert set(zip(transfer["subset"], transfer["region"])) == {("train", "region_a"), ("val", "region_a"), ("test", "region_b")}
+    assert len(table[table["method"] == "handwerger"]) == len(unet)
+    assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
+    # the no-skill rows: AUPRC = the positive fraction of the chips they describe
+    ns = table[table["method"] == "no_skill"]
+    assert len(ns) == len(unet.drop_duplicates(["experiment", "region", "subset", "n_steps"]))
+    np.testing.assert_allclose(ns["auprc"], ns["n_positive"] / ns["n_pixels"], atol=1e-4)
+    np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
+    md = (out / "metrics.md").read_text()
+    assert "Within region_a" in md and "Transfer region_a → region_b" in md and "no skill" in md
+    for name in ("auprc_vs_timesteps", "pr_curves", "transfer_maps"):
+        png = out / "report" / f"{name}.png"
+        assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    for f in ("model.pt", "history.csv", "curves.csv", "predictions.zarr"):
+        assert (out / "transfer" / "vvvh_t2_aug" / f).exists()
+    assert (detection_run / "logs" / "detection" / "train_detection" / "within_vh_t1_noaug.log").exists()
+    assert (detection_run / "benchmarks" / "detection" / "detection_table.tsv").exists()
+
+
+def test_adding_a_band_set_trains_only_the_new_models(detection_run: Path) -> None:
+    cfg = tiny_detection_config()
+    cfg["detection"]["within"]["band_sets"] = ["vv", "vh", "sar_dem"]
+    config = write_config(detection_run / "config_more.yaml", cfg)
+    proc = snakemake(detection_run, config, "-n", "detection_all")
+    counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in proc.stdout.splitlines())
+              if len(parts) == 2 and parts[1].isdigit()}  # fmt: skip
+    assert counts.get("train_detection") == 2  # vv with 1 and 2 steps; nothing else is retrained
+    assert "generate_event" not in counts and "assemble_cube" not in counts
+
+
+def test_missing_detection_key_is_an_error(tmp_path: Path) -> None:
+    cfg = tiny_detection_config()
+    del cfg["detection"]["training"]["patience"]
+    config = write_config(tmp_path / "config.yaml", cfg)
+    proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
+    assert proc.returncode != 0 and "detection.training" in proc.stdout + proc.stderr and "patience" in proc.stdout + proc.stderr

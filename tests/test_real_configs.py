@@ -1,0 +1,93 @@
+"""The shipped real-data configs: valid, and their dry runs build the full DAG without the network
+(every HTTP request would go to a closed proxy port and fail), downloads first and under resources/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake
+from landslide_sar.config import validate_config
+from landslide_sar.grid import area_grid
+
+CONFIGS = ROOT / "config"
+
+
+def _jobs(dry_run_stdout: str) -> dict[str, int]:
+    table = dry_run_stdout.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def _outputs_by_rule(workdir, config) -> dict[str, list[str]]:
+    """rule -> output files, from `snakemake --summary` (which runs nothing)."""
+    proc = snakemake(workdir, config, "--summary", "all")
+    out: dict[str, list[str]] = {}
+    for line in proc.stdout.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) >= 3:
+            out.setdefault(cols[2], []).append(cols[0])
+    return out
+
+
+@pytest.fixture()
+def offline(monkeypatch) -> None:
+    """Any HTTP(S) request a dry run might make goes to a closed port."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("no_proxy", "")
+    monkeypatch.setenv("NO_PROXY", "")
+
+
+def test_puerto_rico_config_is_the_density_papers_setup() -> None:
+    cfg = yaml.safe_load((CONFIGS / "puerto_rico.yaml").read_text())
+    validate_config(cfg)
+    area = cfg["areas"]["puerto_rico"]
+    s1 = area["sentinel1"]
+    assert (s1["source"], s1["collection"], s1["orbit_state"], s1["relative_orbit"]) == ("stac", "sentinel-1-rtc", "ascending", 135)
+    assert s1["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
+    assert (s1["acquisitions_before"], s1["acquisitions_after"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
+    assert area["dem"] == {"source": "stac", "endpoint": s1["endpoint"], "collection": "cop-dem-glo-30"}
+    assert area["inventory"]["source"] == "url" and "5d4c8b26e4b01d82ce8dfeb0" in area["inventory"]["url"]
+    grid = area_grid(area["bbox"], area["resolution"])
+    assert grid.crs == "EPSG:32619"
+    km2 = grid.width * grid.height * area["resolution"] ** 2 / 1e6
+    assert 12_000 < km2 < 16_000  # the island's ~9,000 km² of land inside its bounding box
+
+
+def test_hokkaido_talakmau_config_uses_the_published_cubes() -> None:
+    cfg = yaml.safe_load((CONFIGS / "hokkaido_talakmau.yaml").read_text())
+    validate_config(cfg)
+    assert set(cfg["areas"]) == {"hokkaido_japan", "talakmau_indonesia"}
+    for name, area in cfg["areas"].items():
+        assert area["sentinel1"]["source"] == "datacube"
+        assert area["datacube"]["url"] == f"https://zenodo.org/records/7248056/files/{name}.zip"
+        assert not {"dem", "inventory", "synthetic"} & set(area)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "puerto_rico",
+            {"download_sentinel1": 1, "download_dem": 1, "download_inventory": 1, "rasterize_labels": 1, "dem_derivatives": 1,
+             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "report": 1},
+        ),
+        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "report": 2}),
+    ],
+)
+def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) -> None:
+    proc = snakemake(tmp_path, CONFIGS / f"{name}.yaml", "-n", "all")
+    jobs = _jobs(proc.stdout)
+    for rule, count in expected.items():
+        assert jobs.get(rule) == count, (rule, jobs)
+    assert jobs["train_density"] >= 2 * len(yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["areas"])
+    if name == "hokkaido_talakmau":  # the cube replaces acquisition and assembly
+        assert not {"download_sentinel1", "download_dem", "rasterize_labels", "assemble_cube", "generate_event"} & set(jobs)
+    else:
+        assert "generate_event" not in jobs
+    outputs = _outputs_by_rule(tmp_path, CONFIGS / f"{name}.yaml")
+    downloads = [p for rule in ("download_sentinel1", "download_dem", "download_inventory", "download_datacube") for p in outputs.get(rule, [])]
+    assert downloads and all(p.startswith("resources/") for p in downloads), downloads
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()

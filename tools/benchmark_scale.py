@@ -1,0 +1,261 @@
+"""Scale benchmark (not a test): an embedded event the size of Puerto Rico, and a quarter of it,
+through generate_event, download_sentinel1, download_dem, dem_derivatives, rasterize_labels,
+assemble_cube and make_chips, via Snakemake (target results/<area>/chips/chips.zarr).
+
+Each rule's wall time and peak memory (max RSS of the job's process tree) come from Snakemake's
+benchmark files (benchmarks/<area>/<rule>.tsv). Prints one table per size, the growth factor
+full / quarter per rule (4.0 would be linear in area), and writes docs/benchmark_scale.md.
+
+    .venv/bin/python tools/benchmark_scale.py                    # quarter, then full (~9,000 km²)
+    .venv/bin/python tools/benchmark_scale.py --sizes quarter    # only the quarter (~2,250 km²)
+    .venv/bin/python tools/benchmark_scale.py --sizes quarter full --cores 8 --workdir /scratch/scale
+
+The work directory (default /tmp/landslide-sar-scale) keeps every output, so a run that stops
+can be continued; --fresh deletes a size's outputs first. A size that fails (out of memory, a
+time limit) is reported as such with the rules that did finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import datetime as dt
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = (
+    "generate_event",
+    "download_sentinel1",
+    "download_dem",
+    "dem_derivatives",
+    "rasterize_labels",
+    "assemble_cube",
+    "make_chips",
+)
+#: The memory target of issue 6: every rule under 4 GiB at full size.
+LIMIT_MIB = 4 * 1024
+#: Centre of the square areas (Puerto Rico's Cordillera Central) and the full area's side.
+CENTRE = (-66.45, 18.22)
+FULL_SIDE_KM = 95.0  # 95 km x 95 km ~ 9,000 km², about Puerto Rico's area (~9,100 km²)
+SIZES = {"quarter": FULL_SIDE_KM / 2, "full": FULL_SIDE_KM}
+
+
+def square_bbox(side_km: float, centre: tuple[float, float] = CENTRE) -> list[float]:
+    """A lon/lat bbox of about side_km x side_km around `centre`."""
+    lon, lat = centre
+    dlat = side_km / 2 / 110.574
+    dlon = side_km / 2 / (111.320 * math.cos(math.radians(lat)))
+    return [round(lon - dlon, 5), round(lat - dlat, 5), round(lon + dlon, 5), round(lat + dlat, 5)]
+
+
+def scale_config(sizes: list[str]) -> dict:
+    """The default config with one embedded area per size (`pr_quarter`, `pr_full`)."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    template = cfg["areas"]["embedded"]
+    cfg["areas"] = {}
+    for size in sizes:
+        area = copy.deepcopy(template)
+        area["bbox"] = square_bbox(SIZES[size])
+        cfg["areas"][f"pr_{size}"] = area
+    return cfg
+
+
+def read_benchmark(path: Path) -> dict[str, float] | None:
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows:
+        return None
+    row = rows[-1]
+    return {"s": float(row["s"]), "max_rss": float(row["max_rss"]), "cpu_time": float(row["cpu_time"])}
+
+
+def grid_shape(workdir: Path, area: str) -> tuple[int, int] | None:
+    """Height and width of the area's grid, from its DEM on the grid (once download_dem ran)."""
+    tif = workdir / "resources" / area / "dem.tif"
+    if not tif.is_file():
+        return None
+    import rasterio
+
+    with rasterio.open(tif) as src:
+        return src.height, src.width
+
+
+def run_size(size: str, workdir: Path, config: Path, cores: int, fresh: bool, timeout_s: float | None) -> dict:
+    area = f"pr_{size}"
+    if fresh:
+        for sub in ("resources", "results", "benchmarks", "logs"):
+            shutil.rmtree(workdir / sub / area, ignore_errors=True)
+    target = f"results/{area}/chips/chips.zarr"
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(config),
+        "--workflow-profile", "none",
+        "--cores", str(cores),
+        "--rerun-incomplete",
+        target,
+    ]  # fmt: skip
+    print(f"\n== {size}: {' '.join(cmd[3:])}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
+        rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-3000:]
+    except subprocess.TimeoutExpired as err:
+        rc, tail = "timeout", str(err)
+    wall = time.perf_counter() - t0
+    if rc != 0:
+        print(f"   snakemake failed ({rc}):\n{tail}", flush=True)
+    # the wall time of the run that made the outputs (a later run that finds them done keeps it)
+    wall_file = workdir / "benchmarks" / area / "scale_wall_s.txt"
+    if rc == 0 and "Nothing to be done" in tail and wall_file.is_file():
+        wall = float(wall_file.read_text())
+    elif rc == 0:
+        wall_file.write_text(f"{wall:.1f}")
+    rules = {rule: read_benchmark(workdir / "benchmarks" / area / f"{rule}.tsv") for rule in RULES}
+    shape = grid_shape(workdir, area)
+    return {"size": size, "area": area, "rc": rc, "wall_s": wall, "rules": rules, "shape": shape, "bbox": square_bbox(SIZES[size])}
+
+
+def area_km2(result: dict) -> float | None:
+    if not result["shape"]:
+        return None
+    h, w = result["shape"]
+    return h * w * 1e-4  # 10 m pixels
+
+
+def table(result: dict) -> list[str]:
+    km2 = area_km2(result)
+    mpx = result["shape"][0] * result["shape"][1] / 1e6 if result["shape"] else None
+    lines = [
+        "| rule | time (s) | CPU time (s) | max RSS (MiB) | throughput (km²/s) | under 4 GiB |",
+        "|---|---:|---:|---:|---:|:---:|",
+    ]
+    for rule in RULES:
+        b = result["rules"][rule]
+        if b is None:
+            lines.append(f"| {rule} | – | – | – | – | not run |")
+            continue
+        tput = f"{km2 / b['s']:.1f}" if km2 and b["s"] > 0 else "–"
+        ok = "yes" if b["max_rss"] < LIMIT_MIB else "**no**"
+        lines.append(f"| {rule} | {b['s']:.1f} | {b['cpu_time']:.1f} | {b['max_rss']:.0f} | {tput} | {ok} |")
+    done = [b for b in result["rules"].values() if b]
+    if done:
+        lines.append(
+            f"| **chain** | {sum(b['s'] for b in done):.1f} | {sum(b['cpu_time'] for b in done):.1f} | "
+            f"{max(b['max_rss'] for b in done):.0f} (peak) | "
+            f"{(km2 / sum(b['s'] for b in done)) if km2 else float('nan'):.1f} | |"
+        )
+    head = f"**{result['size']}** (`{result['area']}`, bbox {result['bbox']})"
+    if result["shape"]:
+        head += f": {result['shape'][1]} x {result['shape'][0]} px = {mpx:.1f} Mpx = {km2:,.0f} km² at 10 m"
+    head += f"; Snakemake run {result['wall_s']:.0f} s"
+    if result["rc"] != 0:
+        head += f", **did not finish** ({result['rc']})"
+    return [head, "", *lines]
+
+
+def growth(results: dict[str, dict]) -> list[str]:
+    q, f = results.get("quarter"), results.get("full")
+    if not (q and f):
+        return []
+    lines = ["| rule | time full/quarter | max RSS full/quarter |", "|---|---:|---:|"]
+    for rule in RULES:
+        bq, bf = q["rules"][rule], f["rules"][rule]
+        if bq and bf:
+            lines.append(f"| {rule} | {bf['s'] / bq['s']:.2f} | {bf['max_rss'] / bq['max_rss']:.2f} |")
+        else:
+            lines.append(f"| {rule} | – | – |")
+    return lines
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    import snakemake
+
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    return f"snakemake {snakemake.__version__}, Python {platform.python_version()}, commit {commit or '?'} (+ working tree)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="which areas (default: quarter full)")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/landslide-sar-scale"))
+    ap.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmark_scale.md", help="the results page ('-': none)")
+    ap.add_argument("--fresh", action="store_true", help="delete the sizes' outputs first (otherwise finished rules are kept)")
+    ap.add_argument("--timeout-min", type=float, default=None, help="give up on a size after this many minutes")
+    ap.add_argument("--note", default="", help="a line added to the results page (e.g. what else ran on the machine)")
+    args = ap.parse_args(argv)
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    config = args.workdir / "config.yaml"
+    config.write_text(yaml.safe_dump(scale_config(args.sizes), sort_keys=False))
+    results = {}
+    for size in args.sizes:
+        results[size] = run_size(size, args.workdir, config, args.cores, args.fresh, args.timeout_min and args.timeout_min * 60)
+        print("\n".join(table(results[size])), flush=True)
+    g = growth(results)
+    if g:
+        print("\ngrowth full / quarter (area x4; 4.0 = linear):\n" + "\n".join(g))
+
+    if str(args.output) == "-":
+        return
+    out = [
+        "# Scale benchmark: a Puerto-Rico-sized embedded event",
+        "",
+        "Generated by `.venv/bin/python tools/benchmark_scale.py "
+        + " ".join(["--sizes", *args.sizes, "--cores", str(args.cores)])
+        + "` — not a test; figures depend on the machine and on what else runs on it.",
+        "",
+        f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"- machine: {machine()}",
+        f"- software: {versions()}",
+        f"- Snakemake `--cores {args.cores}`; each rule's time, CPU time and max RSS (resident memory of the job's whole "
+        "process tree, MiB) from its `benchmarks/<area>/<rule>.tsv`; throughput = area / time.",
+        "- the areas: squares around 66.45° W, 18.22° N; full = 95 km x 95 km (~9,000 km², Puerto Rico's area), "
+        "quarter = 47.5 km x 47.5 km; 10 m pixels, 6 acquisitions (+1 extra frame, +1 descending distractor), 128 px chips.",
+    ]
+    if args.note:
+        out.append(f"- note: {args.note}")
+    for size in args.sizes:
+        out += ["", f"## {size}", "", *table(results[size])]
+    if g:
+        out += ["", "## Growth, full / quarter (the area grows 4x: 4.0 is linear)", "", *g]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    old = args.output.read_text() if args.output.exists() else ""
+    marker = "\n## Analysis"
+    analysis = old[old.index(marker):] if marker in old else ""
+    args.output.write_text("\n".join(out) + "\n" + analysis)
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Rule classify_rapid: both halves' forests of a trained area classify every chip of a new area."""
+
+from landslide_sar.density.rapid import classify_chips
+from landslide_sar.io import run_rule
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        classify_chips,
+        snakemake.log[0],
+        features_half0=snakemake.input.features[0],
+        features_half1=snakemake.input.features[1],
+        forests=snakemake.input.forests,
+        predictions_out=snakemake.output.predictions,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

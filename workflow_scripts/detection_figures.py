@@ -1,0 +1,22 @@
+"""Rule detection_figures: AUPRC against time steps (one line per band set), precision-recall
+curves, and each transfer model's predicted probability against the truth in both regions."""
+
+from landslide_sar.detection.report import detection_figures
+from landslide_sar.io import run_rule
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        detection_figures,
+        snakemake.log[0],
+        table_csv=snakemake.input.table,
+        curves=list(snakemake.input.curves),
+        transfer_predictions=list(snakemake.input.predictions),
+        auprc_png=snakemake.output.auprc,
+        pr_png=snakemake.output.pr,
+        maps_png=snakemake.output.maps,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,19 @@
+"""Rule detection_table: every detection experiment's metrics in one CSV (with the no-skill rows)
+and the papers' two tables in Markdown (the poster's grid, the transfer paper's Table 1)."""
+
+from landslide_sar.detection.report import detection_table
+from landslide_sar.io import run_rule
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        detection_table,
+        snakemake.log[0],
+        metrics=list(snakemake.input.metrics),
+        csv_out=snakemake.output.csv,
+        md_out=snakemake.output.markdown,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake
