@@ -306,7 +306,7 @@ def check_geocoded(items: list[pystac.Item], source: str) -> None:
     radar geometry (e.g. Planetary Computer's sentinel-1-grd) have none and cannot be gridded."""
     for item in items:
         props = [item.properties, *(item.assets[p].extra_fields for p in POLARISATIONS if p in item.assets)]
-        if not any(d.get("proj:epsg") for d in props):
+        if not any(d.get("proj:epsg") or d.get("proj:code") for d in props):
             raise InputError(
                 f"{source}: item {item.id} has no proj:epsg/proj:code: it is not geocoded (GRD items are in radar "
                 "geometry); use a terrain-corrected collection such as sentinel-1-rtc"

@@ -162,3 +162,10 @@ def all_targets():
         if "synthetic" in config["areas"][area]:
             targets.append(f"results/{area}/report/rapid_map_vs_truth.png")
     return targets
+
+
+def rapid_source(wildcards):
+    """The trained experiment folder that maps the wildcard area."""
+    r = config["rapid_response"][wildcards.area]
+    revisits = 0 if r["inputs"] == "dem" else r["revisits"]
+    return f"results/{r['model_area']}/density/{r['inputs']}_r{revisits}"

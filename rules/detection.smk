@@ -2,75 +2,8 @@
 # augmentation) one U-Net trained and scored with the VH-change baseline beside it, then the
 # table and figures. Active only when the config has a `detection` section (config/detection.yaml).
 
-from landslide_sar.detection.report import experiments as detection_experiments_of
 
-DETECTION = config.get("detection")
-DETECTION_ROOT = "results/detection"
-DETECTION_EXPERIMENTS = (
-    detection_experiments_of(DETECTION, AREAS) if DETECTION is not None else []
-)
-DETECTION_BY_KEY = {(e.experiment, e.name): e for e in DETECTION_EXPERIMENTS}
-
-
-wildcard_constraints:
-    experiment="within|transfer",
-    band_set="vv|vh|vvvh|sar_dem",
-    steps=r"\d+",
-    aug="aug|noaug",
-
-
-def detection_experiment(wildcards):
-    """The Experiment of a train_detection job's wildcards."""
-    return DETECTION_BY_KEY[
-        (
-            wildcards.experiment,
-            f"{wildcards.band_set}_t{wildcards.steps}_{wildcards.aug}",
-        )
-    ]
-
-
-def detection_cubes(wildcards):
-    """The cubes of the training region and, for transfer, of the test region."""
-    e = detection_experiment(wildcards)
-    cubes = {"train": rules.assemble_cube.output.zarr.format(area=e.train_region)}
-    if e.test_region is not None:
-        cubes["test"] = rules.assemble_cube.output.zarr.format(area=e.test_region)
-    return cubes
-
-
-def detection_regions(wildcards):
-    """Names and event times of the experiment's regions (from the areas' config)."""
-    e = detection_experiment(wildcards)
-    test = e.test_region
-    return {
-        "train_region": e.train_region,
-        "train_event_time": config["areas"][e.train_region]["event_time"],
-        "test_region": test or "",
-        "test_event_time": config["areas"][test]["event_time"] if test else None,
-        "elevation": e.elevation,
-    }
-
-
-def detection_outputs(filename, experiment=None):
-    """`filename` of every detection experiment (of one kind when `experiment` is given)."""
-    return [
-        e.path(DETECTION_ROOT, filename)
-        for e in DETECTION_EXPERIMENTS
-        if experiment in (None, e.experiment)
-    ]
-
-
-def detection_targets():
-    """The final detection outputs: the table and the three figures."""
-    if DETECTION is None:
-        return []
-    return [
-        f"{DETECTION_ROOT}/metrics.csv",
-        f"{DETECTION_ROOT}/metrics.md",
-        f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
-        f"{DETECTION_ROOT}/report/pr_curves.png",
-        f"{DETECTION_ROOT}/report/transfer_maps.png",
-    ]
+include: "detection_common.smk"
 
 
 rule train_detection:

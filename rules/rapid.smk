@@ -2,13 +2,6 @@
 # no inventory (config `rapid_response: {new_area: {model_area, inputs, revisits}}`).
 
 
-def rapid_source(wildcards):
-    """The trained experiment folder that maps the wildcard area."""
-    r = config["rapid_response"][wildcards.area]
-    revisits = 0 if r["inputs"] == "dem" else r["revisits"]
-    return f"results/{r['model_area']}/density/{r['inputs']}_r{revisits}"
-
-
 rule predict_rapid:
     input:
         chips=rules.make_chips.output.zarr,

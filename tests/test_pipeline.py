@@ -77,7 +77,10 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv")
     assert {"inputs", "revisits", "split", "subset", "auc_macro_ovr"} <= set(metrics.columns)
     cross = metrics[(metrics["split"].astype(str) == "both") & (metrics["subset"] == "cross")]
-    assert len(cross) == 1 and float(cross["auc_macro_ovr"].iloc[0]) > 0.65
+    # one cross row per experiment: DEM once (revisits 0), fused per revisits of the tiny config
+    assert sorted(zip(cross["inputs"], cross["revisits"])) == [("dem", 0), ("fused", 1), ("fused", 3)]
+    fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
+    assert float(fused3["auc_macro_ovr"].iloc[0]) > 0.65
     no_skill = metrics[metrics["subset"] == "no_skill"]["auc_macro_ovr"]
     assert np.allclose(no_skill, 0.5)
     pred = pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3/predictions.csv")

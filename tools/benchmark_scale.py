@@ -92,6 +92,16 @@ def grid_shape(workdir: Path, area: str) -> tuple[int, int] | None:
         return src.height, src.width
 
 
+def collect(size: str, workdir: Path, rc: int | str = 0, wall: float | None = None) -> dict:
+    """A size's figures from its benchmark files (and the wall time its last run recorded)."""
+    area = f"pr_{size}"
+    wall_file = workdir / "benchmarks" / area / "scale_wall_s.txt"
+    if wall is None:
+        wall = float(wall_file.read_text()) if wall_file.is_file() else float("nan")
+    rules = {rule: read_benchmark(workdir / "benchmarks" / area / f"{rule}.tsv") for rule in RULES}
+    return {"size": size, "area": area, "rc": rc, "wall_s": wall, "rules": rules, "shape": grid_shape(workdir, area), "bbox": square_bbox(SIZES[size])}
+
+
 def run_size(size: str, workdir: Path, config: Path, cores: int, fresh: bool, timeout_s: float | None) -> dict:
     area = f"pr_{size}"
     if fresh:
@@ -124,9 +134,7 @@ def run_size(size: str, workdir: Path, config: Path, cores: int, fresh: bool, ti
         wall = float(wall_file.read_text())
     elif rc == 0:
         wall_file.write_text(f"{wall:.1f}")
-    rules = {rule: read_benchmark(workdir / "benchmarks" / area / f"{rule}.tsv") for rule in RULES}
-    shape = grid_shape(workdir, area)
-    return {"size": size, "area": area, "rc": rc, "wall_s": wall, "rules": rules, "shape": shape, "bbox": square_bbox(SIZES[size])}
+    return collect(size, workdir, rc, wall)
 
 
 def area_km2(result: dict) -> float | None:
@@ -154,14 +162,15 @@ def table(result: dict) -> list[str]:
     done = [b for b in result["rules"].values() if b]
     if done:
         lines.append(
-            f"| **chain** | {sum(b['s'] for b in done):.1f} | {sum(b['cpu_time'] for b in done):.1f} | "
+            f"| **sum of the rules** | {sum(b['s'] for b in done):.1f} | {sum(b['cpu_time'] for b in done):.1f} | "
             f"{max(b['max_rss'] for b in done):.0f} (peak) | "
             f"{(km2 / sum(b['s'] for b in done)) if km2 else float('nan'):.1f} | |"
         )
     head = f"**{result['size']}** (`{result['area']}`, bbox {result['bbox']})"
     if result["shape"]:
         head += f": {result['shape'][1]} x {result['shape'][0]} px = {mpx:.1f} Mpx = {km2:,.0f} km² at 10 m"
-    head += f"; Snakemake run {result['wall_s']:.0f} s"
+    if not math.isnan(result["wall_s"]):
+        head += f"; Snakemake run {result['wall_s']:.0f} s wall"
     if result["rc"] != 0:
         head += f", **did not finish** ({result['rc']})"
     return [head, "", *lines]
@@ -171,14 +180,26 @@ def growth(results: dict[str, dict]) -> list[str]:
     q, f = results.get("quarter"), results.get("full")
     if not (q and f):
         return []
-    lines = ["| rule | time full/quarter | max RSS full/quarter |", "|---|---:|---:|"]
+    lines = ["| rule | time full/quarter | CPU time full/quarter | max RSS full/quarter |", "|---|---:|---:|---:|"]
     for rule in RULES:
         bq, bf = q["rules"][rule], f["rules"][rule]
         if bq and bf:
-            lines.append(f"| {rule} | {bf['s'] / bq['s']:.2f} | {bf['max_rss'] / bq['max_rss']:.2f} |")
+            lines.append(
+                f"| {rule} | {bf['s'] / bq['s']:.2f} | {bf['cpu_time'] / bq['cpu_time']:.2f} | {bf['max_rss'] / bq['max_rss']:.2f} |"
+            )
         else:
-            lines.append(f"| {rule} | – | – |")
+            lines.append(f"| {rule} | – | – | – |")
+    if q["shape"] and f["shape"]:
+        ratio = (f["shape"][0] * f["shape"][1]) / (q["shape"][0] * q["shape"][1])
+        lines.append(f"| *(pixels)* | {ratio:.2f} | {ratio:.2f} | {ratio:.2f} |")
     return lines
+
+
+def ran_at(workdir: Path, sizes: list[str]) -> dt.datetime:
+    """When the figures were taken: the newest of the sizes' benchmark files."""
+    files = [f for size in sizes for f in (workdir / "benchmarks" / f"pr_{size}").glob("*.tsv")]
+    stamp = max((f.stat().st_mtime for f in files), default=time.time())
+    return dt.datetime.fromtimestamp(stamp).astimezone()
 
 
 def machine() -> str:
@@ -201,7 +222,15 @@ def versions() -> str:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = "?"
-    return f"snakemake {snakemake.__version__}, Python {platform.python_version()}, commit {commit or '?'} (+ working tree)"
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "landslide_sar", "rules", "workflow_scripts", "Snakefile"],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+    except OSError:
+        dirty = ""
+    tree = " with uncommitted changes to the workflow" if dirty else ""
+    return f"snakemake {snakemake.__version__}, Python {platform.python_version()}, commit {commit or '?'}{tree}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,15 +241,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmark_scale.md", help="the results page ('-': none)")
     ap.add_argument("--fresh", action="store_true", help="delete the sizes' outputs first (otherwise finished rules are kept)")
     ap.add_argument("--timeout-min", type=float, default=None, help="give up on a size after this many minutes")
+    ap.add_argument("--report-only", action="store_true", help="run nothing: rewrite the page from the work directory's benchmark files")
     ap.add_argument("--note", default="", help="a line added to the results page (e.g. what else ran on the machine)")
     args = ap.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     config = args.workdir / "config.yaml"
-    config.write_text(yaml.safe_dump(scale_config(args.sizes), sort_keys=False))
+    if not args.report_only:
+        config.write_text(yaml.safe_dump(scale_config(args.sizes), sort_keys=False))
     results = {}
     for size in args.sizes:
-        results[size] = run_size(size, args.workdir, config, args.cores, args.fresh, args.timeout_min and args.timeout_min * 60)
+        if args.report_only:
+            results[size] = collect(size, args.workdir)
+        else:
+            results[size] = run_size(size, args.workdir, config, args.cores, args.fresh, args.timeout_min and args.timeout_min * 60)
         print("\n".join(table(results[size])), flush=True)
     g = growth(results)
     if g:
@@ -235,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         + " ".join(["--sizes", *args.sizes, "--cores", str(args.cores)])
         + "` — not a test; figures depend on the machine and on what else runs on it.",
         "",
-        f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"- date: {ran_at(args.workdir, args.sizes):%Y-%m-%d %H:%M %Z}",
         f"- machine: {machine()}",
         f"- software: {versions()}",
         f"- Snakemake `--cores {args.cores}`; each rule's time, CPU time and max RSS (resident memory of the job's whole "

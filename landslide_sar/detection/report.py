@@ -186,10 +186,10 @@ def plot_auprc_vs_timesteps(table: pd.DataFrame, out_png: PathLike) -> None:
     for b in [b for b in BAND_LABELS if b in set(u["band_set"])]:
         g = u[u["band_set"] == b].sort_values("n_steps")
         ax.plot(g["n_steps"], g["auprc"], marker="o", label=f"U-Net {BAND_LABELS[b]}")
-    for method, style, label in (("handwerger", "s--", "VH change baseline"), ("no_skill", "k:", "no skill")):
+    for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
         g = w[w["method"] == method].groupby("n_steps")["auprc"].first()
         if len(g):
-            ax.plot(g.index, g.values, style, color="grey" if method == "handwerger" else "k", label=label)
+            ax.plot(g.index, g.values, style, color=color, label=label)
     steps = sorted(w["n_steps"].unique()) if len(w) else [1]
     ax.set_xticks(steps)
     ax.set_xlabel("time steps averaged before and after the event")

@@ -45,7 +45,7 @@ if [ "${real_mem:-0}" -lt "$min_mem" ]; then
   slurmd_params="SlurmdParameters=config_overrides"
 fi
 sed -e "s|@DIR@|$dir|g" -e "s|@HOST@|$host|g" -e "s|@CTLD_PORT@|$ctld_port|g" \
-    -e "s|@SLURMD_PORT@|$slurmd_port|g" -e "s|@NODE_LINE@|$node_line|" \
+    -e "s|@SLURMD_PORT@|$slurmd_port|g" -e "s|@NODE_LINE@|$node_line|" -e "s|@USER@|$(id -un)|g" \
     -e "s|@SLURMD_PARAMETERS@|$slurmd_params|" "$here/slurm.conf.in" > "$dir/slurm.conf"
 export SLURM_CONF="$dir/slurm.conf"
 mkdir -p "$dir/bin"
