@@ -18,6 +18,15 @@ include: "rules/rapid.smk"
 include: "rules/detection.smk"
 
 
+# Downloads run where Snakemake runs (the submit host on a cluster, whose compute nodes often
+# lack internet); everything else is a cluster job under profiles/slurm.
+localrules:
+    download_sentinel1,
+    download_dem,
+    download_inventory,
+    download_datacube,
+
+
 rule all:
     default_target: True
     input:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,32 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config {key} = {error.instance!r}: {error.message}"
 
 
+def _filling_defaults(validator_class: type) -> type:
+    """A validator class that also sets the schema's `default:` of every absent property (the
+    jsonschema documentation's recipe), so that defaults live in the schema, documented, and the
+    rules see them in `config` (and pass them through `params:`) like any value set by hand."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001, ANN202
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
 def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> None:
     """Raise ConfigError with one line for the most relevant schema violation, plus checks the
-    schema cannot express (revisits within the acquisitions after the event, bbox on Earth)."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_dir))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    schema cannot express (revisits within the acquisitions after the event, bbox on Earth).
+    Absent optional keys get the schema's documented `default:` values, in place."""
+    schema = load_schema(schema_dir)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
+    for _ in _filling_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(config):
+        pass  # valid already: this pass only fills the defaults
     for name, area in config["areas"].items():
         check_area(name, area)
         after = area["sentinel1"]["acquisitions_after"]

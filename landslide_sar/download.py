@@ -28,18 +28,15 @@ PC_KEY_ENV = "PC_SDK_SUBSCRIPTION_KEY"
 class Network:
     """How downloads behave on a flaky network (the area's `download` config block)."""
 
-    http_retries: int = 5  # retries of each HTTP request (STAC search, COG reads, files)
-    backoff_s: float = 1.0  # first wait between retries (s); doubles each retry
-    timeout_s: float = 60.0  # connect/read timeout of one request (s)
+    http_retries: int  # retries of each HTTP request (STAC search, COG reads, files)
+    backoff_s: float  # first wait between retries (s); doubles each retry
+    timeout_s: float  # connect/read timeout of one request (s)
 
     @classmethod
     def from_config(cls, area: dict) -> "Network":
-        d = area.get("download") or {}
-        return cls(
-            http_retries=int(d.get("http_retries", cls.http_retries)),
-            backoff_s=float(d.get("backoff_s", cls.backoff_s)),
-            timeout_s=float(d.get("timeout_s", cls.timeout_s)),
-        )
+        """From the area's `download` block (defaults filled from the schema by validate_config)."""
+        d = area["download"]
+        return cls(http_retries=int(d["http_retries"]), backoff_s=float(d["backoff_s"]), timeout_s=float(d["timeout_s"]))
 
     def urllib3_retry(self):  # noqa: ANN201 - urllib3.Retry
         from urllib3 import Retry
@@ -75,7 +72,7 @@ def redact(text: object) -> str:
     return out
 
 
-def download_url(url: str, out_path: str | Path, network: Network = Network(), what: str = "download") -> Path:
+def download_url(url: str, out_path: str | Path, network: Network, what: str = "download") -> Path:
     """Fetch `url` into `out_path` (streamed to a temporary sibling, moved into place only when
     complete). Connection failures and 429/5xx answers are retried with exponential backoff."""
     import requests

@@ -61,9 +61,11 @@ def search_window(s1: dict, event_time: datetime) -> tuple[datetime, datetime]:
     """[start, end] of the search: `search_start`/`search_end` when set, else event ± `search_days`.
 
     Raises InputError when the event lies outside the window (no before/after split possible)."""
-    days = timedelta(days=s1.get("search_days") or 45)
-    start = parse_time(s1["search_start"], "sentinel1.search_start") if s1.get("search_start") else event_time - days
-    end = parse_time(s1["search_end"], "sentinel1.search_end") if s1.get("search_end") else event_time + days
+    start = parse_time(s1["search_start"], "sentinel1.search_start") if s1.get("search_start") else None
+    end = parse_time(s1["search_end"], "sentinel1.search_end") if s1.get("search_end") else None
+    if start is None or end is None:
+        days = timedelta(days=s1["search_days"])
+        start, end = start or event_time - days, end or event_time + days
     if not start < event_time < end:
         raise InputError(
             f"event_time: {event_time:%Y-%m-%dT%H:%M:%SZ} is outside the search window "
@@ -99,7 +101,7 @@ def search_stac(
     bbox: tuple[float, float, float, float],
     start: datetime | None,
     end: datetime | None,
-    network: Network = Network(),
+    network: Network,
     what: str = "sentinel1",
 ) -> list[pystac.Item]:
     """Items of `collection` intersecting bbox (within [start, end] when given) from a STAC API.
@@ -325,7 +327,7 @@ def raise_read_error(err: Exception, what: str) -> None:
     raise err
 
 
-def load_acquisition(acq: Acquisition, grid: Grid, chunksize: int = 1024, network: Network = Network()) -> xr.DataArray:
+def load_acquisition(acq: Acquisition, grid: Grid, chunksize: int, network: Network) -> xr.DataArray:
     """VV and VH linear gamma0 of one acquisition on the area's grid, (band, y, x), lazily."""
     return stack_on_grid(list(acq.items), list(POLARISATIONS), grid, chunksize, network)
 
@@ -346,7 +348,7 @@ def download_sentinel1(
     event_time = parse_time(area["event_time"], "event_time")
     start, end = search_window(s1, event_time)
     if s1["source"] == "stac":
-        endpoint = s1.get("endpoint") or PLANETARY_COMPUTER_STAC
+        endpoint = s1["endpoint"]
         source = f"sentinel1: {redact(endpoint)} collection {s1['collection']} bbox {list(area['bbox'])} {start:%Y-%m-%d} .. {end:%Y-%m-%d}"
         items = search_stac(endpoint, s1["collection"], area["bbox"], start, end, network)
         if not items:

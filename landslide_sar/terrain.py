@@ -56,12 +56,12 @@ def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
 DEM_ASSETS = {"cop-dem-glo-30": "data", "cop-dem-glo-90": "data", "nasadem": "elevation", "alos-dem": "data"}
 
 
-def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network = Network()) -> np.ndarray:
+def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network) -> np.ndarray:
     """The DEM tiles of a STAC collection (e.g. Planetary Computer `cop-dem-glo-30` or `nasadem`)
     that intersect the grid, mosaicked and resampled (bilinear) onto it: float32 metres, NaN nodata."""
-    from .sentinel1 import PLANETARY_COMPUTER_STAC, raise_read_error, search_stac, sign_items, stack_on_grid
+    from .sentinel1 import raise_read_error, search_stac, sign_items, stack_on_grid
 
-    endpoint = dem_cfg.get("endpoint") or PLANETARY_COMPUTER_STAC
+    endpoint = dem_cfg["endpoint"]
     collection = dem_cfg["collection"]
     asset = dem_cfg.get("asset") or DEM_ASSETS.get(collection, "data")
     w, s, e, n = grid.lonlat_bbox()

@@ -103,11 +103,11 @@ def fetches_anything(area):
 
 def download_retries():
     """Snakemake re-runs of a failed download job (the `retries` directive): the largest
-    `download.job_retries` (default 2) of the areas that download; 0 when none does."""
+    `download.job_retries` of the areas that download; 0 when none does."""
     return max(
         [0]
         + [
-            config["areas"][a].get("download", {}).get("job_retries", 2)
+            config["areas"][a]["download"]["job_retries"]
             for a in AREAS
             if fetches_anything(config["areas"][a])
         ]

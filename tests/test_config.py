@@ -43,3 +43,20 @@ def test_bad_values_give_one_line(default, edit, expected) -> None:
     message = str(err.value)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> None:
+    cfg = copy.deepcopy(default)
+    s1 = cfg["areas"]["embedded"]["sentinel1"]
+    s1.pop("search_days", None)
+    cfg["areas"]["embedded"].pop("download", None)
+    validate_config(cfg)
+    area = cfg["areas"]["embedded"]
+    assert area["sentinel1"]["search_days"] == 45
+    assert area["sentinel1"]["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
+    assert area["download"] == {"http_retries": 5, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
+    # a value set by hand is kept; the rest of its block is filled
+    cfg = copy.deepcopy(default)
+    cfg["areas"]["embedded"]["download"] = {"http_retries": 0}
+    validate_config(cfg)
+    assert cfg["areas"]["embedded"]["download"] == {"http_retries": 0, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}

@@ -65,6 +65,7 @@ def area() -> dict:
             "relative_orbit": 135,
             "search_days": 45,
         },
+        "download": {"http_retries": 0, "backoff_s": 0.1, "timeout_s": 10, "job_retries": 0},
     }
 
 

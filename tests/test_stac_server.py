@@ -423,7 +423,7 @@ def test_secrets_never_reach_a_message(monkeypatch) -> None:
     line = redact(signed + "\nsecond line")
     assert "sig=" not in line and "k3y-s3cret" not in line and "\n" not in line
     assert "https://sentinel1euwestrtc.blob.core.windows.net/rtc/a_vv.tif?<redacted>" in line
-    net = Network.from_config({"download": {"http_retries": 3, "backoff_s": 0.5}})
+    net = Network.from_config({"download": {"http_retries": 3, "backoff_s": 0.5, "timeout_s": 60.0}})
     assert (net.http_retries, net.backoff_s, net.timeout_s) == (3, 0.5, 60.0)
     assert net.gdal_env()["GDAL_HTTP_MAX_RETRY"] == "3"
 
