@@ -29,6 +29,7 @@ def tiny_config() -> dict:
     cfg["areas"] = {"tiny": area, "tiny_new": new}
     cfg["rapid_response"] = {"tiny_new": {"model_area": "tiny", "inputs": "fused", "revisits": 3}}
     cfg["chips"]["size"] = 32
+    cfg["density"]["areas"] = ["tiny"]
     cfg["density"]["inputs"] = ["dem", "fused"]
     cfg["density"]["revisits"] = [1, 3]
     cfg["density"]["model"].update(width=8, depth=3)
