@@ -86,6 +86,10 @@ def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> No
         pass  # valid already: this pass only fills the defaults
     for name, area in config["areas"].items():
         check_area(name, area)
+    _check_density_areas(config)
+    for name, area in config["areas"].items():
+        if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
+            continue  # no density experiment reads its revisits (e.g. a detection region)
         after = area["sentinel1"]["acquisitions_after"]
         wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
         if wanted > after:
@@ -186,6 +190,21 @@ def _inventory_source(area: dict[str, Any]) -> str | None:
     return area["inventory"]["source"] if "inventory" in area else None
 
 
+def _check_density_areas(config: dict[str, Any]) -> None:
+    """The density grid runs on configured areas with an inventory (a published datacube holds its
+    labels); region_a/region_b-like detection areas are left out of it explicitly."""
+    areas = config["areas"]
+    labelled = sorted(a for a in areas if _inventory_source(areas[a]) != "none")
+    for name in config["density"]["areas"]:
+        if name not in areas:
+            raise ConfigError(f"config density.areas: no area {name!r}; expected areas with an inventory among {labelled}")
+        if name not in labelled:
+            raise ConfigError(
+                f"config density.areas: area {name!r} has no inventory (areas.{name}.inventory.source = 'none'); "
+                f"expected areas with an inventory among {labelled}"
+            )
+
+
 def _check_rapid_response(config: dict[str, Any]) -> None:
     """Rapid-response areas have no inventory, and are mapped by a trained area's experiment."""
     density = config["density"]
@@ -197,8 +216,8 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
         if _inventory_source(areas[name]) != "none":
             raise ConfigError(f"{where}: areas.{name}.inventory.source = {_inventory_source(areas[name])!r}; expected 'none' for an area mapped without inventory")
         src = r["model_area"]
-        if src not in areas or src in config.get("rapid_response", {}) or _inventory_source(areas[src]) == "none":
-            raise ConfigError(f"{where}.model_area = {src!r} is not allowed; expected an area with an inventory among {sorted(a for a in areas if a not in config['rapid_response'])}")
+        if src not in density["areas"]:
+            raise ConfigError(f"{where}.model_area = {src!r} is not allowed; expected an area of density.areas {density['areas']}")
         if r["inputs"] not in density["inputs"] or (r["inputs"] != "dem" and r["revisits"] not in density["revisits"]):
             raise ConfigError(
                 f"{where} = {r['inputs']} with {r['revisits']} revisits is not allowed; expected an experiment of "

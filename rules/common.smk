@@ -132,7 +132,9 @@ def map_experiment():
 
 
 RAPID_AREAS = list(config.get("rapid_response", {}))
-TRAINED_AREAS = [a for a in AREAS if a not in RAPID_AREAS]
+# the areas of the density grid and map (config density.areas, each with an inventory); the other
+# labelled areas (e.g. the detection regions) get cubes but no density experiment
+DENSITY_AREAS = list(config["density"]["areas"])
 
 
 def labels_input(wildcards):
@@ -143,11 +145,12 @@ def labels_input(wildcards):
 
 
 def all_targets():
-    """The final outputs: for every trained area the density table, map and figures; for every
-    rapid-response area its map (and, for a synthetic event, the check against its truth).
+    """The final outputs: for every area of density.areas the density table, map and figures;
+    for every rapid-response area its map (and, for a synthetic event, the check against its
+    truth). Rule `all` adds detection_targets() (rules/detection_common.smk).
     """
     targets = []
-    for area in TRAINED_AREAS:
+    for area in DENSITY_AREAS:
         targets += [
             f"results/{area}/density/metrics.csv",
             f"results/{area}/density/map.tif",

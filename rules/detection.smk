@@ -1,6 +1,7 @@
 # Landslide detection (issue 5; docs/detection.md): per (experiment, band set, time steps,
 # augmentation) one U-Net trained and scored with the VH-change baseline beside it, then the
-# table and figures. Active only when the config has a `detection` section (config/detection.yaml).
+# table and figures. Active only when the config has a `detection` section (config.yaml has one):
+# rule `all` then includes detection_all's targets.
 
 
 include: "detection_common.smk"

@@ -18,8 +18,10 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 def tiny_config() -> dict:
     """The default config on two ~3 x 3 km events with 32-pixel chips and small, quick models:
     `tiny` is trained on (a reduced density grid), `tiny_new` (another seed, further east) is
-    mapped by tiny's models and forests without its inventory being read (rapid response)."""
+    mapped by tiny's models and forests without its inventory being read (rapid response). The
+    detection regions and section of config.yaml are dropped (tests/test_detection_workflow.py)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg.pop("detection")
     area = copy.deepcopy(cfg["areas"]["embedded"])
     area["bbox"] = [-66.70, 18.25, -66.67, 18.28]
     new = copy.deepcopy(area)
@@ -29,6 +31,7 @@ def tiny_config() -> dict:
     cfg["areas"] = {"tiny": area, "tiny_new": new}
     cfg["rapid_response"] = {"tiny_new": {"model_area": "tiny", "inputs": "fused", "revisits": 3}}
     cfg["chips"]["size"] = 32
+    cfg["density"]["areas"] = ["tiny"]
     cfg["density"]["inputs"] = ["dem", "fused"]
     cfg["density"]["revisits"] = [1, 3]
     cfg["density"]["model"].update(width=8, depth=3)

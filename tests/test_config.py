@@ -24,6 +24,16 @@ def test_shipped_configs_are_valid(default) -> None:
         validate_config(yaml.safe_load(path.read_text()))
 
 
+def _unlabelled_region_b(c: dict) -> None:
+    c["areas"]["region_b"]["inventory"] = {"source": "none"}
+    c["density"]["areas"].append("region_b")
+
+
+def _rapid_from_region_a(c: dict) -> None:
+    c["areas"]["new"] = copy.deepcopy(c["areas"]["embedded"]) | {"inventory": {"source": "none"}}
+    c["rapid_response"] = {"new": {"model_area": "region_a", "inputs": "fused", "revisits": 3}}
+
+
 @pytest.mark.parametrize(
     "edit, expected",
     [
@@ -33,6 +43,10 @@ def test_shipped_configs_are_valid(default) -> None:
         (lambda c: c["areas"]["embedded"].update(bbox=[-66.6, 18.2, -66.7, 18.3]), "config areas.embedded.bbox: [-66.6, 18.2, -66.7, 18.3] has min >= max"),
         (lambda c: c["density"].update(revisits=[4]), "config density.revisits = 4 is not allowed for area embedded"),
         (lambda c: c["splits"].update(seed="x"), "config splits.seed = 'x' is not allowed; expected type integer"),
+        (lambda c: c["density"]["areas"].append("nowhere"), "config density.areas: no area 'nowhere'; expected areas with an inventory among"),
+        (_unlabelled_region_b, "config density.areas: area 'region_b' has no inventory (areas.region_b.inventory.source = 'none')"),
+        (lambda c: c["density"].pop("areas"), "config density: 'areas' is a required property"),
+        (_rapid_from_region_a, "config rapid_response.new.model_area = 'region_a' is not allowed; expected an area of density.areas ['embedded']"),
     ],
 )
 def test_bad_values_give_one_line(default, edit, expected) -> None:

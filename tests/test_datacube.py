@@ -95,6 +95,7 @@ def cube_config(datacube: dict, before: int = 3, after: int = 3, orbit_state: st
             "download": {"http_retries": 0, "job_retries": 0},
         }
     }
+    cfg["density"]["areas"] = ["cube"]
     return cfg
 
 

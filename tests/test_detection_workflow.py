@@ -1,5 +1,5 @@
 """The detection part of the workflow (rules/detection.smk) end to end on two tiny regions of
-config/detection.yaml: train_detection per experiment, detection_table, detection_figures."""
+config.yaml's detection setup: train_detection per experiment, detection_table, detection_figures."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata")
 
 
 def tiny_detection_config() -> dict:
-    """config/detection.yaml on two ~2 x 2 km regions, 32-pixel chips, 2 epochs, a reduced grid."""
-    cfg = yaml.safe_load((ROOT / "config" / "detection.yaml").read_text())
+    """config.yaml's detection regions and section alone (no density area: `embedded` dropped) on
+    two ~2 x 2 km regions, 32-pixel chips, 2 epochs, a reduced grid."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    del cfg["areas"]["embedded"]
+    cfg["density"]["areas"] = []
     cfg["areas"]["region_a"]["bbox"] = [-66.70, 18.25, -66.68, 18.27]
     cfg["areas"]["region_b"]["bbox"] = [-66.66, 18.25, -66.64, 18.27]
     for area in cfg["areas"].values():
         area["sentinel1"]["acquisitions_before"] = area["sentinel1"]["acquisitions_after"] = 2
-    cfg["density"]["revisits"] = [1, 2]
-    cfg["density"]["map"]["revisits"] = 2
     det = cfg["detection"]
     det["within"].update(band_sets=["vh", "sar_dem"], time_steps=[1, 2])
     det["transfer"].update(band_sets=["vvvh"], time_steps=2, augment=[False, True])
@@ -89,3 +90,9 @@ def test_missing_detection_key_is_an_error(tmp_path: Path) -> None:
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
     assert proc.returncode != 0 and "detection.training" in proc.stdout + proc.stderr and "patience" in proc.stdout + proc.stderr
+
+
+def test_all_builds_the_detection_targets(detection_run: Path) -> None:
+    """Rule `all` includes detection_all's targets (here the only ones: density.areas is empty)."""
+    proc = snakemake(detection_run, detection_run / "config.yaml", "-n", "all")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]

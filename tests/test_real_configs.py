@@ -91,3 +91,17 @@ def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) 
     downloads = [p for rule in ("download_sentinel1", "download_dem", "download_inventory", "download_datacube") for p in outputs.get(rule, [])]
     assert downloads and all(p.startswith("resources/") for p in downloads), downloads
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grids(tmp_path, offline) -> None:
+    """config.yaml's `all`: the density grid and map on density.areas (embedded) only, and every
+    detection experiment (4 band sets x 4 time steps within, 2 band sets x 2 augmentations transfer)."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert cfg["density"]["areas"] == ["embedded"] and {"region_a", "region_b"} <= set(cfg["areas"])
+    proc = snakemake(tmp_path, ROOT / "config.yaml", "-n", "all")
+    jobs = _jobs(proc.stdout)
+    assert jobs["train_detection"] == 4 * 4 + 2 * 2 and jobs["detection_table"] == jobs["detection_figures"] == 1
+    assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
+    assert jobs["train_density"] == 2 * (1 + 2 * 3)  # halves x (DEM once + SAR, fused x 3 revisits)
+    for area in ("region_a", "region_b"):
+        assert f"results/{area}/density" not in proc.stdout and f"results/{area}/chips" not in proc.stdout

@@ -257,6 +257,7 @@ def loop_config(world: dict, **s1) -> dict:
     area["inventory"] = {"source": "url", "url": f"{world['http']}/heads.gpkg"}
     area["download"] = {"http_retries": 1, "backoff_s": 0.1, "timeout_s": 10, "job_retries": 0}
     cfg["areas"] = {AREA: area}
+    cfg["density"]["areas"] = [AREA]
     cfg.pop("rapid_response", None)  # the tiny config maps a second area with the first
     return cfg
 
