@@ -74,6 +74,10 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+#: GDAL block cache (MB) while a COG is written: bounds its memory at any raster size.
+GDAL_CACHE_MB = 256
+
+
 @contextmanager
 def cog_writer(
     path: str | Path,
@@ -108,19 +112,22 @@ def cog_writer(
     }
     _remove(scratch)
     try:
-        with rasterio.open(scratch, "w", **profile) as dst:
-            for i, desc in enumerate(descriptions or [], start=1):
-                dst.set_band_description(i, desc)
-            yield dst
-        with rasterio.open(scratch) as src, atomic_path(path) as tmp:
-            rio_copy(
-                src,
-                tmp,
-                driver="COG",
-                compress="DEFLATE",
-                blocksize=256,
-                overview_resampling=resampling,
-            )
+        # GDAL's block cache (default 5 % of the machine's RAM) would otherwise fill with
+        # written tiles up to the raster's size
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            with rasterio.open(scratch, "w", **profile) as dst:
+                for i, desc in enumerate(descriptions or [], start=1):
+                    dst.set_band_description(i, desc)
+                yield dst
+            with rasterio.open(scratch) as src, atomic_path(path) as tmp:
+                rio_copy(
+                    src,
+                    tmp,
+                    driver="COG",
+                    compress="DEFLATE",
+                    blocksize=256,
+                    overview_resampling=resampling,
+                )
     finally:
         _remove(scratch)
 

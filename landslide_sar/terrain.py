@@ -206,7 +206,7 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
             for r0, r1, a, b in _strips(src.height, strip_rows, halo):
                 out = derivatives_of(read(a, b), grid.resolution, smoothing_sigma_px, fill)[:, r0 - a : r1 - a]
                 dst.write(out, window=Window(0, r0, src.width, r1 - r0))
-                sample.append(out[:, (-r0) % step :: step, ::step])
+                sample.append(out[:, (-r0) % step :: step, ::step].copy())  # a copy: not a view of the strip
     sample_arr = np.concatenate(sample, axis=1)
     slope, curv = sample_arr[0], sample_arr[2]
     with warnings.catch_warnings():
