@@ -9,10 +9,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-from .io import atomic_path
+from .io import GDAL_CACHE_MB, atomic_path
 from .labels import LABEL_BANDS
 from .terrain import DERIVATIVES
 
@@ -62,7 +63,9 @@ def assemble_cube(
     ds = ds.chunk({"timestep": 1, "y": chunk, "x": chunk})
     for var in ds.variables:
         ds[var].encoding = {}
-    with atomic_path(out_zarr) as tmp:
+    # GDAL's block cache (default 5 % of the machine's RAM) would otherwise keep the static
+    # rasters' decoded tiles, up to the whole area
+    with atomic_path(out_zarr) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         ds.to_zarr(tmp, mode="w", consolidated=True)
     log.info("cube %s: %d time steps, %d x %d pixels, variables %s", out_zarr, ds.sizes["timestep"], ds.sizes["y"], ds.sizes["x"], list(ds.data_vars))
     return ds
