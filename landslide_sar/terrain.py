@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from .download import Network, redact
 from .grid import Grid, InputError, area_grid
-from .io import cog_writer, write_cog
+from .io import GDAL_CACHE_MB, cog_writer, write_cog
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
     GeoTIFF on disk and then copied to the COG. Nodata is filled for the smoothing with the DEM's
     mean, accumulated in float64 over the strips."""
     halo = smoothing_radius(smoothing_sigma_px) + 1
-    with rasterio.open(dem_tif) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(dem_tif) as src:  # no whole DEM in GDAL's cache
         grid = Grid(src.crs.to_string(), src.transform, src.width, src.height)
 
         def read(a: int, b: int) -> np.ndarray:
