@@ -88,7 +88,7 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
 
 
 #: Raw chips read at a time by load_standardised (bytes): bounds the memory beyond the result.
-LOAD_BLOCK_BYTES = 256 * 2**20
+LOAD_BLOCK_BYTES = 64 * 2**20
 
 
 class ChannelMoments:
@@ -126,6 +126,19 @@ class ChannelMoments:
         return mean.astype(np.float32), std.astype(np.float32)
 
 
+def _blocks(ds: xr.Dataset, ids: np.ndarray, per_block: int) -> Iterator[tuple[int, int]]:
+    """[s, e) ranges of `ids` to read together: at most per_block chips, and a new block wherever
+    the next chip lies in another zarr chunk than the block's first (so each read decompresses
+    few chunks: the chips zarr holds one row of chips per chunk)."""
+    chunk = (ds["chips"].encoding.get("chunks") or (per_block,))[0]
+    where = pd.Index(ds["chip"].values).get_indexer(ids) // max(1, chunk) if ids.size else ids
+    s = 0
+    for e in range(1, ids.size + 1):
+        if e == ids.size or e - s >= per_block or where[e] != where[s]:
+            yield s, e
+            s = e
+
+
 def load_standardised(
     ds: xr.Dataset, id_sets: Sequence[Sequence[int]], channels: Sequence[str], is_sar: Sequence[bool],
     block_bytes: int = LOAD_BLOCK_BYTES,
@@ -144,14 +157,14 @@ def load_standardised(
         x = np.empty((ids.size, len(channels), ds.sizes["y"], ds.sizes["x"]), dtype=np.float32)
         label = np.empty((ids.size, ds.sizes["y"], ds.sizes["x"]), dtype=bool)
         valid = np.empty_like(label)
-        for s in range(0, ids.size, per_block):
-            raw = load_chips(ds, ids[s : s + per_block], [*channels, LABEL_CHANNEL])
+        for s, e in _blocks(ds, ids, per_block):
+            raw = load_chips(ds, ids[s:e], [*channels, LABEL_CHANNEL])
             z = _to_model_units(raw[:, :-1], is_sar)
             if k == 0:
                 moments.add(z)
-            x[s : s + per_block] = z
-            valid[s : s + per_block] = np.isfinite(z).all(axis=1)
-            label[s : s + per_block] = np.nan_to_num(raw[:, -1], nan=0.0) > 0.5
+            x[s:e] = z
+            valid[s:e] = np.isfinite(z).all(axis=1)
+            label[s:e] = np.nan_to_num(raw[:, -1], nan=0.0) > 0.5
             del raw, z
         out.append((x, label, valid))
     mean, std = moments.stats()
