@@ -9,10 +9,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-from .io import atomic_path
+from .io import GDAL_CACHE_MB, atomic_path
 from .labels import LABEL_BANDS
 from .terrain import DERIVATIVES
 
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 STATIC_VARIABLES = ("dem", *DERIVATIVES, *LABEL_BANDS)
 
 
-def _bands(path: str | Path, names: tuple[str, ...]) -> dict[str, xr.DataArray]:
-    da = rioxarray.open_rasterio(path, masked=False).load()
+def _bands(path: str | Path, names: tuple[str, ...], chunk: int) -> dict[str, xr.DataArray]:
+    """The raster's bands, opened lazily (dask chunks of chunk x chunk pixels, one band each)."""
+    da = rioxarray.open_rasterio(path, masked=False, chunks={"band": 1, "y": chunk, "x": chunk})
     return {name: da.isel(band=i, drop=True) for i, name in enumerate(names)}
 
 
@@ -35,12 +37,15 @@ def assemble_cube(
     chunk: int = 512,
 ) -> xr.Dataset:
     """Stack SAR, DEM, derivatives and labels (already on one grid) into `out_zarr`; without
-    labels (an area with no inventory, for rapid response) the label variables are left out."""
+    labels (an area with no inventory, for rapid response) the label variables are left out.
+
+    Every variable stays lazy (dask) until `to_zarr` streams it chunk by chunk, so memory does
+    not grow with the area."""
     s1 = xr.open_zarr(sentinel1_zarr, decode_coords="all")
     static = {
-        **_bands(dem_tif, ("dem",)),
-        **_bands(derivatives_tif, DERIVATIVES),
-        **(_bands(labels_tif, LABEL_BANDS) if labels_tif else {}),
+        **_bands(dem_tif, ("dem",), chunk),
+        **_bands(derivatives_tif, DERIVATIVES, chunk),
+        **(_bands(labels_tif, LABEL_BANDS, chunk) if labels_tif else {}),
     }
     for name, da in static.items():
         if da.shape != (s1.sizes["y"], s1.sizes["x"]) or not np.allclose(da.x, s1.x) or not np.allclose(da.y, s1.y):
@@ -49,7 +54,7 @@ def assemble_cube(
         {
             "vv": s1["vv"].astype("float32"),
             "vh": s1["vh"].astype("float32"),
-            **{name: (("y", "x"), da.values.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16")) for name, da in static.items()},
+            **{name: (("y", "x"), da.data.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16")) for name, da in static.items()},
         },
         coords={c: s1[c].compute() for c in s1.coords if c != "spatial_ref"},
         attrs=s1.attrs,
@@ -58,7 +63,9 @@ def assemble_cube(
     ds = ds.chunk({"timestep": 1, "y": chunk, "x": chunk})
     for var in ds.variables:
         ds[var].encoding = {}
-    with atomic_path(out_zarr) as tmp:
+    # GDAL's block cache (default 5 % of the machine's RAM) would otherwise keep the static
+    # rasters' decoded tiles, up to the whole area
+    with atomic_path(out_zarr) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         ds.to_zarr(tmp, mode="w", consolidated=True)
     log.info("cube %s: %d time steps, %d x %d pixels, variables %s", out_zarr, ds.sizes["timestep"], ds.sizes["y"], ds.sizes["x"], list(ds.data_vars))
     return ds

@@ -11,7 +11,6 @@ from typing import Iterator
 
 import numpy as np
 import rasterio
-from rasterio.io import MemoryFile
 from rasterio.shutil import copy as rio_copy
 
 from .grid import Grid
@@ -75,6 +74,64 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+#: GDAL block cache (MB) while a COG is written: bounds its memory at any raster size.
+GDAL_CACHE_MB = 256
+
+
+@contextmanager
+def cog_writer(
+    path: str | Path,
+    grid: Grid,
+    count: int,
+    dtype: str | np.dtype,
+    nodata: float | int | None = None,
+    descriptions: list[str] | None = None,
+    resampling: str = "average",
+) -> Iterator[rasterio.io.DatasetWriter]:
+    """Yield an open (tiled, on-disk) GeoTIFF on `grid` to write windows into; when the block
+    ends it is copied to `path` as a Cloud-Optimized GeoTIFF (DEFLATE) and removed.
+
+    The intermediate file lies beside the output (not in memory), so a raster written window by
+    window never needs to be held whole; `path` appears only complete (atomic_path), and neither
+    it nor the intermediate file is left behind when the block fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.stem}.scratch.tif")
+    profile = {
+        "driver": "GTiff",
+        "count": count,
+        "height": grid.height,
+        "width": grid.width,
+        "dtype": np.dtype(dtype).name,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    _remove(scratch)
+    try:
+        # GDAL's block cache (default 5 % of the machine's RAM) would otherwise fill with
+        # written tiles up to the raster's size
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            with rasterio.open(scratch, "w", **profile) as dst:
+                for i, desc in enumerate(descriptions or [], start=1):
+                    dst.set_band_description(i, desc)
+                yield dst
+            with rasterio.open(scratch) as src, atomic_path(path) as tmp:
+                rio_copy(
+                    src,
+                    tmp,
+                    driver="COG",
+                    compress="DEFLATE",
+                    blocksize=256,
+                    overview_resampling=resampling,
+                )
+    finally:
+        _remove(scratch)
+
+
 def write_cog(
     path: str | Path,
     bands: np.ndarray,
@@ -85,30 +142,8 @@ def write_cog(
 ) -> None:
     """Write a (bands, y, x) or (y, x) array on `grid` as a Cloud-Optimized GeoTIFF (DEFLATE)."""
     data = bands[np.newaxis] if bands.ndim == 2 else bands
-    profile = {
-        "driver": "GTiff",
-        "count": data.shape[0],
-        "height": grid.height,
-        "width": grid.width,
-        "dtype": data.dtype,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": nodata,
-    }
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            dst.write(data)
-            for i, desc in enumerate(descriptions or [], start=1):
-                dst.set_band_description(i, desc)
-        with mem.open() as src, atomic_path(path) as tmp:
-            rio_copy(
-                src,
-                tmp,
-                driver="COG",
-                compress="DEFLATE",
-                blocksize=256,
-                overview_resampling=resampling,
-            )
+    with cog_writer(path, grid, data.shape[0], data.dtype, nodata, descriptions, resampling) as dst:
+        dst.write(data)
 
 
 def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no-untyped-def]

@@ -9,16 +9,18 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
+from rasterio.windows import Window
 from scipy import ndimage
 
 from .download import Network, redact
 from .grid import Grid, InputError, area_grid
-from .io import write_cog
+from .io import GDAL_CACHE_MB, cog_writer, write_cog
 
 log = logging.getLogger(__name__)
 
@@ -129,29 +131,85 @@ def slope_aspect(dem: np.ndarray, resolution: float) -> tuple[np.ndarray, np.nda
 def curvature(dem: np.ndarray, resolution: float) -> np.ndarray:
     """richdem's curvature (Zevenbergen & Thorne 1987): -2(D+E)·100 with D, E the half second
     derivatives along x and y, i.e. -100 × Laplacian, in 1/(100 m). Positive on convex ridges,
-    negative in concave hollows. (xdem 0.2's "curvature" is twice this, so it is not used.)"""
-    z = dem.astype("float64")
-    d = (ndimage.shift(z, (0, 1), order=0, mode="nearest") + ndimage.shift(z, (0, -1), order=0, mode="nearest")) / 2 - z
-    e = (ndimage.shift(z, (1, 0), order=0, mode="nearest") + ndimage.shift(z, (-1, 0), order=0, mode="nearest")) / 2 - z
-    curv = -2.0 * (d + e) / resolution**2 * 100.0
-    curv[[0, -1], :] = np.nan
-    curv[:, [0, -1]] = np.nan
-    return curv.astype("float32")
+    negative in concave hollows. (xdem 0.2's "curvature" is twice this, so it is not used.)
+
+    By slicing the interior (the outermost rows and columns are NaN), in float64 arithmetic like
+    richdem but without whole float64 copies of the shifted DEM."""
+    curv = np.full(dem.shape, np.nan, dtype="float32")
+    if dem.shape[0] < 3 or dem.shape[1] < 3:
+        return curv
+    z = dem.astype("float64", copy=False)
+    c = z[1:-1, 1:-1]
+    d = (z[1:-1, :-2] + z[1:-1, 2:]) / 2 - c
+    e = (z[:-2, 1:-1] + z[2:, 1:-1]) / 2 - c
+    curv[1:-1, 1:-1] = -2.0 * (d + e) / resolution**2 * 100.0
+    return curv
 
 
-def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px: float = 0.0) -> None:
-    """Slope, aspect and curvature of the area's DEM (optionally Gaussian-smoothed first) as one
-    three-band COG with band descriptions dem_slope_radians, dem_aspect, dem_curvature."""
-    with rasterio.open(dem_tif) as src:
-        dem = src.read(1).astype("float32")
-        grid = Grid(src.crs.to_string(), src.transform, src.width, src.height)
+#: Rows of the DEM processed at a time by dem_derivatives (plus a halo above and below).
+STRIP_ROWS = 512
+
+
+def smoothing_radius(smoothing_sigma_px: float) -> int:
+    """Rows reached by ndimage.gaussian_filter (truncate=4) of this sigma; 0 without smoothing."""
+    return int(4.0 * float(smoothing_sigma_px) + 0.5) if smoothing_sigma_px > 0 else 0
+
+
+def derivatives_of(dem: np.ndarray, resolution: float, smoothing_sigma_px: float = 0.0, fill: float | None = None) -> np.ndarray:
+    """Slope, aspect and curvature (3, y, x) of a float32 DEM array, optionally Gaussian-smoothed
+    first with nodata filled by `fill` (default: the array's mean). Every output pixel depends on
+    the input within smoothing_radius + 1 pixels only (the array's edges as the DEM's edges), so
+    a row strip with that many extra rows above and below gives its rows exactly."""
     if smoothing_sigma_px > 0:
         valid = np.isfinite(dem)
-        filled = np.where(valid, dem, np.nanmean(dem))
-        dem = ndimage.gaussian_filter(filled, smoothing_sigma_px).astype("float32")
+        fill_value = np.float32(np.nanmean(dem) if fill is None else fill)
+        dem = ndimage.gaussian_filter(np.where(valid, dem, fill_value), smoothing_sigma_px).astype("float32")
         dem[~valid] = np.nan
-    slope, aspect = slope_aspect(dem, grid.resolution)
-    curv = curvature(dem, grid.resolution)
-    log.info("slope %.1f–%.1f deg (median %.1f); curvature p5/p95 %.2f/%.2f", *np.degrees(np.nanpercentile(slope, [0, 100])),
-             np.degrees(np.nanmedian(slope)), *np.nanpercentile(curv, [5, 95]))
-    write_cog(out_tif, np.stack([slope, aspect, curv]), grid, nodata=np.nan, descriptions=list(DERIVATIVES), resampling="bilinear")
+    slope, aspect = slope_aspect(dem, resolution)
+    return np.stack([slope, aspect, curvature(dem, resolution)])
+
+
+def _strips(height: int, rows: int, halo: int) -> Iterator[tuple[int, int, int, int]]:
+    """(r0, r1, a, b): output rows [r0, r1) computed from input rows [a, b) with the halo."""
+    for r0 in range(0, height, rows):
+        r1 = min(height, r0 + rows)
+        yield r0, r1, max(0, r0 - halo), min(height, r1 + halo)
+
+
+def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px: float = 0.0, strip_rows: int = STRIP_ROWS) -> None:
+    """Slope, aspect and curvature of the area's DEM (optionally Gaussian-smoothed first) as one
+    three-band COG with band descriptions dem_slope_radians, dem_aspect, dem_curvature.
+
+    Computed in row strips with a halo of smoothing_radius + 1 rows (bounded memory at any area
+    size; the same values as the whole DEM at once), written window by window to a tiled
+    GeoTIFF on disk and then copied to the COG. Nodata is filled for the smoothing with the DEM's
+    mean, accumulated in float64 over the strips."""
+    halo = smoothing_radius(smoothing_sigma_px) + 1
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(dem_tif) as src:  # no whole DEM in GDAL's cache
+        grid = Grid(src.crs.to_string(), src.transform, src.width, src.height)
+
+        def read(a: int, b: int) -> np.ndarray:
+            return src.read(1, window=Window(0, a, src.width, b - a)).astype("float32")
+
+        fill = None
+        if smoothing_sigma_px > 0:
+            total, count = 0.0, 0
+            for r0, r1, _, _ in _strips(src.height, strip_rows, 0):
+                block = read(r0, r1)
+                valid = np.isfinite(block)
+                total += float(block[valid].sum(dtype="float64"))
+                count += int(valid.sum())
+            fill = total / count if count else np.nan
+        step = max(1, int(np.sqrt(src.width * src.height / 1e6)))  # a ~1 Mpx sample for the log
+        sample = []
+        with cog_writer(out_tif, grid, 3, "float32", nodata=np.nan, descriptions=list(DERIVATIVES), resampling="bilinear") as dst:
+            for r0, r1, a, b in _strips(src.height, strip_rows, halo):
+                out = derivatives_of(read(a, b), grid.resolution, smoothing_sigma_px, fill)[:, r0 - a : r1 - a]
+                dst.write(out, window=Window(0, r0, src.width, r1 - r0))
+                sample.append(out[:, (-r0) % step :: step, ::step].copy())  # a copy: not a view of the strip
+    sample_arr = np.concatenate(sample, axis=1)
+    slope, curv = sample_arr[0], sample_arr[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        log.info("slope %.1f–%.1f deg (median %.1f); curvature p5/p95 %.2f/%.2f (from every %d-th pixel in x and y)",
+                 *np.degrees(np.nanpercentile(slope, [0, 100])), np.degrees(np.nanmedian(slope)), *np.nanpercentile(curv, [5, 95]), step)

@@ -49,7 +49,7 @@ rule download_dem:
         "../envs/acquisition.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=area_mem_mb(1000, 10, grow=False),
         runtime=60,
     params:
         area=area_config("bbox", "resolution", "dem"),
@@ -99,7 +99,7 @@ rule rasterize_labels:
         "../envs/acquisition.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=area_mem_mb(1000, 15),
         runtime=10,
     params:
         area=area_config("bbox", "resolution", "inventory"),

@@ -172,3 +172,27 @@ def rapid_source(wildcards):
     r = config["rapid_response"][wildcards.area]
     revisits = 0 if r["inputs"] == "dem" else r["revisits"]
     return f"results/{r['model_area']}/density/{r['inputs']}_r{revisits}"
+
+
+def area_mpx(area_name):
+    """Millions of pixels of an area's grid (its bbox at its resolution); 0 without a bbox."""
+    from landslide_sar.grid import area_grid
+
+    area = config["areas"].get(area_name, {})
+    if "bbox" not in area or "resolution" not in area:
+        return 0.0
+    grid = area_grid(area["bbox"], area["resolution"])
+    return grid.width * grid.height / 1e6
+
+
+def area_mem_mb(base, per_mpx=0, grow=True):
+    """A rule's `mem_mb` resource: `base` MB plus `per_mpx` MB per million pixels of the
+    wildcard area's grid (for a rule whose memory grows with the area; docs/benchmark_scale.md),
+    times the attempt when `grow`, so that a retried job (profiles/slurm: retries) asks for
+    more. (Download rules, retried for network errors, do not grow.)"""
+
+    def get(wildcards, attempt):
+        mpx = area_mpx(wildcards.area) if per_mpx else 0.0
+        return int((attempt if grow else 1) * (base + per_mpx * mpx))
+
+    return get

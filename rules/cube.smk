@@ -17,7 +17,7 @@ rule assemble_cube:
         "../envs/acquisition.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=area_mem_mb(2000),
         runtime=20,
     message:
         "Assemble the datacube of {wildcards.area}"
@@ -39,7 +39,7 @@ rule make_chips:
         "../envs/acquisition.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=area_mem_mb(2000),
         runtime=20,
     params:
         chips=config["chips"],

@@ -17,7 +17,7 @@ rule generate_event:
         "../envs/acquisition.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=area_mem_mb(1000, 120),
         runtime=20,
     params:
         area=area_config("bbox", "resolution", "event_time", "sentinel1", "synthetic"),

@@ -14,7 +14,7 @@ rule dem_derivatives:
         "../envs/terrain.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=area_mem_mb(2000),
         runtime=10,
     params:
         smoothing_sigma_px=config["terrain"]["smoothing_sigma_px"],

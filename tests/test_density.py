@@ -230,6 +230,30 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     assert not all(torch.equal(ca["state_dict"][k], cc["state_dict"][k]) for k in ca["state_dict"])
 
 
+def test_chips_loaded_block_by_block_equal_loaded_at_once(tmp_path: Path) -> None:
+    from landslide_sar.density.model import standardise
+    from landslide_sar.density.train import load_chips, load_standardised, open_chips
+
+    table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
+    ds = open_chips(tmp_path / "chips.zarr")
+    names = [str(c) for c in ds["channel"].values]
+    dem_idx, sar_idx = select_channels(names, "fused", 2)
+    channels, is_sar = [names[i] for i in dem_idx + sar_idx], [False] * len(dem_idx) + [True] * len(sar_idx)
+    train = table.query("half == 0 and subset == 'train'")["chip"].to_numpy()
+    val = table.query("half == 0 and subset == 'val'")["chip"].to_numpy()
+    raw = load_chips(ds, train, channels)
+    mean, std = channel_stats(raw, is_sar)
+    chip_bytes = (len(channels) + 1) * 16 * 16 * 4
+    for block in (10**9, 3 * chip_bytes, 1):  # all at once, 3 chips a block, 1 chip a block
+        (tr, va), m, sd = load_standardised(ds, [train, val], channels, is_sar, block_bytes=block)
+        np.testing.assert_allclose(m, mean, rtol=1e-6)
+        np.testing.assert_allclose(sd, std, rtol=1e-6)
+        for (x, label, valid), ids in ((tr, train), (va, val)):
+            z, v = standardise(load_chips(ds, ids, channels), is_sar, m, sd)
+            assert np.array_equal(x.numpy(), z) and np.array_equal(valid.numpy(), v)
+            assert np.array_equal(label.numpy(), np.nan_to_num(load_chips(ds, ids, ["landslides"])[:, 0]) > 0.5)
+
+
 def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
     """Both halves trained and applied to every chip, then evaluated; returns the chip table."""
     table = make_chips(d / "chips.zarr", drop_db=drop_db)

@@ -6,13 +6,14 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import rasterio.windows
 from affine import Affine
 from shapely.geometry import Point, box
 
 from landslide_sar.grid import Grid, InputError, area_grid, check_bbox, utm_epsg
 from landslide_sar.labels import pixel_of, rasterize_inventory, read_inventory
-from landslide_sar.terrain import curvature, dem_derivatives, slope_aspect
-from landslide_sar.io import write_cog
+from landslide_sar.terrain import curvature, dem_derivatives, derivatives_of, slope_aspect
+from landslide_sar.io import cog_writer, write_cog
 
 
 def test_utm_zone_of_puerto_rico_and_southern_hemisphere() -> None:
@@ -81,6 +82,38 @@ def test_dem_derivatives_writes_three_named_bands(tmp_path) -> None:
     assert np.nanmax(np.abs(slope - np.arctan(0.1))) < 1e-5
     assert np.allclose(aspect[1:-1, 1:-1], 270.0, atol=1e-3)
     assert np.nanmax(np.abs(curv)) < 1e-3
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.5])
+def test_dem_derivatives_in_row_strips_equal_the_whole_dem_at_once(tmp_path, sigma) -> None:
+    # a rough random DEM with nodata, in strips of 13 rows (the DEM has 61): the halo makes the
+    # strips' result exactly that of the whole array, smoothing included
+    rng = np.random.default_rng(6)
+    dem = (500 + rng.normal(size=(61, 47)).cumsum(0).cumsum(1)).astype("float32")
+    dem[rng.random(dem.shape) < 0.02] = np.nan
+    dem[:4, :6] = np.nan
+    grid = Grid("EPSG:32619", Affine(10, 0, 700000, 0, -10, 2000000), 47, 61)
+    write_cog(tmp_path / "dem.tif", dem, grid, nodata=np.nan)
+    dem_derivatives(tmp_path / "dem.tif", tmp_path / "d.tif", smoothing_sigma_px=sigma, strip_rows=13)
+    with rasterio.open(tmp_path / "d.tif") as src:
+        strips = src.read()
+    fill = float(np.nansum(dem.astype("float64")) / np.isfinite(dem).sum())
+    whole = derivatives_of(dem, 10.0, sigma, fill)
+    assert np.array_equal(strips, whole, equal_nan=True)
+    assert np.isfinite(strips[0]).mean() > 0.5  # not vacuous: most pixels have a slope
+
+
+def test_cog_writer_leaves_nothing_behind_when_it_fails(tmp_path) -> None:
+    grid = Grid("EPSG:32619", Affine(10, 0, 700000, 0, -10, 2000000), 20, 10)
+    with pytest.raises(RuntimeError):
+        with cog_writer(tmp_path / "out.tif", grid, 1, "float32", nodata=np.nan) as dst:
+            dst.write(np.ones((1, 5, 20), "float32"), window=rasterio.windows.Window(0, 0, 20, 5))
+            raise RuntimeError("half-way")
+    assert list(tmp_path.iterdir()) == []
+    write_cog(tmp_path / "out.tif", np.arange(200, dtype="float32").reshape(10, 20), grid, nodata=np.nan)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]
+    with rasterio.open(tmp_path / "out.tif") as src:
+        assert src.read(1)[3, 4] == 64 and src.profile["tiled"]
 
 
 def test_point_lands_in_the_pixel_that_contains_it() -> None:

@@ -1,8 +1,9 @@
 """Train the density network of one half: seeded Adam on the batch loss, early stopping on val loss.
 
-The chips of the half (train + val) are read once into memory; standardisation statistics come
-from that half's TRAIN chips only and travel in the checkpoint, with the channel names, so
-prediction preprocesses exactly as training did.
+The chips of the half (train + val) are read once into memory, block by block straight into one
+float32 array in model units (no second whole copy of raw chips); standardisation statistics come
+from that half's TRAIN chips only (accumulated over the blocks) and travel in the checkpoint, with
+the channel names, so prediction preprocesses exactly as training did.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from landslide_sar.density.evaluate import read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
     DensityNet,
+    _to_model_units,
     batch_loss,
-    channel_stats,
     loss_from_sums,
     loss_sums,
     select_channels,
-    standardise,
 )
 from landslide_sar.grid import InputError
 from landslide_sar.io import LogStream, atomic_path, usable_threads
@@ -85,6 +85,96 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
     ch = [names.index(c) for c in channels]
     arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
     return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)
+
+
+#: Raw chips read at a time by load_standardised (bytes): bounds the memory beyond the result.
+LOAD_BLOCK_BYTES = 64 * 2**20
+
+
+class ChannelMoments:
+    """Per-channel count, mean and sum of squared deviations of finite values (float64), merged
+    block by block (Chan et al.); one block gives exactly model.channel_stats' figures."""
+
+    def __init__(self, n_ch: int) -> None:
+        self.n = np.zeros(n_ch, dtype=np.int64)
+        self.mean = np.zeros(n_ch, dtype=np.float64)
+        self.m2 = np.zeros(n_ch, dtype=np.float64)
+
+    def add(self, z: np.ndarray) -> None:
+        """z: (n, C, H, W) in model units."""
+        for c in range(z.shape[1]):
+            v = z[:, c][np.isfinite(z[:, c])].astype(np.float64)
+            if not v.size:
+                continue
+            mean_b = v.mean()
+            m2_b = float(((v - mean_b) ** 2).sum())
+            n_a, n_b = int(self.n[c]), v.size
+            if n_a == 0:
+                self.n[c], self.mean[c], self.m2[c] = n_b, mean_b, m2_b
+                continue
+            n = n_a + n_b
+            delta = mean_b - self.mean[c]
+            self.mean[c] += delta * n_b / n
+            self.m2[c] += m2_b + delta**2 * n_a * n_b / n
+            self.n[c] = n
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """mean and std as float32; all-NaN channels: mean 0, std 1; constant channels: std 1."""
+        mean = np.where(self.n > 0, self.mean, 0.0)
+        std = np.sqrt(np.divide(self.m2, self.n, out=np.zeros_like(self.m2), where=self.n > 0))
+        std = np.where((self.n > 0) & (std > 1e-12), std, 1.0)
+        return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _blocks(ds: xr.Dataset, ids: np.ndarray, per_block: int) -> Iterator[tuple[int, int]]:
+    """[s, e) ranges of `ids` to read together: at most per_block chips, and a new block wherever
+    the next chip lies in another zarr chunk than the block's first (so each read decompresses
+    few chunks: the chips zarr holds one row of chips per chunk)."""
+    chunk = (ds["chips"].encoding.get("chunks") or (per_block,))[0]
+    where = pd.Index(ds["chip"].values).get_indexer(ids) // max(1, chunk) if ids.size else ids
+    s = 0
+    for e in range(1, ids.size + 1):
+        if e == ids.size or e - s >= per_block or where[e] != where[s]:
+            yield s, e
+            s = e
+
+
+def load_standardised(
+    ds: xr.Dataset, id_sets: Sequence[Sequence[int]], channels: Sequence[str], is_sar: Sequence[bool],
+    block_bytes: int = LOAD_BLOCK_BYTES,
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], np.ndarray, np.ndarray]:
+    """(x, label, valid) tensors of each id set, and the mean and std of the FIRST set's chips.
+
+    The same values as model.channel_stats on the first set's raw chips and model.standardise of
+    each set, but read `block_bytes` of raw chips at a time into one preallocated float32 array
+    per set, standardised in place once the statistics are known."""
+    chip_bytes = (len(channels) + 1) * ds.sizes["y"] * ds.sizes["x"] * 4
+    per_block = max(1, block_bytes // chip_bytes)
+    moments = ChannelMoments(len(channels))
+    out = []
+    for k, ids in enumerate(id_sets):
+        ids = np.asarray(ids)
+        x = np.empty((ids.size, len(channels), ds.sizes["y"], ds.sizes["x"]), dtype=np.float32)
+        label = np.empty((ids.size, ds.sizes["y"], ds.sizes["x"]), dtype=bool)
+        valid = np.empty_like(label)
+        for s, e in _blocks(ds, ids, per_block):
+            raw = load_chips(ds, ids[s:e], [*channels, LABEL_CHANNEL])
+            z = _to_model_units(raw[:, :-1], is_sar)
+            if k == 0:
+                moments.add(z)
+            x[s:e] = z
+            valid[s:e] = np.isfinite(z).all(axis=1)
+            label[s:e] = np.nan_to_num(raw[:, -1], nan=0.0) > 0.5
+            del raw, z
+        out.append((x, label, valid))
+    mean, std = moments.stats()
+    m, sd = mean[None, :, None, None], std[None, :, None, None]
+    for x, _, _ in out:
+        for s in range(0, x.shape[0], per_block):  # as model.standardise, in place
+            x[s : s + per_block] -= m
+            x[s : s + per_block] /= sd
+            np.nan_to_num(x[s : s + per_block], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return [tuple(torch.from_numpy(a) for a in t) for t in out], mean, std
 
 
 def resolve_device(device: str) -> torch.device:
@@ -187,18 +277,8 @@ def train_density(
     is_sar = [False] * len(dem_idx) + [True] * len(sar_idx)
 
     t_load = time.perf_counter()
-    raw_train = load_chips(ds, train_ids, channels + [LABEL_CHANNEL])
-    raw_val = load_chips(ds, val_ids, channels + [LABEL_CHANNEL])
-    mean, std = channel_stats(raw_train[:, :-1], is_sar)  # TRAIN chips of this half only
-
-    def tensors(raw: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        z, valid = standardise(raw[:, :-1], is_sar, mean, std)
-        label = np.nan_to_num(raw[:, -1], nan=0.0) > 0.5
-        return torch.from_numpy(z), torch.from_numpy(label), torch.from_numpy(valid)
-
-    x_tr, y_tr, v_tr = tensors(raw_train)
-    x_va, y_va, v_va = tensors(raw_val)
-    del raw_train, raw_val
+    # TRAIN chips of this half first: the standardisation statistics come from them only
+    ((x_tr, y_tr, v_tr), (x_va, y_va, v_va)), mean, std = load_standardised(ds, [train_ids, val_ids], channels, is_sar)
     logger.info(
         "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, device %s",
         half, inputs, revisits, len(train_ids), len(val_ids), len(channels), channels,
