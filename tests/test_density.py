@@ -383,3 +383,24 @@ def test_rapid_response_classifies_every_chip_with_both_halves(toy_event: tuple[
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     truth = table.set_index("chip").loc[pred["chip"], "density_class"].to_numpy()
     assert roc_auc_score(truth, probs, multi_class="ovr", average="macro", labels=[0, 1, 2]) > 0.7
+
+
+def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
+    """Features of pure noise: a forest scored on its own fitting chips would give AUC 1; the
+    train row is out-of-bag, so it stays near chance like the val and cross rows."""
+    rng = np.random.default_rng(3)
+    n = 200
+    chips = np.arange(2 * n)
+    table = pd.DataFrame({"chip": chips, "density_class": rng.integers(0, 3, chips.size),
+                          "half": np.repeat([0, 1], n), "subset": np.tile(["train"] * 160 + ["val"] * 40, 2)})  # fmt: skip
+    feats = pd.DataFrame(rng.normal(size=(chips.size, 5)), columns=[f"p{i}" for i in range(5)])
+    feats.insert(0, "chip", chips)
+    points = gpd.points_from_xy(np.arange(len(table)), np.zeros(len(table)))
+    gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
+    evaluate_density(tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv",
+                     tmp_path / "p.csv", tmp_path / "f.joblib")  # fmt: skip
+    metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
+    for half in ("0", "1"):
+        train = metrics.loc[(half, "train")]
+        assert train["n_chips"] == 160  # every train chip has an out-of-bag score with 100 trees
+        assert abs(train["auc_macro_ovr"] - 0.5) < 0.1, train

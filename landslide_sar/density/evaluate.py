@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -92,6 +93,18 @@ def _proba(forest: RandomForestClassifier, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _out_of_bag(forest: RandomForestClassifier, train: pd.DataFrame, half: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Out-of-bag class probabilities of the train chips (a forest scored on the very chips it
+    was fitted on gives AUC 1 and says nothing). Chips that were in every tree's bootstrap have
+    no out-of-bag score: they are left out of the train row, and the log says how many."""
+    oob = np.zeros((len(train), len(CLASSES)))
+    oob[:, forest.classes_.astype(int)] = forest.oob_decision_function_
+    scored = np.isfinite(oob).all(axis=1) & (oob.sum(axis=1) > 0)
+    if not scored.all():
+        logger.warning("half %d: %d of %d train chips have no out-of-bag score (too few trees); left out of the train AUC", half, int((~scored).sum()), len(train))
+    return oob[scored], train[scored]
+
+
 def evaluate_density(
     chips_table: PathLike | pd.DataFrame,
     features_half0: PathLike | pd.DataFrame,
@@ -133,13 +146,21 @@ def evaluate_density(
         x_train = _features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
         y_train = train["density_class"].to_numpy(dtype=int)
         forest = RandomForestClassifier(
-            n_estimators=int(forest_cfg["n_estimators"]), random_state=int(forest_cfg["seed"]), n_jobs=threads
+            n_estimators=int(forest_cfg["n_estimators"]),
+            random_state=int(forest_cfg["seed"]),
+            n_jobs=threads,
+            oob_score=True,  # the train row: each train chip scored by the trees that did not see it
         )
-        forest.fit(x_train, y_train)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
+            forest.fit(x_train, y_train)
         forests[k] = forest
         priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
         for subset, chips in (("train", train), ("val", mine[mine["subset"] == "val"]), ("cross", other)):
-            prob = _proba(forest, _features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
+            if subset == "train":
+                prob, chips = _out_of_bag(forest, chips, k)
+            else:
+                prob = _proba(forest, _features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
             if subset == "cross":
                 cross_prob[1 - k] = prob
             y = chips["density_class"].to_numpy(dtype=int)

@@ -48,7 +48,8 @@ def markdown_table(summary: pd.DataFrame, revisits: list[int]) -> str:
     def fmt(v: float | None) -> str:
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
 
-    header = ["experiment"] + [f"{r} revisit{'s' if r > 1 else ''} {k}" for r in revisits for k in ("train", "val", "cross")]
+    # train: the forest's out-of-bag AUC on the train chips (the net saw them, those trees did not)
+    header = ["experiment"] + [f"{r} revisit{'s' if r > 1 else ''} {k}" for r in revisits for k in ("train (OOB)", "val", "cross")]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for inputs in summary["inputs"].unique():
         cells = [INPUT_NAMES.get(inputs, inputs)]
