@@ -148,3 +148,27 @@ def test_inventory_faults_are_one_line(tmp_path) -> None:
     partly = tmp_path / "partly.gpkg"
     gpd.GeoDataFrame(geometry=[Point(10, 10), Point(-66.68, 18.26)], crs="EPSG:4326").to_file(partly)
     assert len(read_inventory(partly, grid)) == 1
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_inventory_without_crs_is_one_line(tmp_path) -> None:
+    grid = area_grid((-66.70, 18.25, -66.67, 18.28), 10)
+    no_crs = tmp_path / "no_crs.gpkg"
+    gpd.GeoDataFrame(geometry=[Point(-66.68, 18.26)]).to_file(no_crs)
+    with pytest.raises(InputError) as err:
+        read_inventory(no_crs, grid)
+    assert str(no_crs) in str(err.value) and "CRS" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_dem_all_nodata_over_the_area_is_one_line_and_writes_nothing(tmp_path) -> None:
+    from landslide_sar.terrain import download_dem
+
+    bbox = [-66.70, 18.25, -66.67, 18.28]
+    # a DEM in EPSG:4326 that lies 1 degree east of the area: nothing of it falls on the grid
+    dem_grid = Grid("EPSG:4326", Affine(0.001, 0, -65.70, 0, -0.001, 18.28), 30, 30)
+    write_cog(tmp_path / "far.tif", np.full((30, 30), 100.0, dtype="float32"), dem_grid, nodata=np.nan)
+    area = {"bbox": bbox, "resolution": 10, "dem": {"source": "file", "path": str(tmp_path / "far.tif")}}
+    with pytest.raises(InputError) as err:
+        download_dem(area, tmp_path / "far.tif", tmp_path / "dem.tif")
+    assert "all nodata over the area" in str(err.value) and str(tmp_path / "far.tif") in str(err.value)
+    assert not (tmp_path / "dem.tif").exists()
