@@ -1,6 +1,6 @@
 """landslide-sar: Sentinel-1 time series + DEM + landslide inventory -> models, metrics and maps.
 
-Run `snakemake --cores 8 all` for the default run (config.yaml): the density grid and map of the
+Run `snakemake --cores all all` for the default run (config.yaml): the density grid and map of the
 embedded event and, when the config has a `detection` section, the detection tables and figures;
 see README.md and docs/detection.md.
 """

@@ -78,12 +78,10 @@ def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> No
     """Raise ConfigError with one line for the most relevant schema violation, plus checks the
     schema cannot express (revisits within the acquisitions after the event, bbox on Earth).
     Absent optional keys get the schema's documented `default:` values, in place."""
-    schema = load_schema(schema_dir)
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
-    for _ in _filling_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(config):
-        pass  # valid already: this pass only fills the defaults
     for name, area in config["areas"].items():
         check_area(name, area)
     _check_density_areas(config)

@@ -133,7 +133,7 @@ def to_db(x: np.ndarray) -> np.ndarray:
         return (10.0 * np.log10(np.maximum(x, SAR_MIN_LINEAR))).astype(np.float32)
 
 
-def _to_model_units(x: np.ndarray, is_sar: Sequence[bool]) -> np.ndarray:
+def to_model_units(x: np.ndarray, is_sar: Sequence[bool]) -> np.ndarray:
     """(n, C, H, W) raw chips -> float32 copy with SAR channels in dB."""
     out = np.array(x, dtype=np.float32, copy=True)
     for c, sar in enumerate(is_sar):
@@ -142,22 +142,50 @@ def _to_model_units(x: np.ndarray, is_sar: Sequence[bool]) -> np.ndarray:
     return out
 
 
+class ChannelMoments:
+    """Per-channel count, mean and sum of squared deviations of finite values (float64), merged
+    block by block (Chan et al.), so that statistics of chips read in blocks equal those of all
+    the chips at once (channel_stats)."""
+
+    def __init__(self, n_ch: int) -> None:
+        self.n = np.zeros(n_ch, dtype=np.int64)
+        self.mean = np.zeros(n_ch, dtype=np.float64)
+        self.m2 = np.zeros(n_ch, dtype=np.float64)
+
+    def add(self, z: np.ndarray) -> None:
+        """z: (n, C, H, W) in model units."""
+        for c in range(z.shape[1]):
+            v = z[:, c][np.isfinite(z[:, c])].astype(np.float64)
+            if not v.size:
+                continue
+            mean_b = v.mean()
+            m2_b = float(((v - mean_b) ** 2).sum())
+            n_a, n_b = int(self.n[c]), v.size
+            if n_a == 0:
+                self.n[c], self.mean[c], self.m2[c] = n_b, mean_b, m2_b
+                continue
+            n = n_a + n_b
+            delta = mean_b - self.mean[c]
+            self.mean[c] += delta * n_b / n
+            self.m2[c] += m2_b + delta**2 * n_a * n_b / n
+            self.n[c] = n
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """mean and std as float32; all-NaN channels: mean 0, std 1; constant channels: std 1."""
+        mean = np.where(self.n > 0, self.mean, 0.0)
+        std = np.sqrt(np.divide(self.m2, self.n, out=np.zeros_like(self.m2), where=self.n > 0))
+        std = np.where((self.n > 0) & (std > 1e-12), std, 1.0)
+        return mean.astype(np.float32), std.astype(np.float32)
+
+
 def channel_stats(x_train: np.ndarray, is_sar: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel NaN-aware mean and std (SAR in dB) of the TRAINING chips (n, C, H, W).
 
     Channels that are all NaN get mean 0; constant or all-NaN channels get std 1.
     """
-    x = _to_model_units(x_train, is_sar)
-    n_ch = x.shape[1]
-    mean = np.zeros(n_ch, dtype=np.float64)
-    std = np.ones(n_ch, dtype=np.float64)
-    for c in range(n_ch):
-        v = x[:, c][np.isfinite(x[:, c])].astype(np.float64)
-        if v.size:
-            mean[c] = v.mean()
-            s = v.std()
-            std[c] = s if s > 1e-12 else 1.0
-    return mean.astype(np.float32), std.astype(np.float32)
+    moments = ChannelMoments(x_train.shape[1])
+    moments.add(to_model_units(x_train, is_sar))
+    return moments.stats()
 
 
 def standardise(
@@ -168,9 +196,14 @@ def standardise(
     A pixel is valid when every selected channel is finite there; the loss and the percentile
     features ignore invalid pixels.
     """
-    z = _to_model_units(x, is_sar)
+    z = to_model_units(x, is_sar)
     valid = np.isfinite(z).all(axis=1)
+    standardise_in_place(z, mean, std)
+    return z, valid
+
+
+def standardise_in_place(z: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+    """(z - mean) / std per channel of chips (n, C, H, W) in model units, NaN -> 0, in place."""
     z -= np.asarray(mean, dtype=np.float32)[None, :, None, None]
     z /= np.asarray(std, dtype=np.float32)[None, :, None, None]
     np.nan_to_num(z, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return z, valid

@@ -25,12 +25,14 @@ from tqdm import tqdm
 from landslide_sar.density.evaluate import read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
+    ChannelMoments,
     DensityNet,
-    _to_model_units,
     batch_loss,
     loss_from_sums,
     loss_sums,
     select_channels,
+    standardise_in_place,
+    to_model_units,
 )
 from landslide_sar.grid import InputError
 from landslide_sar.io import LogStream, atomic_path, usable_threads
@@ -91,41 +93,6 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
 LOAD_BLOCK_BYTES = 64 * 2**20
 
 
-class ChannelMoments:
-    """Per-channel count, mean and sum of squared deviations of finite values (float64), merged
-    block by block (Chan et al.); one block gives exactly model.channel_stats' figures."""
-
-    def __init__(self, n_ch: int) -> None:
-        self.n = np.zeros(n_ch, dtype=np.int64)
-        self.mean = np.zeros(n_ch, dtype=np.float64)
-        self.m2 = np.zeros(n_ch, dtype=np.float64)
-
-    def add(self, z: np.ndarray) -> None:
-        """z: (n, C, H, W) in model units."""
-        for c in range(z.shape[1]):
-            v = z[:, c][np.isfinite(z[:, c])].astype(np.float64)
-            if not v.size:
-                continue
-            mean_b = v.mean()
-            m2_b = float(((v - mean_b) ** 2).sum())
-            n_a, n_b = int(self.n[c]), v.size
-            if n_a == 0:
-                self.n[c], self.mean[c], self.m2[c] = n_b, mean_b, m2_b
-                continue
-            n = n_a + n_b
-            delta = mean_b - self.mean[c]
-            self.mean[c] += delta * n_b / n
-            self.m2[c] += m2_b + delta**2 * n_a * n_b / n
-            self.n[c] = n
-
-    def stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """mean and std as float32; all-NaN channels: mean 0, std 1; constant channels: std 1."""
-        mean = np.where(self.n > 0, self.mean, 0.0)
-        std = np.sqrt(np.divide(self.m2, self.n, out=np.zeros_like(self.m2), where=self.n > 0))
-        std = np.where((self.n > 0) & (std > 1e-12), std, 1.0)
-        return mean.astype(np.float32), std.astype(np.float32)
-
-
 def _blocks(ds: xr.Dataset, ids: np.ndarray, per_block: int) -> Iterator[tuple[int, int]]:
     """[s, e) ranges of `ids` to read together: at most per_block chips, and a new block wherever
     the next chip lies in another zarr chunk than the block's first (so each read decompresses
@@ -159,7 +126,7 @@ def load_standardised(
         valid = np.empty_like(label)
         for s, e in _blocks(ds, ids, per_block):
             raw = load_chips(ds, ids[s:e], [*channels, LABEL_CHANNEL])
-            z = _to_model_units(raw[:, :-1], is_sar)
+            z = to_model_units(raw[:, :-1], is_sar)
             if k == 0:
                 moments.add(z)
             x[s:e] = z
@@ -168,12 +135,9 @@ def load_standardised(
             del raw, z
         out.append((x, label, valid))
     mean, std = moments.stats()
-    m, sd = mean[None, :, None, None], std[None, :, None, None]
     for x, _, _ in out:
-        for s in range(0, x.shape[0], per_block):  # as model.standardise, in place
-            x[s : s + per_block] -= m
-            x[s : s + per_block] /= sd
-            np.nan_to_num(x[s : s + per_block], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        for s in range(0, x.shape[0], per_block):  # block by block: bounded temporaries
+            standardise_in_place(x[s : s + per_block], mean, std)
     return [tuple(torch.from_numpy(a) for a in t) for t in out], mean, std
 
 
