@@ -45,6 +45,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         where = f"{key}." if error.absolute_path else ""
+        renamed = error.schema.get("x-renamed", {})  # old key -> new key, for configs of earlier versions
+        for old in extra:
+            if old in renamed:
+                return f"config key {where}{old} is now {where}{renamed[old]}: {renamed[old]}: [...] (a list)"
         return f"config key {where}{extra[0] if extra else '?'} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
     if v == "required":
         return f"config {key}: {error.message}"

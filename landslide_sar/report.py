@@ -76,7 +76,7 @@ def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: 
         pre = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_pre")], axis=0)
         post = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_post")], axis=0)
         heads = np.argwhere(chip.sel(channel="landslides").values > 0)
-        embedding = xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).values.astype("float32")
+        embedding = xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).isel(seed=0).values.astype("float32")
         lo, hi = np.nanpercentile(_db(np.stack([pre, post])), [2, 98])
         panels = (
             (_db(pre), "VH before (mean, dB)", "gray", (lo, hi)),
@@ -102,16 +102,18 @@ def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: 
 
 
 def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
-    """Train and validation loss per epoch of every model; a dot at the kept (best) epoch."""
+    """Train and validation loss per epoch of every model (one line per member seed, one colour
+    per model); a dot at each member's kept (best) epoch."""
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     for i, path in enumerate(histories):
-        h = pd.read_csv(path)
+        hist = pd.read_csv(path)
         name = f"{Path(path).parent.parent.name} {Path(path).parent.name}"
         colour = f"C{i % 10}"
-        ax.plot(h["epoch"], h["train_loss"], color=colour, ls="--", lw=1)
-        ax.plot(h["epoch"], h["val_loss"], color=colour, lw=1.5, label=name)
-        best = h["val_loss"].idxmin()
-        ax.plot(h.loc[best, "epoch"], h.loc[best, "val_loss"], "o", color=colour)
+        for j, (_, h) in enumerate(hist.groupby("seed", sort=True) if "seed" in hist else [(0, hist)]):
+            ax.plot(h["epoch"], h["train_loss"], color=colour, ls="--", lw=0.8)
+            ax.plot(h["epoch"], h["val_loss"], color=colour, lw=1.2, label=name if j == 0 else None)
+            best = h["val_loss"].idxmin()
+            ax.plot(h.loc[best, "epoch"], h.loc[best, "val_loss"], "o", color=colour, ms=4)
     ax.set_xlabel("epoch")
     ax.set_ylabel("batch loss (1 − mean E⁺) + mean E⁻")
     ax.set_title("Density nets: validation (solid) and training (dashed) loss")
@@ -152,10 +154,16 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     for i, (inputs, df) in enumerate(summary.groupby("inputs", sort=False)):
         colour = f"C{i}"
         xs = revisits if (df["revisits"] == 0).all() else df["revisits"].tolist()
-        cross = [df["cross"].iloc[0]] * len(xs) if (df["revisits"] == 0).all() else df["cross"].tolist()
-        val = [df["val"].iloc[0]] * len(xs) if (df["revisits"] == 0).all() else df["val"].tolist()
-        ax.plot(xs, cross, "o-", color=colour, label=f"{INPUT_NAMES.get(inputs, inputs)} (cross)")
-        ax.plot(xs, val, "s--", color=colour, alpha=0.6, label=f"{INPUT_NAMES.get(inputs, inputs)} (val)")
+        once = (df["revisits"] == 0).all()
+
+        def col(key: str) -> list[float]:
+            return [df[key].iloc[0]] * len(xs) if once else df[key].tolist()
+
+        name = INPUT_NAMES.get(inputs, inputs)
+        ax.errorbar(xs, col("cross"), yerr=np.nan_to_num(col("cross_sd")), fmt="o-", color=colour, capsize=3,
+                    label=f"{name} (cross, mean ± sd over seeds)")  # fmt: skip
+        ax.errorbar(np.asarray(xs) + 0.06, col("val"), yerr=np.nan_to_num(col("val_sd")), fmt="s--", color=colour,
+                    alpha=0.6, capsize=3, label=f"{name} (val)")  # fmt: skip
     ax.plot(revisits, [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits], "x:", color="0.4", label="paper: fused (val)")
     ax.axhline(0.5, color="0.7", lw=1, label="chance")
     ax.set_xticks(revisits)

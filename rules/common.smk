@@ -196,3 +196,30 @@ def area_mem_mb(base, per_mpx=0, grow=True):
         return int((attempt if grow else 1) * (base + per_mpx * mpx))
 
     return get
+
+
+def warn_oversubscription():
+    """One warning line when --cores exceeds the CPUs this process may use: torch jobs would then
+    share cores and run several times slower (docs/benchmark_training.md), for the same results.
+    """
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        cores = workflow._cores
+    except Exception:  # noqa: BLE001 - no core count given (e.g. some dry runs)
+        cores = None
+    if (
+        isinstance(cores, int)
+        and cores > cpus
+        and workflow.local_exec
+        and not workflow.subprocess_exec
+    ):
+        print(
+            f"WARNING: --cores {cores} exceeds the {cpus} CPU(s) of this machine; jobs will share "
+            f"cores and training runs several times slower (use --cores all or --cores {cpus})",
+            file=sys.stderr,
+        )
+
+
+warn_oversubscription()

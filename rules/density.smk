@@ -15,7 +15,7 @@ rule train_density:
         "benchmarks/{area}/train_density/{inputs}_r{revisits}_half{half}.tsv"
     conda:
         "../envs/density.yaml"
-    threads: 4
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=120,
@@ -44,7 +44,7 @@ rule predict_density:
         "benchmarks/{area}/predict_density/{inputs}_r{revisits}_half{half}.tsv"
     conda:
         "../envs/density.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -24,7 +24,7 @@ rule train_detection:
         "benchmarks/detection/train_detection/{experiment}_{band_set}_t{steps}_{aug}.tsv"
     conda:
         "../envs/density.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,

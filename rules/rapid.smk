@@ -15,7 +15,7 @@ rule predict_rapid:
         "benchmarks/{area}/predict_rapid/half{half}.tsv"
     conda:
         "../envs/density.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -35,7 +35,7 @@ def tiny_config() -> dict:
     cfg["density"]["inputs"] = ["dem", "fused"]
     cfg["density"]["revisits"] = [1, 3]
     cfg["density"]["model"].update(width=8, depth=3)
-    cfg["density"]["training"].update(max_epochs=40, patience=6, batch_size=8)
+    cfg["density"]["training"].update(seeds=[0, 1], max_epochs=40, patience=6, batch_size=8)
     cfg["density"]["forest"]["n_estimators"] = 100
     return cfg
 

@@ -15,12 +15,13 @@ import torch
 import xarray as xr
 
 from landslide_sar.density.evaluate import confusion_path, evaluate_density
-from landslide_sar.density.model import DensityNet, batch_loss, channel_stats, select_channels, to_db
+from landslide_sar.density.model import DensityNet, batch_loss, select_channels
+from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
 
 PERCENTILES = list(range(5, 100, 5))
-TRAINING = dict(seed=0, max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
+TRAINING = dict(seeds=[0], max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
 MODEL = dict(width=8, depth=3, dilated=True, batch_norm=False)
 
 
@@ -84,6 +85,14 @@ def make_chips(path: Path, n: int = 40, size: int = 32, seed: int = 0, drop_db: 
 # --- batch loss -----------------------------------------------------------------------------
 
 
+def read_metrics(path: Path) -> pd.DataFrame:
+    """evaluate_density's metrics indexed by (split, subset): member rows of a one-seed run, and
+    the ensemble's no_skill row."""
+    m = pd.read_csv(path, dtype={"split": str, "seed": str})
+    keep = (m["seed"] != "ensemble") | (m["subset"] == "no_skill")
+    return m[keep].set_index(["split", "subset"])
+
+
 def test_batch_loss_perfect_and_reversed() -> None:
     label = torch.zeros(3, 1, 8, 8)
     label[0, 0, 2, 3] = label[2, 0, 5, 5] = label[2, 0, 1, 7] = 1
@@ -124,11 +133,52 @@ def test_output_keeps_odd_chip_size_and_is_in_unit_interval(n_dem: int, n_sar: i
 
 def test_single_modality_nets_have_only_their_branch() -> None:
     dem_only, sar_only, fused = DensityNet(4, 0, 6, 2), DensityNet(0, 8, 6, 2), DensityNet(4, 8, 6, 2)
-    assert dem_only.sar_branch is None and dem_only.dem_branch[0].in_channels == 4
-    assert sar_only.dem_branch is None and sar_only.sar_branch[0].in_channels == 8
-    assert not any(k.startswith("sar_branch") for k in dem_only.state_dict())
+    assert dem_only.sar_in is None and dem_only.dem_in[0].in_channels == 4
+    assert sar_only.dem_in is None and sar_only.sar_in[0].in_channels == 8
+    assert not any(k.startswith("sar_in") for k in dem_only.state_dict())
     assert dem_only.fuse.in_channels == sar_only.fuse.in_channels == 6 and fused.fuse.in_channels == 12
-    assert fused.dem_branch[0].in_channels == 4 and fused.sar_branch[0].in_channels == 8
+    assert fused.dem_in[0].in_channels == 4 and fused.sar_in[0].in_channels == 8
+    assert fused.deep[0].groups == 2 and dem_only.deep[0].groups == 1  # the branches run as one grouped conv
+
+
+def test_merged_branches_equal_two_separate_branches() -> None:
+    """After the first layer the DEM and SAR branches are one conv grouped by branch: the same
+    arithmetic as two separate convs (the architecture of the paper)."""
+    torch.manual_seed(0)
+    net = DensityNet(4, 8, width=5, depth=2, dilated=True).eval()
+    x = torch.randn(3, 12, 20, 20)
+    conv = net.deep[0]
+    w_dem, w_sar = conv.weight[:5], conv.weight[5:]
+    b_dem, b_sar = conv.bias[:5], conv.bias[5:]
+    dem = torch.relu(torch.nn.functional.conv2d(net.dem_in(x[:, :4]), w_dem, b_dem, padding=2, dilation=2))
+    sar = torch.relu(torch.nn.functional.conv2d(net.sar_in(x[:, 4:]), w_sar, b_sar, padding=2, dilation=2))
+    expected = torch.sigmoid(net.fuse(torch.cat([dem, sar], dim=1)))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_ensemble_members_compute_exactly_their_own_net(grouped: bool) -> None:
+    """Member k of a K-member module packed from K one-member nets gives net k's output, both for
+    shared input (B, C, H, W) and for per-member input (B, K, C, H, W), whether the members run
+    as grouped convs or one after the other."""
+    from landslide_sar.nn.ensemble import pack_states, unpack_state
+
+    nets = []
+    for seed in (3, 4, 5):
+        torch.manual_seed(seed)
+        nets.append(DensityNet(4, 6, width=4, depth=3).eval())
+    ens = DensityNet(4, 6, width=4, depth=3, members=3).eval()
+    ens.grouped = grouped
+    ens.load_state_dict(pack_states([n.state_dict() for n in nets]))
+    x = torch.randn(2, 3, 10, 17, 19)
+    with torch.no_grad():
+        shared, own = ens(x[:, 0]), ens(x)
+        for k, net in enumerate(nets):
+            torch.testing.assert_close(shared[:, k], net(x[:, 0])[:, 0], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(own[:, k], net(x[:, k])[:, 0], rtol=1e-5, atol=1e-6)
+    back = unpack_state(ens.state_dict(), 3)
+    assert all(torch.equal(back[1][k], v) for k, v in nets[1].state_dict().items())
 
 
 # --- channels and statistics ---------------------------------------------------------------
@@ -155,7 +205,7 @@ def test_select_channels_rejects_too_many_revisits_and_unknown_inputs() -> None:
 
 def test_channel_stats_use_db_and_ignore_nan() -> None:
     x = np.array([0.01, 0.1, 1.0, np.nan], dtype=np.float32).reshape(1, 1, 2, 2)
-    mean, std = channel_stats(np.concatenate([x, x], axis=1), [True, False])
+    mean, std = channel_stats(to_model_units(np.concatenate([x, x], axis=1), [True, False]))
     assert mean[0] == pytest.approx(-10.0) and std[0] == pytest.approx(np.std([-20.0, -10.0, 0.0]))
     assert mean[1] == pytest.approx(0.37)
     assert to_db(np.array([0.0, -1.0], np.float32)).tolist() == pytest.approx([-50.0, -50.0])
@@ -219,20 +269,49 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     cfg = dict(TRAINING, max_epochs=3)
     runs = []
     for tag, seed in (("a", 0), ("b", 0), ("c", 1)):
-        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seed=seed), 1,
+        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seeds=[seed]), 1,
                       tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
         runs.append((torch.load(tmp_path / f"{tag}.pt", weights_only=True), pd.read_csv(tmp_path / f"{tag}.csv")))
     (ca, ha), (cb, hb), (cc, _) = runs
     assert ca["state_dict"].keys() == cb["state_dict"].keys()
     assert all(torch.equal(ca["state_dict"][k], cb["state_dict"][k]) for k in ca["state_dict"])
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
-    assert list(ha.columns) == ["epoch", "train_loss", "val_loss", "seconds"] and len(ha) >= 1
+    assert list(ha.columns) == ["seed", "epoch", "train_loss", "val_loss", "seconds"] and len(ha) >= 1
     assert not all(torch.equal(ca["state_dict"][k], cc["state_dict"][k]) for k in ca["state_dict"])
 
 
+def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path: Path) -> None:
+    """Seeds [0, 1, 2] trained as one ensemble: member 1 has the weights and history of seed 1
+    trained alone (to float tolerance), and replacing seed 2 by 7 changes only member 2."""
+    from landslide_sar.nn.ensemble import unpack_state
+
+    table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
+    cfg = dict(TRAINING, max_epochs=5, patience=2, batch_size=4)
+
+    def run(tag: str, seeds: list[int]) -> tuple[list[dict], pd.DataFrame, dict]:
+        train_density(tmp_path / "chips.zarr", table, 0, "fused", 3, MODEL, dict(cfg, seeds=seeds), 1,
+                      tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
+        ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
+        return unpack_state(ckpt["state_dict"], len(seeds)), pd.read_csv(tmp_path / f"{tag}.csv"), ckpt
+
+    ens, hist, ckpt = run("ens", [0, 1, 2])
+    alone, hist1, ckpt1 = run("alone", [1])
+    other, hist_o, _ = run("other", [0, 1, 7])
+    assert ckpt["seeds"] == [0, 1, 2] and ckpt["config"]["members"] == 3
+    for name, value in alone[0].items():
+        torch.testing.assert_close(ens[1][name], value, rtol=1e-4, atol=1e-5)
+    cols = ["epoch", "train_loss", "val_loss"]
+    pd.testing.assert_frame_equal(hist[hist["seed"] == 1][cols].reset_index(drop=True), hist1[cols], rtol=1e-4)
+    assert ckpt["best_epoch"][1] == ckpt1["best_epoch"][0]
+    for k in (0, 1):
+        assert all(torch.equal(other[k][n], ens[k][n]) or torch.allclose(other[k][n], ens[k][n], atol=1e-6) for n in ens[k])
+    assert not all(torch.allclose(other[2][n], ens[2][n]) for n in ens[2])
+    assert not all(torch.allclose(ens[0][n], ens[1][n]) for n in ens[0])  # members differ from each other
+
+
 def test_chips_loaded_block_by_block_equal_loaded_at_once(tmp_path: Path) -> None:
-    from landslide_sar.density.model import standardise
     from landslide_sar.density.train import load_chips, load_standardised, open_chips
+    from landslide_sar.nn.preprocess import standardise
 
     table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
     ds = open_chips(tmp_path / "chips.zarr")
@@ -242,14 +321,16 @@ def test_chips_loaded_block_by_block_equal_loaded_at_once(tmp_path: Path) -> Non
     train = table.query("half == 0 and subset == 'train'")["chip"].to_numpy()
     val = table.query("half == 0 and subset == 'val'")["chip"].to_numpy()
     raw = load_chips(ds, train, channels)
-    mean, std = channel_stats(raw, is_sar)
+    mean, std = channel_stats(to_model_units(raw, is_sar))
     chip_bytes = (len(channels) + 1) * 16 * 16 * 4
     for block in (10**9, 3 * chip_bytes, 1):  # all at once, 3 chips a block, 1 chip a block
         (tr, va), m, sd = load_standardised(ds, [train, val], channels, is_sar, block_bytes=block)
         np.testing.assert_allclose(m, mean, rtol=1e-6)
         np.testing.assert_allclose(sd, std, rtol=1e-6)
         for (x, label, valid), ids in ((tr, train), (va, val)):
-            z, v = standardise(load_chips(ds, ids, channels), is_sar, m, sd)
+            z = to_model_units(load_chips(ds, ids, channels), is_sar)
+            v = np.isfinite(z).all(axis=1)
+            z = standardise(z, m, sd)
             assert np.array_equal(x.numpy(), z) and np.array_equal(valid.numpy(), v)
             assert np.array_equal(label.numpy(), np.nan_to_num(load_chips(ds, ids, ["landslides"])[:, 0]) > 0.5)
 
@@ -276,20 +357,24 @@ def toy_event(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFr
 def test_toy_event_without_sar_signal_stays_near_chance(tmp_path: Path) -> None:
     """Negative control: no post-event SAR drop, so nothing (labels included) may leak into the AUC."""
     run_toy_event(tmp_path, drop_db=0.0)
-    metrics = pd.read_csv(tmp_path / "metrics.csv", dtype={"split": str}).set_index(["split", "subset"])
+    metrics = read_metrics(tmp_path / "metrics.csv")
     assert metrics.loc[("both", "cross"), "auc_macro_ovr"] < 0.65
 
 
 def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataFrame]) -> None:
     d, table = toy_event
-    metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str})
+    metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str, "seed": str})
     assert list(metrics.columns) == [
-        "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+        "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
     ]  # fmt: skip
     assert metrics[["split", "subset"]].values.tolist() == [
         ["0", "train"], ["0", "val"], ["0", "cross"], ["1", "train"], ["1", "val"], ["1", "cross"],
-        ["both", "cross"], ["both", "no_skill"],
+        ["both", "cross"], ["both", "cross"], ["both", "no_skill"],
     ]  # fmt: skip
+    assert metrics["seed"].tolist() == ["0"] * 7 + ["ensemble"] * 2
+    # one member: the ensemble's cross-prediction is the member's
+    assert metrics["auc_macro_ovr"].iloc[6] == pytest.approx(metrics["auc_macro_ovr"].iloc[7])
+    metrics = read_metrics(d / "metrics.csv").reset_index()
     both = metrics.set_index(["split", "subset"]).loc[("both", "cross")]
     no_skill = metrics.set_index(["split", "subset"]).loc[("both", "no_skill")]
     assert both["n_chips"] == 40 and both["auc_macro_ovr"] > 0.7
@@ -299,7 +384,9 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
     pred = pd.read_csv(d / "predictions.csv")
     assert list(pred.columns) == [
         "chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2",
+        "prob_class0_sd", "prob_class1_sd", "prob_class2_sd",
     ]  # fmt: skip
+    assert (pred[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]] == 0).all().all()  # one member
     assert sorted(pred["chip"]) == sorted(table["chip"])
     np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0)
     merged = pred.merge(table[["chip", "half", "density_class"]], on="chip", suffixes=("", "_t"))
@@ -313,20 +400,21 @@ def test_toy_event_outputs(toy_event: tuple[Path, pd.DataFrame]) -> None:
     d, table = toy_event
     ckpt = torch.load(d / "model0.pt", weights_only=True)
     assert ckpt["channels"][:4] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
-    assert len(ckpt["channels"]) == 16 and ckpt["config"]["n_sar"] == 12 and 1 <= ckpt["best_epoch"] <= 15
+    assert len(ckpt["channels"]) == 16 and ckpt["config"]["n_sar"] == 12 and 1 <= ckpt["best_epoch"][0] <= 15
+    assert ckpt["seeds"] == [0] and ckpt["config"]["members"] == 1
     history = pd.read_csv(d / "history0.csv")
-    assert history["val_loss"].min() == pytest.approx(ckpt["best_loss"])
+    assert history["val_loss"].min() == pytest.approx(ckpt["best_loss"][0])
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
 
     feats = pd.read_csv(d / "features0.csv")
-    assert list(feats.columns) == ["chip"] + [f"p{p:02d}" for p in PERCENTILES]
-    assert feats["chip"].tolist() == table["chip"].tolist()
-    values = feats.drop(columns="chip").to_numpy()
+    assert list(feats.columns) == ["seed", "chip"] + [f"p{p:02d}" for p in PERCENTILES]
+    assert feats["chip"].tolist() == table["chip"].tolist() and (feats["seed"] == 0).all()
+    values = feats.drop(columns=["seed", "chip"]).to_numpy()
     assert np.all(np.diff(values, axis=1) >= 0) and values.min() >= 0 and values.max() <= 1
 
     emb = xr.open_zarr(d / "embeddings0.zarr")["embedding"]
-    assert emb.dims == ("chip", "y", "x") and emb.shape == (40, 32, 32)
-    e103 = emb.sel(chip=103).values
+    assert emb.dims == ("seed", "chip", "y", "x") and emb.shape == (1, 40, 32, 32)
+    e103 = emb.sel(seed=0, chip=103).values
     assert np.isnan(e103[:2, :3]).all() and np.isfinite(e103[2:]).all()  # nodata pixels of chip 103
     # the maps are high where the toy landslides are: class-2 chips have a higher median than class-0
     median = feats.set_index("chip")["p50"]
@@ -358,7 +446,7 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
             tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv",
             tmp_path / "f.joblib",
         )
-    metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
+    metrics = read_metrics(tmp_path / "m.csv")
     assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
     assert metrics.loc[("0", "val"), "accuracy"] == 1.0
     assert metrics.loc[("both", "cross"), "auc_macro_ovr"] > 0.9 and metrics.loc[("both", "cross"), "n_chips"] == 24
@@ -399,7 +487,7 @@ def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     evaluate_density(tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv",
                      tmp_path / "p.csv", tmp_path / "f.joblib")  # fmt: skip
-    metrics = pd.read_csv(tmp_path / "m.csv", dtype={"split": str}).set_index(["split", "subset"])
+    metrics = read_metrics(tmp_path / "m.csv")
     for half in ("0", "1"):
         train = metrics.loc[(half, "train")]
         assert train["n_chips"] == 160  # every train chip has an out-of-bag score with 100 trees

@@ -29,7 +29,6 @@ from landslide_sar.detection.data import (
     channel_names,
     detection_chips,
     split_indices,
-    to_db,
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.experiment import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
@@ -37,6 +36,7 @@ from landslide_sar.detection.model import ResNetUNet, landslide_probability
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.grid import InputError
+from landslide_sar.nn.preprocess import to_db
 
 # ---------------------------------------------------------------- augmentations
 
@@ -157,9 +157,9 @@ def test_unet_output_matches_odd_input_sizes_with_two_classes(shape: tuple[int, 
     x = torch.randn(2, 3, *shape)
     with torch.no_grad():
         logits = model(x)
-    assert logits.shape == (2, 2, *shape)
+    assert logits.shape == (2, 1, 2, *shape)
     p = landslide_probability(logits)
-    assert p.shape == (2, *shape) and bool(((p >= 0) & (p <= 1)).all())
+    assert p.shape == (2, 1, *shape) and bool(((p >= 0) & (p <= 1)).all())
     with pytest.raises(ValueError, match="channels|expected"):
         model(torch.randn(1, 4, 8, 8))
 
@@ -326,7 +326,7 @@ def toy_chips(n: int, seed: int, size: int = 32) -> ChipArrays:
 
 
 MODEL = {"base_width": 8, "depth": 2, "blocks_per_stage": 1}
-TRAINING = {"seed": 0, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01, "patience": 8, "device": "cpu",
+TRAINING = {"seeds": [0], "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01, "weight_decay": 0.0, "patience": 8, "device": "cpu",
             "monitor": "val_auprc", "positive_weight": 2.0}  # fmt: skip
 
 
@@ -344,10 +344,29 @@ def test_tiny_run_beats_no_skill_and_is_deterministic(tmp_path) -> None:
     ckpt = torch.load(tmp_path / "m0.pt", weights_only=True)
     assert ckpt["channels"] == ["vh_before", "vh_after"] and ckpt["best_epoch"] == summary["best_epoch"]
     prob = predict_chips(tmp_path / "m0.pt", val, device="cpu")
-    assert prob.shape == (8, 32, 32) and np.isnan(prob[0, :2, :2]).all()
+    assert prob.shape == (1, 8, 32, 32) and np.isnan(prob[0, 0, :2, :2]).all()
+    prob = prob[0]
     score, base = auprc(val.label, prob, val.valid), no_skill(val.label, val.valid)
     assert score == pytest.approx(runs[0]["val_auprc"].max(), abs=1e-6)  # the best epoch's weights
     assert score > base + 0.3, (score, base)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path, augment: bool) -> None:
+    """Seeds [0, 1, 2] as one grouped ensemble: member 2's history and probabilities are those
+    of seed 2 trained alone (augmentations included: each member has its own random stream)."""
+    train, val = toy_chips(12, 0), toy_chips(6, 1)
+    aug = {"gaussian_noise": {"enabled": True, "p": 0.5, "std_db": 0.5}} if augment else None
+    cfg = {**TRAINING, "max_epochs": 3, "batch_size": 4}
+    train_detection(train, val, MODEL, {**cfg, "seeds": [0, 1, 2]}, aug, 1, tmp_path / "e.pt", tmp_path / "e.csv")
+    train_detection(train, val, MODEL, {**cfg, "seeds": [2]}, aug, 1, tmp_path / "a.pt", tmp_path / "a.csv")
+    he, ha = pd.read_csv(tmp_path / "e.csv"), pd.read_csv(tmp_path / "a.csv")
+    cols = ["epoch", "train_loss", "val_loss", "val_auprc"]
+    pd.testing.assert_frame_equal(he[he["seed"] == 2][cols].reset_index(drop=True), ha[cols], rtol=1e-4)
+    pe, pa = predict_chips(tmp_path / "e.pt", val, device="cpu"), predict_chips(tmp_path / "a.pt", val, device="cpu")
+    assert pe.shape == (3, 6, 32, 32) and pa.shape == (1, 6, 32, 32)
+    np.testing.assert_allclose(pe[2], pa[0], rtol=1e-4, atol=1e-5)
+    assert np.nanmax(np.abs(pe[0] - pe[2])) > 1e-3  # the members differ
 
 
 # ---------------------------------------------------------------- end to end
@@ -389,12 +408,13 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     )  # fmt: skip
     written = pd.read_csv(out / "metrics.csv")
     assert list(written.columns) == METRIC_COLUMNS
-    assert set(zip(written["method"], written["region"], written["subset"])) == {
-        (m, r, s) for m in ("unet", "handwerger") for r, s in (("regionA", "train"), ("regionA", "val"), ("regionB", "test"))
+    assert set(zip(written["method"], written["seed"].fillna(""), written["region"], written["subset"])) == {
+        (m, seed, r, s) for m, seed in (("unet", "0"), ("unet", "ensemble"), ("handwerger", ""))
+        for r, s in (("regionA", "train"), ("regionA", "val"), ("regionB", "test"))
     }  # fmt: skip
-    assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1]
+    assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1, 1]
     assert (written.loc[written["subset"] == "test", "n_chips"] == 4).all()
-    assert (written["band_set"] == "sar_dem").all() and written["augment"].all() and len(metrics) == 6
+    assert (written["band_set"] == "sar_dem").all() and written["augment"].all() and len(metrics) == 9
     assert (written["n_steps"] == 1).all() and (written["n_after"] == 1).all()
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline

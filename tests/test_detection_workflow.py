@@ -30,7 +30,7 @@ def tiny_detection_config() -> dict:
     det["transfer"].update(band_sets=["vvvh"], time_steps=2, augment=[False, True])
     det["chips"].update(size=32, max_steps=2)
     det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
-    det["training"].update(max_epochs=2, patience=2, device="cpu")
+    det["training"].update(seeds=[0, 1], max_epochs=2, patience=2, device="cpu")
     det["evaluation"]["curve_points"] = 50
     return cfg
 
@@ -45,9 +45,11 @@ def detection_run(tmp_path_factory) -> Path:
 
 def test_detection_table_and_figures(detection_run: Path) -> None:
     out = detection_run / "results" / "detection"
-    table = pd.read_csv(out / "metrics.csv")
-    assert {"experiment", "method", "region", "subset", "auprc", "no_skill", "band_set", "n_steps", "augment"} <= set(table.columns)
-    unet = table[table["method"] == "unet"]
+    table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
+    assert {"experiment", "method", "seed", "region", "subset", "auprc", "no_skill", "band_set", "n_steps", "augment"} <= set(table.columns)
+    all_unet = table[table["method"] == "unet"]
+    assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
+    unet = all_unet[all_unet["seed"] == "ensemble"]
     # within: 2 band sets x 2 steps x (train, val); transfer: 2 augmentations x (train, val, test)
     within = unet[unet["experiment"] == "within"]
     assert set(zip(within["band_set"], within["n_steps"])) == {(b, n) for b in ("vh", "sar_dem") for n in (1, 2)}
@@ -63,7 +65,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     np.testing.assert_allclose(ns["auprc"], ns["n_positive"] / ns["n_pixels"], atol=1e-4)
     np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
     md = (out / "metrics.md").read_text()
-    assert "Within region_a" in md and "Transfer region_a → region_b" in md and "no skill" in md
+    assert "Within region_a" in md and "Transfer region_a → region_b" in md and "no skill" in md and " ± " in md
     for name in ("auprc_vs_timesteps", "pr_curves", "transfer_maps"):
         png = out / "report" / f"{name}.png"
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"

@@ -27,10 +27,12 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 CLASSES = (0, 1, 2)
 METRIC_COLUMNS = [
-    "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+    "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
 ]  # fmt: skip
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
+SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
+ENSEMBLE = "ensemble"  # the seed value of rows scoring the members' mean probabilities
 
 
 def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
@@ -75,10 +77,26 @@ def class_metrics(y: np.ndarray, prob: np.ndarray, where: str = "") -> dict:
     return row
 
 
-def _features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) -> np.ndarray:
-    """Feature rows (all columns but chip) for the chip ids, in their order."""
+def read_features(features: PathLike | pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """A features CSV of predict_density as {seed: the member's features (chip + percentiles)}."""
     df = features if isinstance(features, pd.DataFrame) else pd.read_csv(features)
-    df = df.set_index("chip")
+    if "seed" not in df.columns:
+        df = df.assign(seed=0)
+    return {int(seed): part.drop(columns="seed") for seed, part in df.groupby("seed", sort=True)}
+
+
+def member_seeds(frames: list[dict[int, pd.DataFrame]], where: str) -> list[int]:
+    """The seeds present in every features file (each must hold the same members)."""
+    seeds = [sorted(f) for f in frames]
+    if any(s != seeds[0] for s in seeds):
+        raise InputError(f"{where}: the features files hold different seeds {seeds}; expected the same members")
+    return seeds[0]
+
+
+def _features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) -> np.ndarray:
+    """Feature rows (all columns but chip) of ONE member for the chip ids, in their order."""
+    df = features if isinstance(features, pd.DataFrame) else pd.read_csv(features)
+    df = df.drop(columns="seed", errors="ignore").set_index("chip")
     absent = np.setdiff1d(chips, df.index.to_numpy())
     if absent.size:
         raise InputError(f"{where}: no features for chip ids {absent[:5].tolist()} (of {absent.size})")
@@ -105,35 +123,12 @@ def _out_of_bag(forest: RandomForestClassifier, train: pd.DataFrame, half: int) 
     return oob[scored], train[scored]
 
 
-def evaluate_density(
-    chips_table: PathLike | pd.DataFrame,
-    features_half0: PathLike | pd.DataFrame,
-    features_half1: PathLike | pd.DataFrame,
-    forest_cfg: Mapping,
-    metrics_out: PathLike,
-    predictions_out: PathLike,
-    forests_out: PathLike,
-    *,
-    threads: int = 1,
-) -> None:
-    """Fit one forest per half, score it, cross-predict every chip; write metrics and predictions.
-
-    metrics_out CSV: split (0, 1, both), subset (train, val, cross, no_skill), n_chips,
-    auc_macro_ovr, auc_class0..2, accuracy. The no_skill row scores the combined set with the
-    pooled train class prior as a constant probability (AUC 0.5, accuracy = majority class).
-    predictions_out CSV: chip, half, density_class, predicted_class, prob_class0..2 (one row per
-    non-excluded chip, predicted by the other half's models). The combined confusion matrix
-    (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
-    forests_out: both halves' forests (joblib), for rapid response on areas without inventory.
-    """
-    if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
-        raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
-    table = read_chips_table(chips_table)
-    table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
-    bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
-    if bad:
-        raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
-    feats = {0: features_half0, 1: features_half1}
+def _evaluate_member(
+    table: pd.DataFrame, feats: dict[int, pd.DataFrame], forest_cfg: Mapping, threads: int, where: str
+) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray, dict[int, RandomForestClassifier]]:
+    """One member: a forest per half on its train chips, scored on train (out of bag), val and
+    the other half (cross). Returns the metric rows, each half's cross-predicted probabilities,
+    the pooled train class counts and the forests."""
     rows: list[dict] = []
     cross_prob: dict[int, np.ndarray] = {}  # half h's chips, predicted by the other half's models
     priors = []
@@ -164,16 +159,71 @@ def evaluate_density(
             if subset == "cross":
                 cross_prob[1 - k] = prob
             y = chips["density_class"].to_numpy(dtype=int)
-            rows.append({"split": str(k), "subset": subset, **class_metrics(y, prob, f"half {k} {subset}")})
+            rows.append({"split": str(k), "subset": subset, **class_metrics(y, prob, f"{where}half {k} {subset}")})
+    return rows, cross_prob, np.sum(priors, axis=0), forests
 
+
+def evaluate_density(
+    chips_table: PathLike | pd.DataFrame,
+    features_half0: PathLike | pd.DataFrame,
+    features_half1: PathLike | pd.DataFrame,
+    forest_cfg: Mapping,
+    metrics_out: PathLike,
+    predictions_out: PathLike,
+    forests_out: PathLike,
+    *,
+    threads: int = 1,
+) -> None:
+    """Per member (training seed) of the halves' models: fit one forest per half, score it,
+    cross-predict every chip; then score the members' mean probabilities (the ensemble).
+
+    metrics_out CSV: seed (a training seed, or "ensemble"), split (0, 1, both), subset (train,
+    val, cross, no_skill), n_chips, auc_macro_ovr, auc_class0..2, accuracy. The no_skill row
+    scores the combined set with the pooled train class prior as a constant probability (AUC 0.5,
+    accuracy = majority class). predictions_out CSV: chip, half, density_class, predicted_class,
+    prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
+    per non-excluded chip, predicted by the other half's models. The ensemble's confusion matrix
+    (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
+    forests_out: every member's forests of both halves ({seed: {half: forest}}, joblib), for
+    rapid response on areas without inventory.
+    """
+    if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
+        raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
+    table = read_chips_table(chips_table)
+    table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
+    bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
+    if bad:
+        raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
+    frames = [read_features(features_half0), read_features(features_half1)]
+    seeds = member_seeds(frames, "evaluate_density")
+    rows: list[dict] = []
+    members_prob: list[dict[int, np.ndarray]] = []
+    forests: dict[int, dict[int, RandomForestClassifier]] = {}
+    prior = np.zeros(len(CLASSES))
+    y_half = {h: table.loc[table["half"] == h, "density_class"].to_numpy(dtype=int) for h in (0, 1)}
+    y_all = np.concatenate([y_half[0], y_half[1]])
+    for seed in seeds:
+        where = f"seed {seed} " if len(seeds) > 1 else ""
+        member_rows, cross_prob, counts, forests[seed] = _evaluate_member(
+            table, {0: frames[0][seed], 1: frames[1][seed]}, forest_cfg, threads, where
+        )
+        prob = np.concatenate([cross_prob[0], cross_prob[1]])
+        member_rows.append({"split": "both", "subset": "cross", **class_metrics(y_all, prob, f"{where}both cross")})
+        rows += [{"seed": str(seed), **r} for r in member_rows]
+        members_prob.append(cross_prob)
+        prior = counts / counts.sum()
+
+    mean = {h: np.mean([m[h] for m in members_prob], axis=0) for h in (0, 1)}
+    sd = {h: np.std([m[h] for m in members_prob], axis=0) for h in (0, 1)}
     pred = pd.concat(
         [
             pd.DataFrame(
                 {
                     "chip": table.loc[table["half"] == h, "chip"].to_numpy(),
                     "half": h,
-                    "density_class": table.loc[table["half"] == h, "density_class"].to_numpy(dtype=int),
-                    **{f"prob_class{c}": cross_prob[h][:, c] for c in CLASSES},
+                    "density_class": y_half[h],
+                    **{f"prob_class{c}": mean[h][:, c] for c in CLASSES},
+                    **{f"prob_class{c}_sd": sd[h][:, c] for c in CLASSES},
                 }
             )
             for h in (0, 1)
@@ -182,20 +232,23 @@ def evaluate_density(
     )
     prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
     pred["predicted_class"] = prob_all.argmax(axis=1)
-    pred = pred.sort_values("chip", kind="stable")[PREDICTION_COLUMNS]
-    y_all = pred["density_class"].to_numpy()
+    pred = pred.sort_values("chip", kind="stable")[PREDICTION_COLUMNS + SPREAD_COLUMNS]
+    y_sorted = pred["density_class"].to_numpy()
     prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
-    rows.append({"split": "both", "subset": "cross", **class_metrics(y_all, prob_all, "both cross")})
-    prior = np.sum(priors, axis=0) / np.sum(priors)
-    constant = np.tile(prior, (y_all.size, 1))
-    rows.append({"split": "both", "subset": "no_skill", **class_metrics(y_all, constant, "both no_skill")})
+    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "cross", **class_metrics(y_sorted, prob_all, "ensemble cross")})
+    constant = np.tile(prior, (y_sorted.size, 1))
+    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "no_skill", **class_metrics(y_sorted, constant, "no_skill")})
 
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    both = metrics.iloc[-2]
-    logger.info("cross-prediction over %d chips: AUC %.3f, accuracy %.3f (no skill: accuracy %.3f)",
-                both["n_chips"], both["auc_macro_ovr"], both["accuracy"], metrics.iloc[-1]["accuracy"])  # fmt: skip
+    member_cross = metrics[(metrics["seed"] != ENSEMBLE) & (metrics["split"] == "both")]["auc_macro_ovr"]
+    logger.info(
+        "cross-prediction over %d chips: AUC per member %s (mean %.3f, sd %.3f), ensemble AUC %.3f, accuracy %.3f "
+        "(no skill: accuracy %.3f)", y_sorted.size, [round(v, 3) for v in member_cross], member_cross.mean(),
+        member_cross.std(ddof=1) if len(member_cross) > 1 else 0.0, metrics.iloc[-2]["auc_macro_ovr"],
+        metrics.iloc[-2]["accuracy"], metrics.iloc[-1]["accuracy"],
+    )  # fmt: skip
     confusion = pd.DataFrame(
-        confusion_matrix(y_all, pred["predicted_class"].to_numpy(), labels=list(CLASSES)),
+        confusion_matrix(y_sorted, pred["predicted_class"].to_numpy(), labels=list(CLASSES)),
         index=pd.Index(CLASSES, name="true_class"),
         columns=[f"pred_{c}" for c in CLASSES],
     )

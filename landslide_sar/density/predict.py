@@ -17,10 +17,13 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.model import DensityNet, standardise
-from landslide_sar.density.train import channel_names, load_chips, open_chips, progress, resolve_device
+from landslide_sar.density.model import DensityNet, build_density_net
+from landslide_sar.density.train import channel_names, load_chips, open_chips
 from landslide_sar.grid import InputError
-from landslide_sar.io import atomic_path, usable_threads
+from landslide_sar.io import atomic_path
+from landslide_sar.nn.fit import load_checkpoint
+from landslide_sar.nn.preprocess import standardise_in_place, to_model_units
+from landslide_sar.nn.runtime import progress, resolve_device, set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +55,9 @@ def percentile_features(maps: np.ndarray, percentiles: Sequence[float], valid: n
 
 
 def load_model(model_path: PathLike, device: torch.device | str = "cpu") -> tuple[DensityNet, dict]:
-    """The trained DensityNet (eval mode, on `device`) and its checkpoint dict."""
-    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
-    model = DensityNet(**ckpt["config"])
+    """The trained DensityNet ensemble (eval mode, on `device`) and its checkpoint dict."""
+    ckpt = load_checkpoint(model_path)
+    model = build_density_net(ckpt["config"], int(ckpt["config"].get("members", 1)), torch.device(device))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt
 
@@ -70,13 +73,15 @@ def predict_density(
     batch_size: int = 16,
     device: str = "auto",
 ) -> None:
-    """Run the model on EVERY chip of `chips_zarr` (batched, no grad) and write its outputs.
+    """Run every member of the model on EVERY chip of `chips_zarr` (batched, no grad) and write
+    the outputs per member.
 
-    features_out: CSV with chip and one column per percentile (p05, p10, ... of the valid pixels
-    of the output map). embeddings_out: zarr Dataset, variable `embedding` (chip, y, x) float16,
-    the output maps with NaN where an input channel is nodata.
+    features_out: CSV with seed, chip and one column per percentile (p05, p10, ... of the valid
+    pixels of the member's output map), one row per (seed, chip). embeddings_out: zarr Dataset,
+    variable `embedding` (seed, chip, y, x) float16, the output maps with NaN where an input
+    channel is nodata.
     """
-    torch.set_num_threads(usable_threads(threads))
+    set_threads(threads)
     dev = resolve_device(device)
     cols = percentile_columns(percentiles)
     model, ckpt = load_model(model_path, dev)
@@ -89,40 +94,44 @@ def predict_density(
     if missing:
         raise InputError(f"chips lack channel(s) {missing} the model {model_path} was trained on")
     ids = ds["chip"].values
-    n, h, w = ids.size, ds.sizes["y"], ds.sizes["x"]
-    emb = np.empty((n, h, w), dtype=np.float16)
-    feats = np.empty((n, len(cols)), dtype=np.float64)
+    seeds = [int(s) for s in ckpt["seeds"]]
+    k, n, h, w = len(seeds), ids.size, ds.sizes["y"], ds.sizes["x"]
+    emb = np.empty((k, n, h, w), dtype=np.float16)
+    feats = np.empty((k, n, len(cols)), dtype=np.float64)
     block = max(batch_size, 128 // batch_size * batch_size)  # chips read from zarr at a time
 
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}", log=logger):
-            raw = load_chips(ds, ids[s : s + block], channels)
-            z, valid = standardise(raw, is_sar, mean, std)
+            z = to_model_units(load_chips(ds, ids[s : s + block], channels), is_sar)
+            valid = np.isfinite(z).all(axis=1)
+            standardise_in_place(z, mean, std)
             x = torch.from_numpy(z)
             maps = np.concatenate(
-                [model(x[b : b + batch_size].to(dev))[:, 0].float().cpu().numpy() for b in range(0, len(z), batch_size)]
-            )
-            feats[s : s + len(z)] = percentile_features(maps, percentiles, valid)
-            emb[s : s + len(z)] = np.where(valid, maps, np.nan)
+                [model(x[b : b + batch_size].to(dev)).float().cpu().numpy() for b in range(0, len(z), batch_size)]
+            )  # (chips, K, H, W)
+            for m in range(k):
+                feats[m, s : s + len(z)] = percentile_features(maps[:, m], percentiles, valid)
+                emb[m, s : s + len(z)] = np.where(valid, maps[:, m], np.nan)
     logger.info("predicted %d chips with %s in %.1f s", n, model_path, time.perf_counter() - t0)
 
-    features = pd.DataFrame(feats, columns=cols)
-    features.insert(0, "chip", ids)
+    features = pd.DataFrame(feats.reshape(k * n, len(cols)), columns=cols)
+    features.insert(0, "chip", np.tile(ids, k))
+    features.insert(0, "seed", np.repeat(seeds, n))
     with atomic_path(features_out) as tmp:
         features.to_csv(tmp, index=False)
 
-    coords = {"chip": ids}
+    coords = {"seed": seeds, "chip": ids}
     for name, coord in ds.coords.items():
         if name != "chip" and set(coord.dims) <= {"chip", "y", "x"}:
             coords[name] = (coord.dims, coord.values)
-    out = xr.Dataset({"embedding": (("chip", "y", "x"), emb)}, coords=coords)
+    out = xr.Dataset({"embedding": (("seed", "chip", "y", "x"), emb)}, coords=coords)
     out.attrs.update(
         model=str(model_path), inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
         half=int(ckpt.get("half", -1)), channels=channels,
-        description="DensityNet sigmoid output per pixel; NaN where an input channel is nodata",
+        description="DensityNet sigmoid output per pixel of each member (seed); NaN where an input channel is nodata",
     )  # fmt: skip
-    encoding = {"embedding": {"chunks": (max(1, min(n, 64)), h, w)}}
+    encoding = {"embedding": {"chunks": (1, max(1, min(n, 64)), h, w)}}
     with atomic_path(embeddings_out) as tmp, warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is an extension of its format
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)

@@ -10,7 +10,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, _features, _proba
+from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, _features, _proba, member_seeds, read_features
+from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -19,13 +20,20 @@ PathLike = str | os.PathLike
 
 
 def classify_chips(features_half0: PathLike, features_half1: PathLike, forests: PathLike, predictions_out: PathLike) -> pd.DataFrame:
-    """Class probabilities of every chip: each half's forest on the features its own model gave,
-    averaged over the two halves (an ensemble of two models that never saw this area). The
-    predictions CSV has the columns of a cross-prediction, with density_class -1 (unknown)."""
+    """Class probabilities of every chip: for each member (training seed) and half, that half's
+    forest on the features its own model gave, averaged over halves and members (an ensemble of
+    models that never saw this area). The predictions CSV has the columns of a cross-prediction,
+    with density_class -1 (unknown)."""
     forest = joblib.load(forests)
-    frames = [pd.read_csv(features_half0), pd.read_csv(features_half1)]
-    ids = frames[0]["chip"].to_numpy()
-    prob = np.mean([_proba(forest[k], _features(frames[k], ids, f"features of half {k}")) for k in (0, 1)], axis=0)
+    frames = [read_features(features_half0), read_features(features_half1)]
+    seeds = member_seeds(frames, "classify_chips")
+    if sorted(forest) != seeds:
+        raise InputError(f"forests {forests} are of seeds {sorted(forest)}, the features of seeds {seeds}; expected the same")
+    ids = frames[0][seeds[0]]["chip"].to_numpy()
+    prob = np.mean(
+        [_proba(forest[s][k], _features(frames[k][s], ids, f"features of half {k}")) for s in seeds for k in (0, 1)],
+        axis=0,
+    )
     pred = pd.DataFrame({"chip": ids, "half": -1, "density_class": -1, **{f"prob_class{c}": prob[:, c] for c in CLASSES}})
     pred["predicted_class"] = prob.argmax(axis=1)
     pred = pred[PREDICTION_COLUMNS]

@@ -23,48 +23,71 @@ USGS_SIAM_AUC = 0.87
 INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
 
 
+ENSEMBLE = "ensemble"
+
+
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment: train and val AUC (mean over the two halves) and the AUC of the
-    cross-prediction over all chips."""
+    """One row per experiment, over its members (training seeds): mean and sd of the train and
+    val AUC (each member's mean over the two halves) and of the cross-prediction AUC over all
+    chips; `ensemble`: the cross AUC of the members' mean probabilities; n_seeds."""
     rows = []
+    table = table.assign(seed=table["seed"].astype(str) if "seed" in table else "0")
     for (inputs, revisits), df in table.groupby(["inputs", "revisits"], sort=False):
         split = df["split"].astype(str)
-        rows.append(
-            {
-                "inputs": inputs,
-                "revisits": int(revisits),
-                "train": df.loc[(df["subset"] == "train") & (split != "both"), "auc_macro_ovr"].mean(),
-                "val": df.loc[(df["subset"] == "val") & (split != "both"), "auc_macro_ovr"].mean(),
-                "cross": df.loc[(df["subset"] == "cross") & (split == "both"), "auc_macro_ovr"].mean(),
-            }
-        )
+        members = df[df["seed"] != ENSEMBLE]
+        per_seed = {}
+        for key, sel in (
+            ("train", (members["subset"] == "train") & (split != "both")),
+            ("val", (members["subset"] == "val") & (split != "both")),
+            ("cross", (members["subset"] == "cross") & (split == "both")),
+        ):
+            per_seed[key] = members[sel.reindex(members.index, fill_value=False)].groupby("seed")["auc_macro_ovr"].mean()
+        row = {"inputs": inputs, "revisits": int(revisits), "n_seeds": int(members["seed"].nunique())}
+        for key, v in per_seed.items():
+            row[key] = float(v.mean()) if len(v) else float("nan")
+            row[f"{key}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+        ens = df[(df["seed"] == ENSEMBLE) & (df["subset"] == "cross")]["auc_macro_ovr"]
+        row["ensemble"] = float(ens.iloc[0]) if len(ens) else row["cross"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def markdown_table(summary: pd.DataFrame, revisits: list[int]) -> str:
-    """Rows: input sets; columns: train / val / cross AUC per number of revisits (DEM-only models
-    see no SAR, so their one result stands in every column); the paper's rows below."""
+    """Rows: input sets; columns per number of revisits: train (OOB) / val / cross AUC as mean ±
+    sd over the training seeds, and the cross AUC of the seeds' ensemble (DEM-only models see no
+    SAR, so their one result stands in every column); the paper's rows below."""
 
-    def fmt(v: float | None) -> str:
-        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
+    def fmt(v: float | None, sd: float | None = None) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        return f"{v:.3f}" if sd is None or np.isnan(sd) else f"{v:.3f} ± {sd:.3f}"
 
     # train: the forest's out-of-bag AUC on the train chips (the net saw them, those trees did not)
-    header = ["experiment"] + [f"{r} revisit{'s' if r > 1 else ''} {k}" for r in revisits for k in ("train (OOB)", "val", "cross")]
+    kinds = ("train (OOB)", "val", "cross", "cross, ensemble")
+    header = ["experiment"] + [f"{r} revisit{'s' if r > 1 else ''} {k}" for r in revisits for k in kinds]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for inputs in summary["inputs"].unique():
         cells = [INPUT_NAMES.get(inputs, inputs)]
         for r in revisits:
             row = summary[(summary["inputs"] == inputs) & (summary["revisits"].isin([r, 0]))]
-            cells += [fmt(row[k].iloc[0]) if len(row) else "" for k in ("train", "val", "cross")]
+            if not len(row):
+                cells += [""] * len(kinds)
+                continue
+            x = row.iloc[0]
+            cells += [fmt(x["train"], x["train_sd"]), fmt(x["val"], x["val_sd"]), fmt(x["cross"], x["cross_sd"]),
+                      fmt(x["ensemble"])]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("| no skill (random) | " + " | ".join("0.500" for _ in revisits for _ in range(3)) + " |")
+    lines.append("| no skill (random) | " + " | ".join("0.500" for _ in revisits for _ in kinds) + " |")
     for inputs, name in INPUT_NAMES.items():
         cells = [f"paper: {name}"]
         for r in revisits:
             train, val = PAPER_AUC[inputs].get(r, (None, None))
-            cells += [fmt(train), fmt(val), ""]
+            cells += [fmt(train), fmt(val), "", ""]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"| paper: USGS SIAm (landslide level) | " + " | ".join("" for _ in range(3 * len(revisits) - 1)) + f" | {USGS_SIAM_AUC:.2f} |")
+    lines.append(f"| paper: USGS SIAm (landslide level) | " + " | ".join("" for _ in range(len(kinds) * len(revisits) - 2)) + f" | {USGS_SIAM_AUC:.2f} | |")
+    n = sorted(set(summary["n_seeds"].tolist()))
+    lines.append("")
+    lines.append(f"mean ± sd over {', '.join(map(str, n))} training seed(s) per experiment; ensemble: the seeds' mean probabilities.")
     return "\n".join(lines) + "\n"
 
 

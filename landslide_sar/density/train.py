@@ -1,4 +1,5 @@
-"""Train the density network of one half: seeded Adam on the batch loss, early stopping on val loss.
+"""Train the density networks of one half: a seed ensemble (one member per training seed, all
+trained at once by landslide_sar.nn.fit) on the batch loss, early stopping on the val loss.
 
 The chips of the half (train + val) are read once into memory, block by block straight into one
 float32 array in model units (no second whole copy of raw chips); standardisation statistics come
@@ -8,58 +9,36 @@ the channel names, so prediction preprocesses exactly as training did.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from tqdm import tqdm
 
 from landslide_sar.density.evaluate import read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
-    ChannelMoments,
     DensityNet,
     batch_loss,
+    build_density_net,
     loss_from_sums,
     loss_sums,
     select_channels,
-    standardise_in_place,
-    to_model_units,
 )
 from landslide_sar.grid import InputError
-from landslide_sar.io import LogStream, atomic_path, usable_threads
+from landslide_sar.nn.ensemble import pack_states
+from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
+from landslide_sar.nn.preprocess import ChannelMoments, standardise_in_place, to_model_units
+from landslide_sar.nn.runtime import resolve_device, set_threads
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-
-
-class _LogStream(LogStream):
-    """LogStream for tqdm without the bar's opening 0% refresh, which says nothing in a log."""
-
-    def write(self, text: str) -> None:
-        if "| 0/" not in text:
-            super().write(text)
-
-
-def progress(iterable: Sequence | range, desc: str, log: logging.Logger = logger) -> tqdm:
-    """A tqdm bar written to `log` at INFO; refreshed at most every 10 s so logs stay short."""
-    return tqdm(
-        iterable,
-        desc=desc,
-        file=_LogStream(log),
-        mininterval=10.0,
-        ascii=True,
-        disable=not log.isEnabledFor(logging.INFO),
-    )
 
 
 def open_chips(chips_zarr: PathLike) -> xr.Dataset:
@@ -141,33 +120,6 @@ def load_standardised(
     return [tuple(torch.from_numpy(a) for a in t) for t in out], mean, std
 
 
-def resolve_device(device: str) -> torch.device:
-    """ "auto" -> cuda when available, else cpu; anything else as given (cuda must be available)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} but CUDA is not available; expected auto or cpu")
-    return dev
-
-
-@contextlib.contextmanager
-def deterministic(seed: int) -> Iterator[None]:
-    """Seed torch and use deterministic algorithms inside the block (restored after)."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    prev = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    prev_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev_cudnn
-
-
 def _cfg(cfg: Mapping, key: str, where: str) -> Any:
     """cfg[key], or a one-line InputError naming the missing key."""
     if key not in cfg:
@@ -175,18 +127,62 @@ def _cfg(cfg: Mapping, key: str, where: str) -> Any:
     return cfg[key]
 
 
+def training_seeds(training_cfg: Mapping) -> list[int]:
+    """The training seeds of a config section: `seeds` (a list; one member per seed)."""
+    if "seed" in training_cfg and "seeds" not in training_cfg:
+        raise InputError(f"training.seed={training_cfg['seed']!r} is now training.seeds (a list), e.g. [0, 1, 2]")
+    seeds = _cfg(training_cfg, "seeds", "training_cfg")
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, (list, tuple)) or not seeds or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in seeds
+    ):
+        raise InputError(f"training.seeds={seeds!r}; expected a non-empty list of integers")
+    return [int(s) for s in seeds]
+
+
+class DensityTask:
+    """The density net's part of the fit loop: per-member batches of the half's standardised
+    train chips, the paper's batch loss, the val loss pooled over all val chips."""
+
+    def __init__(
+        self, train: tuple[torch.Tensor, ...], val: tuple[torch.Tensor, ...], batch_size: int, device: torch.device
+    ) -> None:
+        (self.x, self.y, self.v), (self.x_va, self.y_va, self.v_va) = train, val
+        self.n_train, self.batch_size, self.device = int(self.x.shape[0]), batch_size, device
+
+    def init_member(self, model: torch.nn.Module) -> None:
+        pass
+
+    def train_losses(
+        self, model: torch.nn.Module, idx: torch.Tensor, epoch: int, members: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        b = idx.T  # (B, K): batch-major, so the gathered chips are already (B, K, C, H, W)
+        out = model(self.x[b].to(self.device))
+        losses = batch_loss(out, self.y[b].to(self.device), self.v[b].to(self.device))
+        return losses, torch.ones(len(members))
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module, members: Sequence[int]) -> dict[str, np.ndarray]:
+        if self.x_va.shape[0] == 0:
+            return {}
+        return {"val_loss": dataset_loss(model, self.x_va, self.y_va, self.v_va, self.batch_size, self.device)}
+
+
 @torch.no_grad()
 def dataset_loss(
     model: DensityNet, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, batch_size: int, device: torch.device
-) -> float:
-    """batch_loss over ALL chips given (E+ and E- pooled over them), evaluated in batches."""
+) -> np.ndarray:
+    """Per member, batch_loss over ALL chips given (E+ and E- pooled over them), in batches."""
+    was_training = model.training
     model.eval()
-    sums = [torch.zeros((), dtype=torch.float64) for _ in range(4)]
+    sums = [torch.zeros(model.members, dtype=torch.float64) for _ in range(4)]
     for s in range(0, x.shape[0], batch_size):
         out = model(x[s : s + batch_size].to(device))
         parts = loss_sums(out, y[s : s + batch_size].to(device), valid[s : s + batch_size].to(device))
         sums = [a + b.detach().double().cpu() for a, b in zip(sums, parts)]
-    return float(loss_from_sums(*sums))
+    model.train(was_training)
+    return loss_from_sums(*sums).numpy()
 
 
 def train_density(
@@ -201,29 +197,31 @@ def train_density(
     model_out: PathLike,
     history_out: PathLike,
 ) -> None:
-    """Train the model of `half` on its train chips, early-stop on its val chips, save the best.
+    """Train the models of `half` (one per training seed, at once) on its train chips, early-stop
+    each on its val chips, save every member's best weights.
 
-    model_cfg: width, depth, dilated, batch_norm. training_cfg: seed,
-    max_epochs, batch_size, learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint
-    (torch.save of tensors and primitive containers, loadable with weights_only=True) holds
-    state_dict, model config, channel names, standardisation stats, best_epoch and the run's
-    settings; history_out is a CSV: epoch, train_loss, val_loss, seconds. Same seed, threads and
-    device give identical weights and history.
+    model_cfg: width, depth, dilated, batch_norm. training_cfg: seeds, max_epochs, batch_size,
+    learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint (tensors and plain
+    containers, loadable with weights_only=True) holds the ensemble's state_dict (member k =
+    seeds[k]), model config, channel names, standardisation stats, per-member best_epoch and
+    best_loss, and the run's settings; history_out is a CSV: seed, epoch, train_loss, val_loss,
+    seconds. Same seeds, threads and device give identical weights and history; member k does
+    not depend on the other seeds.
     """
     if half not in (0, 1):
         raise InputError(f"half={half!r}; expected 0 or 1")
     width, depth = int(_cfg(model_cfg, "width", "model_cfg")), int(_cfg(model_cfg, "depth", "model_cfg"))
     dilated = bool(_cfg(model_cfg, "dilated", "model_cfg"))
     batch_norm = bool(_cfg(model_cfg, "batch_norm", "model_cfg"))
-    seed = int(_cfg(training_cfg, "seed", "training_cfg"))
-    max_epochs = int(_cfg(training_cfg, "max_epochs", "training_cfg"))
-    batch_size = int(_cfg(training_cfg, "batch_size", "training_cfg"))
-    lr = float(_cfg(training_cfg, "learning_rate", "training_cfg"))
-    patience = int(_cfg(training_cfg, "patience", "training_cfg"))
+    seeds = training_seeds(training_cfg)
+    fit_cfg = FitConfig(
+        seeds=seeds, max_epochs=int(_cfg(training_cfg, "max_epochs", "training_cfg")),
+        batch_size=int(_cfg(training_cfg, "batch_size", "training_cfg")),
+        learning_rate=float(_cfg(training_cfg, "learning_rate", "training_cfg")),
+        patience=int(_cfg(training_cfg, "patience", "training_cfg")), monitor="val_loss",
+    )  # fmt: skip
     device = resolve_device(str(_cfg(training_cfg, "device", "training_cfg")))
-    if min(max_epochs, batch_size, patience) < 1:
-        raise InputError(f"max_epochs={max_epochs}, batch_size={batch_size}, patience={patience}; expected all >= 1")
-    torch.set_num_threads(usable_threads(threads))
+    n_threads = set_threads(threads)
 
     table = read_chips_table(chips_table)
     mine = table[table["half"] == half]
@@ -242,73 +240,28 @@ def train_density(
 
     t_load = time.perf_counter()
     # TRAIN chips of this half first: the standardisation statistics come from them only
-    ((x_tr, y_tr, v_tr), (x_va, y_va, v_va)), mean, std = load_standardised(ds, [train_ids, val_ids], channels, is_sar)
+    (train, val), mean, std = load_standardised(ds, [train_ids, val_ids], channels, is_sar)
     logger.info(
-        "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, device %s",
+        "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, "
+        "device %s, %d thread(s), seeds %s",
         half, inputs, revisits, len(train_ids), len(val_ids), len(channels), channels,
-        time.perf_counter() - t_load, device,
+        time.perf_counter() - t_load, device, n_threads, seeds,
     )  # fmt: skip
-    if val_ids.size == 0:
-        logger.warning("half %d has no val chips: early stopping and model selection use the train loss", half)
+    config = {
+        "n_dem": len(dem_idx), "n_sar": len(sar_idx), "width": width, "depth": depth,
+        "dilated": dilated, "batch_norm": batch_norm,
+    }  # fmt: skip
 
-    history: list[dict] = []
-    with deterministic(seed):
-        model = DensityNet(len(dem_idx), len(sar_idx), width, depth, dilated=dilated, batch_norm=batch_norm).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        best = (float("inf"), 0, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        stale = 0
-        t_train = time.perf_counter()
-        for epoch in range(1, max_epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            perm = torch.randperm(x_tr.shape[0], generator=gen)
-            losses = []
-            bar = progress(range(0, x_tr.shape[0], batch_size), desc=f"half {half} epoch {epoch}/{max_epochs}")
-            for s in bar:
-                b = perm[s : s + batch_size]
-                loss = batch_loss(model(x_tr[b].to(device)), y_tr[b].to(device), v_tr[b].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-            bar.close()
-            train_loss = float(np.mean(losses))
-            if val_ids.size:
-                val_loss = dataset_loss(model, x_va, y_va, v_va, batch_size, device)
-            else:
-                val_loss = float("nan")
-            seconds = time.perf_counter() - t0
-            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
-            monitored = val_loss if val_ids.size else train_loss
-            improved = monitored < best[0]
-            if improved:
-                best = (monitored, epoch, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-                stale = 0
-            else:
-                stale += 1
-            logger.info(
-                "half %d epoch %d: train loss %.4f, val loss %.4f, %.2f s%s",
-                half, epoch, train_loss, val_loss, seconds, " (best)" if improved else "",
-            )  # fmt: skip
-            if stale >= patience:
-                logger.info("half %d: no val improvement for %d epochs, stopping", half, patience)
-                break
-        train_seconds = time.perf_counter() - t_train
+    def build(members: int) -> DensityNet:
+        return build_density_net(config, members, device)
 
-    best_loss, best_epoch, best_state = best
-    logger.info(
-        "half %d: trained %d epochs in %.1f s (%.2f s/epoch); best epoch %d, %s loss %.4f",
-        half, len(history), train_seconds, train_seconds / len(history), best_epoch,
-        "val" if val_ids.size else "train", best_loss,
-    )  # fmt: skip
+    task = DensityTask(train, val, fit_cfg.batch_size, device)
+    result = fit_ensemble(build, task, fit_cfg, device, name=f"half {half} ")
+    model = build(len(seeds))
+    model.load_state_dict(pack_states(result.states))
     checkpoint = {
-        "state_dict": best_state,
-        "config": {
-            "n_dem": len(dem_idx), "n_sar": len(sar_idx), "width": width, "depth": depth,
-            "dilated": dilated, "batch_norm": batch_norm,
-        },
+        "state_dict": model.state_dict(),
+        "config": {**config, "members": len(seeds)},
         "channels": channels,
         "is_sar": is_sar,
         "mean": torch.from_numpy(mean),
@@ -316,19 +269,16 @@ def train_density(
         "inputs": inputs,
         "revisits": int(revisits),
         "half": int(half),
-        "best_epoch": int(best_epoch),
-        "best_loss": float(best_loss),
-        "epochs_run": len(history),
-        "train_seconds": float(train_seconds),
+        **result.summary(),
+        "best_loss": [float(v) for v in result.best_value],
         "n_train": int(train_ids.size),
         "n_val": int(val_ids.size),
         "training": {
-            "seed": seed, "max_epochs": max_epochs, "batch_size": batch_size, "learning_rate": lr,
-            "patience": patience, "device": str(device), "threads": int(threads),
+            "seeds": seeds, "max_epochs": fit_cfg.max_epochs, "batch_size": fit_cfg.batch_size,
+            "learning_rate": fit_cfg.learning_rate, "patience": fit_cfg.patience, "device": str(device),
+            "threads": int(n_threads),
         },
         "torch_version": str(torch.__version__),
     }  # fmt: skip
-    with atomic_path(model_out) as tmp:
-        torch.save(checkpoint, tmp)
-    with atomic_path(history_out) as tmp:
-        pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"]).to_csv(tmp, index=False)
+    save_checkpoint(model_out, checkpoint)
+    save_history(history_out, result)

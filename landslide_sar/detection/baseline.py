@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 
-from landslide_sar.detection.data import SAR_BANDS, DetectionChips, to_db
+from landslide_sar.detection.data import SAR_BANDS, DetectionChips
+from landslide_sar.nn.preprocess import to_db
 from landslide_sar.grid import InputError
 
 DIRECTIONS = ("decrease", "increase", "absolute")

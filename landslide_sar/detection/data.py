@@ -23,6 +23,7 @@ import xarray as xr
 
 from landslide_sar.chips import sar_timesteps
 from landslide_sar.grid import InputError
+from landslide_sar.nn.preprocess import to_db
 from landslide_sar.sentinel1 import parse_time
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,6 @@ DEM_LAYERS: dict[str, str] = {
 }
 DEM_INPUTS = ("aspect", "slope", "curvature")  # the transfer paper's DEM features; elevation optional
 LABEL_VARIABLE = "landslides"
-SAR_MIN_LINEAR = 1e-5  # linear gamma0 floor before dB (-50 dB)
-
-
-def to_db(x: np.ndarray) -> np.ndarray:
-    """Linear gamma0 -> dB (floored at SAR_MIN_LINEAR); NaN stays NaN."""
-    with np.errstate(invalid="ignore"):
-        return (10.0 * np.log10(np.maximum(x, SAR_MIN_LINEAR))).astype(np.float32)
 
 
 @dataclass
@@ -280,31 +274,3 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
         n_val = min(max(n_val, 1), n - 1)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NaN-aware per-channel mean and std of (n, C, H, W); all-NaN -> mean 0, constant -> std 1."""
-    n_ch = x.shape[1]
-    mean, std = np.zeros(n_ch, np.float64), np.ones(n_ch, np.float64)
-    for c in range(n_ch):
-        v = x[:, c][np.isfinite(x[:, c])].astype(np.float64)
-        if v.size:
-            mean[c] = v.mean()
-            s = v.std()
-            std[c] = s if s > 1e-12 else 1.0
-    return mean.astype(np.float32), std.astype(np.float32)
-
-
-def fill_nodata(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Copy of (n, C, H, W) with non-finite values replaced by the channel mean (standardises to 0)."""
-    out = np.array(x, dtype=np.float32, copy=True)
-    for c in range(out.shape[1]):
-        bad = ~np.isfinite(out[:, c])
-        out[:, c][bad] = mean[c]
-    return out
-
-
-def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(x - mean) / std per channel of (n, C, H, W), float32, non-finite -> 0."""
-    z = (np.asarray(x, np.float32) - mean[None, :, None, None]) / std[None, :, None, None]
-    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)

@@ -31,7 +31,7 @@ from landslide_sar.detection.data import (
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.predict import predict_chips
-from landslide_sar.detection.train import DEFAULT_MODEL, DEFAULT_TRAINING, train_detection
+from landslide_sar.detection.train import train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
@@ -39,18 +39,20 @@ logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
-    "method", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
+    "method", "seed", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
     "precision", "recall", "f1", "threshold", "band_set", "n_steps", "n_after", "augment", "elevation",
 ]  # fmt: skip
-CURVE_COLUMNS = ["method", "region", "subset", "recall", "precision", "threshold"]
+CURVE_COLUMNS = ["method", "seed", "region", "subset", "recall", "precision", "threshold"]
+ENSEMBLE = "ensemble"  # the seed value of the rows scoring the members' mean probability
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     # 61 / 277 = 0.22: the poster's 216 train / 61 val chips on Hokkaido
     # max_steps: time steps read on each side for chip selection (int or [before, after]); set it to
     # the largest n of the grid so every experiment sees the same chips and split (None: this n)
     "chips": {"size": 128, "keep_negatives": False, "min_positive_pixels": 1, "min_valid_fraction": 0.5,
               "val_fraction": 0.22, "split_seed": 42, "max_steps": None},  # fmt: skip
-    "model": dict(DEFAULT_MODEL),
-    "training": dict(DEFAULT_TRAINING),
+    "model": {"base_width": 16, "depth": 4, "blocks_per_stage": 2},
+    "training": {"seeds": [0], "max_epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "weight_decay": 0.0,
+                 "patience": 6, "device": "auto", "monitor": "val_auprc", "positive_weight": 1.0},  # fmt: skip
     "augment": copy.deepcopy(DEFAULT_AUGMENT),
     # probability threshold of the U-Net's binary map; baseline: slope mask, percentile, sign
     "evaluation": {"probability_threshold": 0.5, "curve_points": 200, "batch_size": 16},
@@ -101,11 +103,11 @@ def check_config(cfg: Mapping[str, Any] | None, augment: bool = True) -> dict[st
 
 def _region_rows(
     method: str, region: str, subset: str, label: np.ndarray, score: np.ndarray, valid: np.ndarray,
-    binary: np.ndarray, threshold: float, curve_points: int,
+    binary: np.ndarray, threshold: float, curve_points: int, seed: str = "",
 ) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
-    """One metrics row and its PR curve points for one method on one chip set."""
+    """One metrics row and its PR curve points for one method (and member seed) on one chip set."""
     row = {
-        "method": method, "region": region, "subset": subset,
+        "method": method, "seed": seed, "region": region, "subset": subset,
         "auprc": auprc(label, score, valid), "no_skill": no_skill(label, valid),
         "n_chips": int(label.shape[0]), "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
         **binary_scores(label, binary, valid), "threshold": float(threshold),
@@ -113,6 +115,7 @@ def _region_rows(
     curve = pr_curve(label, score, valid, curve_points)
     curve.insert(0, "subset", subset)
     curve.insert(0, "region", region)
+    curve.insert(0, "seed", seed)
     curve.insert(0, "method", method)
     return row, curve
 
@@ -189,7 +192,9 @@ def run_detection_experiment(
 
     Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val of
     the training region and test of test_cube), curves_out CSV (CURVE_COLUMNS), predictions_out
-    zarr (val and test chips; None: not written) and, from train_detection, model_out and history_out. Returns the
+    zarr (val and test chips, the ensemble's mean probability; None: not written) and, from
+    train_detection, model_out and history_out. U-Net rows come per member (`seed`) and for the
+    ensemble (seed "ensemble": the members' mean probability); PR curves of the ensemble. Returns the
     metrics. strict: cfg must hold every setting (check_config; augment only when augmenting), no
     default is filled in (the workflow's way); otherwise missing keys take DEFAULT_CONFIG's values.
     """
@@ -238,12 +243,16 @@ def run_detection_experiment(
         if len(a) == 0:
             continue
         valid = a.valid
-        prob = predict_chips(model_out, a, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+        members = predict_chips(model_out, a, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+        prob = members.mean(axis=0)  # the ensemble: the members' mean probability
         thr = float(ev["probability_threshold"])
-        row, curve = _region_rows("unet", chips.region, subset, a.label, prob, valid, prob >= thr, thr,
-                                  int(ev["curve_points"]))  # fmt: skip
-        rows.append(row)
-        curves.append(curve)
+        seeds = [str(s) for s in summary["seeds"]]
+        for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
+            row, curve = _region_rows("unet", chips.region, subset, a.label, p, valid, p >= thr, thr,
+                                      int(ev["curve_points"]), seed)  # fmt: skip
+            rows.append(row)
+            if seed == ENSEMBLE:
+                curves.append(curve)
         base = handwerger_score(chips, int(n_steps), n_after_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
         base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
         row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr,
@@ -267,7 +276,7 @@ def run_detection_experiment(
         pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
     attrs = {"band_set": band_set, "n_steps": int(n_steps), "n_after": n_after_, "augment": int(bool(augment)),
              "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
-             "best_epoch": summary["best_epoch"]}  # fmt: skip
+             "best_epoch": summary["best_epoch"], "seeds": summary["seeds"]}  # fmt: skip
     if predictions_out is not None:
         _write_predictions(predictions_out, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)

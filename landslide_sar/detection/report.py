@@ -107,7 +107,7 @@ def detection_table(metrics: Sequence[PathLike], csv_out: PathLike, md_out: Path
         raise InputError("no detection metrics rows; expected at least one experiment")
     keys = ["experiment", "region", "subset", "n_steps", "n_after"]
     ns = df[df["method"] == "unet"].drop_duplicates(keys)[keys + ["no_skill", "n_chips", "n_pixels", "n_positive"]].copy()
-    ns["method"], ns["auprc"], ns["band_set"] = "no_skill", ns["no_skill"], ""
+    ns["method"], ns["auprc"], ns["band_set"], ns["seed"] = "no_skill", ns["no_skill"], "", ""
     table = pd.concat([df, ns], ignore_index=True)
     table["method"] = pd.Categorical(table["method"], ["no_skill", "handwerger", "unet"], ordered=True)
     table = table.sort_values(["experiment", "subset", "method", "band_set", "n_steps", "augment"], kind="stable")
@@ -122,8 +122,30 @@ def detection_table(metrics: Sequence[PathLike], csv_out: PathLike, md_out: Path
     return table
 
 
-def _fmt(x: float) -> str:
-    return "" if pd.isna(x) else f"{x:.3f}"
+def _fmt(x: float, sd: float | None = None) -> str:
+    if pd.isna(x):
+        return ""
+    return f"{x:.3f}" if sd is None or pd.isna(sd) else f"{x:.3f} ± {sd:.3f}"
+
+
+ENSEMBLE = "ensemble"
+MEMBER_KEYS = ["experiment", "region", "subset", "band_set", "n_steps", "n_after", "augment", "elevation"]
+
+
+def unet_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The U-Net rows collapsed over their members (training seeds): per experiment, region,
+    subset and setting, `auprc` = mean over seeds, `auprc_sd`, `n_seeds`, and `auprc_ensemble`
+    (the members' mean probability)."""
+    u = table[table["method"] == "unet"].copy()
+    u["seed"] = u["seed"].astype(str) if "seed" in u else "0"
+    members = u[u["seed"] != ENSEMBLE]
+    g = members.groupby(MEMBER_KEYS, sort=False)["auprc"]
+    out = g.mean().to_frame("auprc")
+    out["auprc_sd"] = g.std(ddof=1)
+    out["n_seeds"] = g.size()
+    ens = u[u["seed"] == ENSEMBLE].set_index(MEMBER_KEYS)["auprc"]
+    out["auprc_ensemble"] = ens.reindex(out.index)
+    return out.reset_index().assign(method="unet")
 
 
 def markdown_tables(table: pd.DataFrame) -> str:
@@ -136,10 +158,11 @@ def markdown_tables(table: pd.DataFrame) -> str:
         out += [f"### Within {region}: validation AUPRC (poster)\n",
                 "| inputs | " + " | ".join(f"{n} step{'s' if n > 1 else ''}" for n in steps) + " |",
                 "|---" * (len(steps) + 1) + "|"]  # fmt: skip
-        u = w[w["method"] == "unet"]
+        u = unet_summary(w)
         for b in [b for b in BAND_LABELS if b in set(u["band_set"])]:
-            vals = u[u["band_set"] == b].set_index("n_steps")["auprc"]
-            out.append(f"| U-Net {BAND_LABELS[b]} | " + " | ".join(_fmt(vals.get(n)) for n in steps) + " |")
+            vals = u[u["band_set"] == b].set_index("n_steps")
+            out.append(f"| U-Net {BAND_LABELS[b]} | " + " | ".join(
+                _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in steps) + " |")  # fmt: skip
         for method, label in (("handwerger", "VH change baseline"), ("no_skill", "no skill")):
             vals = w[w["method"] == method].groupby("n_steps")["auprc"].first()
             out.append(f"| {label} | " + " | ".join(_fmt(vals.get(n)) for n in steps) + " |")
@@ -157,12 +180,12 @@ def markdown_tables(table: pd.DataFrame) -> str:
             v = r[r["subset"] == "val"]["auprc"]
             s = r[r["subset"] == "test"]["auprc"]
             out.append(f"| {label} | | {_fmt(v.iloc[0] if len(v) else np.nan)} | {_fmt(s.iloc[0] if len(s) else np.nan)} |")
-        u = t[t["method"] == "unet"]
+        u = unet_summary(t)
         for (b, a), g in u.groupby(["band_set", "augment"], sort=False):
             el = " (no elevation)" if b == "sar_dem" and not g["elevation"].iloc[0] else ""
-            v, s = g[g["subset"] == "val"]["auprc"], g[g["subset"] == "test"]["auprc"]
-            out.append(f"| U-Net {BAND_LABELS.get(b, b)}{el} | {'with' if a else 'without'} | "
-                       f"{_fmt(v.iloc[0] if len(v) else np.nan)} | {_fmt(s.iloc[0] if len(s) else np.nan)} |")  # fmt: skip
+            v, s = g[g["subset"] == "val"], g[g["subset"] == "test"]
+            cell = [_fmt(r["auprc"].iloc[0], r["auprc_sd"].iloc[0]) if len(r) else "" for r in (v, s)]
+            out.append(f"| U-Net {BAND_LABELS.get(b, b)}{el} | {'with' if a else 'without'} | {cell[0]} | {cell[1]} |")
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -182,10 +205,11 @@ def plot_auprc_vs_timesteps(table: pd.DataFrame, out_png: PathLike) -> None:
     plt = _plt()
     w = table[(table["experiment"] == "within") & (table["subset"] == "val")]
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    u = w[w["method"] == "unet"]
+    u = unet_summary(w)
     for b in [b for b in BAND_LABELS if b in set(u["band_set"])]:
         g = u[u["band_set"] == b].sort_values("n_steps")
-        ax.plot(g["n_steps"], g["auprc"], marker="o", label=f"U-Net {BAND_LABELS[b]}")
+        ax.errorbar(g["n_steps"], g["auprc"], yerr=g["auprc_sd"].fillna(0.0), marker="o", capsize=3,
+                    label=f"U-Net {BAND_LABELS[b]} (mean ± sd, {int(g['n_seeds'].max())} seeds)")  # fmt: skip
     for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
         g = w[w["method"] == method].groupby("n_steps")["auprc"].first()
         if len(g):

@@ -1,9 +1,11 @@
-"""Train the detection U-Net on in-memory chips: seeded Adam on two-class cross-entropy, optional
-SAR augmentations, early stopping on validation AUPRC (or loss), best weights saved.
+"""Train the detection U-Nets of one experiment: a seed ensemble (one member per training seed,
+all trained at once by landslide_sar.nn.fit) on two-class cross-entropy, optional SAR
+augmentations, early stopping on validation AUPRC (or loss), every member's best weights saved.
 
 Standardisation statistics come from the TRAINING chips only and travel in the checkpoint with
-the channel names, so prediction preprocesses exactly as training did. Augmentations act in
-model units (dB) before standardisation, on chips whose nodata is filled with the training mean;
+the channel names, so prediction preprocesses exactly as training did. Without augmentation the
+chips are standardised once; augmentations act in model units (dB) before standardisation, per
+member with its own random stream, on chips whose nodata is filled with the training mean;
 nodata pixels are ignored by the loss and the metrics.
 """
 
@@ -11,78 +13,144 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from landslide_sar.density.train import deterministic, progress, resolve_device
 from landslide_sar.detection.augment import augment_batch, check_augment_cfg
-from landslide_sar.detection.data import ChipArrays, channel_stats, fill_nodata, standardise
+from landslide_sar.detection.data import ChipArrays
 from landslide_sar.detection.evaluate import auprc
 from landslide_sar.detection.model import MODEL_KEYS, ResNetUNet, build_model
 from landslide_sar.grid import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.nn.ensemble import pack_states
+from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
+from landslide_sar.nn.preprocess import channel_stats, fill_nodata, standardise
+from landslide_sar.nn.runtime import resolve_device, set_threads
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 IGNORE = -100  # cross-entropy target of nodata pixels
-HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auprc", "seconds"]
+HISTORY_COLUMNS = ["seed", "epoch", "train_loss", "val_loss", "val_auprc", "seconds"]
 MONITORS = ("val_auprc", "val_loss")
-DEFAULT_TRAINING: dict[str, Any] = {
-    "seed": 0, "max_epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "weight_decay": 0.0,
-    "patience": 6, "device": "auto", "monitor": "val_auprc", "positive_weight": 1.0,
-}  # fmt: skip
-DEFAULT_MODEL: dict[str, Any] = {"base_width": 16, "depth": 4, "blocks_per_stage": 2}
+TRAINING_KEYS = ("seeds", "max_epochs", "batch_size", "learning_rate", "weight_decay", "patience", "device",
+                 "monitor", "positive_weight")  # fmt: skip
 
 
 def _get(cfg: Mapping, key: str, where: str) -> Any:
-    if key in cfg:
-        return cfg[key]
-    if key in DEFAULT_TRAINING:
-        return DEFAULT_TRAINING[key]
-    raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
+    if key == "seeds" and "seed" in cfg and "seeds" not in cfg:
+        raise InputError(f"{where}: seed={cfg['seed']!r} is now seeds (a list), e.g. [0, 1, 2]")
+    if key not in cfg:
+        raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
+    return cfg[key]
 
 
 def prior_logit_bias(model: ResNetUNet, positive_fraction: float) -> None:
     """Start the head at the class prior (landslide logit - background logit = log odds of the
     positive fraction): with a few % positives the first epochs then learn features instead of
-    the imbalance (Lin et al. 2017's initialisation)."""
+    the imbalance (Lin et al. 2017's initialisation). For a one-member module."""
     p = min(max(positive_fraction, 1e-4), 1 - 1e-4)
     with torch.no_grad():
         model.head.bias.zero_()
         model.head.bias[1] = float(np.log(p / (1 - p)))
 
 
-def _targets(label: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def targets(label: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """int64 cross-entropy targets: 1 landslide, 0 background, IGNORE where the input is nodata."""
     t = (np.asarray(label) > 0).astype(np.int64)
     t[~np.asarray(valid, dtype=bool)] = IGNORE
     return t
 
 
-@torch.no_grad()
-def evaluate_loss_prob(
-    model: ResNetUNet, z: np.ndarray, target: np.ndarray, weight: torch.Tensor, batch_size: int, device: torch.device
-) -> tuple[float, np.ndarray]:
-    """Weighted mean cross-entropy over all non-ignored pixels of the set, and (n, H, W) landslide
-    probabilities, in eval mode and batches."""
-    model.eval()
-    total, wsum = 0.0, 0.0
-    probs = np.empty((z.shape[0], *z.shape[-2:]), dtype=np.float32)
-    w = weight.to(device)
-    for s in range(0, z.shape[0], batch_size):
-        logits = model(torch.from_numpy(z[s : s + batch_size]).to(device))
-        t = torch.from_numpy(target[s : s + batch_size]).to(device)
-        total += float(F.cross_entropy(logits, t, weight=w, ignore_index=IGNORE, reduction="sum"))
-        ok = t != IGNORE
-        wsum += float(w[t[ok]].sum())
-        probs[s : s + batch_size] = torch.softmax(logits, dim=1)[:, 1].float().cpu().numpy()
-    return (total / wsum if wsum > 0 else float("nan")), probs
+def member_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per member, the class-weighted mean cross-entropy over non-ignored pixels (as
+    F.cross_entropy(weight=, ignore_index=IGNORE)) and its weight sum. logits (B, K, 2, H, W),
+    target (B, K, H, W) or (B, H, W) shared; returns two (K,) tensors."""
+    if target.ndim == logits.ndim - 2:
+        target = target.unsqueeze(1).expand(-1, logits.shape[1], -1, -1)
+    ok = target != IGNORE
+    t = torch.where(ok, target, torch.zeros_like(target))
+    nll = -torch.log_softmax(logits, dim=2).gather(2, t.unsqueeze(2)).squeeze(2)
+    w = weight[t] * ok
+    wsum = w.sum(dim=(0, 2, 3))
+    return (nll * w).sum(dim=(0, 2, 3)) / wsum.clamp_min(1e-12), wsum
+
+
+class DetectionTask:
+    """The U-Net's part of the fit loop: per-member batches, weighted cross-entropy, and per
+    member the val loss and AUPRC on the (shared) val chips."""
+
+    def __init__(
+        self, train: ChipArrays, val: ChipArrays | None, mean: np.ndarray, std: np.ndarray, seeds: Sequence[int],
+        augment: Mapping[str, Any], weight: torch.Tensor, batch_size: int, device: torch.device,
+    ) -> None:  # fmt: skip
+        self.train, self.mean, self.std, self.seeds = train, mean, std, list(seeds)
+        self.augment, self.device, self.batch_size = dict(augment), device, batch_size
+        self.weight = weight.to(device)
+        self.n_train = len(train)
+        v_tr = train.valid
+        self.positive_fraction = float((train.label > 0)[v_tr].mean()) if v_tr.any() else 0.5
+        if self.augment:  # augmented per step, in dB, from mean-filled chips
+            self.x_fill = fill_nodata(train.x, mean)
+            self.y_np, self.v_np = (train.label > 0).astype(np.uint8), v_tr
+            self._rngs: dict[int, np.random.Generator] = {}
+            self._epoch = 0
+        else:  # standardised once: a step only gathers its chips
+            self.z = torch.from_numpy(standardise(train.x, mean, std)).to(device)
+            self.t = torch.from_numpy(targets(train.label, v_tr)).to(device)
+        self.val = None
+        if val is not None and len(val):
+            self.val = (torch.from_numpy(standardise(val.x, mean, std)), torch.from_numpy(targets(val.label, val.valid)),
+                        val.label, val.valid)  # fmt: skip
+
+    def init_member(self, model: torch.nn.Module) -> None:
+        prior_logit_bias(model, self.positive_fraction)  # type: ignore[arg-type]
+
+    def _augmented(self, idx: torch.Tensor, epoch: int, members: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if epoch != self._epoch:
+            self._epoch, self._rngs = epoch, {m: np.random.default_rng([self.seeds[m], epoch]) for m in members}
+        xs, ts = [], []
+        for j, m in enumerate(members):
+            b = np.sort(idx[j].numpy())
+            xb, yb, vb = augment_batch(self.x_fill[b], self.y_np[b], self.v_np[b], self.train.is_log, self.augment,
+                                       self._rngs[m])  # fmt: skip
+            xs.append(standardise(xb, self.mean, self.std))
+            ts.append(targets(yb, vb))
+        return torch.from_numpy(np.stack(xs, axis=1)), torch.from_numpy(np.stack(ts, axis=1))
+
+    def train_losses(
+        self, model: torch.nn.Module, idx: torch.Tensor, epoch: int, members: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.augment:
+            x, t = self._augmented(idx, epoch, members)
+            x, t = x.to(self.device), t.to(self.device)
+        else:
+            b = idx.T.to(self.device)  # (B, K): the gathered chips are already (B, K, C, H, W)
+            x, t = self.z[b], self.t[b]
+        return member_cross_entropy(model(x), t, self.weight)
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module, members: Sequence[int]) -> dict[str, np.ndarray]:
+        if self.val is None:
+            return {}
+        z, t, label, valid = self.val
+        was_training = model.training
+        model.eval()
+        k = len(members)
+        total, wsum = torch.zeros(k, dtype=torch.float64), torch.zeros(k, dtype=torch.float64)
+        probs = np.empty((k, z.shape[0], *z.shape[-2:]), dtype=np.float32)
+        for s in range(0, z.shape[0], self.batch_size):
+            logits = model(z[s : s + self.batch_size].to(self.device))
+            loss, w = member_cross_entropy(logits, t[s : s + self.batch_size].to(self.device), self.weight)
+            total += (loss * w).double().cpu()
+            wsum += w.double().cpu()
+            probs[:, s : s + self.batch_size] = torch.softmax(logits, dim=2)[:, :, 1].float().cpu().numpy().swapaxes(0, 1)
+        model.train(was_training)
+        val_loss = torch.where(wsum > 0, total / wsum.clamp_min(1e-12), torch.full_like(total, float("nan"))).numpy()
+        return {"val_loss": val_loss, "val_auprc": np.array([auprc(label, p, valid) for p in probs])}
 
 
 def train_detection(
@@ -95,145 +163,80 @@ def train_detection(
     model_out: PathLike,
     history_out: PathLike,
 ) -> dict[str, Any]:
-    """Train on `train`, early-stop on `val`, save the best weights; returns a summary dict.
+    """Train one member per training seed on `train` (at once), early-stop each on `val`, save
+    every member's best weights; returns a summary dict.
 
-    model_cfg: base_width, depth, blocks_per_stage. training_cfg: seed, max_epochs, batch_size,
-    learning_rate, patience, and optionally device ("auto" = CUDA when present), monitor
-    ("val_auprc" or "val_loss"), positive_weight (cross-entropy weight of the landslide class),
-    weight_decay. augment_cfg None or {} = no augmentation (see augment.augment_chip).
-    Checkpoint (torch.save, loadable with weights_only=True): state_dict, config, channels,
-    is_log, mean, std, best_epoch, best_value, monitor, training settings. history_out CSV:
-    epoch, train_loss, val_loss, val_auprc, seconds. Same seed, threads and device -> same run.
+    model_cfg: base_width, depth, blocks_per_stage. training_cfg: seeds, max_epochs, batch_size,
+    learning_rate, weight_decay, patience, device ("auto" = CUDA when present), monitor
+    ("val_auprc" or "val_loss"), positive_weight (cross-entropy weight of the landslide class).
+    augment_cfg None or {} = no augmentation (see augment.augment_chip). Checkpoint (loadable with
+    weights_only=True): the ensemble's state_dict (member k = seeds[k]), config, channels, is_log,
+    mean, std, per-member best_epoch and best_value, monitor, training settings. history_out CSV:
+    seed, epoch, train_loss, val_loss, val_auprc, seconds. Same seeds, threads and device -> same
+    run; member k does not depend on the other seeds.
     """
-    seed = int(_get(training_cfg, "seed", "training_cfg"))
-    max_epochs = int(_get(training_cfg, "max_epochs", "training_cfg"))
-    batch_size = int(_get(training_cfg, "batch_size", "training_cfg"))
-    lr = float(_get(training_cfg, "learning_rate", "training_cfg"))
-    patience = int(_get(training_cfg, "patience", "training_cfg"))
-    device = resolve_device(str(_get(training_cfg, "device", "training_cfg")))
-    monitor = str(_get(training_cfg, "monitor", "training_cfg"))
-    pos_weight = float(_get(training_cfg, "positive_weight", "training_cfg"))
-    weight_decay = float(_get(training_cfg, "weight_decay", "training_cfg"))
+    missing = [k for k in TRAINING_KEYS if k not in training_cfg]
+    if missing:
+        _get(training_cfg, missing[0], "detection training config")
+    seeds = [int(s) for s in _get(training_cfg, "seeds", "training_cfg")]
+    monitor = str(training_cfg["monitor"])
+    pos_weight = float(training_cfg["positive_weight"])
     if monitor not in MONITORS:
         raise InputError(f"training monitor={monitor!r}; expected one of {list(MONITORS)}")
-    if min(max_epochs, batch_size, patience) < 1 or pos_weight <= 0:
-        raise InputError(
-            f"max_epochs={max_epochs}, batch_size={batch_size}, patience={patience}, positive_weight={pos_weight}; "
-            "expected all >= 1 and a positive weight > 0"
-        )
+    if pos_weight <= 0:
+        raise InputError(f"positive_weight={pos_weight}; expected > 0")
+    fit_cfg = FitConfig(
+        seeds=seeds, max_epochs=int(training_cfg["max_epochs"]), batch_size=int(training_cfg["batch_size"]),
+        learning_rate=float(training_cfg["learning_rate"]), patience=int(training_cfg["patience"]),
+        weight_decay=float(training_cfg["weight_decay"]), monitor=monitor, higher_is_better=monitor == "val_auprc",
+    )  # fmt: skip
+    device = resolve_device(str(training_cfg["device"]))
     if len(train) == 0:
         raise InputError("no training chips; expected some")
     augment = dict(augment_cfg or {})
     check_augment_cfg(augment)
     has_val = val is not None and len(val) > 0
-    torch.set_num_threads(max(1, int(threads)))
+    if has_val and list(val.channels) != list(train.channels):  # type: ignore[union-attr]
+        raise InputError(f"val channels {val.channels} differ from train channels {train.channels}")  # type: ignore[union-attr]
+    n_threads = set_threads(threads)
 
     mean, std = channel_stats(train.x)  # TRAINING chips only
-    x_tr = fill_nodata(train.x, mean)
-    v_tr, y_tr = train.valid, (train.label > 0).astype(np.uint8)
-    if has_val:
-        assert val is not None
-        if list(val.channels) != list(train.channels):
-            raise InputError(f"val channels {val.channels} differ from train channels {train.channels}")
-        z_va = standardise(fill_nodata(val.x, mean), mean, std)
-        t_va, v_va = _targets(val.label, val.valid), val.valid
-    weight = torch.tensor([1.0, pos_weight], dtype=torch.float32)
+    task = DetectionTask(train, val if has_val else None, mean, std, seeds, augment,
+                         torch.tensor([1.0, pos_weight], dtype=torch.float32), fit_cfg.batch_size, device)  # fmt: skip
     logger.info(
         "detection: %d train / %d val chips of %d x %d px, channels %s, positives %.2f %% (train), device %s, "
-        "augment %s", len(train), len(val) if has_val else 0, *train.x.shape[-2:], train.channels,
-        100 * float(y_tr[v_tr].mean()) if v_tr.any() else 0.0, device,
+        "%d thread(s), seeds %s, augment %s", len(train), len(val) if has_val else 0, *train.x.shape[-2:],  # type: ignore[arg-type]
+        train.channels, 100 * task.positive_fraction, device, n_threads, seeds,
         sorted(k for k, c in augment.items() if (c or {}).get("enabled")) or "off",
     )  # fmt: skip
-    if not has_val:
-        logger.warning("no val chips: early stopping and model selection use the train loss")
-        monitor = "train_loss"
 
-    history: list[dict[str, float]] = []
-    with deterministic(seed):
-        model = build_model(len(train.channels), model_cfg)
-        prior_logit_bias(model, float(y_tr[v_tr].mean()) if v_tr.any() else 0.5)
-        model = model.to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        gen = torch.Generator().manual_seed(seed)
-        w_dev = weight.to(device)
-        higher_better = monitor == "val_auprc"
-        best_value, best_epoch = (-np.inf if higher_better else np.inf), 0
-        best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        stale = 0
-        t_train = time.perf_counter()
-        for epoch in range(1, max_epochs + 1):
-            t0 = time.perf_counter()
-            rng = np.random.default_rng([seed, epoch])
-            model.train()
-            perm = torch.randperm(len(train), generator=gen).numpy()
-            losses, weights = [], []
-            bar = progress(range(0, len(train), batch_size), desc=f"epoch {epoch}/{max_epochs}", log=logger)
-            for s in bar:
-                b = np.sort(perm[s : s + batch_size])
-                xb, yb, vb = x_tr[b], y_tr[b], v_tr[b]
-                if augment:
-                    xb, yb, vb = augment_batch(xb, yb, vb, train.is_log, augment, rng)
-                target = torch.from_numpy(_targets(yb, vb)).to(device)
-                if not bool((target != IGNORE).any()):
-                    continue
-                logits = model(torch.from_numpy(standardise(xb, mean, std)).to(device))
-                loss = F.cross_entropy(logits, target, weight=w_dev, ignore_index=IGNORE)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-                weights.append(float(w_dev[target[target != IGNORE]].sum()))
-                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-            bar.close()
-            train_loss = float(np.average(losses, weights=weights)) if losses else float("nan")
-            val_loss, val_auprc = float("nan"), float("nan")
-            if has_val:
-                val_loss, prob = evaluate_loss_prob(model, z_va, t_va, weight, batch_size, device)
-                val_auprc = auprc(val.label, prob, v_va)  # type: ignore[union-attr]
-            seconds = time.perf_counter() - t0
-            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                            "val_auprc": val_auprc, "seconds": seconds})  # fmt: skip
-            value = {"val_auprc": val_auprc, "val_loss": val_loss, "train_loss": train_loss}[monitor]
-            improved = np.isfinite(value) and (value > best_value if higher_better else value < best_value)
-            if improved:
-                best_value, best_epoch, stale = float(value), epoch, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            logger.info(
-                "epoch %d: train loss %.4f, val loss %.4f, val AUPRC %.4f, %.2f s%s",
-                epoch, train_loss, val_loss, val_auprc, seconds, " (best)" if improved else "",
-            )  # fmt: skip
-            if stale >= patience:
-                logger.info("no %s improvement for %d epochs, stopping", monitor, patience)
-                break
-        train_seconds = time.perf_counter() - t_train
+    def build(members: int) -> ResNetUNet:
+        return build_model(len(train.channels), model_cfg, members, device)
 
-    logger.info("trained %d epochs in %.1f s (%.2f s/epoch); best epoch %d, %s %.4f",
-                len(history), train_seconds, train_seconds / len(history), best_epoch, monitor, best_value)  # fmt: skip
+    result = fit_ensemble(build, task, fit_cfg, device)
+    model = build(len(seeds))
+    model.load_state_dict(pack_states(result.states))
     summary: dict[str, Any] = {
-        "best_epoch": int(best_epoch), "best_value": float(best_value), "monitor": monitor,
-        "epochs_run": len(history), "train_seconds": float(train_seconds),
-        "seconds_per_epoch": float(train_seconds / len(history)),
-        "n_train": len(train), "n_val": len(val) if has_val else 0,  # type: ignore[arg-type]
+        **result.summary(), "n_train": len(train), "n_val": len(val) if has_val else 0,  # type: ignore[arg-type]
+        "seconds_per_epoch": float(result.train_seconds / max(1, max(result.epochs_run))),
     }  # fmt: skip
     checkpoint = {
-        "state_dict": best_state,
-        "config": {"in_channels": len(train.channels), **{k: int(model_cfg[k]) for k in MODEL_KEYS}},
+        "state_dict": model.state_dict(),
+        "config": {"in_channels": len(train.channels), **{k: int(model_cfg[k]) for k in MODEL_KEYS},
+                   "members": len(seeds)},  # fmt: skip
         "channels": list(train.channels),
         "is_log": [bool(v) for v in train.is_log],
         "mean": torch.from_numpy(mean),
         "std": torch.from_numpy(std),
         **summary,
         "training": {
-            "seed": seed, "max_epochs": max_epochs, "batch_size": batch_size, "learning_rate": lr,
-            "weight_decay": weight_decay, "patience": patience, "device": str(device), "threads": int(threads),
-            "positive_weight": pos_weight, "augment": sorted(k for k, c in augment.items() if (c or {}).get("enabled")),
+            "seeds": seeds, "max_epochs": fit_cfg.max_epochs, "batch_size": fit_cfg.batch_size,
+            "learning_rate": fit_cfg.learning_rate, "weight_decay": fit_cfg.weight_decay, "patience": fit_cfg.patience,
+            "device": str(device), "threads": int(n_threads), "positive_weight": pos_weight,
+            "augment": sorted(k for k, c in augment.items() if (c or {}).get("enabled")),
         },
         "torch_version": str(torch.__version__),
     }  # fmt: skip
-    with atomic_path(model_out) as tmp:
-        torch.save(checkpoint, tmp)
-    with atomic_path(history_out) as tmp:
-        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False)
+    save_checkpoint(model_out, checkpoint)
+    save_history(history_out, result)
     return summary
