@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import joblib
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from landslide_sar.grid import InputError
+from landslide_sar.density.forest_io import save_forests
 from landslide_sar.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def evaluate_density(
     predictions_out CSV: chip, half, density_class, predicted_class, prob_class0..2 (one row per
     non-excluded chip, predicted by the other half's models). The combined confusion matrix
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
-    forests_out: both halves' forests (joblib), for rapid response on areas without inventory.
+    forests_out: both halves' forests (skops, density.forest_io), for rapid response on areas without inventory.
     """
     if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
         raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
@@ -203,8 +203,7 @@ def evaluate_density(
                                (confusion, confusion_path(metrics_out), True)):  # fmt: skip
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
-    with atomic_path(forests_out) as tmp:
-        joblib.dump(forests, tmp)
+    save_forests(forests, forests_out)
 
 
 def confusion_path(metrics_out: PathLike) -> Path:

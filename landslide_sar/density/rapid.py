@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import os
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from landslide_sar.density.forest_io import load_forests
 from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, _features, _proba
 from landslide_sar.io import atomic_path
 
@@ -22,7 +22,7 @@ def classify_chips(features_half0: PathLike, features_half1: PathLike, forests: 
     """Class probabilities of every chip: each half's forest on the features its own model gave,
     averaged over the two halves (an ensemble of two models that never saw this area). The
     predictions CSV has the columns of a cross-prediction, with density_class -1 (unknown)."""
-    forest = joblib.load(forests)
+    forest = load_forests(forests)
     frames = [pd.read_csv(features_half0), pd.read_csv(features_half1)]
     ids = frames[0]["chip"].to_numpy()
     prob = np.mean([_proba(forest[k], _features(frames[k], ids, f"features of half {k}")) for k in (0, 1)], axis=0)
