@@ -123,8 +123,8 @@ def search_stac(
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
         kind = NetworkError if _network_cause(err) else InputError
         raise kind(
-            f"{what}.endpoint: {'network error: ' if kind is NetworkError else ''}{redact(endpoint)} could not be "
-            f"searched (after {network.http_retries} retries): {type(err).__name__}: {redact(err)}"
+            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries): "
+            f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)}"
         ) from None
     window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
     log.info("searched %s collection %s bbox %s%s: %d item(s)", redact(endpoint), collection, list(bbox), window, len(items))
