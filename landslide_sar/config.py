@@ -55,6 +55,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     limits = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     if v in limits:
         return f"config {key} = {error.instance!r} is not allowed; expected a value {limits[v]} {error.validator_value}"
+    if v == "pattern":
+        return f"config {key} = {error.instance!r} is not allowed; expected a value matching {error.validator_value!r}"
     if v == "type":
         return f"config {key} = {error.instance!r} is not allowed; expected type {error.validator_value}"
     return f"config {key} = {error.instance!r}: {error.message}"

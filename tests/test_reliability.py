@@ -141,7 +141,7 @@ CONFIG_MISTAKES = {
     ),
     "inventory-url-not-http": (
         _set("areas.region_b.inventory", {"source": "url", "url": "ftp://x/heads.gpkg"}),
-        "config areas.region_b.inventory.url = 'ftp://x/heads.gpkg'",
+        "config areas.region_b.inventory.url = 'ftp://x/heads.gpkg' is not allowed; expected a value matching '^(https?|file)://'",
     ),
 }
 
