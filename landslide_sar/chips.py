@@ -93,9 +93,11 @@ def check_usable_chips(
     no usable chip), naming the counts and the least valid input channel (with its date)."""
     usable = int((table["subset"] != "excluded").sum())
     worst = min(channel_valid, key=lambda c: channel_valid[c])
-    why = f"; least valid channel {worst}"
-    why += f" ({channel_dates[worst]})" if worst in channel_dates else ""
-    why += f": {100 * channel_valid[worst]:.1f} % of its pixels valid"
+    why = ""
+    if channel_valid[worst] < 1.0:  # name the channel (and its acquisition) with most NaN
+        why = f"; least valid channel {worst}"
+        why += f" ({channel_dates[worst]})" if worst in channel_dates else ""
+        why += f": {100 * channel_valid[worst]:.1f} % of its pixels valid"
     where = f"chips: {len(table)} chips of {size} px, {usable} usable (valid fraction >= chips.min_valid_fraction {min_valid_fraction:g}){why}"
     if not labelled:
         if usable == 0:

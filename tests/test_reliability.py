@@ -279,7 +279,7 @@ def test_too_few_chips_per_half_fails_make_chips_with_the_numbers(tmp_path) -> N
     with pytest.raises(InputError) as err:
         _chips(tmp_path, cube, 100)
     line = str(err.value)
-    assert line.startswith("chips: 9 chips of 100 px, 9 usable (valid fraction >= chips.min_valid_fraction 0.9)")
+    assert line.startswith("chips: 9 chips of 100 px, 9 usable (valid fraction >= chips.min_valid_fraction 0.9); half 0 has")
     assert "half 0 has 4 train and 1 validation chip(s), expected at least splits.min_train_chips = 4 and splits.min_val_chips = 3" in line
     assert not (tmp_path / "chips.zarr").exists() and not (tmp_path / "chips.gpkg").exists()
     table = _chips(tmp_path, cube, 30)  # 100 chips: 10 validation chips per half
