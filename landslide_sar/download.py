@@ -87,9 +87,18 @@ def is_network_failure(err: BaseException) -> bool:
     import requests
     import urllib3.exceptions
 
-    if isinstance(err, (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(err, requests.exceptions.RetryError):
+    network = (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.RetryError,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.MaxRetryError,
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+    if isinstance(err, network):
         return True
     status = getattr(err, "status_code", None) or getattr(getattr(err, "response", None), "status_code", None)
     return status is not None and (int(status) == 429 or int(status) >= 500)

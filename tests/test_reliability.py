@@ -568,3 +568,19 @@ def test_tampered_forests_file_is_refused_without_running_it(tmp_path, forests) 
     sio.dump({"half0": 1}, tmp_path / "other.skops")
     with pytest.raises(InputError, match="not a forests file of this pipeline"):
         load_forests(tmp_path / "other.skops")
+
+
+def test_network_failures_are_told_from_bad_requests() -> None:
+    import requests
+    from pystac_client.exceptions import APIError
+
+    from landslide_sar.download import is_network_failure
+
+    def api(status: int) -> APIError:
+        err = APIError(f"HTTP {status}")
+        err.status_code = status
+        return err
+
+    assert is_network_failure(requests.ConnectionError("refused")) and is_network_failure(requests.ReadTimeout("slow"))
+    assert is_network_failure(api(503)) and is_network_failure(api(429)) and is_network_failure(ConnectionResetError())
+    assert not is_network_failure(api(404)) and not is_network_failure(api(400)) and not is_network_failure(ValueError("bad json"))
