@@ -79,6 +79,41 @@ def assign_splits(valid: np.ndarray, seed: int, train_fraction: float, val_fract
     return half, subset
 
 
+def check_usable_chips(
+    table: pd.DataFrame,
+    labelled: bool,
+    min_train: int,
+    min_val: int,
+    min_valid_fraction: float,
+    size: int,
+    channel_valid: dict[str, float],
+    channel_dates: dict[str, str],
+) -> None:
+    """InputError when a half has too few usable train or validation chips (an unlabelled area:
+    no usable chip), naming the counts and the least valid input channel (with its date)."""
+    usable = int((table["subset"] != "excluded").sum())
+    worst = min(channel_valid, key=lambda c: channel_valid[c])
+    why = ""
+    if channel_valid[worst] < 1.0:  # name the channel (and its acquisition) with most NaN
+        why = f"; least valid channel {worst}"
+        why += f" ({channel_dates[worst]})" if worst in channel_dates else ""
+        why += f": {100 * channel_valid[worst]:.1f} % of its pixels valid"
+    where = f"chips: {len(table)} chips of {size} px, {usable} usable (valid fraction >= chips.min_valid_fraction {min_valid_fraction:g}){why}"
+    if not labelled:
+        if usable == 0:
+            raise InputError(f"{where}; expected at least one usable chip to map")
+        return
+    for k in (0, 1):
+        n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
+        n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
+        if n_train < min_train or n_val < min_val:
+            raise InputError(
+                f"{where}; half {k} has {n_train} train and {n_val} validation chip(s), expected at least "
+                f"splits.min_train_chips = {min_train} and splits.min_val_chips = {min_val} "
+                "(smaller chips.size or a larger area give more chips)"
+            )
+
+
 def make_chips(
     cube_zarr: str | Path,
     out_zarr: str | Path,
@@ -92,9 +127,16 @@ def make_chips(
     split_seed: int,
     train_fraction: float,
     val_fraction: float,
+    min_train_chips: int = 0,
+    min_val_chips: int = 0,
 ) -> gpd.GeoDataFrame:
     """Cut the cube into size×size chips (row-major ids), write them to one zarr
-    (chip, channel, y, x) and the per-chip table to a GeoPackage."""
+    (chip, channel, y, x) and the per-chip table to a GeoPackage.
+
+    Fails (InputError, nothing written) when a half has fewer than `min_train_chips` train or
+    `min_val_chips` validation chips among the usable ones (valid fraction at least
+    `min_valid_fraction`), or an unlabelled area has no usable chip; the line gives the counts and
+    the least valid channel with its acquisition date."""
     cube = xr.open_zarr(cube_zarr, decode_coords="all")
     pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), before, after)
     steps = pre + post
@@ -113,6 +155,9 @@ def make_chips(
 
     ids = np.arange(ny * nx)
     records = []
+    dates = [str(pd.Timestamp(cube["timestep"].values[t]).date()) for t in steps]
+    channel_dates = dict(zip(names[len(DEM_CHANNELS) : -1], [d for d in dates for _ in ("vv", "vh")]))
+    finite = np.zeros(len(names) - 1, dtype="int64")  # valid pixels per input channel (all chips)
     with atomic_path(out_zarr) as tmp:
         template = xr.Dataset(
             {"chips": (("chip", "channel", "y", "x"), da.zeros((ny * nx, len(names), size, size), dtype="float32", chunks=(nx, len(names), size, size)))},
@@ -131,6 +176,7 @@ def make_chips(
             arr = arr.reshape(len(names), size, nx, size).transpose(2, 0, 1, 3)
             counts = strip[count_var].values.reshape(size, nx, size).sum(axis=(0, 2)) if labelled else np.full(nx, -1)
             valid = np.isfinite(arr[:, :-1]).all(axis=1).mean(axis=(1, 2))
+            finite += np.isfinite(arr[:, :-1]).sum(axis=(0, 2, 3))
             xr.Dataset({"chips": (("chip", "channel", "y", "x"), arr)}).to_zarr(
                 tmp, region={"chip": slice(r * nx, (r + 1) * nx), "channel": slice(None), "y": slice(None), "x": slice(None)}
             )
@@ -147,19 +193,21 @@ def make_chips(
                         "geometry": box(x0 + c * size * res, y0 - size * res, x0 + (c + 1) * size * res, y0),
                     }
                 )
-    table = gpd.GeoDataFrame(records, crs=cube.rio.crs)
-    valid = table["valid_fraction"].to_numpy() >= min_valid_fraction
-    if labelled:
-        table["density_per_km2"] = table["landslide_count"] / chip_km2
-        table["density_class"] = density_class(table["density_per_km2"].to_numpy(), class_edges)
-        table["half"], table["subset"] = assign_splits(valid, split_seed, train_fraction, val_fraction)
-    else:  # an area to map, not to train on: nothing is known of its landslides
-        table["density_per_km2"] = -1.0
-        table["density_class"] = np.int8(-1)
-        table["half"] = np.int8(-1)
-        table["subset"] = np.where(valid, "unlabelled", "excluded")
-    if (~valid).any():
-        log.warning("%d chip(s) with valid fraction below %.2f are excluded from training and metrics", int((~valid).sum()), min_valid_fraction)
+        table = gpd.GeoDataFrame(records, crs=cube.rio.crs)
+        valid = table["valid_fraction"].to_numpy() >= min_valid_fraction
+        if labelled:
+            table["density_per_km2"] = table["landslide_count"] / chip_km2
+            table["density_class"] = density_class(table["density_per_km2"].to_numpy(), class_edges)
+            table["half"], table["subset"] = assign_splits(valid, split_seed, train_fraction, val_fraction)
+        else:  # an area to map, not to train on: nothing is known of its landslides
+            table["density_per_km2"] = -1.0
+            table["density_class"] = np.int8(-1)
+            table["half"] = np.int8(-1)
+            table["subset"] = np.where(valid, "unlabelled", "excluded")
+        if (~valid).any():
+            log.warning("%d chip(s) with valid fraction below %.2f are excluded from training and metrics", int((~valid).sum()), min_valid_fraction)
+        check_usable_chips(table, labelled, min_train_chips, min_val_chips, min_valid_fraction, size,
+                           dict(zip(names[:-1], finite / max(1, ny * nx * size * size))), channel_dates)  # fmt: skip
     classes = table.loc[valid, "density_class"].value_counts().sort_index()  # -1: no inventory
     log.info("density classes of valid chips: %s", classes.to_dict())
     with atomic_path(out_table) as tmp:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     limits = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     if v in limits:
         return f"config {key} = {error.instance!r} is not allowed; expected a value {limits[v]} {error.validator_value}"
+    if v == "pattern":
+        return f"config {key} = {error.instance!r} is not allowed; expected a value matching {error.validator_value!r}"
     if v == "type":
         return f"config {key} = {error.instance!r} is not allowed; expected type {error.validator_value}"
     return f"config {key} = {error.instance!r}: {error.message}"
@@ -78,16 +82,28 @@ def _filling_defaults(validator_class: type) -> type:
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> None:
+def validate_config(
+    config: dict[str, Any],
+    schema_dir: Path = SCHEMA_DIR,
+    produced: Callable[[str], bool] | None = None,
+) -> None:
     """Raise ConfigError with one line for the most relevant schema violation, plus checks the
-    schema cannot express (revisits within the acquisitions after the event, bbox on Earth).
-    Absent optional keys get the schema's documented `default:` values, in place."""
+    schema cannot express (revisits within the acquisitions after the event, bbox on Earth and
+    not across the antimeridian, area size, class edges increasing, split fractions summing to
+    one half, the files of `source: file` present). Absent optional keys get the schema's
+    documented `default:` values, in place.
+
+    `produced(path)` says whether a rule of the workflow makes a file that does not exist yet
+    (default: `generated_by_pipeline`, the synthetic events' files)."""
     validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
+    _check_chips_and_splits(config)
     for name, area in config["areas"].items():
         check_area(name, area)
+        check_area_size(name, area, config["limits"]["max_area_km2"])
+    _check_source_files(config, produced or generated_by_pipeline(config))
     _check_density_areas(config)
     for name, area in config["areas"].items():
         if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
@@ -106,6 +122,65 @@ def validate_config(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> No
             f"config density.map = {map_exp} is not allowed; expected one of the experiments in "
             f"density.inputs {config['density']['inputs']} x density.revisits {config['density']['revisits']}"
         )
+
+
+def _check_chips_and_splits(config: dict[str, Any]) -> None:
+    """Class edges increasing; train + val fractions one half (each half splits into train/val)."""
+    edges = config["chips"]["density_class_edges_per_km2"]
+    if not edges[0] < edges[1]:
+        raise ConfigError(
+            f"config chips.density_class_edges_per_km2 = {edges} is not allowed; expected two increasing "
+            "values [upper edge of class 0, upper edge of class 1] per km², e.g. [0, 25]"
+        )
+    sp = config["splits"]
+    total = sp["train_fraction"] + sp["val_fraction"]
+    if abs(total - 0.5) > 1e-9:
+        raise ConfigError(
+            f"config splits.train_fraction + splits.val_fraction = {sp['train_fraction']} + {sp['val_fraction']} "
+            f"= {total:g} is not allowed; expected 0.5 (each of the two random halves is split into train and val)"
+        )
+
+
+def check_area_size(name: str, area: dict[str, Any], max_km2: float) -> None:
+    """An acquired area's grid (its bbox in UTM at its resolution) at most `max_km2` km²."""
+    if is_datacube(area) or "bbox" not in area or "resolution" not in area:
+        return
+    from .grid import area_grid
+
+    grid = area_grid(area["bbox"], area["resolution"])
+    km2 = grid.width * grid.height * grid.resolution**2 / 1e6
+    if km2 > max_km2:
+        raise ConfigError(
+            f"config areas.{name}.bbox = {list(area['bbox'])} covers {km2:,.0f} km² ({grid.width} x {grid.height} px "
+            f"at {grid.resolution:g} m); expected at most limits.max_area_km2 = {max_km2:g} km² (raise it for a larger area)"
+        )
+
+
+def generated_by_pipeline(config: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a path is made by the workflow itself: the files rule generate_event writes under
+    resources/<area>/synthetic/ for an area with a `synthetic` block."""
+    folders = [os.path.join("resources", name, "synthetic") for name, a in config["areas"].items() if "synthetic" in a]
+
+    def produced(path: str) -> bool:
+        p = os.path.normpath(path)
+        return any(os.path.dirname(p) == f for f in folders)
+
+    return produced
+
+
+def _check_source_files(config: dict[str, Any], produced: Callable[[str], bool]) -> None:
+    """Every `source: file` path (dem, inventory) and datacube.path exists, or a rule makes it."""
+    for name, area in config["areas"].items():
+        entries = [(f"{kind}.path", area[kind].get("path")) for kind in ("dem", "inventory")
+                   if kind in area and area[kind]["source"] == "file"]  # fmt: skip
+        if is_datacube(area) and area.get("datacube", {}).get("path"):
+            entries.append(("datacube.path", area["datacube"]["path"]))
+        for key, path in entries:
+            if path and not os.path.exists(path) and not produced(path):
+                raise ConfigError(
+                    f"config areas.{name}.{key} = {path!r} does not exist (working directory {os.getcwd()}); "
+                    "expected an existing file"
+                )
 
 
 def is_datacube(area: dict[str, Any]) -> bool:

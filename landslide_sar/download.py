@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grid import InputError
+from .grid import InputError, NetworkError
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,58 @@ class Network:
         )
 
     def gdal_env(self) -> dict[str, str]:
-        """GDAL's own HTTP retry settings for COG reads (rasterio/stackstac)."""
+        """GDAL's own HTTP settings for COG reads (rasterio/stackstac): retries of 429/5xx answers
+        and of dropped connections, timeouts, and no HEAD requests. Some proxies and object
+        stores answer HEAD with `Content-Length: 0`; GDAL would then take every COG for an empty
+        file. With CPL_VSIL_CURL_USE_HEAD=NO it learns the size from a ranged GET instead."""
         return {
             "GDAL_HTTP_MAX_RETRY": str(self.http_retries),
             "GDAL_HTTP_RETRY_DELAY": str(max(self.backoff_s, 0.1)),
-            "GDAL_HTTP_TIMEOUT": str(int(self.timeout_s)),
+            "GDAL_HTTP_TIMEOUT": str(max(1, int(round(self.timeout_s)))),
+            "GDAL_HTTP_CONNECTTIMEOUT": str(max(1, int(round(self.timeout_s)))),
+            "CPL_VSIL_CURL_USE_HEAD": "NO",
         }
+
+    def session(self):  # noqa: ANN201 - requests.Session
+        """A requests session that retries connection failures and 429/5xx answers."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=self.urllib3_retry())
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def budget_s(self) -> float:
+        """The longest one request may take before it is given up: every try's timeout plus the
+        backoff waits between them (urllib3: backoff_s x 2^(k-1) after the k-th retry, none
+        before the first retry)."""
+        waits = sum(self.backoff_s * 2 ** (k - 1) for k in range(2, self.http_retries + 1))
+        return (self.http_retries + 1) * self.timeout_s + waits
+
+
+def is_network_failure(err: BaseException) -> bool:
+    """Whether an exception from requests/urllib3/pystac-client is the network's or the server's
+    fault (unreachable, reset, timed out, 429/5xx after the retries), not the request's."""
+    import requests
+    import urllib3.exceptions
+
+    network = (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.RetryError,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.MaxRetryError,
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+    if isinstance(err, network):
+        return True
+    status = getattr(err, "status_code", None) or getattr(getattr(err, "response", None), "status_code", None)
+    return status is not None and (int(status) == 429 or int(status) >= 500)
 
 
 _QUERY = re.compile(r"(https?://[^\s'\"?]+)\?[^\s'\")]*")
@@ -76,7 +122,6 @@ def download_url(url: str, out_path: str | Path, network: Network, what: str = "
     """Fetch `url` into `out_path` (streamed to a temporary sibling, moved into place only when
     complete). Connection failures and 429/5xx answers are retried with exponential backoff."""
     import requests
-    from requests.adapters import HTTPAdapter
 
     out_path = Path(out_path)
     if url.startswith("file://") or "://" not in url:
@@ -88,13 +133,15 @@ def download_url(url: str, out_path: str | Path, network: Network, what: str = "
         with atomic_path(out_path) as tmp:
             shutil.copyfile(src, tmp)
         return out_path
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=network.urllib3_retry())
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = network.session()
     start = time.monotonic()
     try:
         with session.get(url, stream=True, timeout=network.timeout_s) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise NetworkError(
+                    f"{what}: network error: {redact(url)} answered HTTP {response.status_code} ({response.reason}) "
+                    f"after {network.http_retries} retries"
+                )
             if response.status_code >= 400:
                 raise InputError(f"{what}: {redact(url)} answered HTTP {response.status_code} ({response.reason})")
             size = 0
@@ -103,8 +150,8 @@ def download_url(url: str, out_path: str | Path, network: Network, what: str = "
                     f.write(block)
                     size += len(block)
     except requests.RequestException as err:
-        raise InputError(
-            f"{what}: {redact(url)} could not be downloaded after {network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+        raise NetworkError(
+            f"{what}: network error: {redact(url)} could not be downloaded after {network.http_retries} retries ({type(err).__name__}: {redact(err)})"
         ) from None
     log.info("downloaded %s → %s: %.1f MB in %.1f s", redact(url), out_path, size / 1e6, time.monotonic() - start)
     return out_path

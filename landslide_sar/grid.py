@@ -17,7 +17,13 @@ BBox = tuple[float, float, float, float]
 
 
 class InputError(ValueError):
-    """Bad input from a user: the message is one line naming the culprit, value and expectation."""
+    """Bad input from a user: the message is one line naming the culprit, value and expectation.
+    Rerunning the job cannot change it, so a rule's retries skip it (io.run_rule)."""
+
+
+class NetworkError(RuntimeError):
+    """A server that could not be reached or kept failing after the configured retries: one line
+    naming the URL and the last error. Unlike InputError, a later attempt may succeed."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,30 @@ class Grid:
 
 
 def check_bbox(bbox: BBox, where: str = "bbox") -> BBox:
-    """Validate a lon/lat bbox [min_lon, min_lat, max_lon, max_lat]; raise InputError otherwise."""
+    """Validate a lon/lat bbox [min_lon, min_lat, max_lon, max_lat]; raise InputError otherwise.
+
+    The "(lon/lat swapped?)" hint is given only where swapping would put the bbox on Earth; a bbox
+    across the antimeridian (min_lon > max_lon by more than half the globe, or one spanning more
+    than half the globe) is refused with that reason: an area's grid is one UTM zone."""
     if len(bbox) != 4:
         raise InputError(f"{where}: {list(bbox)} has {len(bbox)} numbers; expected [min_lon, min_lat, max_lon, max_lat]")
     w, s, e, n = (float(v) for v in bbox)
     if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-        hint = " (lon/lat swapped?)" if max(abs(s), abs(n)) > 90 >= max(abs(w), abs(e)) else ""
+        swapped_ok = max(abs(s), abs(n)) <= 180 and max(abs(w), abs(e)) <= 90
+        hint = " (lon/lat swapped?)" if swapped_ok else ""
         raise InputError(
             f"{where}: {list(bbox)} is not on Earth{hint}; "
             "expected [min_lon, min_lat, max_lon, max_lat], lon in [-180, 180], lat in [-90, 90]"
+        )
+    if w > e and w - e > 180:
+        raise InputError(
+            f"{where}: {list(bbox)} crosses the antimeridian (min_lon {w:g} > max_lon {e:g}), which is not "
+            "supported; expected an area on one side of 180° (split it into two areas, one each side)"
+        )
+    if e - w > 180:
+        raise InputError(
+            f"{where}: {list(bbox)} spans {e - w:.2f}° of longitude (an area across the antimeridian written "
+            "as -180..180?); expected an area on one side of 180°, less than 180° wide"
         )
     if w >= e or s >= n:
         raise InputError(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 import shutil
+import socket
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,15 +53,57 @@ class LogStream:
         pass
 
 
+def unique_sibling(path: str | Path, tag: str) -> Path:
+    """A hidden sibling of `path` no other process uses: `.{stem}.{tag}-{host}-{pid}-{random}{suffix}`.
+
+    A job orphaned by a killed Snakemake and the rerun of that job never share one, and
+    `remove_stale_siblings` can tell whose it is."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{tag}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+
+
+def remove_stale_siblings(path: str | Path, tag: str) -> None:
+    """Remove temporaries of `path` (see unique_sibling) left by dead processes of this host; those of
+    live processes (an orphaned job still writing) and of other hosts are left alone."""
+    path = Path(path)
+    host = socket.gethostname()
+    prefix = f".{path.stem}.{tag}-{host}-"
+    if not path.parent.is_dir():
+        return
+    for sibling in path.parent.iterdir():
+        name = sibling.name
+        if not (name.startswith(prefix) and name.endswith(path.suffix)):
+            continue
+        try:
+            pid = int(name[len(prefix) :].split("-")[0])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            _remove(sibling)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling path; move it onto `path` only if the block succeeds.
+    """Yield a temporary sibling path unique to this process; move it onto `path` only if the block
+    succeeds.
 
-    Keeps a failed run from leaving a partial output that looks complete."""
+    Keeps a failed run from leaving a partial output that looks complete, and a rerun from writing
+    through the temporary file of an orphaned earlier job (temporaries of dead processes are
+    removed first)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    _remove(tmp)
+    remove_stale_siblings(path, "partial")
+    tmp = unique_sibling(path, "partial")
     try:
         yield tmp
     except BaseException:
@@ -96,7 +142,8 @@ def cog_writer(
     it nor the intermediate file is left behind when the block fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.stem}.scratch.tif")
+    remove_stale_siblings(path.with_suffix(".tif"), "scratch")
+    scratch = unique_sibling(path.with_suffix(".tif"), "scratch")
     profile = {
         "driver": "GTiff",
         "count": count,
@@ -110,7 +157,6 @@ def cog_writer(
         "blockxsize": 256,
         "blockysize": 256,
     }
-    _remove(scratch)
     try:
         # GDAL's block cache (default 5 % of the machine's RAM) would otherwise fill with
         # written tiles up to the raster's size
@@ -146,16 +192,53 @@ def write_cog(
         dst.write(data)
 
 
+#: Environment variable naming the Snakemake invocation (set in rules/common.smk, inherited by jobs).
+RUN_ID_ENV = "LANDSLIDE_SAR_RUN_ID"
+#: Where a job's input error is remembered for the retries of the same invocation.
+INPUT_ERROR_DIR = Path(".snakemake") / "landslide_sar" / "input_errors"
+
+
+def _job_marker() -> Path | None:
+    """The input-error marker of the Snakemake job running this script (None outside Snakemake or
+    without a run id): one file per job, named by a hash of its rule and outputs."""
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    run_id = os.environ.get(RUN_ID_ENV)
+    if job is None or not run_id:
+        return None
+    key = "\0".join([str(getattr(job, "rule", "")), *map(str, getattr(job, "output", []))])
+    return INPUT_ERROR_DIR / f"{hashlib.sha1(key.encode()).hexdigest()}.txt"
+
+
 def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no-untyped-def]
     """Run one library function for a rule: logging into the rule's log, and bad input reported
-    as ONE line (on stderr and in the log) with a non-zero exit instead of a traceback."""
+    as ONE line (on stderr and in the log) with a non-zero exit instead of a traceback.
+
+    Bad input (InputError, ConfigError) cannot change between attempts: it is remembered for this
+    Snakemake invocation, and a retry of the job (`retries:`) ends at once without repeating the
+    work or the line. A NetworkError is reported the same way but not remembered: a retry may help."""
     from .config import ConfigError
-    from .grid import InputError
+    from .grid import InputError, NetworkError
 
     logger = setup_logging(log_path)
+    marker = _job_marker()
+    run_id = os.environ.get(RUN_ID_ENV, "")
+    if marker is not None and marker.exists():
+        first = marker.read_text().split("\n", 1)
+        if first[0] == run_id:
+            logger.error("not retried: bad input does not change between attempts: %s", first[1] if len(first) > 1 else "")
+            print("not retried: the bad input reported by the first attempt does not change", file=sys.stderr)
+            raise SystemExit(1)
+        marker.unlink()  # from an earlier invocation: the input may have been fixed since
     try:
         return func(**kwargs)
     except (InputError, ConfigError) as err:
+        logger.error("%s", err)
+        print(f"ERROR: {err}", file=sys.stderr)
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{run_id}\n{err}")
+        raise SystemExit(1) from None
+    except NetworkError as err:
         logger.error("%s", err)
         print(f"ERROR: {err}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -32,8 +32,8 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
-from .download import Network, redact
-from .grid import Grid, InputError, area_grid
+from .download import PC_KEY_ENV, Network, is_network_failure, redact
+from .grid import Grid, InputError, NetworkError, area_grid
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,10 @@ def search_stac(
         )
         items = list(search.items())
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
-        raise InputError(
+        kind = NetworkError if _network_cause(err) else InputError
+        raise kind(
             f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries): "
-            f"{type(err).__name__}: {redact(err)}"
+            f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)}"
         ) from None
     window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
     log.info("searched %s collection %s bbox %s%s: %d item(s)", redact(endpoint), collection, list(bbox), window, len(items))
@@ -140,16 +141,80 @@ def _fix_proj(item: pystac.Item) -> None:
             props["proj:epsg"] = int(code.split(":")[1])
 
 
-def sign_items(items: list[pystac.Item], endpoint: str) -> list[pystac.Item]:
-    """Items with signed asset hrefs when `endpoint` is Planetary Computer, else as they are."""
+def _network_cause(err: BaseException) -> bool:
+    """Whether `err`, or an exception it was raised from, is a network failure."""
+    seen = 0
+    while err is not None and seen < 10:
+        if is_network_failure(err):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+#: SAS tokens fetched in this process, by token URL (as planetary_computer.sas.TOKEN_CACHE).
+_TOKENS: dict = {}
+
+
+def _sas_token(account: str, container: str, network: Network):  # noqa: ANN202 - SASToken
+    """A Planetary Computer SAS token for a blob container, from the SDK's token service (its
+    settings: PC_SDK_SAS_URL, PC_SDK_SUBSCRIPTION_KEY) but fetched with the area's `download`
+    retries and timeout; the SDK's own get_token retries 10 times with backoff up to 120 s and
+    has no timeout."""
+    from planetary_computer.sas import SASToken
+    from planetary_computer.settings import Settings
+
+    settings = Settings.get()
+    url = f"{settings.sas_url}/{account}/{container}"
+    token = _TOKENS.get(url)
+    if token is not None and token.ttl() >= 60:
+        return token
+    headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key} if settings.subscription_key else None
+    try:
+        response = network.session().get(url, headers=headers, timeout=network.timeout_s)
+    except Exception as err:  # noqa: BLE001 - requests' connection errors come in many types
+        raise NetworkError(
+            f"Planetary Computer: network error: the token service {redact(url)} could not be reached after "
+            f"{network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+        ) from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise NetworkError(
+            f"Planetary Computer: network error: the token service {redact(url)} answered HTTP "
+            f"{response.status_code} after {network.http_retries} retries"
+        )
+    if response.status_code >= 400:
+        raise InputError(f"Planetary Computer: the token service {redact(url)} answered HTTP {response.status_code} ({response.reason}); "
+                         f"check {PC_KEY_ENV} if the data need a subscription key")  # fmt: skip
+    try:
+        token = SASToken(**response.json())
+    except Exception as err:  # noqa: BLE001 - not JSON, or not a token
+        raise InputError(f"Planetary Computer: the token service {redact(url)} gave no token ({type(err).__name__})") from None
+    _TOKENS[url] = token
+    return token
+
+
+def sign_items(items: list[pystac.Item], endpoint: str, network: Network | None = None) -> list[pystac.Item]:
+    """Items with signed asset hrefs when `endpoint` is Planetary Computer, else as they are.
+
+    Only hrefs in Azure blob storage are signed (as planetary_computer.sign does); tokens come from
+    `_sas_token`, so that an unreachable token service is given up within the `network` budget."""
     if not is_planetary_computer(endpoint):
         return items
-    import planetary_computer
+    from urllib.parse import urlparse
 
-    try:
-        return [planetary_computer.sign(item.clone()) for item in items]
-    except Exception as err:  # noqa: BLE001 - token service failures come in many types
-        raise InputError(f"Planetary Computer: items could not be signed ({type(err).__name__}: {redact(err)})") from None
+    from planetary_computer.utils import parse_blob_url
+
+    network = network or Network(http_retries=5, backoff_s=1.0, timeout_s=60.0)
+    signed = []
+    for item in items:
+        item = item.clone()
+        for asset in item.assets.values():
+            parsed = urlparse(asset.href.rstrip("/"))
+            if not parsed.netloc.endswith(".blob.core.windows.net") or "se=" in parsed.query:
+                continue
+            account, container = parse_blob_url(parsed)
+            asset.href = _sas_token(account, container, network).sign(asset.href).href
+        signed.append(item)
+    return signed
 
 
 @dataclass(frozen=True)
@@ -318,13 +383,37 @@ def check_geocoded(items: list[pystac.Item], source: str) -> None:
 _READ_ERROR = re.compile(r"Error (?:opening|reading .*? from) '([^']+)': (.*)", re.S)
 
 
+#: GDAL/curl messages of a failed transfer (the server's or the network's fault, not the file's).
+_NETWORK_DETAIL = re.compile(
+    r"HTTP response code: (0|429|5\d\d)\b|CURL error|curl error|Could not resolve|Couldn't connect|Failed to connect|"
+    r"Connection (refused|reset|timed out)|Recv failure|Send failure|timed out|Empty reply|transfer closed",
+    re.I,
+)
+
+
 def raise_read_error(err: Exception, what: str) -> None:
-    """Re-raise stackstac's failure to read an asset as one InputError line naming the file."""
+    """Re-raise stackstac's failure to read an asset as one line naming the file: NetworkError when
+    the transfer failed (after GDAL's retries), InputError when the file itself is unreadable."""
     match = _READ_ERROR.search(str(err))
     if match:
         href, detail = match.groups()
+        if _NETWORK_DETAIL.search(detail):
+            raise NetworkError(f"{what}: network error reading {redact(href)} after GDAL's retries ({redact(detail)[:300]})") from None
         raise InputError(f"{what}: {redact(href)} is not a readable COG ({redact(detail)[:300]})") from None
     raise err
+
+
+def check_coverage(acq: Acquisition, coverage: float, minimum: float, source: str) -> None:
+    """An acquisition whose valid VV+VH covers less than `minimum` of the area is bad data (a
+    missing frame, an all-nodata COG): InputError naming its date and files."""
+    if coverage >= minimum:
+        return
+    files = [redact(i.assets[p].href) for i in acq.items for p in POLARISATIONS if p in i.assets]
+    raise InputError(
+        f"{source}: acquisition {acq.date} ({acq.side}-event, items {[i.id for i in acq.items]}) has valid VV+VH on "
+        f"{100 * coverage:.1f} % of the area (files {files}); expected at least {100 * minimum:g} % "
+        "(sentinel1.min_coverage)"
+    )
 
 
 def load_acquisition(acq: Acquisition, grid: Grid, chunksize: int, network: Network) -> xr.DataArray:
@@ -398,7 +487,7 @@ def download_sentinel1(
     with atomic_path(out_zarr) as tmp:
         template.to_zarr(tmp, mode="w", compute=False, consolidated=True)
         for k, acq in enumerate(acquisitions):
-            items_k = sign_items(list(acq.items), endpoint) if endpoint else list(acq.items)
+            items_k = sign_items(list(acq.items), endpoint, network) if endpoint else list(acq.items)
             step = load_acquisition(Acquisition(acq.date, acq.time, tuple(items_k), acq.orbit_state, acq.relative_orbit, acq.side), grid, chunk, network)
             region = xr.Dataset({p: (("timestep", "y", "x"), step.sel(band=p).data[None]) for p in POLARISATIONS})
             valid = (np.isfinite(region["vv"]) & np.isfinite(region["vh"])).mean().data
@@ -411,6 +500,7 @@ def download_sentinel1(
             level = logging.WARNING if cov < PARTIAL_COVERAGE else logging.INFO
             log.log(level, "coverage %s (%s, %d frame(s)): %.1f %% of the area%s", acq.date, acq.side, len(acq.items),
                     100 * cov, "; partial: the rest is NaN" if cov < PARTIAL_COVERAGE else "")
+            check_coverage(acq, float(cov), float(s1.get("min_coverage", 0.0)), source)
         import zarr
 
         zarr.open_array(store=str(tmp), path="coverage", mode="r+")[:] = coverage

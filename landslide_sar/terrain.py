@@ -77,7 +77,7 @@ def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network) -> np.ndarray:
     if lacking:
         raise InputError(f"{where}: item {lacking[0]} has no asset {asset!r}; set dem.asset (assets: {sorted(items[0].assets)})")
     log.info("DEM tiles: %s", [i.id for i in items])
-    mosaic = stack_on_grid(sign_items(items, endpoint), [asset], grid, 2048, network)
+    mosaic = stack_on_grid(sign_items(items, endpoint, network), [asset], grid, 2048, network)
     try:
         return mosaic.isel(band=0).values.astype("float32")
     except RuntimeError as err:

@@ -1,6 +1,8 @@
 # Helpers shared by the rules: config validation, input functions and the list of final targets.
+import os
 import re
 import sys
+import uuid
 
 from snakemake.utils import min_version
 
@@ -17,10 +19,16 @@ from landslide_sar.config import (
     validate_config,
 )
 
+from landslide_sar.io import RUN_ID_ENV
+
 try:
     validate_config(config)
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
+
+# names this invocation for its jobs (inherited), so that a retry of a job that failed on bad
+# input ends at once instead of repeating it (landslide_sar.io.run_rule)
+os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
 
 
 AREAS = list(config["areas"])

@@ -68,7 +68,7 @@ rule evaluate_density:
         metrics="results/{area}/density/{inputs}_r{revisits}/metrics.csv",
         predictions="results/{area}/density/{inputs}_r{revisits}/predictions.csv",
         confusion="results/{area}/density/{inputs}_r{revisits}/metrics_confusion.csv",
-        forests="results/{area}/density/{inputs}_r{revisits}/forests.joblib",
+        forests="results/{area}/density/{inputs}_r{revisits}/forests.skops",
     log:
         "logs/{area}/evaluate_density/{inputs}_r{revisits}.log",
     benchmark:

@@ -31,7 +31,7 @@ rule predict_rapid:
 rule classify_rapid:
     input:
         features=expand("results/{{area}}/rapid/half{half}/features.csv", half=[0, 1]),
-        forests=lambda w: f"{rapid_source(w)}/forests.joblib",
+        forests=lambda w: f"{rapid_source(w)}/forests.skops",
     output:
         predictions="results/{area}/rapid/predictions.csv",
     log:

@@ -86,6 +86,7 @@ def write_published(ds: xr.Dataset, folder: Path, name: str = "hokkaido_japan") 
 def cube_config(datacube: dict, before: int = 3, after: int = 3, orbit_state: str | None = "descending") -> dict:
     cfg = tiny_config()
     cfg["chips"]["size"] = 32
+    cfg["splits"].update(min_train_chips=1, min_val_chips=1)  # a 3 x 3 chip toy cube
     cfg.pop("rapid_response", None)  # the tiny config maps a second area with the first
     cfg["areas"] = {
         "cube": {
@@ -181,9 +182,11 @@ def test_bad_cube_through_snakemake_is_one_line_on_stderr(tmp_path) -> None:
     assert not (tmp_path / "results/cube/cube.zarr").exists()
 
 
-def test_datacube_config_is_checked() -> None:
+def test_datacube_config_is_checked(tmp_path, monkeypatch) -> None:
     from landslide_sar.config import ConfigError, validate_config
 
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.zip").write_bytes(b"")
     cfg = cube_config({"path": "x.zip"})
     validate_config(cfg)
     bad = copy.deepcopy(cfg)

@@ -21,6 +21,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         split_seed=splits["seed"],
         train_fraction=splits["train_fraction"],
         val_fraction=splits["val_fraction"],
+        min_train_chips=splits["min_train_chips"],
+        min_val_chips=splits["min_val_chips"],
     )
 
 

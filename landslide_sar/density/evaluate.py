@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import joblib
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
+from landslide_sar.density.forest_io import save_forests
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
@@ -184,8 +184,8 @@ def evaluate_density(
     prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
     per non-excluded chip, predicted by the other half's models. The ensemble's confusion matrix
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
-    forests_out: every member's forests of both halves ({seed: {half: forest}}, joblib), for
-    rapid response on areas without inventory.
+    forests_out: every member's forests of both halves ({seed: {half: forest}}; skops, see
+    density.forest_io: loading never runs code), for rapid response on areas without inventory.
     """
     if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
         raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
@@ -256,8 +256,7 @@ def evaluate_density(
                                (confusion, confusion_path(metrics_out), True)):  # fmt: skip
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
-    with atomic_path(forests_out) as tmp:
-        joblib.dump(forests, tmp)
+    save_forests(forests, forests_out)
 
 
 def confusion_path(metrics_out: PathLike) -> Path:

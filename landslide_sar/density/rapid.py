@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import os
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from landslide_sar.density.forest_io import load_forests
 from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, _features, _proba, member_seeds, read_features
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
@@ -24,7 +24,7 @@ def classify_chips(features_half0: PathLike, features_half1: PathLike, forests: 
     forest on the features its own model gave, averaged over halves and members (an ensemble of
     models that never saw this area). The predictions CSV has the columns of a cross-prediction,
     with density_class -1 (unknown)."""
-    forest = joblib.load(forests)
+    forest = load_forests(forests)
     frames = [read_features(features_half0), read_features(features_half1)]
     seeds = member_seeds(frames, "classify_chips")
     if sorted(forest) != seeds:
