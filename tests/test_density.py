@@ -344,7 +344,7 @@ def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
         predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 1, d / f"features{h}.csv",
                         d / f"embeddings{h}.zarr")  # fmt: skip
     evaluate_density(table, d / "features0.csv", d / "features1.csv", dict(seed=0, n_estimators=100),
-                     d / "metrics.csv", d / "predictions.csv", d / "forests.joblib")  # fmt: skip
+                     d / "metrics.csv", d / "predictions.csv", d / "forests.skops")  # fmt: skip
     return table
 
 
@@ -444,7 +444,7 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
     with caplog.at_level(logging.WARNING, logger="landslide_sar.density.evaluate"):
         evaluate_density(
             tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv",
-            tmp_path / "f.joblib",
+            tmp_path / "f.skops",
         )
     metrics = read_metrics(tmp_path / "m.csv")
     assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
@@ -464,7 +464,7 @@ def test_rapid_response_classifies_every_chip_with_both_halves(toy_event: tuple[
     from landslide_sar.density.rapid import classify_chips
 
     d, table = toy_event
-    pred = classify_chips(d / "features0.csv", d / "features1.csv", d / "forests.joblib", d / "rapid.csv")
+    pred = classify_chips(d / "features0.csv", d / "features1.csv", d / "forests.skops", d / "rapid.csv")
     assert sorted(pred["chip"]) == sorted(pd.read_csv(d / "features0.csv")["chip"])
     assert (pred["density_class"] == -1).all() and (pred["half"] == -1).all()
     probs = pred[["prob_class0", "prob_class1", "prob_class2"]].to_numpy()
@@ -486,7 +486,7 @@ def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
     points = gpd.points_from_xy(np.arange(len(table)), np.zeros(len(table)))
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     evaluate_density(tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv",
-                     tmp_path / "p.csv", tmp_path / "f.joblib")  # fmt: skip
+                     tmp_path / "p.csv", tmp_path / "f.skops")  # fmt: skip
     metrics = read_metrics(tmp_path / "m.csv")
     for half in ("0", "1"):
         train = metrics.loc[(half, "train")]
