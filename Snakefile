@@ -5,8 +5,11 @@ embedded event and, when the config has a `detection` section, the detection tab
 see README.md and docs/detection.md.
 """
 
+# config.yaml is the default run: loaded only when no --configfile is given, so that
+# `snakemake --configfile X` runs exactly config X (Snakemake would otherwise merge X into it).
+if not workflow.overwrite_configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"
