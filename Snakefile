@@ -21,6 +21,7 @@ include: "rules/density.smk"
 include: "rules/report.smk"
 include: "rules/rapid.smk"
 include: "rules/detection.smk"
+include: "rules/gis.smk"
 
 
 # Downloads run where Snakemake runs (the submit host on a cluster, whose compute nodes often
@@ -37,3 +38,4 @@ rule all:
     input:
         all_targets(),
         detection_targets(),
+        gis_targets(),

@@ -1,4 +1,4 @@
-# DEM derivatives with richdem's definitions (richdem when importable, else xdem).
+# DEM derivatives with richdem's definitions (computed with xdem and richdem's curvature formula).
 
 
 rule dem_derivatives:
