@@ -46,7 +46,7 @@ def published_layout(ds: xr.Dataset, event_time: str | None = None) -> xr.Datase
     attribute, and CF attributes: units, long_name and grid_mapping on every data variable."""
     if "timepair" not in ds.dims:
         ds = ds.assign_coords(timepair=("timepair", np.array([], dtype="<U17")))
-    if "sat:orbit_state" in ds.coords:
+    if "sat:orbit_state" in ds.coords and "timestep" in ds.dims:
         states = [PUBLISHED_ORBIT_STATES.get(str(v).lower(), str(v)) for v in ds["sat:orbit_state"].values]
         ds = ds.assign_coords({"sat:orbit_state": ("timestep", np.array(states, dtype="<U1"))})
     if event_time is not None:
@@ -59,9 +59,12 @@ def published_layout(ds: xr.Dataset, event_time: str | None = None) -> xr.Datase
         if name in LONG_NAMES:
             attrs["long_name"] = LONG_NAMES[name]
         ds[name].attrs.update(attrs)
+        if "grid_mapping" in attrs:
+            ds[name].encoding.pop("grid_mapping", None)  # rioxarray's copy: xarray refuses both
     ds["x"].attrs.update(standard_name="projection_x_coordinate", long_name="x coordinate of projection", units="m")
     ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y coordinate of projection", units="m")
-    ds["timestep"].attrs.update(long_name="acquisition time (UTC)")
+    if "timestep" in ds.coords:
+        ds["timestep"].attrs.update(long_name="acquisition time (UTC)")
     return ds
 
 

@@ -11,7 +11,7 @@ rule dem_derivatives:
     benchmark:
         "benchmarks/{area}/dem_derivatives.tsv"
     conda:
-        "../envs/terrain.yaml"
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=area_mem_mb(2000),

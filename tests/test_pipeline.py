@@ -170,6 +170,20 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
         np.testing.assert_allclose(np.nansum(prob, axis=0)[np.isfinite(prob[0])], 1.0, atol=1e-5)
 
 
+def test_web_maps_open_offline_in_chromium(tiny_run) -> None:
+    """The trained area's page has the hillshade, the density classes and every inventory head;
+    the rapid-response area's has no heads (its inventory is never read). No console error."""
+    from browser import open_page
+
+    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/inventory.gpkg")
+    for area, n_layers, n_heads in ((AREA, 2, len(heads)), ("tiny_new", 2, 0)):
+        logs, shot, page = open_page(tiny_run / f"results/{area}/webmap.html")
+        assert [m for m in logs if m["level"] in ("SEVERE", "WARNING")] == [], (area, logs)
+        assert page["layers"] == n_layers and page["markers"] == n_heads, (area, page)
+        assert "2: more than 25 /km²" in page["legend"] and ("landslide head" in page["legend"]) == bool(n_heads)
+        assert shot.std() > 20  # not blank
+
+
 def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
     table = gpd.read_file(tiny_run / f"results/{AREA}/density/map.gpkg", layer="chips")
     with rasterio.open(tiny_run / f"results/{AREA}/density/map.tif") as src:
