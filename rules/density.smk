@@ -98,6 +98,8 @@ rule density_table:
             "results/{area}/density/metrics.csv",
             caption="../report/density_metrics.rst",
             category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "AUC of every experiment"},
         ),
         markdown="results/{area}/density/metrics.md",
     log:

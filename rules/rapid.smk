@@ -88,6 +88,8 @@ rule rapid_truth_check:
             "results/{area}/report/rapid_map_vs_truth.png",
             caption="../report/rapid_map_vs_truth.rst",
             category="Rapid response",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "rapid map vs truth"},
         ),
     log:
         "logs/{area}/rapid_truth_check.log",

@@ -27,10 +27,11 @@ def chromium_paths() -> tuple[str, str]:
     return chromium, driver
 
 
-def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float = 1.0) -> tuple[list[dict], np.ndarray, object]:
+def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float = 1.0, click: tuple[str, ...] = ()) -> tuple[list[dict], np.ndarray, dict]:
     """Open `path` in a fresh headless Chromium with no network (a proxy on a closed port: any
     request to the outside fails, and shows as a console error). Returns the console messages,
-    the screenshot as an (h, w, 3) uint8 array and a callable running JS in the page (before quit)."""
+    the screenshot as an (h, w, 3) uint8 array and what the page shows (image layers, circle
+    markers, legend text, title, body text), after clicking the elements with the texts `click`."""
     from PIL import Image
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -47,10 +48,17 @@ def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float 
     try:
         driver.get(Path(path).resolve().as_uri())
         time.sleep(settle_s)
+        for text in click:
+            from selenium.webdriver.common.by import By
+
+            driver.find_element(By.XPATH, f"//*[normalize-space(text())='{text}']").click()
+            time.sleep(settle_s)
         results = {"layers": driver.execute_script("return document.querySelectorAll('.leaflet-image-layer').length"),
                    "markers": driver.execute_script(
+                       "if (typeof L === 'undefined') return null;"
                        "var m = Object.values(window).find(v => v instanceof L.Map); var n = 0;"
                        "m.eachLayer(l => { if (l instanceof L.CircleMarker) n++; }); return n;"),
+                   "text": driver.execute_script("return document.body.innerText"),
                    "legend": driver.execute_script("var e = document.getElementById('legend'); return e ? e.innerText : null"),
                    "title": driver.title}  # fmt: skip
         logs = driver.get_log("browser")

@@ -79,6 +79,7 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     validation chips (never trained on); polygons in the GeoPackage; a web map of each region."""
     import geopandas as gpd
     import rasterio
+    import rioxarray  # noqa: F401 - the .rio accessor
     import xarray as xr
 
     config = detection_run / "config.yaml"

@@ -184,6 +184,25 @@ def test_web_maps_open_offline_in_chromium(tiny_run) -> None:
         assert shot.std() > 20  # not blank
 
 
+def test_html_report_reads_as_a_document_in_chromium(tiny_run) -> None:
+    """`snakemake --report`: the landing page is the workflow description with this config's
+    areas and class edges, results carry area/result labels, captions name the area and the
+    class edges; no console error in Chromium (Snakemake's own page warns about its Tailwind CDN
+    script, inlined in the page: that warning alone is let through)."""
+    from browser import open_page
+
+    report = tiny_run / "report.html"
+    snakemake(tiny_run, tiny_run / "config.yaml", "--report", str(report))
+    source = report.read_text()
+    assert "Density class per chip of tiny (0: no landslide, 1: up to\\n25 landslides/km" in source
+    logs, _, page = open_page(report, settle_s=1.5, click=("Density",))
+    assert [m for m in logs if m["level"] == "SEVERE" or (m["level"] == "WARNING" and "tailwindcss" not in m["message"])] == [], logs
+    text = page["text"]
+    assert "This run's areas: tiny, tiny_new." in text and "density classes cut at 0 and 25 landslides/km²" in text
+    for result in ("density map vs truth", "example chips", "training curves", "AUC grid", "AUC of every experiment"):
+        assert re.search(rf"^tiny\t{result}", text, re.M), (result, text[:800])
+
+
 def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
     table = gpd.read_file(tiny_run / f"results/{AREA}/density/map.gpkg", layer="chips")
     with rasterio.open(tiny_run / f"results/{AREA}/density/map.tif") as src:

@@ -124,7 +124,9 @@ def _in_root(*args: str) -> subprocess.CompletedProcess:
 def _root_jobs_and_areas(*args: str) -> tuple[dict[str, int], set[str]]:
     """Jobs of `snakemake -n -F all` (forced: existing results change nothing) and the areas (or
     `detection`) of every output of `all`'s DAG (`--summary`: results/, resources/ folders)."""
-    jobs = _jobs(_in_root("-n", "-F", "all", *args).stdout)
+    dry = _in_root("-n", "-F", "all", *args)
+    assert "Shell command: None" not in dry.stdout + dry.stderr  # no printshellcmds noise for script rules
+    jobs = _jobs(dry.stdout)
     summary = _in_root("--summary", "all", *args).stdout.splitlines()[1:]
     areas = {m.group(1) for line in summary if (m := re.match(r"(?:results|resources)/(\w+)/", line))}
     return jobs, areas
