@@ -5,8 +5,14 @@ embedded event and, when the config has a `detection` section, the detection tab
 see README.md and docs/detection.md.
 """
 
+# config.yaml is the default run: loaded only when no --configfile is given, so that
+# `snakemake --configfile X` runs exactly config X (Snakemake would otherwise merge X into it).
+if not workflow.overwrite_configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -18,6 +24,7 @@ include: "rules/density.smk"
 include: "rules/report.smk"
 include: "rules/rapid.smk"
 include: "rules/detection.smk"
+include: "rules/gis.smk"
 
 
 # Downloads run where Snakemake runs (the submit host on a cluster, whose compute nodes often
@@ -34,3 +41,4 @@ rule all:
     input:
         all_targets(),
         detection_targets(),
+        gis_targets(),

@@ -1,7 +1,9 @@
 """One zarr datacube per area, shaped like the published datacubes (Zenodo record 7248056):
-dims (timestep, y, x); `vv`, `vh` per timestep; `dem`, `dem_slope_radians`, `dem_aspect`,
-`dem_curvature`, `landslides` (and `landslide_count`) per pixel; CRS and transform stored the
-rioxarray way."""
+dims (timestep, y, x) and `timepair` (the interferometric pairs; empty here); `vv`, `vh` per
+timestep; `dem`, `dem_slope_radians`, `dem_aspect`, `dem_curvature`, `landslides` (and
+`landslide_count`) per pixel; `sat:orbit_state` spelt "a"/"d" as in the published cubes; the
+event time as an attribute; CRS and transform stored the rioxarray way and CF attributes (units,
+long_name, grid_mapping) on every variable, so that GDAL's Zarr driver reads the CRS too."""
 
 from __future__ import annotations
 
@@ -15,11 +17,55 @@ import xarray as xr
 
 from .io import GDAL_CACHE_MB, atomic_path
 from .labels import LABEL_BANDS
+from .labels import LONG_NAMES as LABEL_LONG_NAMES
+from .labels import UNITS as LABEL_UNITS
 from .terrain import DERIVATIVES
+from .terrain import LONG_NAMES as TERRAIN_LONG_NAMES
+from .terrain import UNITS as TERRAIN_UNITS
 
 log = logging.getLogger(__name__)
 
 STATIC_VARIABLES = ("dem", *DERIVATIVES, *LABEL_BANDS)
+#: CF units and long names of the cube's variables (SAR: linear terrain-corrected gamma0).
+UNITS = {"vv": "1", "vh": "1", **TERRAIN_UNITS, **LABEL_UNITS, "coverage": "1", "n_frames": "1"}
+LONG_NAMES = {
+    "vv": "Sentinel-1 backscatter VV, terrain-corrected gamma0, linear power",
+    "vh": "Sentinel-1 backscatter VH, terrain-corrected gamma0, linear power",
+    **TERRAIN_LONG_NAMES,
+    **LABEL_LONG_NAMES,
+    "coverage": "fraction of the area with valid SAR data",
+    "n_frames": "Sentinel-1 frames mosaicked into the acquisition",
+}
+#: `sat:orbit_state` as the published cubes spell it (their readers filter on == "d").
+PUBLISHED_ORBIT_STATES = {"ascending": "a", "descending": "d", "a": "a", "d": "d"}
+
+
+def published_layout(ds: xr.Dataset, event_time: str | None = None) -> xr.Dataset:
+    """`ds` laid out as the published cubes: a `timepair` dimension (an empty coordinate when
+    there are no interferometric pairs), `sat:orbit_state` spelt "a"/"d", `event_time` as an
+    attribute, and CF attributes: units, long_name and grid_mapping on every data variable."""
+    if "timepair" not in ds.dims:
+        ds = ds.assign_coords(timepair=("timepair", np.array([], dtype="<U17")))
+    if "sat:orbit_state" in ds.coords and "timestep" in ds.dims:
+        states = [PUBLISHED_ORBIT_STATES.get(str(v).lower(), str(v)) for v in ds["sat:orbit_state"].values]
+        ds = ds.assign_coords({"sat:orbit_state": ("timestep", np.array(states, dtype="<U1"))})
+    if event_time is not None:
+        ds.attrs["event_time"] = event_time
+    ds.attrs["Conventions"] = "CF-1.8"
+    for name in [*ds.data_vars, *(c for c in ("coverage", "n_frames") if c in ds.coords)]:
+        attrs = {"grid_mapping": "spatial_ref"} if {"y", "x"} <= set(ds[name].dims) else {}
+        if name in UNITS:
+            attrs["units"] = UNITS[name]
+        if name in LONG_NAMES:
+            attrs["long_name"] = LONG_NAMES[name]
+        ds[name].attrs.update(attrs)
+        if "grid_mapping" in attrs:
+            ds[name].encoding.pop("grid_mapping", None)  # rioxarray's copy: xarray refuses both
+    ds["x"].attrs.update(standard_name="projection_x_coordinate", long_name="x coordinate of projection", units="m")
+    ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y coordinate of projection", units="m")
+    if "timestep" in ds.coords:
+        ds["timestep"].attrs.update(long_name="acquisition time (UTC)")
+    return ds
 
 
 def _bands(path: str | Path, names: tuple[str, ...], chunk: int) -> dict[str, xr.DataArray]:
@@ -63,6 +109,7 @@ def assemble_cube(
     ds = ds.chunk({"timestep": 1, "y": chunk, "x": chunk})
     for var in ds.variables:
         ds[var].encoding = {}
+    ds = published_layout(ds)
     # GDAL's block cache (default 5 % of the machine's RAM) would otherwise keep the static
     # rasters' decoded tiles, up to the whole area
     with atomic_path(out_zarr) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):

@@ -21,6 +21,7 @@ import pandas as pd
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
+from .cube import published_layout
 from .download import zarr_root_in
 from .grid import InputError, check_bbox
 from .io import atomic_path
@@ -212,6 +213,7 @@ def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chu
     cube = cube.chunk({"timestep": 1, "y": chunk, "x": chunk})
     for var in cube.variables:
         cube[var].encoding = {}
+    cube = published_layout(cube, cube.attrs["event_time"])
     with atomic_path(out_zarr) as tmp:
         cube.to_zarr(tmp, mode="w", consolidated=True)
     log.info("cube %s: %d time steps (%s), %d x %d px, CRS %s", out_zarr, cube.sizes["timestep"],

@@ -253,3 +253,46 @@ def usable_threads(threads: int) -> int:
     import os
 
     return max(1, min(int(threads), len(os.sched_getaffinity(0))))
+
+
+def write_cog_annotated(
+    path: str | Path,
+    bands: np.ndarray,
+    grid: Grid,
+    nodata: float | int | None = None,
+    descriptions: list[str] | None = None,
+    units: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    band_tags: list[dict[str, str]] | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    resampling: str = "average",
+) -> None:
+    """write_cog with the metadata a GIS shows: per-band units and tags (e.g. long_name),
+    dataset tags (provenance) and a colour table of band 1, all carried into the COG."""
+    data = bands[np.newaxis] if bands.ndim == 2 else bands
+    with cog_writer(path, grid, data.shape[0], data.dtype, nodata, descriptions, resampling) as dst:
+        if units:
+            dst.units = tuple(units)
+        for i, band in enumerate(band_tags or [], start=1):
+            dst.update_tags(i, **band)
+        if tags:
+            dst.update_tags(**tags)
+        if colormap:
+            dst.write_colormap(1, colormap)
+        dst.write(data)
+
+
+def write_category_names(tif: str | Path, names: list[str], band: int = 1) -> Path:
+    """Category names of a band of `tif` (value i is names[i]) in GDAL's PAM sidecar
+    `<tif>.aux.xml`, where GDAL keeps them for a GeoTIFF (gdalinfo and QGIS read them)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("PAMDataset")
+    rb = ET.SubElement(root, "PAMRasterBand", band=str(band))
+    cats = ET.SubElement(rb, "CategoryNames")
+    for name in names:
+        ET.SubElement(cats, "Category").text = name
+    out = Path(f"{tif}.aux.xml")
+    with atomic_path(out) as tmp:
+        ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=False)
+    return out

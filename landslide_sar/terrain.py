@@ -1,7 +1,7 @@
-"""DEM onto the area's grid and its derivatives with richdem's definitions.
-
-richdem (the papers' choice) does not build on Python 3.11 from PyPI; it is used when importable,
-otherwise xdem (slope and aspect with Horn's method, as richdem) and richdem's curvature formula.
+"""DEM onto the area's grid and its derivatives with richdem's definitions, computed one way for
+everyone: slope and aspect by xdem with Horn's method (as richdem), curvature by richdem's
+formula. (richdem itself, the papers' choice, does not build on Python 3.11 from PyPI, so it is
+not used even where it installs: one algorithm, the same numbers in every environment.)
 """
 
 from __future__ import annotations
@@ -20,11 +20,21 @@ from scipy import ndimage
 
 from .download import Network, redact
 from .grid import Grid, InputError, area_grid
-from .io import GDAL_CACHE_MB, cog_writer, write_cog
+from .io import GDAL_CACHE_MB, cog_writer, write_cog_annotated
 
 log = logging.getLogger(__name__)
 
 DERIVATIVES = ("dem_slope_radians", "dem_aspect", "dem_curvature")
+#: How the derivatives are computed (a tag of dem_derivatives.tif).
+ALGORITHM = "slope, aspect: xdem Horn (1981); curvature: richdem's formula (Zevenbergen & Thorne 1987)"
+#: Units and long names of the DEM and its derivatives (raster bands, cube variables).
+UNITS = {"dem": "m", "dem_slope_radians": "rad", "dem_aspect": "degree", "dem_curvature": "1/(100 m)"}
+LONG_NAMES = {
+    "dem": "elevation above sea level",
+    "dem_slope_radians": "slope (Horn 1981)",
+    "dem_aspect": "aspect, clockwise from north, direction the slope faces (-1: flat)",
+    "dem_curvature": "curvature, -100 x Laplacian (Zevenbergen & Thorne 1987; richdem); negative in hollows",
+}
 
 
 def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
@@ -100,22 +110,13 @@ def download_dem(area: dict, src_path: str | Path | None, out_tif: str | Path, n
         src = str(src_path)
     log.info("DEM %s → %s: %d x %d, %.1f %% valid, %.0f–%.0f m", src, out_tif, grid.width, grid.height,
              100 * np.isfinite(dem).mean(), np.nanmin(dem), np.nanmax(dem))
-    write_cog(out_tif, dem, grid, nodata=np.nan, descriptions=["dem"], resampling="bilinear")
+    write_cog_annotated(out_tif, dem, grid, nodata=np.nan, descriptions=["dem"], units=[UNITS["dem"]],
+                        band_tags=[{"long_name": LONG_NAMES["dem"]}], tags={"source": src}, resampling="bilinear")
 
 
 def slope_aspect(dem: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
     """Slope (radians) and aspect (degrees clockwise from north, the direction the slope faces;
     -1 on flat cells, as richdem) with Horn's (1981) method."""
-    try:
-        import richdem as rd  # type: ignore[import-not-found]
-
-        rda = rd.rdarray(dem, no_data=np.nan)
-        rda.geotransform = [0, resolution, 0, 0, 0, -resolution]
-        slope = np.asarray(rd.TerrainAttribute(rda, attrib="slope_radians"), dtype="float32")
-        aspect = np.asarray(rd.TerrainAttribute(rda, attrib="aspect"), dtype="float32")
-        return slope, aspect
-    except ImportError:
-        pass
     import xdem.terrain
 
     with warnings.catch_warnings():
@@ -203,6 +204,10 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
         step = max(1, int(np.sqrt(src.width * src.height / 1e6)))  # a ~1 Mpx sample for the log
         sample = []
         with cog_writer(out_tif, grid, 3, "float32", nodata=np.nan, descriptions=list(DERIVATIVES), resampling="bilinear") as dst:
+            dst.units = tuple(UNITS[d] for d in DERIVATIVES)
+            for i, name in enumerate(DERIVATIVES, start=1):
+                dst.update_tags(i, long_name=LONG_NAMES[name])
+            dst.update_tags(smoothing_sigma_px=f"{float(smoothing_sigma_px):g}", algorithm=ALGORITHM)
             for r0, r1, a, b in _strips(src.height, strip_rows, halo):
                 out = derivatives_of(read(a, b), grid.resolution, smoothing_sigma_px, fill)[:, r0 - a : r1 - a]
                 dst.write(out, window=Window(0, r0, src.width, r1 - r0))

@@ -12,6 +12,7 @@ min_version("9.0")
 # pip -e ..); the Snakefile itself imports it from the workflow's folder.
 sys.path.insert(0, workflow.basedir)
 
+import landslide_sar
 from landslide_sar.config import (
     ConfigError,
     inventory_filename,
@@ -173,6 +174,16 @@ def all_targets():
         if "synthetic" in config["areas"][area]:
             targets.append(f"results/{area}/report/rapid_map_vs_truth.png")
     return targets
+
+
+def map_provenance(area, experiment):
+    """Tags of an area's density map: what it shows, from which experiment, for which event."""
+    return {
+        "area": area,
+        "experiment": experiment,
+        "event_time": config["areas"][area].get("event_time", ""),
+        "software": f"landslide-sar {landslide_sar.__version__}",
+    }
 
 
 def rapid_source(wildcards):

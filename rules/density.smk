@@ -98,6 +98,8 @@ rule density_table:
             "results/{area}/density/metrics.csv",
             caption="../report/density_metrics.rst",
             category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "AUC of every experiment"},
         ),
         markdown="results/{area}/density/metrics.md",
     log:
@@ -126,6 +128,8 @@ rule density_map:
         ),
     output:
         tif="results/{area}/density/map.tif",
+        categories="results/{area}/density/map.tif.aux.xml",
+        probability="results/{area}/density/map_probability.tif",
         gpkg="results/{area}/density/map.gpkg",
     log:
         "logs/{area}/density_map.log",
@@ -137,6 +141,9 @@ rule density_map:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        class_edges=config["chips"]["density_class_edges_per_km2"],
+        provenance=lambda w: map_provenance(w.area, "{}_r{}".format(*map_experiment())),
     message:
         "Density class map of {wildcards.area}"
     script:

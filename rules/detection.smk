@@ -1,4 +1,4 @@
-# Landslide detection (issue 5; docs/detection.md): per (experiment, band set, time steps,
+# Landslide detection (docs/detection.md): per (experiment, band set, time steps,
 # augmentation) one U-Net trained and scored with the VH-change baseline beside it, then the
 # table and figures. Active only when the config has a `detection` section (config.yaml has one):
 # rule `all` then includes detection_all's targets.
@@ -52,6 +52,7 @@ rule detection_table:
             f"{DETECTION_ROOT}/metrics.csv",
             caption="../report/detection_metrics.rst",
             category="Detection",
+            labels={"result": "AUPRC of every experiment"},
         ),
         markdown=f"{DETECTION_ROOT}/metrics.md",
     log:
@@ -82,16 +83,19 @@ rule detection_figures:
             f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
             caption="../report/detection_figures.rst",
             category="Detection",
+            labels={"result": "AUPRC vs time steps"},
         ),
         pr=report(
             f"{DETECTION_ROOT}/report/pr_curves.png",
             caption="../report/detection_figures.rst",
             category="Detection",
+            labels={"result": "precision-recall curves"},
         ),
         maps=report(
             f"{DETECTION_ROOT}/report/transfer_maps.png",
             caption="../report/detection_figures.rst",
             category="Detection",
+            labels={"result": "transfer maps"},
         ),
     log:
         "logs/detection/detection_figures.log",

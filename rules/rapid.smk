@@ -56,6 +56,8 @@ rule rapid_map:
         predictions=rules.classify_rapid.output.predictions,
     output:
         tif="results/{area}/rapid/map.tif",
+        categories="results/{area}/rapid/map.tif.aux.xml",
+        probability="results/{area}/rapid/map_probability.tif",
         gpkg="results/{area}/rapid/map.gpkg",
     log:
         "logs/{area}/rapid_map.log",
@@ -67,6 +69,9 @@ rule rapid_map:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        class_edges=config["chips"]["density_class_edges_per_km2"],
+        provenance=lambda w: map_provenance(w.area, rapid_source(w)),
     message:
         "Rapid-response density map of {wildcards.area}"
     script:
@@ -83,6 +88,8 @@ rule rapid_truth_check:
             "results/{area}/report/rapid_map_vs_truth.png",
             caption="../report/rapid_map_vs_truth.rst",
             category="Rapid response",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "rapid map vs truth"},
         ),
     log:
         "logs/{area}/rapid_truth_check.log",

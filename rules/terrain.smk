@@ -1,4 +1,4 @@
-# DEM derivatives with richdem's definitions (richdem when importable, else xdem).
+# DEM derivatives with richdem's definitions (computed with xdem and richdem's curvature formula).
 
 
 rule dem_derivatives:
@@ -11,7 +11,7 @@ rule dem_derivatives:
     benchmark:
         "benchmarks/{area}/dem_derivatives.tsv"
     conda:
-        "../envs/terrain.yaml"
+        "../envs/acquisition.yaml"
     threads: 1
     resources:
         mem_mb=area_mem_mb(2000),

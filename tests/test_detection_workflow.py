@@ -28,6 +28,7 @@ def tiny_detection_config() -> dict:
     det = cfg["detection"]
     det["within"].update(band_sets=["vh", "sar_dem"], time_steps=[1, 2])
     det["transfer"].update(band_sets=["vvvh"], time_steps=2, augment=[False, True])
+    det["map"] = {"band_set": "vvvh", "augment": True}
     det["chips"].update(size=32, max_steps=2)
     det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
     det["training"].update(seeds=[0, 1], max_epochs=2, patience=2, device="cpu")
@@ -73,6 +74,35 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
         assert (out / "transfer" / "vvvh_t2_aug" / f).exists()
     assert (detection_run / "logs" / "detection" / "train_detection" / "within_vh_t1_noaug.log").exists()
     assert (detection_run / "benchmarks" / "detection" / "detection_table.tsv").exists()
+
+
+def test_detection_maps_of_both_regions(detection_run: Path) -> None:
+    """detection.map's transfer model on both regions' grids: region_b's test chips, region_a's
+    validation chips (never trained on); polygons in the GeoPackage; a web map of each region."""
+    import geopandas as gpd
+    import rasterio
+    import rioxarray  # noqa: F401 - the .rio accessor
+    import xarray as xr
+
+    config = detection_run / "config.yaml"
+    targets = [f"results/{r}/{f}" for r in ("region_a", "region_b") for f in ("detection/probability.tif", "detection/landslides.gpkg", "webmap.html")]
+    snakemake(detection_run, config, "--cores", "2", *targets)
+    pred = xr.open_zarr(detection_run / "results/detection/transfer/vvvh_t2_aug/predictions.zarr").load()
+    for region, subset in (("region_a", "val"), ("region_b", "test")):
+        cube = xr.open_zarr(detection_run / f"results/{region}/cube.zarr", decode_coords="all")
+        with rasterio.open(detection_run / f"results/{region}/detection/probability.tif") as src:
+            assert src.crs == cube.rio.crs and src.shape == (cube.sizes["y"], cube.sizes["x"])
+            assert src.tags()["chip_subsets"] == subset and src.tags()["experiment"] == "transfer/vvvh_t2_aug"
+            prob = src.read(1)
+        sel = pred.isel(chip=np.flatnonzero(pred["region"].values.astype(str) == region))
+        assert np.isfinite(prob).sum() == int(sel["valid"].sum())
+        k = 0
+        r, c = int(sel["row0"][k]), int(sel["col0"][k])
+        chip = np.where(sel["valid"][k], sel["prob"][k].astype("float32"), np.nan)
+        np.testing.assert_array_equal(prob[r : r + chip.shape[0], c : c + chip.shape[1]], chip)
+        polys = gpd.read_file(detection_run / f"results/{region}/detection/landslides.gpkg", layer="landslides")
+        assert int((prob >= 0.5).sum()) == int(polys["n_pixels"].sum())
+        assert (detection_run / f"results/{region}/webmap.html").stat().st_size > 100_000
 
 
 def test_adding_a_band_set_trains_only_the_new_models(detection_run: Path) -> None:

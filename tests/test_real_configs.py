@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT, snakemake
+from conftest import ROOT, SNAKEMAKE, snakemake
 from landslide_sar.config import validate_config
 from landslide_sar.grid import area_grid
 
@@ -105,3 +107,50 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     assert jobs["train_density"] == 2 * (1 + 2 * 3)  # halves x (DEM once + SAR, fused x 3 revisits)
     for area in ("region_a", "region_b"):
         assert f"results/{area}/density" not in proc.stdout and f"results/{area}/chips" not in proc.stdout
+
+
+# --- from the repository root, as a user types it: `snakemake -n all --configfile X` -------------
+
+
+def _in_root(*args: str) -> subprocess.CompletedProcess:
+    """Snakemake in the repository root, as a user types it; --nolock, so that a user's run in
+    the root is not disturbed (a dry run and a summary write no outputs)."""
+    cmd = [*SNAKEMAKE, "--nolock", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _root_jobs_and_areas(*args: str) -> tuple[dict[str, int], set[str]]:
+    """Jobs of `snakemake -n -F all` (forced: existing results change nothing) and the areas (or
+    `detection`) of every output of `all`'s DAG (`--summary`: results/, resources/ folders)."""
+    dry = _in_root("-n", "-F", "all", *args)
+    assert "Shell command: None" not in dry.stdout + dry.stderr  # no printshellcmds noise for script rules
+    jobs = _jobs(dry.stdout)
+    summary = _in_root("--summary", "all", *args).stdout.splitlines()[1:]
+    areas = {m.group(1) for line in summary if (m := re.match(r"(?:results|resources)/(\w+)/", line))}
+    return jobs, areas
+
+
+@pytest.mark.parametrize("config_path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_path) -> None:
+    """`--configfile X` replaces config.yaml instead of being merged into it: no demo area, no
+    detection job unless X has a detection section, and the jobs are those of X alone."""
+    cfg = yaml.safe_load(config_path.read_text())
+    jobs, areas = _root_jobs_and_areas("--configfile", str(config_path.relative_to(ROOT)))
+    assert areas == set(cfg["areas"]) | ({"detection"} if "detection" in cfg else set()), areas
+    assert "generate_event" not in jobs
+    if "detection" not in cfg:
+        assert not {"train_detection", "detection_table", "detection_figures"} & set(jobs), jobs
+    n = len(cfg["density"]["areas"])
+    assert jobs["density_table"] == jobs["density_map"] == jobs["make_chips"] == n
+    assert jobs["train_density"] == 2 * n * (1 + 2 * 3)  # halves x (DEM once + SAR, fused x 3 revisits)
+
+
+def test_root_default_dry_run_is_config_yaml() -> None:
+    """Without --configfile the root's config.yaml runs, the same jobs as naming it explicitly."""
+    jobs, areas = _root_jobs_and_areas()
+    assert (jobs, areas) == _root_jobs_and_areas("--configfile", "config.yaml")
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert areas == set(cfg["areas"]) | {"detection"}
+    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 4 * 4 + 2 * 2

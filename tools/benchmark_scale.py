@@ -48,7 +48,7 @@ RULES = (
     "assemble_cube",
     "make_chips",
 )
-#: The memory target of issue 6: every rule under 4 GiB at full size.
+#: The memory target: every rule under 4 GiB at full size.
 LIMIT_MIB = 4 * 1024
 #: Centre of the square areas (Puerto Rico's Cordillera Central) and the full area's side.
 CENTRE = (-66.45, 18.22)

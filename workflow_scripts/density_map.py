@@ -1,4 +1,5 @@
-"""Rule density_map: the cross-predicted density class map (COG, one pixel per chip) and a GeoPackage of chips."""
+"""Rule density_map (and rapid_map): the density class map (COG, one pixel per chip, colour table,
+category names, provenance tags), its class probabilities (COG) and a GeoPackage of chips."""
 
 from landslide_sar.io import run_rule
 from landslide_sar.density.map import density_map
@@ -12,6 +13,9 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         predictions=snakemake.input.predictions,
         tif_out=snakemake.output.tif,
         gpkg_out=snakemake.output.gpkg,
+        probability_out=snakemake.output.probability,
+        class_edges=snakemake.params.class_edges,
+        provenance=snakemake.params.provenance,
     )
 
 

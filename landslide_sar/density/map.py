@@ -1,9 +1,12 @@
-"""The density map for responders: one pixel per chip (COG) and a GeoPackage of chips with the
-predicted class, class probabilities, landslide count and the inventory's class."""
+"""The density map for responders: one pixel per chip (COG with a colour table, category names
+from the configured class edges and provenance tags), the class probabilities (a sibling COG, one
+named band per class) and a GeoPackage of chips with the predicted class, class probabilities,
+landslide count and the inventory's class."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,11 +15,27 @@ import pandas as pd
 from affine import Affine
 
 from ..grid import Grid
-from ..io import atomic_path, write_cog
+from ..io import atomic_path, write_category_names, write_cog_annotated
 
 log = logging.getLogger(__name__)
 
 NODATA = 255
+CLASSES = (0, 1, 2)
+#: Colours of classes 0, 1, 2 (the figures' and the web map's too).
+CLASS_COLOURS = ("#f2f0e6", "#f4a259", "#bc4b51")
+
+
+def class_names(edges: Sequence[float]) -> list[str]:
+    """Names of density classes 0, 1, 2 from the class edges in landslides per km² (chips.
+    density_class_edges_per_km2): [0, 25] -> no landslides, up to 25 /km², more than 25 /km²."""
+    e0, e1 = (float(e) for e in edges)
+    first = "0: no landslides" if e0 == 0 else f"0: up to {e0:g} /km²"
+    return [first, f"1: {e0:g}–{e1:g} /km²" if e0 else f"1: up to {e1:g} /km²", f"2: more than {e1:g} /km²"]
+
+
+def _rgba(hex_colour: str) -> tuple[int, int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255
 
 
 def chip_grid(table: gpd.GeoDataFrame) -> Grid:
@@ -27,19 +46,53 @@ def chip_grid(table: gpd.GeoDataFrame) -> Grid:
     return Grid(table.crs.to_string(), Affine(size, 0.0, left, 0.0, -size, top), n_cols, n_rows)
 
 
-def density_map(chips_table: str | Path, predictions: str | Path, tif_out: str | Path, gpkg_out: str | Path) -> None:
+def density_map(
+    chips_table: str | Path,
+    predictions: str | Path,
+    tif_out: str | Path,
+    gpkg_out: str | Path,
+    probability_out: str | Path | None = None,
+    class_edges: Sequence[float] = (0, 25),
+    provenance: Mapping[str, object] | None = None,
+) -> None:
     """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip was
-    excluded) and the chips with predictions as a GeoPackage layer "chips"."""
+    excluded) with a colour table, category names (`<tif>.aux.xml`) from `class_edges` and
+    `provenance` as tags; the class probabilities as a float32 COG (`probability_out`, bands
+    prob_class0..2, NaN without prediction); the chips with predictions as GeoPackage layer "chips"."""
     table = gpd.read_file(chips_table, layer="chips")
     pred = pd.read_csv(predictions)
     merged = table.merge(pred.drop(columns=[c for c in ("half", "density_class") if c in pred]), on="chip", how="left")
     grid = chip_grid(table)
+    names = class_names(class_edges)
+    tags = {
+        "class_edges_per_km2": ", ".join(f"{float(e):g}" for e in class_edges),
+        **{f"class_{c}": n for c, n in zip(CLASSES, names)},
+        **{str(k): str(v) for k, v in (provenance or {}).items()},
+    }
     classes = np.full(grid.shape, NODATA, dtype="uint8")
     have = merged["predicted_class"].notna()
-    classes[merged.loc[have, "row"].to_numpy(), merged.loc[have, "col"].to_numpy()] = merged.loc[have, "predicted_class"].astype("uint8")
-    write_cog(tif_out, classes, grid, nodata=NODATA, descriptions=["density_class"], resampling="nearest")
+    rows, cols = merged.loc[have, "row"].to_numpy(), merged.loc[have, "col"].to_numpy()
+    classes[rows, cols] = merged.loc[have, "predicted_class"].astype("uint8")
+    write_cog_annotated(
+        tif_out, classes, grid, nodata=NODATA, descriptions=["density_class"], units=["class"], tags=tags,
+        band_tags=[{"long_name": "predicted landslide density class (255: no prediction)"}],
+        colormap={c: _rgba(col) for c, col in zip(CLASSES, CLASS_COLOURS)}, resampling="nearest",
+    )  # fmt: skip
+    write_category_names(tif_out, names)
+    if probability_out is not None:
+        prob = np.full((len(CLASSES), *grid.shape), np.nan, dtype="float32")
+        for c in CLASSES:
+            prob[c, rows, cols] = merged.loc[have, f"prob_class{c}"].to_numpy(dtype="float32")
+        write_cog_annotated(
+            probability_out, prob, grid, nodata=np.nan, descriptions=[f"prob_class{c}" for c in CLASSES],
+            units=["1"] * len(CLASSES), tags=tags,
+            band_tags=[{"long_name": f"probability of density class {n}"} for n in names], resampling="average",
+        )  # fmt: skip
     merged["predicted_class"] = merged["predicted_class"].astype("Int8")
     with atomic_path(gpkg_out) as tmp:
         merged.to_file(tmp, layer="chips", driver="GPKG")
     counts = merged.loc[have, "predicted_class"].value_counts().sort_index().to_dict()
     log.info("map %s: %d x %d chips, predicted classes %s, %d without prediction", tif_out, grid.width, grid.height, counts, int((~have).sum()))
+
+
+

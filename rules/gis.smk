@@ -1,0 +1,71 @@
+# GIS-ready detection outputs and the offline web map of each area (README: opening them in QGIS
+# and in a browser): per transfer region the detection probability COG and landslide polygons
+# of the config's detection.map model; per mapped area one self-contained HTML page.
+
+
+include: "gis_common.smk"
+
+
+rule detection_map:
+    input:
+        predictions=(
+            MAP_EXPERIMENT.path(DETECTION_ROOT, "predictions.zarr")
+            if MAP_EXPERIMENT
+            else []
+        ),
+        cube=rules.assemble_cube.output.zarr,
+    output:
+        tif="results/{area}/detection/probability.tif",
+        gpkg="results/{area}/detection/landslides.gpkg",
+    log:
+        "logs/{area}/detection_map.log",
+    benchmark:
+        "benchmarks/{area}/detection_map.tsv"
+    wildcard_constraints:
+        area=areas_regex(DETECTION_MAP_REGIONS),
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=area_mem_mb(1000, 20),
+        runtime=10,
+    params:
+        threshold=(
+            DETECTION["evaluation"]["probability_threshold"] if DETECTION else None
+        ),
+        provenance=lambda w: {
+            "experiment": f"transfer/{MAP_EXPERIMENT.name}",
+            "train_region": MAP_EXPERIMENT.train_region,
+            "event_time": config["areas"][w.area].get("event_time", ""),
+            "software": f"landslide-sar {landslide_sar.__version__}",
+        },
+    message:
+        "Detection probability map and landslide polygons of {wildcards.area}"
+    script:
+        "../workflow_scripts/detection_map.py"
+
+
+rule web_map:
+    input:
+        unpack(web_map_inputs),
+    output:
+        html="results/{area}/webmap.html",
+    log:
+        "logs/{area}/web_map.log",
+    benchmark:
+        "benchmarks/{area}/web_map.tsv"
+    wildcard_constraints:
+        area=areas_regex(web_map_areas()),
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=area_mem_mb(1500, 40),
+        runtime=10,
+    params:
+        class_edges=config["chips"]["density_class_edges_per_km2"],
+        title=lambda w: f"landslide-sar: {w.area}",
+    message:
+        "Offline web map of {wildcards.area}"
+    script:
+        "../workflow_scripts/web_map.py"

@@ -1,0 +1,66 @@
+# Helpers of rules/gis.smk: the detection map's experiment and regions, the web maps' areas and
+# inputs, and the list of final GIS targets.
+
+DETECTION_MAP = (DETECTION or {}).get("map")
+
+
+def detection_map_experiment():
+    """The transfer Experiment of config detection.map (None without detection.map)."""
+    if DETECTION_MAP is None:
+        return None
+    for e in DETECTION_EXPERIMENTS:
+        if (
+            e.experiment == "transfer"
+            and e.band_set == DETECTION_MAP["band_set"]
+            and e.augment == DETECTION_MAP["augment"]
+        ):
+            return e
+    transfer = DETECTION["transfer"]
+    sys.exit(
+        f"ERROR: config detection.map = {DETECTION_MAP} is not a transfer experiment; "
+        f"expected band_set in {transfer['band_sets']} and augment in {transfer['augment']}"
+    )
+
+
+MAP_EXPERIMENT = detection_map_experiment()
+DETECTION_MAP_REGIONS = (
+    [MAP_EXPERIMENT.train_region, MAP_EXPERIMENT.test_region] if MAP_EXPERIMENT else []
+)
+
+
+def web_map_areas():
+    """The areas with a web map: the density and rapid-response areas and the detection map's
+    regions (each once)."""
+    return list(dict.fromkeys(DENSITY_AREAS + RAPID_AREAS + DETECTION_MAP_REGIONS))
+
+
+def web_map_inputs(wildcards):
+    """The layers of an area's web map: its cube (the DEM for the hillshade; the grid), the
+    density or rapid-response class map, the detection probability, the inventory's heads.
+    """
+    area = wildcards.area
+    inputs = {"cube": rules.assemble_cube.output.zarr.format(area=area)}
+    if area in DENSITY_AREAS:
+        inputs["density"] = rules.density_map.output.tif.format(area=area)
+    elif area in RAPID_AREAS:
+        inputs["density"] = rules.rapid_map.output.tif.format(area=area)
+    if area in DETECTION_MAP_REGIONS:
+        inputs["probability"] = f"results/{area}/detection/probability.tif"
+    if area not in RAPID_AREAS and area not in DATACUBE_AREAS:
+        inventory = synthetic_or("inventory", rules.generate_event.output.inventory)(
+            wildcards
+        )
+        if inventory:
+            inputs["inventory"] = inventory
+    return inputs
+
+
+def gis_targets():
+    """The final GIS outputs: the detection map of each transfer region, a web map per area."""
+    targets = []
+    for area in DETECTION_MAP_REGIONS:
+        targets += [
+            f"results/{area}/detection/probability.tif",
+            f"results/{area}/detection/landslides.gpkg",
+        ]
+    return targets + [f"results/{area}/webmap.html" for area in web_map_areas()]

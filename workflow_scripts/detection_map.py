@@ -1,0 +1,23 @@
+"""Rule detection_map: a region's landslide probability from the detection.map transfer model
+(its chips mosaicked on the region's grid, COG) and the thresholded landslide polygons (GeoPackage)."""
+
+from landslide_sar.gis import detection_map
+from landslide_sar.io import run_rule
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        detection_map,
+        snakemake.log[0],
+        predictions_zarr=snakemake.input.predictions,
+        cube_zarr=snakemake.input.cube,
+        region=snakemake.wildcards.area,
+        threshold=snakemake.params.threshold,
+        tif_out=snakemake.output.tif,
+        gpkg_out=snakemake.output.gpkg,
+        provenance=snakemake.params.provenance,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,24 @@
+"""Rule web_map: one self-contained offline HTML page per area (hillshade of the DEM, density
+classes, detection probability, landslide heads, legend)."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.webmap import web_map
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    inp = snakemake.input
+    run_rule(
+        web_map,
+        snakemake.log[0],
+        cube_zarr=inp.cube,
+        html_out=snakemake.output.html,
+        title=snakemake.params.title,
+        density_tif=inp.get("density"),
+        class_edges=snakemake.params.class_edges,
+        probability_tif=inp.get("probability"),
+        inventory=inp.get("inventory"),
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake
