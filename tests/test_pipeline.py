@@ -143,7 +143,9 @@ def test_rasters_have_units_and_descriptions(tiny_run) -> None:
         f"results/{AREA}/dem_derivatives.tif": (("dem_slope_radians", "dem_aspect", "dem_curvature"), ("rad", "degree", "1/(100 m)")),
         f"results/{AREA}/labels.tif": (("landslides", "landslide_count"), ("1", "count")),
         f"results/{AREA}/density/map.tif": (("density_class",), ("class",)),
-        f"results/{AREA}/density/map_probability.tif": (("prob_class0", "prob_class1", "prob_class2"), ("1", "1", "1")),
+        f"results/{AREA}/density/map_probability.tif": (
+            ("prob_class0", "prob_class1", "prob_class2", "prob_class0_sd", "prob_class1_sd", "prob_class2_sd"), ("1",) * 6
+        ),
     }
     for path, (descriptions, units) in expected.items():
         with rasterio.open(tiny_run / path) as src:
@@ -174,10 +176,12 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
     assert info["metadata"][""]["experiment"] == "fused_r3"
     table = gpd.read_file(tiny_run / f"results/{AREA}/density/map.gpkg", layer="chips")
     with rasterio.open(tiny_run / f"results/{AREA}/density/map_probability.tif") as src:
-        prob = src.read()
+        prob, spread = src.read()[:3], src.read()[3:]
         chip = table.dropna(subset=["prob_class1"]).iloc[0]
         np.testing.assert_allclose(prob[:, chip["row"], chip["col"]], chip[["prob_class0", "prob_class1", "prob_class2"]].to_numpy(float), rtol=1e-6)
+        np.testing.assert_allclose(spread[:, chip["row"], chip["col"]], chip[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]].to_numpy(float), rtol=1e-6)
         np.testing.assert_allclose(np.nansum(prob, axis=0)[np.isfinite(prob[0])], 1.0, atol=1e-5)
+        assert np.nanmin(spread) >= 0 and np.nanmax(spread) > 0  # two seeds that disagree somewhere
 
 
 def test_web_maps_open_offline_in_chromium(tiny_run) -> None:
