@@ -108,7 +108,7 @@ def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
     for i, path in enumerate(histories):
         hist = pd.read_csv(path)
         name = f"{Path(path).parent.parent.name} {Path(path).parent.name}"
-        colour = f"C{i % 10}"
+        colour = plt.get_cmap("tab20")(i % 20)  # a distinct colour per model (the grid has 14)
         for j, (_, h) in enumerate(hist.groupby("seed", sort=True) if "seed" in hist else [(0, hist)]):
             ax.plot(h["epoch"], h["train_loss"], color=colour, ls="--", lw=0.8)
             ax.plot(h["epoch"], h["val_loss"], color=colour, lw=1.2, label=name if j == 0 else None)

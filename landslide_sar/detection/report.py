@@ -243,15 +243,22 @@ def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: Pat
         if exp == "within" and len(e):
             n_max = int(t["n_steps"].max())
             e = e[e["name"].str.contains(f"_t{n_max}_")]
+        ens = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)] if "seed" in t else t[t["method"] == "unet"]
         for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
             band, rest = name.rsplit("_t", 1)
-            label = f"{BAND_LABELS.get(band, band)}, {rest.split('_')[0]} steps" + (", aug" if name.endswith("_aug") else "")
+            steps, aug = int(rest.split("_")[0]), name.endswith("_aug")
+            label = f"{BAND_LABELS.get(band, band)}, {steps} steps" + (", aug" if aug else "")
+            score = ens[(ens["band_set"] == band) & (ens["n_steps"] == steps) & (ens["augment"].astype(bool) == aug)]["auprc"]
+            if len(score):
+                label += f" (AUPRC {float(score.iloc[0]):.3f}, ensemble)"
             ax.plot(g["recall"], g["precision"], label=label)
         hw = e[e["method"] == "handwerger"]
         if len(hw):
             first = hw["name"].iloc[0]
             g = hw[hw["name"] == first]
-            ax.plot(g["recall"], g["precision"], "--", color="grey", label="VH change baseline")
+            hw_score = t[t["method"] == "handwerger"]["auprc"]
+            extra = f" (AUPRC {float(hw_score.iloc[0]):.3f})" if exp == "transfer" and len(hw_score) else ""
+            ax.plot(g["recall"], g["precision"], "--", color="grey", label=f"VH change baseline{extra}")
         ns = t.loc[t["method"] == "no_skill", "auprc"]
         if len(ns):
             ax.axhline(float(ns.iloc[0]), color="k", ls=":", label=f"no skill ({float(ns.iloc[0]):.3f})")
