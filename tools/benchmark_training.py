@@ -188,19 +188,29 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
     torch.set_num_threads(threads)
     rows = []
     ks = (1, 3) if quick else (1, 3, 5)
+    def density(grouped: bool) -> Callable[[int], torch.nn.Module]:
+        def build(k: int) -> torch.nn.Module:
+            net = DensityNet(4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], members=k)
+            net.grouped = grouped
+            return net
+
+        return build
+
+    def detection(k: int) -> torch.nn.Module:
+        return ResNetUNet(7, **DETECTION_MODEL, members=k)
+
+    dens = "density (fused r3, 128 px, 32 chips)"
+    # (task, build, batch, monitor, higher is better, vectorise)
     nets = {
-        "density (fused r3, 128 px, 32 chips)": (
-            lambda seeds: toy_density_task(32, 128, device),
-            lambda k: DensityNet(4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], members=k),
-            8, "val_loss", False,
-        ),
-        "detection (SAR+DEM, 32 px, 64 chips)": (
-            lambda seeds: toy_detection_task(64, 32, seeds, device),
-            lambda k: ResNetUNet(7, **DETECTION_MODEL, members=k),
-            16, "val_auprc", True,
-        ),
+        f"{dens}, grouped convs": (lambda seeds: toy_density_task(32, 128, device), density(True), 8, "val_loss", False, True),
+        f"{dens}, one module member by member": (lambda seeds: toy_density_task(32, 128, device), density(False), 8,
+                                                 "val_loss", False, True),
+        f"{dens}, members one after another": (lambda seeds: toy_density_task(32, 128, device), density(False), 8,
+                                               "val_loss", False, False),
+        "detection (SAR+DEM, 32 px, 64 chips), grouped convs": (lambda seeds: toy_detection_task(64, 32, seeds, device),
+                                                                detection, 16, "val_auprc", True, True),
     }  # fmt: skip
-    for name, (make_task, build, batch, monitor, higher) in nets.items():
+    for name, (make_task, build, batch, monitor, higher, vectorise) in nets.items():
         for k in ks:
             seeds = list(range(k))
 
@@ -209,7 +219,7 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
                                 patience=epochs + 1, monitor=monitor, higher_is_better=higher)  # fmt: skip
                 task = make_task(s)
                 t = time.perf_counter()
-                fit_ensemble(build, task, cfg, device)
+                fit_ensemble(build, task, cfg, device, vectorise=vectorise)
                 sync(device)
                 return time.perf_counter() - t
 
@@ -228,6 +238,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="fewer cases and repetitions (a smoke run)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of each fit in the ensemble comparison")
+    parser.add_argument("--ensembles-only", action="store_true", help="only the ensemble comparison")
     args = parser.parse_args()
     device = torch.device(args.device)
     reps = 2 if args.quick else 5
@@ -241,8 +252,8 @@ def main() -> None:
     for n in threads:
         torch.set_num_threads(n)
         print(f"sgemm 2048^2 float32, {n} thread(s): {sgemm_gflops(device):.1f} GFLOP/s")
-    print("\n## Training-step throughput")
-    rows = throughput_rows(device, threads, reps, args.quick)
+    rows = [] if args.ensembles_only else throughput_rows(device, threads, reps, args.quick)
+    print("\n## Training-step throughput (density: grouped convs)")
     print("\n| net | case | threads | GFLOP per sample | samples/s | GFLOP/s | sgemm GFLOP/s | of sgemm | ms/step |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -19,9 +19,10 @@ from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 
 DEM_CHANNELS: tuple[str, ...] = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")
 LABEL_CHANNEL = "landslides"
-#: Ensembles as one grouped conv per layer (True) or member by member (False), per device type:
-#: measured on the 2-core CPU, grouped convs of 16 channels per group ran 1.5-1.7x slower per
-#: member than the members one after the other (docs/benchmark_training.md).
+#: Ensembles trained and run as one grouped conv per layer (True) or member by member (False),
+#: per device type: on the 2-core CPU a 3-member grouped step of this net took 5.5x one
+#: member's step, member by member in one module 4x, and the members' own fits one after the
+#: other 3x (docs/benchmark_training.md), so on a CPU the members train one after another.
 GROUPED = {"cpu": False, "cuda": True}
 INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
 _SAR_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")

@@ -23,6 +23,7 @@ import xarray as xr
 from landslide_sar.density.evaluate import read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
+    GROUPED,
     DensityNet,
     batch_loss,
     build_density_net,
@@ -256,7 +257,7 @@ def train_density(
         return build_density_net(config, members, device)
 
     task = DensityTask(train, val, fit_cfg.batch_size, device)
-    result = fit_ensemble(build, task, fit_cfg, device, name=f"half {half} ")
+    result = fit_ensemble(build, task, fit_cfg, device, name=f"half {half} ", vectorise=GROUPED.get(device.type, True))
     model = build(len(seeds))
     model.load_state_dict(pack_states(result.states))
     checkpoint = {

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -113,9 +113,22 @@ def init_ensemble(build: Callable[[int], nn.Module], seeds: Sequence[int], task:
 
 
 def fit_ensemble(
-    build: Callable[[int], nn.Module], task: Task, cfg: FitConfig, device: torch.device, name: str = ""
-) -> FitResult:
-    """Train len(cfg.seeds) members of `build(K)` at once with Adam; see the module docstring."""
+    build: Callable[[int], nn.Module], task: Task, cfg: FitConfig, device: torch.device, name: str = "",
+    *, vectorise: bool = True,
+) -> FitResult:  # fmt: skip
+    """Train len(cfg.seeds) members of `build(K)` with Adam, in one call; see the module docstring.
+
+    vectorise: all members at once in one module (one grouped step); False trains them one after
+    another (the same members, bit for bit, as each seed alone) where a grouped step measured
+    slower than the members' own steps (the density net on a CPU: docs/benchmark_training.md)."""
+    if not vectorise and len(cfg.seeds) > 1:
+        parts = [fit_ensemble(build, task, replace(cfg, seeds=[s]), device, f"{name}seed {s}: ") for s in cfg.seeds]
+        return FitResult(
+            seeds=[int(s) for s in cfg.seeds], states=[p.states[0] for p in parts],
+            best_epoch=[p.best_epoch[0] for p in parts], best_value=[p.best_value[0] for p in parts],
+            epochs_run=[p.epochs_run[0] for p in parts], monitor=parts[0].monitor,
+            histories=[p.histories[0] for p in parts], train_seconds=sum(p.train_seconds for p in parts),
+        )  # fmt: skip
     seeds = [int(s) for s in cfg.seeds]
     n_members = len(seeds)
     with deterministic(seeds[0]):
