@@ -1,14 +1,22 @@
 # The embedded synthetic event: SAR COGs + STAC items, a geographic DEM, an inventory and the truth.
+# The file names are the library's (landslide_sar.synthetic.files.EVENT_FILES).
+from landslide_sar.synthetic.files import EVENT_FILES
+
+
+def event_file(key):
+    """Path pattern of one file of the generated event of {area}."""
+    return "resources/{area}/synthetic/" + EVENT_FILES[key]
 
 
 rule generate_event:
     output:
-        stac_items="resources/{area}/synthetic/sentinel1_items.json",
-        cogs=directory("resources/{area}/synthetic/sentinel1"),
-        dem="resources/{area}/synthetic/dem.tif",
-        inventory="resources/{area}/synthetic/inventory.gpkg",
-        truth="resources/{area}/synthetic/truth.gpkg",
-        truth_raster="resources/{area}/synthetic/truth.tif",
+        stac_items=event_file("items"),
+        cogs=directory(event_file("sentinel1_dir")),
+        dem=event_file("dem"),
+        inventory=event_file("inventory"),
+        truth=event_file("truth_vectors"),
+        truth_raster=event_file("truth_raster"),
+        summary=event_file("truth_summary"),
     log:
         "logs/{area}/generate_event.log",
     benchmark:

@@ -182,7 +182,7 @@ def test_items_shaped_like_planetary_computer(event):
             "sar:polarizations",
             "sar:instrument_mode",
             "sar:product_type",
-            "proj:epsg",
+            "proj:code",
             "proj:shape",
             "proj:transform",
             "proj:bbox",
@@ -191,7 +191,7 @@ def test_items_shaped_like_planetary_computer(event):
         assert p["platform"] in ("SENTINEL-1A", "SENTINEL-1B")
         assert p["sar:polarizations"] == ["VV", "VH"]
         assert p["sar:instrument_mode"] == "IW" and p["sar:product_type"] == "GRD"
-        assert f"EPSG:{p['proj:epsg']}" == grid.crs
+        assert p["proj:code"] == grid.crs
         assert p["proj:shape"] == [grid.height, grid.width]
         assert p["proj:transform"] == list(grid.transform)[:6] + [0.0, 0.0, 1.0]
         # relative orbit consistent with the absolute one
@@ -565,6 +565,15 @@ def test_config_block_is_used_as_given():
     assert syn.check_params(synthetic_block(1, sar={"looks": 3}))["sar"]["looks"] == 3.0
 
 
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _missing(key: str) -> str:
+    """The main validator's line for a missing key path under ``synthetic``."""
+    parent, _, last = f"synthetic.{key}".rpartition(".")
+    return rf"^config {parent.replace('.', '[.]')}: '{last}' is a required property"
+
+
 def _one_line_error(block, match: str) -> str:
     with pytest.raises(InputError, match=match) as err:
         syn.check_params(block)
@@ -574,38 +583,42 @@ def _one_line_error(block, match: str) -> str:
 
 def test_every_key_is_required():
     block = config_block()
-    _one_line_error(_without(block, "landslides.slope_coef"), r"^synthetic\.landslides\.slope_coef is missing")
-    _one_line_error(_without(block, "sar"), r"^synthetic\.sar is missing")
-    _one_line_error(_without(block, "land_cover.forest.vv_db"), r"^synthetic\.land_cover\.forest\.vv_db is missing")
-    _one_line_error({"seed": 1}, r"^synthetic\.terrain is missing")
+    _one_line_error(
+        _without(block, "landslides.slope_coef"), r"^config synthetic\.landslides: 'slope_coef' is a required property$"
+    )
+    _one_line_error(_without(block, "sar"), r"^config synthetic: 'sar' is a required property$")
+    _one_line_error({"seed": 1}, r"^config synthetic: '\w+' is a required property$")
     _one_line_error(None, r"^synthetic is missing")
     for key in _flat(block):  # every single parameter, and every section
-        _one_line_error(_without(block, key), rf"^synthetic\.{key.replace('.', '[.]')} is missing")
+        _one_line_error(_without(block, key), _missing(key))
     for section in (k for k, v in block.items() if isinstance(v, dict)):
-        _one_line_error(_without(block, section), rf"^synthetic\.{section} is missing")
+        _one_line_error(_without(block, section), _missing(section))
 
 
 def test_unknown_keys_and_bad_values_fail():
     block = config_block()
-    _one_line_error(_with(block, "sar.lookz", 3), r"^synthetic\.sar\.lookz is unknown; expected one of looks, ")
-    _one_line_error(_with(block, "colour", 3), r"^synthetic\.colour is unknown")
-    _one_line_error(_with(block, "sar.looks", 0), r"^synthetic\.sar\.looks: 0\.0 is out of range; expected a value > 0")
-    _one_line_error(_with(block, "sar.incidence_deg", 90), r"synthetic\.sar\.incidence_deg: .* < 90")
-    _one_line_error(_with(block, "seed", "x"), r"^synthetic\.seed: 'x' is not a finite number")
-    _one_line_error(_with(block, "seed", True), "not a finite number")
-    _one_line_error(_with(block, "storm.extent", float("nan")), "not a finite number")
-    _one_line_error(_with(block, "seed", 1.5), r"^synthetic\.seed: 1\.5 is not an integer")
-    _one_line_error(_with(block, "sar", 3), r"^synthetic\.sar: 3 is not a mapping")
+    _one_line_error(
+        _with(block, "sar.lookz", 3), r"^config key synthetic\.sar\.lookz is not allowed; allowed keys at synthetic\.sar: "
+    )
+    _one_line_error(_with(block, "colour", 3), r"^config key synthetic\.colour is not allowed")
+    _one_line_error(_with(block, "sar.looks", 0), r"^config synthetic\.sar\.looks = 0 is not allowed; expected a value > 0")
+    _one_line_error(_with(block, "sar.incidence_deg", 90), r"synthetic\.sar\.incidence_deg = 90 .* < 90")
+    _one_line_error(_with(block, "seed", "x"), r"^config synthetic\.seed = 'x' is not allowed; expected type integer")
+    _one_line_error(_with(block, "seed", True), "expected type integer")
+    _one_line_error(_with(block, "storm.vv_db", float("nan")), "expected a finite number")
+    _one_line_error(_with(block, "seed", 1.5), r"^config synthetic\.seed = 1\.5 is not allowed; expected type integer")
+    _one_line_error(_with(block, "sar", 3), r"^config synthetic\.sar = 3 is not allowed; expected type object")
     for what, below in (("length", 4.0), ("width", 1.5)):  # below the configured minimum
         _one_line_error(
-            _with(block, f"landslides.{what}_max_m", below), rf"landslides\.{what}_max_m: {below} is below {what}_min_m"
+            _with(block, f"landslides.{what}_max_m", below),
+            rf"landslides\.{what}_max_m = {below} is not allowed; expected >= {what}_min_m",
         )
 
 
 def test_generate_event_fails_before_writing(tmp_path):
     area = tiny_area()
     area["synthetic"] = _without(area["synthetic"], "landslides.slope_coef")
-    with pytest.raises(InputError, match=r"^synthetic\.landslides\.slope_coef is missing"):
+    with pytest.raises(InputError, match=_missing("landslides.slope_coef")):
         syn.generate_event(area, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     area = tiny_area()
@@ -653,7 +666,7 @@ def test_config_schema_and_docs_agree():
     leaves = _schema_leaves(schema)
     for key, node in leaves.items():  # all of it is what check_params enforces; no defaults
         assert node["type"] in ("number", "integer"), key
-        assert set(node) <= {"type", "description", *syn._BOUNDS}, key
+        assert set(node) <= {"type", "description", *BOUNDS}, key
     # the same keys in schema, config.yaml and the doc (whose values are config.yaml's)
     doc = _doc_tables()
     assert list(leaves) == list(_flat(block))
