@@ -1,52 +1,144 @@
-"""Backscatter: linear gamma0 (VV, VH) of one acquisition, and the coverage of the frame slices."""
+"""Backscatter: linear gamma0 (VV, VH) of one acquisition, and the coverage of the frame slices.
+
+Per pixel and date (docs/synthetic_event.md): class mean x texture x residual terrain term
+(local incidence) x date factor; after the event, storm damage, the covered fraction mixing
+towards the scar (whose contrast relaxes as vegetation regrows) and the rain-driven soil
+moisture (VV more sensitive than VH, seen through the canopy); plus the noise floor (NESZ);
+times speckle correlated over the resolution cell; layover and shadow masked."""
 
 from __future__ import annotations
 
 import math
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import ndimage
 
 from landslide_sar.grid import Grid
 
 from .acquisitions import _HEADING, Acquisition
 from .fields import World, _class_table, _db, _rng
+from .geometry import SwathGeometry, layover_shadow, local_incidence_cos, pixel_offsets
 
 
+@dataclass(frozen=True)
+class ViewGeometry:
+    """What one orbit direction sees of the area: ellipsoid incidence (deg), cos of the local
+    incidence, and the layover/shadow mask (geometry.LAYOVER | geometry.SHADOW bits), area grid."""
 
-def _terrain_modulation(w: World, p: dict, orbit_state: str) -> np.ndarray:
-    """Residual terrain factor of RTC gamma0: (cos θ_local / cos θ)^exponent."""
-    theta = math.radians(p["sar"]["incidence_deg"])
-    look = math.radians(_HEADING[orbit_state] + 90.0)  # right-looking
-    gx, gy = w.crop(w.gx_w), w.crop(w.gy_w)
-    cos_loc = math.sin(theta) * (gx * math.sin(look) + gy * math.cos(look)) + math.cos(theta)
-    cos_loc /= np.sqrt(1.0 + gx * gx + gy * gy)
-    ratio = np.clip(cos_loc, 0.05, None) / math.cos(theta)
-    return (ratio ** p["sar"]["terrain_exponent"]).astype(np.float32)
+    theta_deg: np.ndarray
+    cos_local: np.ndarray
+    mask: np.ndarray
+
+
+def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
+    """The geometry of ``orbit_state`` over the area (cached on the world: one per direction).
+    Layover and shadow are traced on the padded terrain, so relief outside the area counts."""
+    cache = w.views
+    if orbit_state not in cache:
+        sar = p["sar"]
+        geom = SwathGeometry.from_params(sar, _HEADING[orbit_state])
+        g = w.grid
+        centre = (w.off[0] + g.height / 2.0, w.off[1] + g.width / 2.0)
+        east, north = pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0))
+        theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32)
+        del east, north
+        cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
+        mask = w.crop(layover_shadow(w.elevation_w, g.resolution, geom, centre))
+        cache[orbit_state] = ViewGeometry(theta, cos_loc, np.ascontiguousarray(mask))
+    return cache[orbit_state]
+
+
+def speckle_kernel_sigma(cell_px: float) -> float:
+    """Sigma (px) of the discrete Gaussian (scipy.ndimage, truncate 4) whose equivalent width
+    1 / sum(w_k^2) (the integral of the speckle's autocorrelation, in pixels) is ``cell_px``: the
+    resolution cell over the pixel spacing. 0 when the cell is no larger than a pixel."""
+    if cell_px <= 1.0:
+        return 0.0
+
+    def width(sigma: float) -> float:
+        r = int(4.0 * sigma + 0.5)
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+        k /= k.sum()
+        return 1.0 / float((k * k).sum())
+
+    lo, hi = 1e-3, 50.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if width(mid) < cell_px else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def speckle(shape: tuple[int, int], looks: float, cell_px: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """Unit-mean multiplicative speckle with ``looks`` equivalent looks per pixel, correlated over
+    the resolution cell ``cell_px`` = (azimuth along rows, range along columns) in pixels:
+    Gamma(L/A, A/L) white noise (A = the cell's area in pixels, the blur's variance reduction)
+    blurred by the Gaussian whose equivalent width is the cell, so the pixel variance stays 1/L
+    and the autocorrelation integrates to the cell. (At 4.4 looks and a 20 x 22 m cell over
+    10 m pixels the white noise is single-look: exponential.) The look direction is within 12°
+    of the grid's columns; the tilt is ignored."""
+    sig = (speckle_kernel_sigma(cell_px[0]), speckle_kernel_sigma(cell_px[1]))
+    area = max(cell_px[0], 1.0) * max(cell_px[1], 1.0)
+    shape_k = looks / area
+    s = rng.standard_gamma(shape_k, size=shape, dtype=np.float32)
+    s /= np.float32(shape_k)
+    if sig[0] > 0 or sig[1] > 0:
+        s = ndimage.gaussian_filter(s, sigma=sig, mode="reflect", truncate=4.0)
+    return s
+
+
+def soil_moisture_change(w: World, p: dict, days: float) -> np.ndarray:
+    """Rise of volumetric soil moisture (vol %) ``days`` after the event: the storm's rain
+    (relative amount 1 + rain_relative_sd · rain, not below 0) times the peak rise, drying with
+    an e-folding time."""
+    mo = p["moisture"]
+    rel = np.maximum(1.0 + mo["rain_relative_sd"] * w.rain, 0.0)
+    return (mo["peak_vol_pct"] * math.exp(-max(days, 0.0) / mo["drying_days"]) * rel).astype(np.float32)
+
+
+def scar_db(p: dict, pol: str, cover_db: np.ndarray, days: float) -> np.ndarray:
+    """gamma0 (dB) of a scar ``days`` after the event: fresh bare soil (plus rough debris in VV)
+    relaxing towards the pre-event cover as vegetation regrows (e-folding regrowth_days)."""
+    sar = p["sar"]
+    fresh = sar[f"bare_{pol}_db"] + (sar["debris_vv_db"] if pol == "vv" else 0.0)
+    k = math.exp(-max(days, 0.0) / sar["regrowth_days"])
+    return (cover_db + (fresh - cover_db) * k).astype(np.float32)
 
 
 def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarray, np.ndarray]:
-    """Linear gamma0 (VV, VH), float32, on the area grid, for one acquisition."""
+    """Linear gamma0 (VV, VH), float32, on the area grid, for one acquisition; NaN where the
+    terrain puts the pixel in layover or shadow (when sar.mask_layover_shadow is 1)."""
     sar = p["sar"]
     seed = int(p["seed"])
     lc = w.land_cover
+    view = view_geometry(w, p, acq.orbit_state)
     tex = _db(sar["texture_db"] * w.texture)
-    mod = _terrain_modulation(w, p, acq.orbit_state)
+    ratio = np.clip(view.cos_local, 0.05, None) / np.cos(np.radians(view.theta_deg))
+    mod = (ratio ** sar["terrain_exponent"]).astype(np.float32)
+    noise = (_db(sar["nesz_db"]) / np.cos(np.radians(view.theta_deg))).astype(np.float32)
     drng = _rng(seed, "date", acq.group)
     date_db = float(drng.normal(0.0, sar["date_sd_db"])) if sar["date_sd_db"] > 0 else 0.0
+    days = max(acq.days_from_event, 0.0)
     if acq.post:
-        date_db += sar["wetness_db"] * math.exp(-max(acq.days_from_event, 0.0) / sar["wetness_decay_days"])
+        f = w.fraction
+        dmv = soil_moisture_change(w, p, days)
+        visible = (1.0 - f) * _class_table(p, "soil_visibility")[lc] + f
+    cell = (sar["resolution_azimuth_m"] / w.grid.resolution, sar["resolution_range_m"] / w.grid.resolution)
     out = []
     for pol in ("vv", "vh"):
-        cover = _db(_class_table(p, f"{pol}_db"))[lc] * tex
+        table = _class_table(p, f"{pol}_db")
+        cover = _db(table)[lc] * tex
         if acq.post:
             sens = _class_table(p, "storm_sensitivity")[lc]
             cover *= _db(p["storm"][f"{pol}_db"] * sens * w.storm_damage)
-            f = w.fraction
-            cover = (1.0 - f) * cover + f * np.float32(_db(sar[f"bare_{pol}_db"]))
+            cover = (1.0 - f) * cover + f * _db(scar_db(p, pol, table[lc], days))
+            cover *= _db(p["moisture"][f"{pol}_db_per_pct"] * dmv * visible)
         cover *= mod * np.float32(_db(date_db))
-        speckle = drng.standard_gamma(sar["looks"], size=lc.shape, dtype=np.float32)
-        speckle /= np.float32(sar["looks"])
-        cover *= speckle
+        cover += noise
+        cover *= speckle(lc.shape, sar["looks"], cell, drng)
+        if sar["mask_layover_shadow"]:
+            cover[view.mask != 0] = np.nan
         out.append(cover.astype(np.float32, copy=False))
     return out[0], out[1]
 

@@ -125,6 +125,8 @@ class World:
     heads: dict = field(default_factory=dict)
     bodies: Any = None
     fraction: np.ndarray | None = None
+    views: dict = field(default_factory=dict)  # orbit state -> backscatter.ViewGeometry
+    epicentre_distance_m: np.ndarray | None = None  # hypocentral distance (m), for the truth
 
     def crop(self, a: np.ndarray) -> np.ndarray:
         r, c = self.off
@@ -216,6 +218,38 @@ def _class_table(p: dict, key: str) -> np.ndarray:
     return table
 
 
+def hypocentral_distance(grid: Grid, shaking: dict) -> np.ndarray:
+    """Distance (m) of each pixel centre to the hypocentre: the epicentre given as an offset
+    (east, north) from the area's centre, at ``depth_m``."""
+    left, bottom, right, top = grid.bounds
+    dx = grid.x_coords()[None, :] - (0.5 * (left + right) + shaking["epicentre_east_m"])
+    dy = grid.y_coords()[:, None] - (0.5 * (bottom + top) + shaking["epicentre_north_m"])
+    return np.sqrt(dx * dx + dy * dy + shaking["depth_m"] ** 2).astype(np.float32)
+
+
+def landslide_rate(w: World, p: dict) -> np.ndarray:
+    """Expected heads per pixel: the log-linear susceptibility of slope, concavity and rain,
+    the shaking term (density ~ (r / depth)^-distance_coef with r the hypocentral distance),
+    the rain-triggering gate when ``rain_gate`` is 1, and the land-cover factor."""
+    ls = p["landslides"]
+    res = w.grid.resolution
+    pixel_km2 = res * res / 1e6
+    w.epicentre_distance_m = hypocentral_distance(w.grid, p["shaking"])
+    log_rate = (
+        math.log(max(ls["base_density_per_km2"], 1e-30) * pixel_km2)
+        + ls["slope_coef"] * (w.slope_deg - ls["slope_ref_deg"]) / 10.0
+        + ls["concavity_coef"] * np.clip(w.concavity / ls["concavity_scale"], -3.0, 3.0)
+        + ls["rain_coef"] * w.rain
+        - p["shaking"]["distance_coef"] * np.log(w.epicentre_distance_m / p["shaking"]["depth_m"])
+    )
+    rate = np.exp(log_rate) * _class_table(p, "rate_factor")[w.land_cover]
+    if ls["rain_gate"]:
+        rate *= _sigmoid((w.rain - ls["rain_threshold"]) / ls["rain_transition"])
+    if ls["base_density_per_km2"] <= 0:
+        rate[:] = 0.0
+    return rate.astype(np.float32)
+
+
 def build_world(area: dict, p: dict | None = None) -> World:
     """Simulate terrain, rain, land cover, landslide rate and storm damage (no heads yet)."""
     p = p or check_params(area.get("synthetic"))
@@ -251,19 +285,7 @@ def build_world(area: dict, p: dict | None = None) -> World:
     w.rain /= max(float(w.rain.std()), 1e-6)
     w.land_cover = _land_cover(w, p, seed)
 
-    ls = p["landslides"]
-    pixel_km2 = res * res / 1e6
-    log_rate = (
-        math.log(max(ls["base_density_per_km2"], 1e-30) * pixel_km2)
-        + ls["slope_coef"] * (w.slope_deg - ls["slope_ref_deg"]) / 10.0
-        + ls["concavity_coef"] * np.clip(w.concavity / ls["concavity_scale"], -3.0, 3.0)
-        + ls["rain_coef"] * w.rain
-    )
-    gate = _sigmoid((w.rain - ls["rain_threshold"]) / ls["rain_transition"])
-    w.rate = (np.exp(log_rate) * gate * _class_table(p, "rate_factor")[w.land_cover]).astype(np.float32)
-    if ls["base_density_per_km2"] <= 0:
-        w.rate[:] = 0.0
-
+    w.rate = landslide_rate(w, p)
     st = p["storm"]
     rho = st["rain_correlation"]
     other = smooth_field(grid, st["correlation_length_m"], _rng(seed, "storm"))

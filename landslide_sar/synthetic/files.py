@@ -27,6 +27,9 @@ TRUTH_BANDS = (
     "landslide_fraction",
     "storm_damage",
     "rate",
+    "layover_shadow",
+    "incidence_deg",
+    "epicentre_distance_m",
 )
 
 

@@ -139,3 +139,21 @@ def coverage_fraction(geoms, grid: Grid, supersample: int) -> np.ndarray:
     total = fine.reshape(grid.height, s, grid.width, s).sum(axis=(1, 3), dtype=np.uint16)
     return (total / np.float32(s * s)).astype(np.float32)
 
+
+
+def mapped_inventory(w: World, p: dict) -> dict[str, np.ndarray]:
+    """The heads as an inventory mapped by hand from imagery records them: each head omitted
+    with probability ``inventory_omission_rate`` (independently), the others displaced by a
+    Gaussian error of ``inventory_position_error_m`` per axis. Returns ``id``, ``x``, ``y``
+    (the area's CRS); ids are the truth's, so omissions can be traced."""
+    ls = p["landslides"]
+    seed = int(p["seed"])
+    h = w.heads
+    keep = _rng(seed, "inventory", "omission").random(h["id"].size) >= ls["inventory_omission_rate"]
+    x, y = h["x"][keep], h["y"][keep]
+    err = float(ls["inventory_position_error_m"])
+    if err > 0:
+        r = _rng(seed, "inventory")
+        x = x + r.normal(0.0, err, x.size)
+        y = y + r.normal(0.0, err, y.size)
+    return {"id": h["id"][keep], "x": x, "y": y}

@@ -17,10 +17,10 @@ from landslide_sar.grid import Grid
 from landslide_sar.io import write_cog
 
 from .acquisitions import _HEADING, acquisition_plan
-from .backscatter import frame_masks, simulate_acquisition
+from .backscatter import frame_masks, simulate_acquisition, view_geometry
 from .fields import World, _dem_target, _rng, build_world
-from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_LAYERS, sar_file
-from .landslides import place_landslides
+from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_BANDS, TRUTH_LAYERS, sar_file
+from .landslides import mapped_inventory, place_landslides
 from .params import (
     DEM_NODATA,
     LAND_COVER_CODES,
@@ -29,7 +29,7 @@ from .params import (
     SUMMARY_CLASS_EDGES_PER_KM2,
     check_params,
 )
-from .stac import footprint_lonlat, stac_item
+from .stac import MASK_NODATA, footprint_lonlat, stac_item
 
 logger = logging.getLogger(__name__)
 
@@ -99,19 +99,14 @@ def _write_vectors(w: World, p: dict, paths: EventPaths) -> None:
         {k: h[k] for k in ("id", "length_m", "width_m", "area_m2")}, geometry=w.bodies, crs=w.grid.crs
     )
     bodies.to_file(paths.truth_vectors, layer=TRUTH_LAYERS[1], driver="GPKG", mode="a")
-    # inventory: heads as mapped (optionally with a position error), lon/lat, id only
-    err = float(p["landslides"]["inventory_position_error_m"])
-    x, y = h["x"], h["y"]
-    if err > 0:
-        r = _rng(int(p["seed"]), "inventory")
-        x = x + r.normal(0.0, err, x.size)
-        y = y + r.normal(0.0, err, y.size)
-    lon, lat = Transformer.from_crs(w.grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
-    inv = gpd.GeoDataFrame({"id": h["id"]}, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    # inventory: heads as mapped (omissions, position error), lon/lat, id only
+    inv = mapped_inventory(w, p)
+    lon, lat = Transformer.from_crs(w.grid.crs, "EPSG:4326", always_xy=True).transform(inv["x"], inv["y"])
+    inv = gpd.GeoDataFrame({"id": inv["id"]}, geometry=shapely.points(lon, lat), crs="EPSG:4326")
     inv.to_file(paths.inventory, layer=INVENTORY_LAYER, driver="GPKG")
 
 
-def _write_truth_raster(w: World, path: Path) -> None:
+def _write_truth_raster(w: World, path: Path, main_state: str) -> None:
     import rasterio
 
     g = w.grid
@@ -122,7 +117,11 @@ def _write_truth_raster(w: World, path: Path) -> None:
         "landslide_fraction": w.fraction,
         "storm_damage": w.storm_damage,
         "rate": w.rate,
+        "layover_shadow": w.views[main_state].mask.astype(np.float32),
+        "incidence_deg": w.views[main_state].theta_deg,
+        "epicentre_distance_m": w.epicentre_distance_m,
     }
+    assert tuple(bands) == TRUTH_BANDS
     with rasterio.open(
         path,
         "w",
@@ -191,10 +190,11 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
 
     _write_dem(w, p, paths.dem)
     _write_vectors(w, p, paths)
-    _write_truth_raster(w, paths.truth_raster)
-    logger.info("DEM, inventory and truth written, %.1fs", time.perf_counter() - t0)
-
     main_state = next(a.orbit_state for a in plan if a.role == "main")
+    view_geometry(w, p, main_state)
+    _write_truth_raster(w, paths.truth_raster, main_state)
+    logger.info("DEM, inventory, truth and geometry written, %.1fs", time.perf_counter() - t0)
+
     masks = frame_masks(g, p["sar"]["frame_overlap"], _HEADING[main_state])
     rel_dir = paths.sentinel1_dir.name
     items, sar_files, cache = [], [], {}
@@ -205,12 +205,19 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         vv, vh = cache[acq.group]
         mask = masks.get(acq.coverage)
         hrefs = {}
+        frame = np.ones(g.shape, dtype=bool) if mask is None else mask
         for pol, arr in (("vv", vv), ("vh", vh)):
-            out = arr if mask is None else np.where(mask, arr, np.float32(SAR_NODATA))
+            out = np.where(frame & np.isfinite(arr), arr, np.float32(SAR_NODATA))
             f = paths.sentinel1_dir / sar_file(acq.id, pol)
             write_cog(f, out, g, SAR_NODATA)
             sar_files.append(f)
             hrefs[pol] = f"{rel_dir}/{f.name}"
+        if p["sar"]["mask_layover_shadow"]:  # the RTC product's layover/shadow mask asset
+            lsm = np.where(frame, view_geometry(w, p, acq.orbit_state).mask, np.uint8(MASK_NODATA))
+            f = paths.sentinel1_dir / sar_file(acq.id, "mask")
+            write_cog(f, lsm.astype(np.uint8), g, MASK_NODATA, resampling="nearest")
+            sar_files.append(f)
+            hrefs["mask"] = f"{rel_dir}/{f.name}"
         full = np.ones(g.shape, dtype=bool) if mask is None else mask
         items.append(stac_item(acq, g, footprint_lonlat(full, g), hrefs, p["sar"]["looks"]))
         logger.info(
@@ -233,6 +240,15 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         "params": p,
         "grid": g.to_dict(),
         "n_heads": int(w.heads["id"].size),
+        "n_inventory": int(mapped_inventory(w, p)["id"].size),
+        "layover_shadow_fractions": {
+            state: {
+                "layover": float((v.mask & 1 > 0).mean()),
+                "shadow": float((v.mask & 2 > 0).mean()),
+                "masked": float((v.mask > 0).mean()),
+            }
+            for state, v in w.views.items()
+        },
         "heads_per_km2": float(w.heads["id"].size / (g.width * g.height * g.resolution**2 / 1e6)),
         "fraction_narrower_than_pixel": (
             float((w.heads["width_m"] < g.resolution).mean()) if w.heads["id"].size else 0.0
