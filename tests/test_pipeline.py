@@ -37,7 +37,12 @@ def test_cube_has_the_published_datacube_layout(tiny_run) -> None:
     assert set(cube["sat:orbit_state"].values) == {"ascending"}  # the descending distractor is filtered
     assert set(cube["sat:relative_orbit"].values.tolist()) == {135}
     assert cube["n_frames"].values.tolist() == [1, 1, 1, 2, 1, 1]  # the other-frame date, mosaicked
-    assert float(cube["coverage"].min()) > 0.99
+    # every date covers the whole area but the terrain's layover and shadow (nodata, as RTC products)
+    with rasterio.open(tiny_run / f"resources/{AREA}/synthetic/truth.tif") as src:
+        masked = src.read(list(src.descriptions).index("layover_shadow") + 1) > 0
+    assert 0 < masked.mean() < 0.1
+    np.testing.assert_allclose(cube["coverage"].values, 1 - masked.mean(), atol=1e-4)
+    np.testing.assert_array_equal(np.isnan(cube["vh"].isel(timestep=0).values), masked)
     assert cube.rio.crs.to_epsg() == 32619
     # backscatter is linear gamma0 in a plausible range; the DEM came through reprojection from 4326
     vv_db = 10 * np.log10(float(np.nanmedian(cube["vv"].isel(timestep=0).values)))
@@ -52,8 +57,11 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
     size = cfg["chips"]["size"]
     assert chips["chips"].shape == (len(table), 17, size, size)
     assert list(chips["channel"].values[:4]) == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
-    # every head of the truth counted geometrically in the chip whose square contains it
-    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/truth.gpkg", layer="heads").to_crs(table.crs)
+    # every head of the inventory (the labels: the truth's heads less omissions, with position
+    # error) counted geometrically in the chip whose square contains it
+    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/inventory.gpkg", layer="landslides").to_crs(table.crs)
+    truth_heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/truth.gpkg", layer="heads")
+    assert 0.8 * len(truth_heads) < len(heads) < len(truth_heads)  # 10 % omitted
     joined = gpd.sjoin(heads, table[["chip", "geometry"]], predicate="within")
     expected = joined.groupby("chip").size().reindex(table["chip"], fill_value=0).to_numpy()
     np.testing.assert_array_equal(table["landslide_count"].to_numpy(), expected)
@@ -65,9 +73,13 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
     truth_class = np.where(density == 0, 0, np.where(density <= 25, 1, 2))
     np.testing.assert_array_equal(table["density_class"].to_numpy(), truth_class)
     assert set(truth_class) == {0, 1, 2}  # the event produces all three classes
-    # splits: two disjoint halves, 40 % / 10 % of all chips each
+    # chips with too much layover/shadow are excluded; the rest split in two disjoint halves,
+    # 40 % / 10 % of the valid chips each
+    excluded = table["valid_fraction"] < cfg["chips"]["min_valid_fraction"]
+    assert (table.loc[excluded, "subset"] == "excluded").all() and (table.loc[excluded, "half"] == -1).all()
+    assert table["valid_fraction"].min() < 1 and excluded.mean() < 0.2
     valid = table[table["half"] >= 0]
-    assert len(valid) == len(table)
+    assert len(valid) == (~excluded).sum()
     for half in (0, 1):
         sub = valid[valid["half"] == half]["subset"].value_counts()
         assert abs(sub["train"] - 0.4 * len(valid)) <= 1 and abs(sub["val"] - 0.1 * len(valid)) <= 1
