@@ -3,20 +3,15 @@
 from landslide_sar.synthetic.files import EVENT_FILES
 
 
-def event_file(key):
-    """Path pattern of one file of the generated event of {area}."""
-    return "resources/{area}/synthetic/" + EVENT_FILES[key]
-
-
 rule generate_event:
     output:
-        stac_items=event_file("items"),
-        cogs=directory(event_file("sentinel1_dir")),
-        dem=event_file("dem"),
-        inventory=event_file("inventory"),
-        truth=event_file("truth_vectors"),
-        truth_raster=event_file("truth_raster"),
-        summary=event_file("truth_summary"),
+        stac_items=f"resources/{{area}}/synthetic/{EVENT_FILES['items']}",
+        cogs=directory(f"resources/{{area}}/synthetic/{EVENT_FILES['sentinel1_dir']}"),
+        dem=f"resources/{{area}}/synthetic/{EVENT_FILES['dem']}",
+        inventory=f"resources/{{area}}/synthetic/{EVENT_FILES['inventory']}",
+        truth=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_vectors']}",
+        truth_raster=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_raster']}",
+        summary=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_summary']}",
     log:
         "logs/{area}/generate_event.log",
     benchmark:

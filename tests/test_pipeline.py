@@ -112,7 +112,11 @@ def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
             c = chip.geometry.centroid
             row, col = src.index(c.x, c.y)
             assert (row, col) == (chip["row"], chip["col"])
-            assert classes[row, col] == chip["predicted_class"]
+            predicted = chip["predicted_class"]  # none for a chip excluded (too much layover/shadow)
+            assert classes[row, col] == (src.nodata if np.isnan(predicted) else predicted)
+        excluded = table["subset"] == "excluded"
+        assert table.loc[excluded, "predicted_class"].isna().all()
+        assert (classes == src.nodata).sum() == excluded.sum()
     assert {"predicted_class", "prob_class0", "prob_class2", "landslide_count", "density_class"} <= set(table.columns)
 
 
