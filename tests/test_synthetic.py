@@ -19,6 +19,7 @@ from rasterio.warp import Resampling, reproject
 
 from landslide_sar import synthetic as syn
 from landslide_sar.chips import density_class
+from landslide_sar.synthetic.backscatter import view_geometry
 from landslide_sar.grid import InputError, area_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -525,7 +526,7 @@ def test_noise_floor_bounds_the_dark_end():
     w.land_cover[:] = syn.LAND_COVER_CODES["water"]
     pre = next(a for a in plan if not a.post and a.role == "main")
     vv, vh = syn.simulate_acquisition(w, p, pre)
-    theta = np.radians(w.views["ascending"].theta_deg)
+    theta = np.radians(view_geometry(w, p, "ascending").theta_deg)
     floor = 10 ** (-2.2) / np.cos(theta) + 10 ** (-4.0)
     np.testing.assert_allclose(vh, floor, rtol=0.01)
     assert 10 * np.log10(vh.min()) > -22.0  # the dark end is the floor
@@ -683,7 +684,7 @@ def test_incidence_varies_across_the_swath():
     assert geom.incidence_deg(-1e7) == near and geom.incidence_deg(1e7) == far
     # over the tiny area, the truth's incidence grows towards far range (east-north-east)
     w, p, plan = _plain_world()
-    view = syn.simulate_acquisition(w, p, plan[0]) and w.views["ascending"]
+    view = view_geometry(w, p, "ascending")
     assert view.theta_deg[:, -1].mean() > view.theta_deg[:, 0].mean()
     assert view.theta_deg.max() - view.theta_deg.min() == pytest.approx(
         slope * 10.0 * (abs(le) * w.grid.width + abs(ln) * w.grid.height), rel=0.02

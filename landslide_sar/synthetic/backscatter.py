@@ -24,30 +24,39 @@ from .geometry import SwathGeometry, layover_shadow, local_incidence_cos, pixel_
 
 @dataclass(frozen=True)
 class ViewGeometry:
-    """What one orbit direction sees of the area: ellipsoid incidence (deg), cos of the local
-    incidence, and the layover/shadow mask (geometry.LAYOVER | geometry.SHADOW bits), area grid."""
+    """What one orbit direction sees of the area (area grid): ellipsoid incidence (deg), cos of
+    the local incidence, and the layover/shadow mask (geometry.LAYOVER | geometry.SHADOW bits)."""
 
     theta_deg: np.ndarray
     cos_local: np.ndarray
     mask: np.ndarray
 
 
-def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
-    """The geometry of ``orbit_state`` over the area (cached on the world: one per direction).
-    Layover and shadow are traced on the padded terrain, so relief outside the area counts."""
-    cache = w.views
-    if orbit_state not in cache:
-        sar = p["sar"]
-        geom = SwathGeometry.from_params(sar, _HEADING[orbit_state])
+def _swath(p: dict, orbit_state: str) -> SwathGeometry:
+    return SwathGeometry.from_params(p["sar"], _HEADING[orbit_state])
+
+
+def layover_shadow_mask(w: World, p: dict, orbit_state: str) -> np.ndarray:
+    """The layover/shadow mask of ``orbit_state`` on the area grid, traced on the padded terrain
+    (relief outside the area counts); cached on the world, one uint8 array per direction."""
+    if orbit_state not in w.views:
         g = w.grid
         centre = (w.off[0] + g.height / 2.0, w.off[1] + g.width / 2.0)
-        east, north = pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0))
-        theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32)
-        del east, north
-        cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
-        mask = w.crop(layover_shadow(w.elevation_w, g.resolution, geom, centre))
-        cache[orbit_state] = ViewGeometry(theta, cos_loc, np.ascontiguousarray(mask))
-    return cache[orbit_state]
+        mask = layover_shadow(w.elevation_w, g.resolution, _swath(p, orbit_state), centre)
+        w.views[orbit_state] = np.ascontiguousarray(w.crop(mask))
+    return w.views[orbit_state]
+
+
+def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
+    """Incidence, local incidence and mask of ``orbit_state``; only the mask is kept between calls
+    (the angles are cheap to recompute, and memory stays bounded at Puerto-Rico size)."""
+    g = w.grid
+    geom = _swath(p, orbit_state)
+    east, north = pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0))
+    theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32)
+    del east, north
+    cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
+    return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state))
 
 
 def speckle_kernel_sigma(cell_px: float) -> float:

@@ -125,7 +125,7 @@ class World:
     heads: dict = field(default_factory=dict)
     bodies: Any = None
     fraction: np.ndarray | None = None
-    views: dict = field(default_factory=dict)  # orbit state -> backscatter.ViewGeometry
+    views: dict = field(default_factory=dict)  # orbit state -> layover/shadow mask (uint8, area grid)
     epicentre_distance_m: np.ndarray | None = None  # hypocentral distance (m), for the truth
 
     def crop(self, a: np.ndarray) -> np.ndarray:

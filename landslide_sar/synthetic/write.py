@@ -17,7 +17,7 @@ from landslide_sar.grid import Grid
 from landslide_sar.io import write_cog
 
 from .acquisitions import _HEADING, acquisition_plan
-from .backscatter import frame_masks, simulate_acquisition, view_geometry
+from .backscatter import frame_masks, layover_shadow_mask, simulate_acquisition, view_geometry
 from .fields import World, _dem_target, _rng, build_world
 from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_BANDS, TRUTH_LAYERS, sar_file
 from .landslides import mapped_inventory, place_landslides
@@ -106,10 +106,11 @@ def _write_vectors(w: World, p: dict, paths: EventPaths) -> None:
     inv.to_file(paths.inventory, layer=INVENTORY_LAYER, driver="GPKG")
 
 
-def _write_truth_raster(w: World, path: Path, main_state: str) -> None:
+def _write_truth_raster(w: World, p: dict, path: Path, main_state: str) -> None:
     import rasterio
 
     g = w.grid
+    view = view_geometry(w, p, main_state)
     bands = {
         "elevation": w.crop(w.elevation_w),
         "rain": w.rain,
@@ -117,8 +118,8 @@ def _write_truth_raster(w: World, path: Path, main_state: str) -> None:
         "landslide_fraction": w.fraction,
         "storm_damage": w.storm_damage,
         "rate": w.rate,
-        "layover_shadow": w.views[main_state].mask.astype(np.float32),
-        "incidence_deg": w.views[main_state].theta_deg,
+        "layover_shadow": view.mask.astype(np.float32),
+        "incidence_deg": view.theta_deg,
         "epicentre_distance_m": w.epicentre_distance_m,
     }
     assert tuple(bands) == TRUTH_BANDS
@@ -191,8 +192,7 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
     _write_dem(w, p, paths.dem)
     _write_vectors(w, p, paths)
     main_state = next(a.orbit_state for a in plan if a.role == "main")
-    view_geometry(w, p, main_state)
-    _write_truth_raster(w, paths.truth_raster, main_state)
+    _write_truth_raster(w, p, paths.truth_raster, main_state)
     logger.info("DEM, inventory, truth and geometry written, %.1fs", time.perf_counter() - t0)
 
     masks = frame_masks(g, p["sar"]["frame_overlap"], _HEADING[main_state])
@@ -213,7 +213,7 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
             sar_files.append(f)
             hrefs[pol] = f"{rel_dir}/{f.name}"
         if p["sar"]["mask_layover_shadow"]:  # the RTC product's layover/shadow mask asset
-            lsm = np.where(frame, view_geometry(w, p, acq.orbit_state).mask, np.uint8(MASK_NODATA))
+            lsm = np.where(frame, layover_shadow_mask(w, p, acq.orbit_state), np.uint8(MASK_NODATA))
             f = paths.sentinel1_dir / sar_file(acq.id, "mask")
             write_cog(f, lsm.astype(np.uint8), g, MASK_NODATA, resampling="nearest")
             sar_files.append(f)
@@ -243,9 +243,9 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         "n_inventory": int(mapped_inventory(w, p)["id"].size),
         "layover_shadow_fractions": {
             state: {
-                "layover": float((v.mask & 1 > 0).mean()),
-                "shadow": float((v.mask & 2 > 0).mean()),
-                "masked": float((v.mask > 0).mean()),
+                "layover": float((v & 1 > 0).mean()),
+                "shadow": float((v & 2 > 0).mean()),
+                "masked": float((v > 0).mean()),
             }
             for state, v in w.views.items()
         },
