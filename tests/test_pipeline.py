@@ -92,7 +92,12 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     # one cross row per experiment: DEM once (revisits 0), fused per revisits of the tiny config
     assert sorted(zip(cross["inputs"], cross["revisits"])) == [("dem", 0), ("fused", 1), ("fused", 3)]
     fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
-    assert float(fused3["auc_macro_ovr"].iloc[0]) > 0.65
+    # the twin is hard (layover/shadow, speckle correlated over the resolution cell, inventory
+    # omissions that turn 1-head 32-px chips into class 0): on 95 tiny chips the fused net reaches
+    # about 0.60 (0.65 before issue 12's twin); it must stay above chance and above DEM-only
+    dem = cross[cross["inputs"] == "dem"]
+    assert float(fused3["auc_macro_ovr"].iloc[0]) > 0.58
+    assert float(fused3["auc_macro_ovr"].iloc[0]) > float(dem["auc_macro_ovr"].iloc[0])
     no_skill = metrics[metrics["subset"] == "no_skill"]["auc_macro_ovr"]
     assert np.allclose(no_skill, 0.5)
     pred = pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3/predictions.csv")

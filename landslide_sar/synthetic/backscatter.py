@@ -52,8 +52,8 @@ def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
     (the angles are cheap to recompute, and memory stays bounded at Puerto-Rico size)."""
     g = w.grid
     geom = _swath(p, orbit_state)
-    east, north = pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0))
-    theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32)
+    east, north = (a.astype(np.float32) for a in pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0)))
+    theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32, copy=False)
     del east, north
     cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
     return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state))
@@ -93,7 +93,7 @@ def speckle(shape: tuple[int, int], looks: float, cell_px: tuple[float, float], 
     s = rng.standard_gamma(shape_k, size=shape, dtype=np.float32)
     s /= np.float32(shape_k)
     if sig[0] > 0 or sig[1] > 0:
-        s = ndimage.gaussian_filter(s, sigma=sig, mode="reflect", truncate=4.0)
+        ndimage.gaussian_filter(s, sigma=sig, output=s, mode="reflect", truncate=4.0)
     return s
 
 
@@ -122,28 +122,37 @@ def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarra
     seed = int(p["seed"])
     lc = w.land_cover
     view = view_geometry(w, p, acq.orbit_state)
+    # in place, to bound memory: cos_local -> the terrain term M, theta -> the noise floor N
+    mod = np.clip(view.cos_local, 0.05, None, out=view.cos_local)
+    cos_t = np.cos(np.radians(view.theta_deg, out=view.theta_deg), out=view.theta_deg)
+    mod /= cos_t
+    if sar["terrain_exponent"] != 1.0:
+        mod **= np.float32(sar["terrain_exponent"])
+    noise = np.divide(np.float32(_db(sar["nesz_db"])), cos_t, out=cos_t)
     tex = _db(sar["texture_db"] * w.texture)
-    ratio = np.clip(view.cos_local, 0.05, None) / np.cos(np.radians(view.theta_deg))
-    mod = (ratio ** sar["terrain_exponent"]).astype(np.float32)
-    noise = (_db(sar["nesz_db"]) / np.cos(np.radians(view.theta_deg))).astype(np.float32)
     drng = _rng(seed, "date", acq.group)
     date_db = float(drng.normal(0.0, sar["date_sd_db"])) if sar["date_sd_db"] > 0 else 0.0
+    mod *= np.float32(_db(date_db))
     days = max(acq.days_from_event, 0.0)
     if acq.post:
         f = w.fraction
-        dmv = soil_moisture_change(w, p, days)
-        visible = (1.0 - f) * _class_table(p, "soil_visibility")[lc] + f
+        wet = (1.0 - f) * _class_table(p, "soil_visibility")[lc]
+        wet += f
+        wet *= soil_moisture_change(w, p, days)  # vol % seen through the cover
     cell = (sar["resolution_azimuth_m"] / w.grid.resolution, sar["resolution_range_m"] / w.grid.resolution)
     out = []
     for pol in ("vv", "vh"):
         table = _class_table(p, f"{pol}_db")
-        cover = _db(table)[lc] * tex
+        cover = _db(table)[lc]
+        cover *= tex
         if acq.post:
             sens = _class_table(p, "storm_sensitivity")[lc]
             cover *= _db(p["storm"][f"{pol}_db"] * sens * w.storm_damage)
-            cover = (1.0 - f) * cover + f * _db(scar_db(p, pol, table[lc], days))
-            cover *= _db(p["moisture"][f"{pol}_db_per_pct"] * dmv * visible)
-        cover *= mod * np.float32(_db(date_db))
+            del sens
+            cover *= 1.0 - f
+            cover += f * _db(scar_db(p, pol, table[lc], days))
+            cover *= _db(p["moisture"][f"{pol}_db_per_pct"] * wet)
+        cover *= mod
         cover += noise
         cover *= speckle(lc.shape, sar["looks"], cell, drng)
         if sar["mask_layover_shadow"]:

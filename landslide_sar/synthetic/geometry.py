@@ -60,8 +60,8 @@ class SwathGeometry:
     def incidence_deg(self, u: np.ndarray) -> np.ndarray:
         """Ellipsoid incidence at cross-track distance ``u`` (m, from the area's centre, positive
         towards far range): linear in ground range across the swath, clipped at its edges."""
-        s = np.clip(self.position + np.asarray(u, dtype=np.float64) / self.swath_width_m, 0.0, 1.0)
-        return self.near_deg + (self.far_deg - self.near_deg) * s
+        s = np.clip(self.position + np.asarray(u) / self.swath_width_m, 0.0, 1.0)
+        return self.near_deg + (self.far_deg - self.near_deg) * s  # float32 in, float32 out
 
     def cross_track(self, east: np.ndarray, north: np.ndarray) -> np.ndarray:
         """Cross-track distance u of map offsets (east, north) from the area's centre."""
