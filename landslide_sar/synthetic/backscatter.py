@@ -50,13 +50,24 @@ def layover_shadow_mask(w: World, p: dict, orbit_state: str) -> np.ndarray:
 def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
     """Incidence, local incidence and mask of ``orbit_state``; only the mask is kept between calls
     (the angles are cheap to recompute, and memory stays bounded at Puerto-Rico size)."""
+    geom = _swath(p, orbit_state)
+    theta = incidence_field(w, p, orbit_state)
+    cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
+    return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state))
+
+
+def incidence_field(w: World, p: dict, orbit_state: str) -> np.ndarray:
+    """Ellipsoid incidence (deg, float32) of ``orbit_state`` at every pixel of the area grid."""
     g = w.grid
     geom = _swath(p, orbit_state)
     east, north = (a.astype(np.float32) for a in pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0)))
-    theta = geom.incidence_deg(geom.cross_track(east, north)).astype(np.float32, copy=False)
-    del east, north
-    cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
-    return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state))
+    s = geom.cross_track(east, north)  # one full float32 array, then in place: geometry.incidence_deg
+    s /= np.float32(geom.swath_width_m)
+    s += np.float32(geom.position)
+    np.clip(s, 0.0, 1.0, out=s)
+    s *= np.float32(geom.far_deg - geom.near_deg)
+    s += np.float32(geom.near_deg)
+    return s
 
 
 def speckle_kernel_sigma(cell_px: float) -> float:

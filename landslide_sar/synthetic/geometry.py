@@ -90,7 +90,7 @@ def layover_shadow(
     res: float,
     geom: SwathGeometry,
     centre_rc: tuple[float, float],
-    strip_rows: int = 128,
+    strip_rows: int = 32,
 ) -> np.ndarray:
     """Layover (bit 1) and shadow (bit 2) mask of terrain ``z`` (north-up grid of ``res`` m),
     uint8, same shape. ``centre_rc`` is the (row, col) position of the area's centre (where the

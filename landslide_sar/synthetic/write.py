@@ -17,7 +17,7 @@ from landslide_sar.grid import Grid
 from landslide_sar.io import write_cog
 
 from .acquisitions import _HEADING, acquisition_plan
-from .backscatter import frame_masks, layover_shadow_mask, simulate_acquisition, view_geometry
+from .backscatter import frame_masks, incidence_field, layover_shadow_mask, simulate_acquisition
 from .fields import World, _dem_target, _rng, build_world
 from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_BANDS, TRUTH_LAYERS, sar_file
 from .landslides import mapped_inventory, place_landslides
@@ -110,17 +110,17 @@ def _write_truth_raster(w: World, p: dict, path: Path, main_state: str) -> None:
     import rasterio
 
     g = w.grid
-    view = view_geometry(w, p, main_state)
+    # one band at a time (callables), so that memory stays bounded
     bands = {
-        "elevation": w.crop(w.elevation_w),
-        "rain": w.rain,
-        "land_cover": w.land_cover.astype(np.float32),
-        "landslide_fraction": w.fraction,
-        "storm_damage": w.storm_damage,
-        "rate": w.rate,
-        "layover_shadow": view.mask.astype(np.float32),
-        "incidence_deg": view.theta_deg,
-        "epicentre_distance_m": w.epicentre_distance_m,
+        "elevation": lambda: w.crop(w.elevation_w),
+        "rain": lambda: w.rain,
+        "land_cover": lambda: w.land_cover.astype(np.float32),
+        "landslide_fraction": lambda: w.fraction,
+        "storm_damage": lambda: w.storm_damage,
+        "rate": lambda: w.rate,
+        "layover_shadow": lambda: layover_shadow_mask(w, p, main_state).astype(np.float32),
+        "incidence_deg": lambda: incidence_field(w, p, main_state),
+        "epicentre_distance_m": lambda: w.epicentre_distance_m,
     }
     assert tuple(bands) == TRUTH_BANDS
     with rasterio.open(
@@ -139,9 +139,10 @@ def _write_truth_raster(w: World, p: dict, path: Path, main_state: str) -> None:
         compress="deflate",
         predictor=3,
         zlevel=1,
+        interleave="band",  # each band's blocks written on their own (bounded cache)
     ) as dst:
         for i, (name, arr) in enumerate(bands.items(), start=1):
-            dst.write(arr.astype(np.float32, copy=False), i)
+            dst.write(arr().astype(np.float32, copy=False), i)
             dst.set_band_description(i, name)
 
 
