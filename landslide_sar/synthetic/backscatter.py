@@ -123,7 +123,15 @@ def scar_db(p: dict, pol: str, cover_db: np.ndarray, days: float) -> np.ndarray:
     sar = p["sar"]
     fresh = sar[f"bare_{pol}_db"] + (sar["debris_vv_db"] if pol == "vv" else 0.0)
     k = math.exp(-max(days, 0.0) / sar["regrowth_days"])
-    return (cover_db + (fresh - cover_db) * k).astype(np.float32)
+    out = np.asarray(cover_db, dtype=np.float32) * np.float32(1.0 - k)  # cover + (fresh - cover) k
+    out += np.float32(fresh * k)
+    return out
+
+
+def _db_in_place(a: np.ndarray) -> np.ndarray:
+    """10^(a/10), overwriting the float32 array ``a``."""
+    a *= np.float32(0.1)
+    return np.power(np.float32(10.0), a, out=a)
 
 
 def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarray, np.ndarray]:
@@ -157,12 +165,17 @@ def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarra
         cover = _db(table)[lc]
         cover *= tex
         if acq.post:
-            sens = _class_table(p, "storm_sensitivity")[lc]
-            cover *= _db(p["storm"][f"{pol}_db"] * sens * w.storm_damage)
-            del sens
+            tmp = _class_table(p, "storm_sensitivity")[lc]
+            tmp *= w.storm_damage
+            tmp *= np.float32(p["storm"][f"{pol}_db"])
+            cover *= _db_in_place(tmp)
             cover *= 1.0 - f
-            cover += f * _db(scar_db(p, pol, table[lc], days))
-            cover *= _db(p["moisture"][f"{pol}_db_per_pct"] * wet)
+            tmp = _db_in_place(scar_db(p, pol, table[lc], days))
+            tmp *= f
+            cover += tmp
+            tmp = wet * np.float32(p["moisture"][f"{pol}_db_per_pct"])
+            cover *= _db_in_place(tmp)
+            del tmp
         cover *= mod
         cover += noise
         cover *= speckle(lc.shape, sar["looks"], cell, drng)

@@ -81,8 +81,15 @@ def local_incidence_cos(gx: np.ndarray, gy: np.ndarray, theta_deg: np.ndarray, g
     the angle between the surface normal and the direction to the sensor."""
     le, ln = geom.look
     th = np.radians(theta_deg)
-    cos_loc = np.sin(th) * (gx * le + gy * ln) + np.cos(th)
-    return cos_loc / np.sqrt(1.0 + gx * gx + gy * gy)
+    cos_loc = gx * np.float32(le)  # in place from here on: memory stays a few arrays
+    cos_loc += gy * np.float32(ln)
+    cos_loc *= np.sin(th)
+    cos_loc += np.cos(th, out=th)
+    norm = gx * gx
+    norm += gy * gy
+    norm += 1.0
+    cos_loc /= np.sqrt(norm, out=norm)
+    return cos_loc
 
 
 def layover_shadow(

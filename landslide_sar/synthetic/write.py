@@ -203,12 +203,14 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         if acq.group not in cache:
             cache.clear()
             cache[acq.group] = simulate_acquisition(w, p, acq)
+            for arr in cache[acq.group]:  # masked pixels -> the COGs' nodata, in place
+                arr[np.isnan(arr)] = np.float32(SAR_NODATA)
         vv, vh = cache[acq.group]
         mask = masks.get(acq.coverage)
         hrefs = {}
         frame = np.ones(g.shape, dtype=bool) if mask is None else mask
         for pol, arr in (("vv", vv), ("vh", vh)):
-            out = np.where(frame & np.isfinite(arr), arr, np.float32(SAR_NODATA))
+            out = arr if mask is None else np.where(mask, arr, np.float32(SAR_NODATA))
             f = paths.sentinel1_dir / sar_file(acq.id, pol)
             write_cog(f, out, g, SAR_NODATA)
             sar_files.append(f)
