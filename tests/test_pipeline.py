@@ -102,7 +102,9 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert np.allclose(no_skill, 0.5)
     pred = pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3/predictions.csv")
     table = gpd.read_file(tiny_run / f"results/{AREA}/chips/chips.gpkg", layer="chips")
-    assert sorted(pred["chip"]) == sorted(table["chip"])  # every chip predicted exactly once
+    valid = table[table["subset"] != "excluded"]  # chips with too much layover/shadow are not predicted
+    assert 0 < len(valid) < len(table)
+    assert sorted(pred["chip"]) == sorted(valid["chip"])  # every valid chip predicted exactly once
     np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0, atol=1e-6)
     assert (tiny_run / f"results/{AREA}/density/metrics.md").read_text().count("|") > 10
 
