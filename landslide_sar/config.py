@@ -303,3 +303,15 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
     for name, area in config["areas"].items():
         if _inventory_source(area) == "none" and name not in config.get("rapid_response", {}):
             raise ConfigError(f"config areas.{name}.inventory.source = 'none' needs rapid_response.{name}; expected the trained area that maps it")
+
+
+def validate_section(value: Any, schema: dict, where: str) -> None:
+    """Raise ConfigError with the one line validate_config would give for `value` at key path
+    `where` (e.g. ``synthetic``) against `schema` (a sub-schema such as
+    schemas/synthetic.schema.yaml): the same validator and wording for a block passed by hand
+    (landslide_sar.synthetic.check_params) as for the block inside config.yaml."""
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        error.path.extendleft(reversed(where.split(".")))
+        raise ConfigError(_describe(error))

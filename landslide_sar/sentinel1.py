@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 POLARISATIONS = ("vv", "vh")
 PLANETARY_COMPUTER = "planetarycomputer.microsoft.com"
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
-#: Acquisitions covering less of the area than this are reported as partial (warning).
-PARTIAL_COVERAGE = 0.99
+#: Acquisitions covering less of the area than this are reported as partial (warning). Layover
+#: and shadow are nodata in RTC products and take a few percent of steep terrain (up to ~10 %),
+#: so only less than this share of valid pixels points at a missing frame.
+PARTIAL_COVERAGE = 0.9
 
 
 def parse_time(value: str | datetime, where: str) -> datetime:

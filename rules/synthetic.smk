@@ -1,14 +1,17 @@
 # The embedded synthetic event: SAR COGs + STAC items, a geographic DEM, an inventory and the truth.
+# The file names are the library's (landslide_sar.synthetic.files.EVENT_FILES).
+from landslide_sar.synthetic.files import EVENT_FILES
 
 
 rule generate_event:
     output:
-        stac_items="resources/{area}/synthetic/sentinel1_items.json",
-        cogs=directory("resources/{area}/synthetic/sentinel1"),
-        dem="resources/{area}/synthetic/dem.tif",
-        inventory="resources/{area}/synthetic/inventory.gpkg",
-        truth="resources/{area}/synthetic/truth.gpkg",
-        truth_raster="resources/{area}/synthetic/truth.tif",
+        stac_items=f"resources/{{area}}/synthetic/{EVENT_FILES['items']}",
+        cogs=directory(f"resources/{{area}}/synthetic/{EVENT_FILES['sentinel1_dir']}"),
+        dem=f"resources/{{area}}/synthetic/{EVENT_FILES['dem']}",
+        inventory=f"resources/{{area}}/synthetic/{EVENT_FILES['inventory']}",
+        truth=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_vectors']}",
+        truth_raster=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_raster']}",
+        summary=f"resources/{{area}}/synthetic/{EVENT_FILES['truth_summary']}",
     log:
         "logs/{area}/generate_event.log",
     benchmark:

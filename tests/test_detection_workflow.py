@@ -22,7 +22,7 @@ def tiny_detection_config() -> dict:
     del cfg["areas"]["embedded"]
     cfg["density"]["areas"] = []
     cfg["areas"]["region_a"]["bbox"] = [-66.70, 18.25, -66.68, 18.27]
-    cfg["areas"]["region_b"]["bbox"] = [-66.66, 18.25, -66.64, 18.27]
+    cfg["areas"]["region_b"]["bbox"] = [-67.05, 18.15, -67.03, 18.17]  # apart from region_a, as config.yaml
     for area in cfg["areas"].values():
         area["sentinel1"]["acquisitions_before"] = area["sentinel1"]["acquisitions_after"] = 2
     det = cfg["detection"]

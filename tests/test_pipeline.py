@@ -38,7 +38,12 @@ def test_cube_has_the_published_datacube_layout(tiny_run) -> None:
     assert set(cube["sat:orbit_state"].values) == {"a"}  # the descending distractor is filtered; spelt as published
     assert set(cube["sat:relative_orbit"].values.tolist()) == {135}
     assert cube["n_frames"].values.tolist() == [1, 1, 1, 2, 1, 1]  # the other-frame date, mosaicked
-    assert float(cube["coverage"].min()) > 0.99
+    # every date covers the whole area but the terrain's layover and shadow (nodata, as RTC products)
+    with rasterio.open(tiny_run / f"resources/{AREA}/synthetic/truth.tif") as src:
+        masked = src.read(list(src.descriptions).index("layover_shadow") + 1) > 0
+    assert 0 < masked.mean() < 0.1
+    np.testing.assert_allclose(cube["coverage"].values, 1 - masked.mean(), atol=1e-4)
+    np.testing.assert_array_equal(np.isnan(cube["vh"].isel(timestep=0).values), masked)
     assert cube.rio.crs.to_epsg() == 32619
     # backscatter is linear gamma0 in a plausible range; the DEM came through reprojection from 4326
     vv_db = 10 * np.log10(float(np.nanmedian(cube["vv"].isel(timestep=0).values)))
@@ -53,8 +58,11 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
     size = cfg["chips"]["size"]
     assert chips["chips"].shape == (len(table), 17, size, size)
     assert list(chips["channel"].values[:4]) == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
-    # every head of the truth counted geometrically in the chip whose square contains it
-    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/truth.gpkg", layer="heads").to_crs(table.crs)
+    # every head of the inventory (the labels: the truth's heads less omissions, with position
+    # error) counted geometrically in the chip whose square contains it
+    heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/inventory.gpkg", layer="landslides").to_crs(table.crs)
+    truth_heads = gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/truth.gpkg", layer="heads")
+    assert 0.8 * len(truth_heads) < len(heads) < len(truth_heads)  # 10 % omitted
     joined = gpd.sjoin(heads, table[["chip", "geometry"]], predicate="within")
     expected = joined.groupby("chip").size().reindex(table["chip"], fill_value=0).to_numpy()
     np.testing.assert_array_equal(table["landslide_count"].to_numpy(), expected)
@@ -66,9 +74,13 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
     truth_class = np.where(density == 0, 0, np.where(density <= 25, 1, 2))
     np.testing.assert_array_equal(table["density_class"].to_numpy(), truth_class)
     assert set(truth_class) == {0, 1, 2}  # the event produces all three classes
-    # splits: two disjoint halves, 40 % / 10 % of all chips each
+    # chips with too much layover/shadow are excluded; the rest split in two disjoint halves,
+    # 40 % / 10 % of the valid chips each
+    excluded = table["valid_fraction"] < cfg["chips"]["min_valid_fraction"]
+    assert (table.loc[excluded, "subset"] == "excluded").all() and (table.loc[excluded, "half"] == -1).all()
+    assert table["valid_fraction"].min() < 1 and excluded.mean() < 0.2
     valid = table[table["half"] >= 0]
-    assert len(valid) == len(table)
+    assert len(valid) == (~excluded).sum()
     for half in (0, 1):
         sub = valid[valid["half"] == half]["subset"].value_counts()
         assert abs(sub["train"] - 0.4 * len(valid)) <= 1 and abs(sub["val"] - 0.1 * len(valid)) <= 1
@@ -85,16 +97,19 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     # one ensemble cross row per experiment: DEM once (revisits 0), fused per revisits of the tiny config
     assert sorted(zip(cross["inputs"], cross["revisits"])) == [("dem", 0), ("fused", 1), ("fused", 3)]
     fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
-    # ~100 chips: one training seed's cross AUC ranged 0.58-0.69 here (seeds 0-2, before and
-    # after the ensemble engine); the ensemble of two must clear chance by a margin and DEM only
+    # the twin is hard (layover/shadow, speckle correlated over the resolution cell, inventory
+    # omissions that turn 1-head 32-px chips into class 0): on 95 tiny chips the fused net reaches
+    # about 0.60 (0.65 before the harder twin); it must stay above chance and above DEM-only
     dem = cross[cross["inputs"] == "dem"]
     assert float(fused3["auc_macro_ovr"].iloc[0]) > 0.58
-    assert float(fused3["auc_macro_ovr"].iloc[0]) > float(dem["auc_macro_ovr"].iloc[0]) + 0.05
+    assert float(fused3["auc_macro_ovr"].iloc[0]) > float(dem["auc_macro_ovr"].iloc[0])
     no_skill = metrics[metrics["subset"] == "no_skill"]["auc_macro_ovr"]
     assert np.allclose(no_skill, 0.5)
     pred = pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3/predictions.csv")
     table = gpd.read_file(tiny_run / f"results/{AREA}/chips/chips.gpkg", layer="chips")
-    assert sorted(pred["chip"]) == sorted(table["chip"])  # every chip predicted exactly once
+    valid = table[table["subset"] != "excluded"]  # chips with too much layover/shadow are not predicted
+    assert 0 < len(valid) < len(table)
+    assert sorted(pred["chip"]) == sorted(valid["chip"])  # every valid chip predicted exactly once
     np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0, atol=1e-6)
     assert (pred[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]] >= 0).all().all()
     md = (tiny_run / f"results/{AREA}/density/metrics.md").read_text()
@@ -227,7 +242,11 @@ def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
             c = chip.geometry.centroid
             row, col = src.index(c.x, c.y)
             assert (row, col) == (chip["row"], chip["col"])
-            assert classes[row, col] == chip["predicted_class"]
+            predicted = chip["predicted_class"]  # none for a chip excluded (too much layover/shadow)
+            assert classes[row, col] == (src.nodata if np.isnan(predicted) else predicted)
+        excluded = table["subset"] == "excluded"
+        assert table.loc[excluded, "predicted_class"].isna().all()
+        assert (classes == src.nodata).sum() == excluded.sum()
     assert {"predicted_class", "prob_class0", "prob_class2", "landslide_count", "density_class"} <= set(table.columns)
 
 

@@ -1,0 +1,5 @@
+"""``python -m landslide_sar.synthetic config.yaml AREA OUT_DIR``."""
+
+from .write import main
+
+main()
