@@ -123,34 +123,32 @@ def flops(fwd_bwd: Callable[[], None]) -> int:
 
 
 def throughput_rows(device: torch.device, threads: list[int], reps: int, quick: bool) -> list[dict]:
-    """One row per (net, input, variant, threads)."""
-    cases: list[tuple[str, str, Callable[[], tuple]]] = []
+    """One row per (net, input, variant, threads). FLOPs are counted on the one-member model and
+    multiplied by K (FlopCounterMode over-counts grouped convolutions' backward)."""
+    Make = Callable[[int], tuple[Callable[[], None], Callable[[], None]]]
+    cases: list[tuple[str, str, int, int, Make]] = []  # net, label, members, batch, make(members)
     for name, (n_dem, n_sar) in DENSITY_INPUTS.items():
         for k in (1, 3):
-            cases.append(("density", f"{name}, K={k}", lambda d=n_dem, s=n_sar, k=k: density_step(d, s, k, 8, 128, device)))
+            cases.append(("density", f"{name}, K={k}", k, 8, lambda m, d=n_dem, s=n_sar: density_step(d, s, m, 8, 128, device)))
     fused = DENSITY_INPUTS["fused, 3 revisits"]
-    variants = {
-        "fused r3, K=3, channels_last": dict(channels_last=True),
-        "fused r3, K=3, undilated": dict(dilated=False),
-    }
     if not quick:
-        for label, kw in variants.items():
-            cases.append(("density", label, lambda kw=kw: density_step(*fused, 3, 8, 128, device, **kw)))
-        cases.append(("density", "fused r3, K=3, batch 32", lambda: density_step(*fused, 3, 32, 128, device)))
+        cases.append(("density", "fused r3, K=1, channels_last", 1, 8,
+                      lambda m: density_step(*fused, m, 8, 128, device, channels_last=True)))  # fmt: skip
+        cases.append(("density", "fused r3, K=1, undilated", 1, 8, lambda m: density_step(*fused, m, 8, 128, device, dilated=False)))
+        cases.append(("density", "fused r3, K=1, batch 32", 1, 32, lambda m: density_step(*fused, m, 32, 128, device)))
     for px in (32, 128):
         for k in (1, 3):
-            cases.append(("detection", f"{px} px, batch 16, K={k}", lambda px=px, k=k: detection_step(k, 16, px, device)))
+            cases.append(("detection", f"{px} px, batch 16, K={k}", k, 16, lambda m, px=px: detection_step(m, 16, px, device)))
     if not quick:
-        cases.append(("detection", "32 px, batch 16, K=3, channels_last",
-                      lambda: detection_step(3, 16, 32, device, channels_last=True)))  # fmt: skip
+        cases.append(("detection", "32 px, batch 16, K=3, channels_last", 3, 16,
+                      lambda m: detection_step(m, 16, 32, device, channels_last=True)))  # fmt: skip
+        cases.append(("detection", "32 px, batch 64, K=3", 3, 64, lambda m: detection_step(m, 64, 32, device)))
     rows = []
     for n_threads in threads:
         torch.set_num_threads(n_threads)
-        for net, label, make in cases:
-            step, fwd_bwd = make()
-            members = int(label.split("K=")[1].split(",")[0])
-            batch = 32 if "batch 32" in label else (16 if net == "detection" else 8)
-            f = flops(fwd_bwd)
+        for net, label, members, batch, make in cases:
+            f = flops(make(1)[1]) * members
+            step, _ = make(members)
             peak = sgemm_gflops(device)
             sec = step_rate(step, device, reps)
             achieved = f / sec / 1e9
@@ -252,8 +250,8 @@ def main() -> None:
     for n in threads:
         torch.set_num_threads(n)
         print(f"sgemm 2048^2 float32, {n} thread(s): {sgemm_gflops(device):.1f} GFLOP/s")
+    print("\n## Training-step throughput (K > 1: grouped convs)")
     rows = [] if args.ensembles_only else throughput_rows(device, threads, reps, args.quick)
-    print("\n## Training-step throughput (density: grouped convs)")
     print("\n| net | case | threads | GFLOP per sample | samples/s | GFLOP/s | sgemm GFLOP/s | of sgemm | ms/step |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
