@@ -51,15 +51,6 @@ class MemberLoop:
         return torch.stack(outs, dim=1)
 
 
-def set_grouped(model: nn.Module, grouped: bool) -> nn.Module:
-    """Run the ensemble `model` as grouped convs (True) or member by member (False); the
-    arithmetic is the same up to float rounding, the speed is not."""
-    for m in model.modules():
-        if isinstance(m, MemberLoop):
-            m.grouped = grouped
-    return model
-
-
 def member_view(x: torch.Tensor, members: int) -> torch.Tensor:
     """(B, K*C, H, W) -> (B, K, C, H, W) view."""
     return x.reshape(x.shape[0], members, x.shape[1] // members, *x.shape[2:])
@@ -70,16 +61,6 @@ def member_cat(tensors: Sequence[torch.Tensor], members: int) -> torch.Tensor:
     parts = [member_view(t, members) for t in tensors]
     out = torch.cat(parts, dim=2)
     return out.reshape(out.shape[0], -1, *out.shape[3:])
-
-
-def member_input(x: torch.Tensor, members: int) -> torch.Tensor:
-    """Model input in member-major layout: (B, C, H, W) is shared by every member (repeated),
-    (B, K, C, H, W) gives each member its own chips."""
-    if x.ndim == 4:
-        return x.repeat(1, members, 1, 1) if members > 1 else x
-    if x.ndim != 5 or x.shape[1] != members:
-        raise ValueError(f"input shape {tuple(x.shape)}; expected (B, C, H, W) or (B, {members}, C, H, W)")
-    return x.reshape(x.shape[0], -1, *x.shape[3:])
 
 
 def take_members(t: torch.Tensor, members: int, keep: Sequence[int]) -> torch.Tensor:
