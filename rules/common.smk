@@ -37,7 +37,7 @@ AREAS = list(config["areas"])
 
 wildcard_constraints:
     area="|".join(AREAS),
-    inputs="dem|sar|fused",
+    inputs="dem|sar|fused|baseline",
     revisits=r"\d+",
     half="0|1",
 
@@ -134,6 +134,25 @@ def density_experiments():
     ]
 
 
+def baseline_experiments():
+    """(inputs, revisits) of the non-deep change baseline: one per number of revisits."""
+    return [("baseline", revisits) for revisits in config["density"]["revisits"]]
+
+
+def table_experiments():
+    """The experiments of the density table and differences: the nets and the baseline."""
+    return density_experiments() + baseline_experiments()
+
+
+def density_features(wildcards):
+    """The features evaluate_density scores for each half: a net's own per half; the
+    baseline's one file for both (nothing in it is learnt)."""
+    base = f"results/{wildcards.area}/density/{wildcards.inputs}_r{wildcards.revisits}"
+    if wildcards.inputs == "baseline":
+        return [f"{base}/features.csv"] * 2
+    return [f"{base}/half{half}/features.csv" for half in (0, 1)]
+
+
 def map_experiment():
     """The experiment whose cross-prediction becomes the density map."""
     inputs = config["density"]["map"]["inputs"]
@@ -162,6 +181,7 @@ def all_targets():
     for area in DENSITY_AREAS:
         targets += [
             f"results/{area}/density/metrics.csv",
+            f"results/{area}/density/differences.csv",
             f"results/{area}/density/map.tif",
             f"results/{area}/density/map.gpkg",
             f"results/{area}/report/map_vs_truth.png",

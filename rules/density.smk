@@ -13,6 +13,8 @@ rule train_density:
         "logs/{area}/train_density/{inputs}_r{revisits}_half{half}.log",
     benchmark:
         "benchmarks/{area}/train_density/{inputs}_r{revisits}_half{half}.tsv"
+    wildcard_constraints:
+        inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -42,6 +44,8 @@ rule predict_density:
         "logs/{area}/predict_density/{inputs}_r{revisits}_half{half}.log",
     benchmark:
         "benchmarks/{area}/predict_density/{inputs}_r{revisits}_half{half}.tsv"
+    wildcard_constraints:
+        inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -57,13 +61,33 @@ rule predict_density:
         "../workflow_scripts/predict_density.py"
 
 
+rule baseline_features:
+    input:
+        chips=rules.make_chips.output.zarr,
+    output:
+        features="results/{area}/density/baseline_r{revisits}/features.csv",
+    log:
+        "logs/{area}/baseline_features/baseline_r{revisits}.log",
+    benchmark:
+        "benchmarks/{area}/baseline_features/baseline_r{revisits}.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        percentiles=config["density"]["forest"]["percentiles"],
+    message:
+        "Per-chip change statistics ({wildcards.revisits} revisits) of {wildcards.area}: the baseline's features"
+    script:
+        "../workflow_scripts/baseline_features.py"
+
+
 rule evaluate_density:
     input:
         table=rules.make_chips.output.table,
-        features=expand(
-            "results/{{area}}/density/{{inputs}}_r{{revisits}}/half{half}/features.csv",
-            half=[0, 1],
-        ),
+        features=density_features,
     output:
         metrics="results/{area}/density/{inputs}_r{revisits}/metrics.csv",
         predictions="results/{area}/density/{inputs}_r{revisits}/predictions.csv",
@@ -81,6 +105,7 @@ rule evaluate_density:
         runtime=10,
     params:
         forest=config["density"]["forest"],
+        evaluation=config["evaluation"],
     message:
         "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}"
     script:
@@ -91,8 +116,13 @@ rule density_table:
     input:
         metrics=lambda w: [
             f"results/{w.area}/density/{i}_r{r}/metrics.csv"
-            for i, r in density_experiments()
+            for i, r in table_experiments()
         ],
+        oracle=lambda w: (
+            [f"results/{w.area}/density/oracle/metrics.csv"]
+            if "synthetic" in config["areas"][w.area]
+            else []
+        ),
     output:
         csv=report(
             "results/{area}/density/metrics.csv",
@@ -113,11 +143,78 @@ rule density_table:
         mem_mb=1000,
         runtime=5,
     params:
-        experiments=density_experiments(),
+        experiments=table_experiments(),
+        interval_level=config["evaluation"]["interval"],
     message:
         "Density metrics table of {wildcards.area}"
     script:
         "../workflow_scripts/density_table.py"
+
+
+rule density_oracle:
+    input:
+        table=rules.make_chips.output.table,
+        truth=rules.generate_event.output.truth_raster,
+    output:
+        metrics="results/{area}/density/oracle/metrics.csv",
+    log:
+        "logs/{area}/density_oracle.log",
+    benchmark:
+        "benchmarks/{area}/density_oracle.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        class_edges=config["chips"]["density_class_edges_per_km2"],
+        omission_rate=lambda w: config["areas"][w.area]["synthetic"]["landslides"][
+            "inventory_omission_rate"
+        ],
+        evaluation=config["evaluation"],
+    message:
+        "Information limit of {wildcards.area}: AUC of the generated truth's expected counts"
+    script:
+        "../workflow_scripts/density_oracle.py"
+
+
+rule density_differences:
+    input:
+        metrics=lambda w: [
+            f"results/{w.area}/density/{i}_r{r}/metrics.csv"
+            for i, r in table_experiments()
+        ],
+        predictions=lambda w: [
+            f"results/{w.area}/density/{i}_r{r}/predictions.csv"
+            for i, r in table_experiments()
+        ],
+    output:
+        csv=report(
+            "results/{area}/density/differences.csv",
+            caption="../report/density_differences.rst",
+            category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "paired differences"},
+        ),
+        markdown="results/{area}/density/differences.md",
+    log:
+        "logs/{area}/density_differences.log",
+    benchmark:
+        "benchmarks/{area}/density_differences.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        experiments=table_experiments(),
+        evaluation=config["evaluation"],
+    message:
+        "Paired differences of the density experiments of {wildcards.area}"
+    script:
+        "../workflow_scripts/density_differences.py"
 
 
 rule density_map:

@@ -365,8 +365,15 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
     d, table = toy_event
     metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str, "seed": str})
     assert list(metrics.columns) == [
-        "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+        "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_ci_low", "auc_ci_high", "auc_class0", "auc_class1",
+        "auc_class2", "accuracy",
     ]  # fmt: skip
+    # the interval over chips: on the rows over all chips only, around the estimate
+    both_rows = metrics[metrics["split"] == "both"]
+    assert metrics.loc[metrics["split"] != "both", "auc_ci_low"].isna().all()
+    cross_rows = both_rows[both_rows["subset"] == "cross"]
+    assert (cross_rows["auc_ci_low"] < cross_rows["auc_macro_ovr"]).all()
+    assert (cross_rows["auc_macro_ovr"] < cross_rows["auc_ci_high"]).all()
     assert metrics[["split", "subset"]].values.tolist() == [
         ["0", "train"], ["0", "val"], ["0", "cross"], ["1", "train"], ["1", "val"], ["1", "cross"],
         ["both", "cross"], ["both", "cross"], ["both", "no_skill"],

@@ -90,12 +90,23 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv", dtype={"seed": str})
     assert {"inputs", "revisits", "seed", "split", "subset", "auc_macro_ovr"} <= set(metrics.columns)
     both = metrics[(metrics["split"].astype(str) == "both") & (metrics["subset"] == "cross")]
+    nets = both[both["inputs"] != "baseline"]
     # every member (training seed) of every experiment scored, and their ensemble
-    assert sorted(set(both["seed"])) == ["0", "1", "ensemble"]
-    assert both.groupby(["inputs", "revisits"]).size().eq(3).all()
+    assert sorted(set(nets["seed"])) == ["0", "1", "ensemble"]
+    assert nets.groupby(["inputs", "revisits"]).size().eq(3).all()
     cross = both[both["seed"] == "ensemble"]
-    # one ensemble cross row per experiment: DEM once (revisits 0), fused per revisits of the tiny config
-    assert sorted(zip(cross["inputs"], cross["revisits"])) == [("dem", 0), ("fused", 1), ("fused", 3)]
+    # one ensemble cross row per experiment: DEM once (revisits 0), fused and the change baseline
+    # (one member: no net) per revisits of the tiny config
+    assert sorted(zip(cross["inputs"], cross["revisits"])) == [
+        ("baseline", 1), ("baseline", 3), ("dem", 0), ("fused", 1), ("fused", 3),
+    ]  # fmt: skip
+    # every row over all chips carries its bootstrap interval around the estimate
+    assert ((cross["auc_ci_low"] <= cross["auc_macro_ovr"]) & (cross["auc_macro_ovr"] <= cross["auc_ci_high"])).all()
+    assert (cross["auc_ci_high"] - cross["auc_ci_low"]).between(0.01, 0.6).all()
+    # the information limit from the twin's true rate: above every model, which cannot know the draw
+    oracle = metrics[metrics["inputs"] == "oracle"]
+    assert oracle["subset"].tolist() == ["oracle_rate"] and oracle["seed"].tolist() == ["truth"]
+    assert float(oracle["auc_macro_ovr"].iloc[0]) > float(cross["auc_macro_ovr"].max())
     fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
     # the twin is hard (layover/shadow, speckle correlated over the resolution cell, inventory
     # omissions that turn 1-head 32-px chips into class 0): on 95 tiny chips the fused net reaches
@@ -114,6 +125,13 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert (pred[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]] >= 0).all().all()
     md = (tiny_run / f"results/{AREA}/density/metrics.md").read_text()
     assert md.count("|") > 10 and " ± " in md and "2 training seed(s)" in md
+    assert "oracle" in md and "change statistics" in md and "[0." in md
+    diffs = pd.read_csv(tiny_run / f"results/{AREA}/density/differences.csv")
+    pairs = set(zip(diffs["a"], diffs["b"]))
+    assert {("fused_r3", "dem_r0"), ("fused_r3", "fused_r1"), ("fused_r3", "baseline_r3")} <= pairs
+    assert set(diffs["verdict"]) <= {"holds", "reversed", "within noise"}
+    assert ((diffs["ci_low"] <= diffs["ensemble_diff"]) & (diffs["ensemble_diff"] <= diffs["ci_high"])).all()
+    np.testing.assert_allclose(diffs["ensemble_diff"], diffs["ensemble_a"] - diffs["ensemble_b"], atol=1e-3)
 
 
 def test_cube_reads_with_the_published_cubes_access_pattern(tiny_run) -> None:

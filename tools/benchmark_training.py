@@ -35,7 +35,7 @@ from landslide_sar.detection.model import ResNetUNet
 from landslide_sar.detection.train import DetectionTask, member_cross_entropy
 from landslide_sar.nn.fit import FitConfig, fit_ensemble
 
-DENSITY_MODEL = {"width": 16, "depth": 3}  # config.yaml's density.model
+DENSITY_MODEL = {"width": 16, "depth": 3, "multilook": 4}  # config.yaml's density.model
 DETECTION_MODEL = {"base_width": 8, "depth": 3, "blocks_per_stage": 1}  # config.yaml's detection.model
 DENSITY_INPUTS = {"DEM only": (4, 0), "SAR only, 3 revisits": (0, 12), "fused, 3 revisits": (4, 12)}
 
@@ -73,9 +73,11 @@ def step_rate(step: Callable[[], None], device: torch.device, reps: int) -> floa
 
 
 def density_step(n_dem: int, n_sar: int, members: int, batch: int, px: int, device: torch.device, *,
-                 dilated: bool = True, channels_last: bool = False) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
+                 dilated: bool = True, channels_last: bool = False,
+                 multilook: int = DENSITY_MODEL["multilook"]) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
     """(one training step, one forward+backward for the FLOP counter) of the density net."""
-    model = DensityNet(n_dem, n_sar, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], dilated=dilated, members=members)
+    model = DensityNet(n_dem, n_sar, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], dilated=dilated,
+                       multilook=multilook, members=members)  # fmt: skip
     model = model.to(device)
     x = torch.randn(batch, members, n_dem + n_sar, px, px, device=device)
     y = torch.rand(batch, members, px, px, device=device) > 0.99
@@ -132,6 +134,9 @@ def throughput_rows(device: torch.device, threads: list[int], reps: int, quick: 
             cases.append(("density", f"{name}, K={k}", k, 8, lambda m, d=n_dem, s=n_sar: density_step(d, s, m, 8, 128, device)))
     fused = DENSITY_INPUTS["fused, 3 revisits"]
     if not quick:
+        for ml in (1, 2):  # the default is DENSITY_MODEL's (4); 1 = every 10 m pixel
+            cases.append(("density", f"fused r3, K=1, multilook {ml}", 1, 8,
+                          lambda m, ml=ml: density_step(*fused, m, 8, 128, device, multilook=ml)))  # fmt: skip
         cases.append(("density", "fused r3, K=1, channels_last", 1, 8,
                       lambda m: density_step(*fused, m, 8, 128, device, channels_last=True)))  # fmt: skip
         cases.append(("density", "fused r3, K=1, undilated", 1, 8, lambda m: density_step(*fused, m, 8, 128, device, dilated=False)))

@@ -12,6 +12,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         experiments=snakemake.params.experiments,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,
+        interval_level=snakemake.params.interval_level,
+        oracle_paths=list(snakemake.input.oracle),
     )
 
 

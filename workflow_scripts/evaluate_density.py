@@ -12,6 +12,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         features_half0=snakemake.input.features[0],
         features_half1=snakemake.input.features[1],
         forest_cfg=snakemake.params.forest,
+        evaluation_cfg=snakemake.params.evaluation,
         metrics_out=snakemake.output.metrics,
         predictions_out=snakemake.output.predictions,
         forests_out=snakemake.output.forests,

@@ -21,14 +21,18 @@ from sklearn.metrics import confusion_matrix, roc_auc_score
 from landslide_sar.density.forest_io import save_forests
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.stats import auc_interval
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 CLASSES = (0, 1, 2)
 METRIC_COLUMNS = [
-    "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
+    "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_ci_low", "auc_ci_high", "auc_class0", "auc_class1",
+    "auc_class2", "accuracy",
 ]  # fmt: skip
+#: The interval settings when a caller gives none (the schema's `evaluation` defaults).
+DEFAULT_EVALUATION = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
@@ -172,13 +176,16 @@ def evaluate_density(
     predictions_out: PathLike,
     forests_out: PathLike,
     *,
+    evaluation_cfg: Mapping | None = None,
     threads: int = 1,
 ) -> None:
     """Per member (training seed) of the halves' models: fit one forest per half, score it,
     cross-predict every chip; then score the members' mean probabilities (the ensemble).
 
     metrics_out CSV: seed (a training seed, or "ensemble"), split (0, 1, both), subset (train,
-    val, cross, no_skill), n_chips, auc_macro_ovr, auc_class0..2, accuracy. The no_skill row
+    val, cross, no_skill), n_chips, auc_macro_ovr, auc_ci_low, auc_ci_high, auc_class0..2,
+    accuracy. The interval (rows of split "both") is the stratified bootstrap over chips of
+    evaluation_cfg (bootstrap_samples, seed, interval; landslide_sar.stats). The no_skill row
     scores the combined set with the pooled train class prior as a constant probability (AUC 0.5,
     accuracy = majority class). predictions_out CSV: chip, half, density_class, predicted_class,
     prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
@@ -194,6 +201,12 @@ def evaluate_density(
     bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
     if bad:
         raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
+    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+
+    def interval(y: np.ndarray, prob: np.ndarray) -> dict:
+        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        return {"auc_ci_low": iv.low, "auc_ci_high": iv.high}
+
     frames = [read_features(features_half0), read_features(features_half1)]
     seeds = member_seeds(frames, "evaluate_density")
     rows: list[dict] = []
@@ -208,7 +221,9 @@ def evaluate_density(
             table, {0: frames[0][seed], 1: frames[1][seed]}, forest_cfg, threads, where
         )
         prob = np.concatenate([cross_prob[0], cross_prob[1]])
-        member_rows.append({"split": "both", "subset": "cross", **class_metrics(y_all, prob, f"{where}both cross")})
+        member_rows.append(
+            {"split": "both", "subset": "cross", **class_metrics(y_all, prob, f"{where}both cross"), **interval(y_all, prob)}
+        )
         rows += [{"seed": str(seed), **r} for r in member_rows]
         members_prob.append(cross_prob)
         prior = counts / counts.sum()
@@ -235,9 +250,11 @@ def evaluate_density(
     pred = pred.sort_values("chip", kind="stable")[PREDICTION_COLUMNS + SPREAD_COLUMNS]
     y_sorted = pred["density_class"].to_numpy()
     prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
-    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "cross", **class_metrics(y_sorted, prob_all, "ensemble cross")})
+    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "cross",
+                 **class_metrics(y_sorted, prob_all, "ensemble cross"), **interval(y_sorted, prob_all)})  # fmt: skip
     constant = np.tile(prior, (y_sorted.size, 1))
-    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "no_skill", **class_metrics(y_sorted, constant, "no_skill")})
+    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "no_skill",
+                 **class_metrics(y_sorted, constant, "no_skill"), **interval(y_sorted, constant)})  # fmt: skip
 
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     member_cross = metrics[(metrics["seed"] != ENSEMBLE) & (metrics["split"] == "both")]["auc_macro_ovr"]

@@ -25,12 +25,16 @@ LABEL_CHANNEL = "landslides"
 #: other 3x (docs/benchmark_training.md), so on a CPU the members train one after another.
 GROUPED = {"cpu": False, "cuda": True}
 INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
-_SAR_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
+#: A SAR chip channel: polarisation, pre/post, acquisition number (pre1 earliest, post1 first after).
+SAR_CHANNEL_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
 
 
 class DensityNet(MemberLoop, nn.Module):
     """Two conv branches (DEM, SAR) fused by a 1x1 conv into one sigmoid map, for K members at once.
 
+    `multilook` m > 1 first averages the inputs over m x m pixels (as SAR multilooking does:
+    speckle averages out, m^2 fewer pixels and FLOPs in every layer) and repeats each output
+    value over its m x m pixels, so the output keeps the chip size and the loss its labels.
     Each branch is `depth` 3x3 conv + ReLU layers (padding = dilation, so every map keeps the
     chip size; `dilated` uses dilations 1, 2, 4, ... so depth 3 sees 15x15 pixels (150 m)). After
     the first layer the two branches run as ONE conv grouped by branch and member (same
@@ -42,14 +46,17 @@ class DensityNet(MemberLoop, nn.Module):
 
     def __init__(
         self, n_dem: int, n_sar: int, width: int, depth: int, *, dilated: bool = True, batch_norm: bool = False,
-        members: int = 1,
+        multilook: int = 1, members: int = 1,
     ) -> None:  # fmt: skip
         super().__init__()
         if n_dem < 0 or n_sar < 0 or n_dem + n_sar == 0:
             raise InputError(f"DensityNet: n_dem={n_dem}, n_sar={n_sar}; expected non-negative counts, not both 0")
-        if width < 1 or depth < 1 or members < 1:
-            raise InputError(f"DensityNet: width={width}, depth={depth}, members={members}; expected all >= 1")
+        if width < 1 or depth < 1 or members < 1 or multilook < 1:
+            raise InputError(
+                f"DensityNet: width={width}, depth={depth}, multilook={multilook}, members={members}; expected all >= 1"
+            )
         self.n_dem, self.n_sar, self.width, self.depth, self.members = n_dem, n_sar, width, depth, members
+        self.multilook = int(multilook)
         self.n_branches = nb = int(n_dem > 0) + int(n_sar > 0)
         k = members
 
@@ -70,7 +77,9 @@ class DensityNet(MemberLoop, nn.Module):
             deep.append(nn.ReLU(inplace=True))
         self.deep = nn.Sequential(*deep)
         self.fuse = grouped_conv(k, nb * width, 1, 1)
-        self._twin(lambda: DensityNet(n_dem, n_sar, width, depth, dilated=dilated, batch_norm=batch_norm))
+        self._twin(
+            lambda: DensityNet(n_dem, n_sar, width, depth, dilated=dilated, batch_norm=batch_norm, multilook=multilook)
+        )
 
     def _first(self, layers: nn.Sequential, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
         conv = layers[0]
@@ -88,6 +97,12 @@ class DensityNet(MemberLoop, nn.Module):
             )
         if not self.grouped and self.members > 1:
             return self.loop_forward(x)
+        m = self.multilook
+        if m > 1:
+            if x.shape[-1] % m or x.shape[-2] % m:
+                raise ValueError(f"DensityNet: chip {tuple(x.shape[-2:])} px is not a multiple of multilook={m}")
+            size = x.shape[-2:]
+            x = F.avg_pool2d(x.reshape(-1, *x.shape[-3:]), m).reshape(*x.shape[:-2], size[0] // m, size[1] // m)
         c = 1 if x.ndim == 4 else 2
         feats = []
         if self.dem_in is not None:
@@ -95,7 +110,8 @@ class DensityNet(MemberLoop, nn.Module):
         if self.sar_in is not None:
             feats.append(self._first(self.sar_in, x, self.n_dem, x.shape[c]))
         h = feats[0] if len(feats) == 1 else member_cat(feats, self.members)
-        return torch.sigmoid(self.fuse(self.deep(h)))
+        out = torch.sigmoid(self.fuse(self.deep(h)))
+        return out if m == 1 else out.repeat_interleave(m, dim=-2).repeat_interleave(m, dim=-1)
 
 
 def build_density_net(config: dict, members: int, device: torch.device) -> DensityNet:
@@ -158,7 +174,7 @@ def select_channels(channel_names: Sequence[str], inputs: str, revisits: int) ->
             raise InputError(f"chips lack DEM channel(s) {missing}; expected {list(DEM_CHANNELS)}")
         dem_idx = [names.index(c) for c in DEM_CHANNELS]
     if inputs in ("sar", "fused"):
-        parsed = [(i, _SAR_RE.match(n)) for i, n in enumerate(names)]
+        parsed = [(i, SAR_CHANNEL_RE.match(n)) for i, n in enumerate(names)]
         sar = [(i, m.group(2), int(m.group(3))) for i, m in parsed if m]
         n_post = max((k for _, when, k in sar if when == "post"), default=0)
         if isinstance(revisits, bool) or not isinstance(revisits, (int, np.integer)) or not 1 <= revisits <= n_post:

@@ -201,7 +201,7 @@ def train_density(
     """Train the models of `half` (one per training seed, at once) on its train chips, early-stop
     each on its val chips, save every member's best weights.
 
-    model_cfg: width, depth, dilated, batch_norm. training_cfg: seeds, max_epochs, batch_size,
+    model_cfg: width, depth, dilated, batch_norm, multilook (default 1). training_cfg: seeds, max_epochs, batch_size,
     learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint (tensors and plain
     containers, loadable with weights_only=True) holds the ensemble's state_dict (member k =
     seeds[k]), model config, channel names, standardisation stats, per-member best_epoch and
@@ -214,6 +214,7 @@ def train_density(
     width, depth = int(_cfg(model_cfg, "width", "model_cfg")), int(_cfg(model_cfg, "depth", "model_cfg"))
     dilated = bool(_cfg(model_cfg, "dilated", "model_cfg"))
     batch_norm = bool(_cfg(model_cfg, "batch_norm", "model_cfg"))
+    multilook = int(model_cfg.get("multilook", 1))
     seeds = training_seeds(training_cfg)
     fit_cfg = FitConfig(
         seeds=seeds, max_epochs=int(_cfg(training_cfg, "max_epochs", "training_cfg")),
@@ -250,7 +251,7 @@ def train_density(
     )  # fmt: skip
     config = {
         "n_dem": len(dem_idx), "n_sar": len(sar_idx), "width": width, "depth": depth,
-        "dilated": dilated, "batch_norm": batch_norm,
+        "dilated": dilated, "batch_norm": batch_norm, "multilook": multilook,
     }  # fmt: skip
 
     def build(members: int) -> DensityNet:

@@ -1,0 +1,193 @@
+"""Known answers for the density grid's reference rows and its differences: the multilooked
+net, the change baseline's features, the oracle of a hand-built truth, the paired differences."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import torch
+import xarray as xr
+from rasterio.transform import from_origin
+from scipy.stats import poisson
+from shapely.geometry import box
+
+from landslide_sar.density.baseline import BASELINE_LAYERS, baseline_features, change_layers, chip_statistics
+from landslide_sar.density.differences import comparisons, density_differences
+from landslide_sar.density.model import DensityNet
+from landslide_sar.density.oracle import class_probabilities, oracle_metrics
+from landslide_sar.grid import InputError
+from landslide_sar.stats import HOLDS, WITHIN_NOISE, macro_auc
+
+NAMES = ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect",
+         "vv_pre1", "vh_pre1", "vv_pre2", "vh_pre2", "vv_post1", "vh_post1", "vv_post2", "vh_post2", "landslides"]  # fmt: skip
+
+
+# --- multilook ----------------------------------------------------------------------------------
+
+
+def test_multilooked_net_is_the_net_on_averaged_inputs_repeated_over_its_pixels() -> None:
+    torch.manual_seed(0)
+    net = DensityNet(4, 8, width=5, depth=2, multilook=2).eval()
+    plain = DensityNet(4, 8, width=5, depth=2, multilook=1).eval()
+    plain.load_state_dict(net.state_dict())
+    x = torch.randn(3, 12, 16, 16)
+    out = net(x)
+    assert out.shape == (3, 1, 16, 16)
+    want = plain(torch.nn.functional.avg_pool2d(x, 2))  # (3, 1, 8, 8)
+    torch.testing.assert_close(out[..., ::2, ::2], want)
+    torch.testing.assert_close(out[..., 1::2, 1::2], want)
+    with pytest.raises(ValueError, match="multiple of multilook"):
+        net(torch.randn(1, 12, 15, 16))
+    with pytest.raises(InputError, match="multilook=0"):
+        DensityNet(4, 8, width=5, depth=2, multilook=0)
+
+
+# --- change baseline ------------------------------------------------------------------------------
+
+
+def _chips(n: int = 2, size: int = 4) -> np.ndarray:
+    data = np.ones((n, len(NAMES), size, size), np.float32)
+    for c, name in enumerate(NAMES):
+        if name.startswith("vv_pre") or name.startswith("vh_pre"):
+            data[:, c] = 0.1  # -10 dB
+        elif name.endswith("post1"):
+            data[:, c] = 0.01  # -20 dB
+        elif name.endswith("post2"):
+            data[:, c] = 0.1  # -10 dB
+    data[:, NAMES.index("dem")] = np.arange(size * size).reshape(size, size)
+    return data
+
+
+def test_change_layers_known_answers() -> None:
+    data = _chips()
+    one = change_layers(data, NAMES, 1)
+    assert one.shape == (2, len(BASELINE_LAYERS), 4, 4)
+    np.testing.assert_allclose(one[:, 0], -10.0, atol=1e-5)  # vv: post1 -20 dB minus pre -10 dB
+    np.testing.assert_allclose(one[:, 1], -10.0, atol=1e-5)
+    np.testing.assert_allclose(change_layers(data, NAMES, 2)[:, 0], -5.0, atol=1e-5)  # mean(-20, -10) + 10
+    np.testing.assert_array_equal(one[:, 2], data[:, 0])  # the DEM as is
+    data[0, NAMES.index("vv_pre2"), 0, 0] = np.nan
+    assert np.isnan(change_layers(data, NAMES, 1)[0, 0, 0, 0])
+    with pytest.raises(InputError, match="revisits=3"):
+        change_layers(data, NAMES, 3)
+
+
+def test_chip_statistics_are_nan_safe_percentiles() -> None:
+    layers = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
+    layers[1, 0, 0, :] = np.nan
+    stats = chip_statistics(layers, [0, 50, 100])
+    np.testing.assert_allclose(stats[0], [0, 7.5, 15])
+    np.testing.assert_allclose(stats[1], [20, 25.5, 31])  # 16..31 without 16..19
+
+
+def test_baseline_features_ignore_the_labels(tmp_path: Path) -> None:
+    data = _chips(3)
+    ids = np.array([5, 6, 7])
+
+    def write(d: np.ndarray, name: str) -> pd.DataFrame:
+        ds = xr.Dataset({"chips": (("chip", "channel", "y", "x"), d)}, coords={"chip": ids, "channel": NAMES})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.to_zarr(tmp_path / f"{name}.zarr", mode="w")
+        baseline_features(tmp_path / f"{name}.zarr", 1, [10, 90], tmp_path / f"{name}.csv")
+        return pd.read_csv(tmp_path / f"{name}.csv")
+
+    a = write(data, "a")
+    assert a["chip"].tolist() == [5, 6, 7] and a.shape[1] == 1 + 2 * len(BASELINE_LAYERS)
+    assert a["vv_change_db_p10"].tolist() == pytest.approx([-10.0] * 3, abs=1e-4)
+    data[:, -1] = 1.0  # every pixel a landslide: nothing a real run would not have may change
+    pd.testing.assert_frame_equal(a, write(data, "b"))
+
+
+# --- oracle ---------------------------------------------------------------------------------------
+
+
+def test_class_probabilities_of_poisson_counts() -> None:
+    p = class_probabilities(np.array([0.0, 2.0, 60.0]), chip_km2=1.6384, class_edges=[0, 25])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert p[0].tolist() == [1.0, 0.0, 0.0]  # no expected head: certainly class 0
+    assert p[1, 0] == pytest.approx(math.exp(-2.0))  # P(N = 0)
+    assert p[2, 2] == pytest.approx(1 - poisson.cdf(40, 60.0))  # class 2: more than 25 * 1.6384 heads
+
+
+def test_oracle_of_a_hand_built_truth_gives_the_analytic_auc(tmp_path: Path) -> None:
+    """4 chips of 2 x 2 px (10 m): rates per chip 0, 0.5, 5, 50 expected heads; the oracle row's
+    AUC is the AUC of their Poisson class probabilities against the observed classes."""
+    res, size = 10.0, 2
+    mu = np.array([0.0, 0.5, 5.0, 50.0])
+    rate = np.zeros((2 * size, 2 * size), np.float32)
+    geoms, rows = [], []
+    for i, m in enumerate(mu):
+        r, c = divmod(i, 2)
+        rate[r * size : (r + 1) * size, c * size : (c + 1) * size] = m / size**2
+        geoms.append(box(c * size * res, -(r + 1) * size * res, (c + 1) * size * res, -r * size * res))
+    classes = [0, 2, 1, 2]  # observed classes (a draw of the counts)
+    table = gpd.GeoDataFrame({"chip": range(4), "density_class": classes, "half": [0, 1, 0, 1],
+                              "subset": ["train", "train", "val", "train"]}, geometry=geoms, crs="EPSG:32619")  # fmt: skip
+    table.to_file(tmp_path / "chips.gpkg", layer="chips", driver="GPKG")
+    bands = np.zeros((9, *rate.shape), np.float32)
+    bands[5] = rate
+    names = ("elevation", "rain", "land_cover", "landslide_fraction", "storm_damage", "rate", "layover_shadow",
+             "incidence_deg", "epicentre_distance_m")  # fmt: skip
+    with rasterio.open(tmp_path / "truth.tif", "w", driver="GTiff", width=rate.shape[1], height=rate.shape[0],
+                       count=9, dtype="float32", crs="EPSG:32619", transform=from_origin(0, 0, res, res)) as dst:  # fmt: skip
+        dst.write(bands)
+        dst.descriptions = names
+    chip_km2 = (size * res) ** 2 / 1e6  # 0.0004 km²: class 1 holds 1 head (2500 per km²), class 2 more
+    out = oracle_metrics(tmp_path / "chips.gpkg", tmp_path / "truth.tif", [0, 2500], 0.2,
+                         {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "oracle.csv")  # fmt: skip
+    want = class_probabilities(0.8 * mu, chip_km2, [0, 2500])  # 20 % of the heads are not mapped
+    assert out["auc_macro_ovr"].iloc[0] == pytest.approx(float(macro_auc(np.array(classes), want, (0, 1, 2))))
+    assert out["seed"].iloc[0] == "truth" and out["subset"].iloc[0] == "oracle_rate"
+    assert pd.read_csv(tmp_path / "oracle.csv")["n_chips"].iloc[0] == 4
+
+
+# --- paired differences ---------------------------------------------------------------------------
+
+
+def test_comparisons_of_a_grid() -> None:
+    grid = [("dem", 0), ("sar", 1), ("sar", 3), ("fused", 1), ("fused", 3), ("baseline", 1), ("baseline", 3)]
+    pairs = {(a, b) for _, a, b in comparisons(grid)}
+    assert {("fused_r3", "sar_r3"), ("sar_r1", "dem_r0"), ("fused_r3", "fused_r1"), ("fused_r3", "baseline_r3")} <= pairs
+    assert ("fused_r2", "sar_r2") not in pairs  # not in the grid
+
+
+def _experiment(d: Path, name: str, y: np.ndarray, probs: list[np.ndarray]) -> tuple[Path, Path]:
+    rows = [{"seed": str(k), "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, p, (0, 1, 2))}
+            for k, p in enumerate(probs)]  # fmt: skip
+    mean = np.mean(probs, axis=0)
+    rows.append({"seed": "ensemble", "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, mean, (0, 1, 2))})
+    (d / name).mkdir()
+    pd.DataFrame(rows).to_csv(d / name / "metrics.csv", index=False)
+    pred = pd.DataFrame({"chip": np.arange(y.size), "density_class": y,
+                         **{f"prob_class{c}": mean[:, c] for c in range(3)}})  # fmt: skip
+    pred.to_csv(d / name / "predictions.csv", index=False)
+    return d / name / "metrics.csv", d / name / "predictions.csv"
+
+
+def test_differences_known_answers(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 40)
+    good = [np.eye(3)[y] * 2 + rng.random((y.size, 3)) for _ in range(3)]
+    good = [g / g.sum(axis=1, keepdims=True) for g in good]
+    noise = [rng.dirichlet([1, 1, 1], y.size) for _ in range(3)]
+    paths = [_experiment(tmp_path, "fused_r1", y, good), _experiment(tmp_path, "sar_r1", y, good),
+             _experiment(tmp_path, "dem_r0", y, noise)]  # fmt: skip
+    out = density_differences([m for m, _ in paths], [p for _, p in paths], [("fused", 1), ("sar", 1), ("dem", 0)],
+                              {"bootstrap_samples": 300, "seed": 0, "interval": 0.95}, tmp_path / "d.csv",
+                              tmp_path / "d.md").set_index(["a", "b"])  # fmt: skip
+    same = out.loc[("fused_r1", "sar_r1")]  # identical scores: exactly no difference
+    assert (same["member_diff"], same["member_diff_sd"], same["ensemble_diff"], same["ci_low"], same["ci_high"]) == (0, 0, 0, 0, 0)
+    assert same["verdict"] == WITHIN_NOISE
+    vs_dem = out.loc[("sar_r1", "dem_r0")]
+    assert vs_dem["n_seeds"] == 3 and vs_dem["ci_low"] > 0.2 and vs_dem["verdict"] == HOLDS
+    want = np.mean([macro_auc(y, g, (0, 1, 2)) - macro_auc(y, n, (0, 1, 2)) for g, n in zip(good, noise)])
+    assert vs_dem["member_diff"] == pytest.approx(want)
+    assert "holds" in (tmp_path / "d.md").read_text()

@@ -1,0 +1,19 @@
+"""Rule baseline_features: per-chip change statistics and DEM percentiles, the baseline's features."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.density.baseline import baseline_features
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        baseline_features,
+        snakemake.log[0],
+        chips_zarr=snakemake.input.chips,
+        revisits=int(snakemake.wildcards.revisits),
+        percentiles=snakemake.params.percentiles,
+        features_out=snakemake.output.features,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake

@@ -1,0 +1,21 @@
+"""Rule density_differences: the paired differences of the density experiments, with intervals."""
+
+from landslide_sar.io import run_rule
+from landslide_sar.density.differences import density_differences
+
+
+def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
+    run_rule(
+        density_differences,
+        snakemake.log[0],
+        metrics_paths=list(snakemake.input.metrics),
+        predictions_paths=list(snakemake.input.predictions),
+        experiments=snakemake.params.experiments,
+        evaluation_cfg=snakemake.params.evaluation,
+        csv_out=snakemake.output.csv,
+        markdown_out=snakemake.output.markdown,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined] # noqa: F821 - injected by Snakemake
