@@ -19,6 +19,14 @@ class ConfigError(ValueError):
     """A config value the schema does not allow; the message names key, value and what is allowed."""
 
 
+def _sub_schema(path: Path) -> dict:
+    """A sub-schema file without its `$schema`: validated by the main schema's validator class
+    (jsonschema switches class at a `$schema`, which would drop the filling of defaults)."""
+    sub = yaml.safe_load(path.read_text())
+    sub.pop("$schema", None)
+    return sub
+
+
 def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
     """The main schema with the sub-schemas it references by file name (from an area's
     properties or a top-level property) inlined under $defs."""
@@ -28,14 +36,14 @@ def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
         ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
         if ref.endswith(".yaml"):
             name = Path(ref).stem.replace(".schema", "")
-            schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
+            schema["$defs"][name] = _sub_schema(schema_dir / ref)
             area[key] = {"$ref": f"#/$defs/{name}"}
     top = schema["properties"]  # top-level sections kept in their own file (detection)
     for key, sub in list(top.items()):
         ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
         if ref.endswith(".yaml"):
             name = Path(ref).stem.replace(".schema", "")
-            schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
+            schema["$defs"][name] = _sub_schema(schema_dir / ref)
             top[key] = {"$ref": f"#/$defs/{name}"}
     return schema
 

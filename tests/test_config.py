@@ -74,3 +74,16 @@ def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> No
     cfg["areas"]["embedded"]["download"] = {"http_retries": 0}
     validate_config(cfg)
     assert cfg["areas"]["embedded"]["download"] == {"http_retries": 0, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
+
+
+def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_yamls(default) -> None:
+    """Defaults live in the schema only: a detection section holding just its experiments (within,
+    transfer) validates to config.yaml's full section, setting by setting."""
+    full, cfg = copy.deepcopy(default), copy.deepcopy(default)
+    cfg["detection"] = {k: cfg["detection"][k] for k in ("within", "transfer", "map")}
+    validate_config(full)
+    validate_config(cfg)
+    assert cfg["detection"] == full["detection"]
+    cfg["detection"] = {k: default["detection"][k] for k in ("within", "transfer")} | {"training": {"max_epochs": 1}}
+    validate_config(cfg)
+    assert cfg["detection"]["training"] == full["detection"]["training"] | {"max_epochs": 1}

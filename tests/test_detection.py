@@ -6,12 +6,16 @@ experiment writing its files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xarray as xr
+import yaml
 
+from landslide_sar.config import validate_config
 from landslide_sar.detection.augment import (
     augment_chip,
     crop_resize,
@@ -37,6 +41,8 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------- augmentations
 
@@ -391,16 +397,33 @@ def toy_cube(seed: int, ny: int = 64, nx: int = 64) -> xr.Dataset:
     return cube
 
 
+def detection_section(**sections: dict) -> dict:
+    """config.yaml's detection section with only `sections` set (besides within/transfer), as the
+    config validator leaves it: every other setting is the schema's documented default."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["detection"] = {k: config["detection"][k] for k in ("within", "transfer")} | sections
+    validate_config(config)
+    return config["detection"]
+
+
+def test_a_section_missing_from_the_experiments_settings_is_one_line(tmp_path) -> None:
+    cfg = detection_section()
+    cfg.pop("baseline")
+    with pytest.raises(InputError, match=r"lacks section\(s\) \['baseline'\]; expected .*validate_config"):
+        run_detection_experiment(toy_cube(0), None, "vv", 1, False, cfg, 1, *(tmp_path / n for n in "abcd"), None)
+
+
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")
 def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) -> None:
     for name, seed in (("regionA", 0), ("regionB", 1)):
         toy_cube(seed).to_zarr(tmp_path / name / "cube.zarr", mode="w")
-    cfg = {
-        "chips": {"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_steps": 2},
-        "model": MODEL,
-        "training": {**TRAINING, "max_epochs": 2},
-        "baseline": {"min_slope_deg": 10.0, "percentile": 90.0},
-    }
+    cfg = detection_section(
+        chips={"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_steps": 2},
+        model=MODEL,
+        training={**TRAINING, "max_epochs": 2},
+        baseline={"min_slope_deg": 10.0, "percentile": 90.0},
+    )
+    assert cfg["baseline"]["direction"] == "decrease" and cfg["evaluation"]["curve_points"] == 200  # the schema's
     out = tmp_path / "out"
     metrics = run_detection_experiment(
         tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "sar_dem", 1, True, cfg, 2,

@@ -6,7 +6,6 @@ chips of another region -> metrics CSV, precision-recall curve points CSV, predi
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landslide_sar.detection.augment import DEFAULT_AUGMENT
 from landslide_sar.detection.baseline import handwerger_score, percentile_map
 from landslide_sar.detection.data import (
     BAND_SETS,
@@ -44,61 +42,7 @@ METRIC_COLUMNS = [
 ]  # fmt: skip
 CURVE_COLUMNS = ["method", "seed", "region", "subset", "recall", "precision", "threshold"]
 ENSEMBLE = "ensemble"  # the seed value of the rows scoring the members' mean probability
-DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
-    # 61 / 277 = 0.22: the poster's 216 train / 61 val chips on Hokkaido
-    # max_steps: time steps read on each side for chip selection (int or [before, after]); set it to
-    # the largest n of the grid so every experiment sees the same chips and split (None: this n)
-    "chips": {"size": 128, "keep_negatives": False, "min_positive_pixels": 1, "min_valid_fraction": 0.5,
-              "val_fraction": 0.22, "split_seed": 42, "max_steps": None},  # fmt: skip
-    "model": {"base_width": 16, "depth": 4, "blocks_per_stage": 2},
-    "training": {"seeds": [0], "max_epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "weight_decay": 0.0,
-                 "patience": 6, "device": "auto", "monitor": "val_auprc", "positive_weight": 1.0},  # fmt: skip
-    "augment": copy.deepcopy(DEFAULT_AUGMENT),
-    # probability threshold of the U-Net's binary map; baseline: slope mask, percentile, sign
-    "evaluation": {"probability_threshold": 0.5, "curve_points": 200, "batch_size": 16},
-    "baseline": {"min_slope_deg": 10.0, "percentile": 95.0, "direction": "decrease"},
-}
-
-
-def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """DEFAULT_CONFIG with each section's keys overridden by `cfg`'s (augment: replaced whole)."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
-    if unknown:
-        raise InputError(f"detection config has unknown section(s) {unknown}; expected some of {list(DEFAULT_CONFIG)}")
-    out = copy.deepcopy(DEFAULT_CONFIG)
-    for section, values in cfg.items():
-        if section == "augment":
-            out[section] = copy.deepcopy(dict(values or {}))
-        else:
-            out[section].update(values or {})
-    return out
-
-
-def check_config(cfg: Mapping[str, Any] | None, augment: bool = True) -> dict[str, dict[str, Any]]:
-    """`cfg` itself, checked to hold exactly DEFAULT_CONFIG's sections and keys (augment: the four
-    augmentations, each with exactly DEFAULT_AUGMENT's keys; not needed when not `augment`): the
-    workflow passes every setting from its config, so a missing key is an InputError naming it,
-    never a silent default."""
-    cfg = dict(cfg or {})
-    if not augment and cfg.get("augment") is None:
-        cfg["augment"] = copy.deepcopy(DEFAULT_AUGMENT)  # unused: the experiment does not augment
-    missing = [s for s in DEFAULT_CONFIG if s not in cfg]
-    if missing:
-        raise InputError(f"detection config lacks section(s) {missing}; expected all of {list(DEFAULT_CONFIG)}")
-    resolve_config(cfg)  # unknown sections
-    for section, defaults in DEFAULT_CONFIG.items():
-        values = dict(cfg[section] or {})
-        nested = {k: v for k, v in defaults.items() if isinstance(v, dict)} if section == "augment" else {}
-        for where, want, got in [(section, defaults, values)] + [
-            (f"{section}.{k}", v, dict(values.get(k) or {})) for k, v in nested.items()
-        ]:  # fmt: skip
-            lacking, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-            if lacking or extra:
-                raise InputError(
-                    f"detection.{where}: missing key(s) {lacking}, unknown key(s) {extra}; expected exactly {sorted(want)}"
-                )
-    return copy.deepcopy({k: dict(v) for k, v in cfg.items()})
+SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 
 def _region_rows(
@@ -166,7 +110,7 @@ def run_detection_experiment(
     band_set: str,
     n_steps: int,
     augment: bool,
-    cfg: Mapping[str, Any] | None,
+    cfg: Mapping[str, Any],
     threads: int,
     model_out: PathLike,
     history_out: PathLike,
@@ -180,13 +124,13 @@ def run_detection_experiment(
     test_event_time: str | datetime | None = None,
     train_region: str = "",
     test_region: str = "",
-    strict: bool = False,
 ) -> pd.DataFrame:
     """Train one U-Net on the training region's train chips and score it and the baseline.
 
     band_set: vv, vh, vvvh, sar_dem; n_steps: acquisitions averaged before the event (and after,
     unless n_after); elevation adds the DEM elevation channel to sar_dem (poster: on, transfer:
-    off). cfg sections (each optional, see DEFAULT_CONFIG): chips, model, training, augment
+    off). cfg: the config's `detection` section as landslide_sar.config.validate_config leaves it
+    (every setting present, the schema's defaults filled in): chips, model, training, augment
     (used only when `augment`), evaluation, baseline. Event times default to the cubes'
     `event_time` attributes, region names to the cube folders' names.
 
@@ -195,11 +139,16 @@ def run_detection_experiment(
     zarr (val and test chips, the ensemble's mean probability; None: not written) and, from
     train_detection, model_out and history_out. U-Net rows come per member (`seed`) and for the
     ensemble (seed "ensemble": the members' mean probability); PR curves of the ensemble. Returns the
-    metrics. strict: cfg must hold every setting (check_config; augment only when augmenting), no
-    default is filled in (the workflow's way); otherwise missing keys take DEFAULT_CONFIG's values.
+    metrics.
     """
     t0 = time.perf_counter()
-    c = check_config(cfg, bool(augment)) if strict else resolve_config(cfg)
+    missing = [s for s in SECTIONS if s not in cfg]
+    if missing:
+        raise InputError(
+            f"detection config lacks section(s) {missing}; expected the detection section of a config "
+            "checked by landslide_sar.config.validate_config (it fills in the schema's defaults)"
+        )
+    c = cfg
     if band_set not in BAND_SETS:
         raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
     n_after_ = n_steps if n_after is None else int(n_after)
