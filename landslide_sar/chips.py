@@ -38,7 +38,7 @@ def sar_timesteps(timesteps: np.ndarray, event_time: datetime, before: int, afte
     if len(pre) < before or len(post) < after:
         raise InputError(
             f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}; "
-            f"expected at least {before} before and {after} after (sentinel1.acquisitions_before/after)"
+            f"expected at least {before} before and {after} after (sentinel1.acquisitions_pre/post)"
         )
     return pre[len(pre) - before :], post[:after]
 

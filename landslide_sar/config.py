@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         renamed = error.schema.get("x-renamed", {})  # old key -> new key, for configs of earlier versions
         for old in extra:
             if old in renamed:
-                return f"config key {where}{old} is now {where}{renamed[old]}: {renamed[old]}: [...] (a list)"
+                new = renamed[old]
+                kind = error.schema["properties"].get(new, {}).get("type")
+                what = " (a list)" if kind == "array" else ""
+                return f"config key {where}{old} is now {where}{new}{what}; rename it"
         return f"config key {where}{extra[0] if extra else '?'} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
     if v == "required":
         return f"config {key}: {error.message}"
@@ -72,6 +75,19 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "type":
         return f"config {key} = {error.instance!r} is not allowed; expected type {error.validator_value}"
     return f"config {key} = {error.instance!r}: {error.message}"
+
+
+def _is_renamed(error: jsonschema.ValidationError) -> bool:
+    """Whether the error is a key of an earlier version (the schema's `x-renamed`)."""
+    renamed = error.schema.get("x-renamed", {}) if isinstance(error.schema, dict) else {}
+    return error.validator == "additionalProperties" and bool(set(error.instance) & set(renamed))
+
+
+def _first_error(errors: Iterable[jsonschema.ValidationError]) -> jsonschema.ValidationError | None:
+    """A renamed key first (its new name is then also reported missing, which says less), else
+    jsonschema's most relevant error."""
+    errors = list(errors)
+    return next((e for e in errors if _is_renamed(e)), None) or jsonschema.exceptions.best_match(errors)
 
 
 def _filling_defaults(validator_class: type) -> type:
@@ -104,7 +120,7 @@ def validate_config(
     `produced(path)` says whether a rule of the workflow makes a file that does not exist yet
     (default: `generated_by_pipeline`, the synthetic events' files)."""
     validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    error = _first_error(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
     _check_chips_and_splits(config)
@@ -116,12 +132,12 @@ def validate_config(
     for name, area in config["areas"].items():
         if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
             continue  # no density experiment reads its revisits (e.g. a detection region)
-        after = area["sentinel1"]["acquisitions_after"]
+        after = area["sentinel1"]["acquisitions_post"]
         wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
         if wanted > after:
             raise ConfigError(
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
-                f"expected at most areas.{name}.sentinel1.acquisitions_after = {after}"
+                f"expected at most areas.{name}.sentinel1.acquisitions_post = {after}"
             )
     _check_rapid_response(config)
     map_exp = config["density"]["map"]
@@ -319,7 +335,7 @@ def validate_section(value: Any, schema: dict, where: str) -> None:
     schemas/synthetic.schema.yaml): the same validator and wording for a block passed by hand
     (landslide_sar.synthetic.check_params) as for the block inside config.yaml."""
     validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    error = _first_error(validator.iter_errors(value))
     if error is not None:
         error.path.extendleft(reversed(where.split(".")))
         raise ConfigError(_describe(error))

@@ -87,3 +87,29 @@ def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_y
     cfg["detection"] = {k: default["detection"][k] for k in ("within", "transfer")} | {"training": {"max_epochs": 1}}
     validate_config(cfg)
     assert cfg["detection"]["training"] == full["detection"]["training"] | {"max_epochs": 1}
+
+
+@pytest.mark.parametrize(
+    "where, old, new, what",
+    [
+        ("areas.embedded.sentinel1", "acquisitions_before", "acquisitions_pre", ""),
+        ("areas.region_b.sentinel1", "acquisitions_after", "acquisitions_post", ""),
+        ("density.training", "seed", "seeds", " (a list)"),
+        ("detection.within", "band_sets", "inputs", " (a list)"),
+        ("detection.within", "time_steps", "revisits", " (a list)"),
+        ("detection.transfer", "band_sets", "inputs", " (a list)"),
+        ("detection.transfer", "time_steps", "revisits", ""),
+        ("detection.map", "band_set", "inputs", ""),
+        ("detection.chips", "max_steps", "max_revisits", ""),
+        ("detection.training", "seed", "seeds", " (a list)"),
+    ],
+)
+def test_a_key_of_an_earlier_version_is_one_line_naming_its_new_name(default, where, old, new, what) -> None:
+    cfg = copy.deepcopy(default)
+    section = cfg
+    for key in where.split("."):
+        section = section[key]
+    section[old] = section.pop(new)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value) == f"config key {where}.{old} is now {where}.{new}{what}; rename it"

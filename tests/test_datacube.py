@@ -91,7 +91,7 @@ def cube_config(datacube: dict, before: int = 3, after: int = 3, orbit_state: st
     cfg["areas"] = {
         "cube": {
             "event_time": EVENT,
-            "sentinel1": {"source": "datacube", "acquisitions_before": before, "acquisitions_after": after, "orbit_state": orbit_state},
+            "sentinel1": {"source": "datacube", "acquisitions_pre": before, "acquisitions_post": after, "orbit_state": orbit_state},
             "datacube": datacube,
             "download": {"http_retries": 0, "job_retries": 0},
         }

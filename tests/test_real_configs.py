@@ -49,7 +49,7 @@ def test_puerto_rico_config_is_the_density_papers_setup() -> None:
     s1 = area["sentinel1"]
     assert (s1["source"], s1["collection"], s1["orbit_state"], s1["relative_orbit"]) == ("stac", "sentinel-1-rtc", "ascending", 135)
     assert s1["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
-    assert (s1["acquisitions_before"], s1["acquisitions_after"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
+    assert (s1["acquisitions_pre"], s1["acquisitions_post"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
     assert area["dem"] == {"source": "stac", "endpoint": s1["endpoint"], "collection": "cop-dem-glo-30"}
     assert area["inventory"]["source"] == "url" and "5d4c8b26e4b01d82ce8dfeb0" in area["inventory"]["url"]
     grid = area_grid(area["bbox"], area["resolution"])

@@ -48,7 +48,7 @@ def _set(path: str, value):  # noqa: ANN202 - an edit of the config
 def _datacube_area(c: dict) -> None:
     c["areas"]["cube"] = {
         "event_time": "2018-09-06T00:00:00Z",
-        "sentinel1": {"source": "datacube", "acquisitions_before": 1, "acquisitions_after": 1},
+        "sentinel1": {"source": "datacube", "acquisitions_pre": 1, "acquisitions_post": 1},
         "datacube": {"path": "data/nowhere.zarr"},
     }
 
@@ -223,7 +223,7 @@ def test_empty_acquisition_fails_download_naming_date_and_file(tmp_path) -> None
     ]
     area = {
         "bbox": list(BBOX), "resolution": 10, "event_time": "2017-09-20T00:00:00Z",
-        "sentinel1": {"source": "synthetic", "acquisitions_before": 2, "acquisitions_after": 1,
+        "sentinel1": {"source": "synthetic", "acquisitions_pre": 2, "acquisitions_post": 1,
                       "orbit_state": "ascending", "relative_orbit": 135, "search_days": 45, "min_coverage": 0.5},
         "download": {"http_retries": 0, "backoff_s": 0.1, "timeout_s": 10, "job_retries": 0},
     }  # fmt: skip

@@ -50,8 +50,8 @@ def tiny_area(seed: int = 7, before: int = 2, after: int = 2, **sections: dict) 
         "event_time": "2017-09-20T00:00:00Z",
         "sentinel1": {
             "collection": "sentinel-1-rtc",
-            "acquisitions_before": before,
-            "acquisitions_after": after,
+            "acquisitions_pre": before,
+            "acquisitions_post": after,
             "orbit_state": "ascending",
             "relative_orbit": 135,
         },
@@ -307,7 +307,7 @@ def test_acquisition_plan_extends_every_12_days():
 
 
 def test_acquisition_plan_rejects_zero_acquisitions():
-    with pytest.raises(InputError, match="acquisitions_before"):
+    with pytest.raises(InputError, match="acquisitions_pre"):
         syn.acquisition_plan(tiny_area(before=0))
 
 

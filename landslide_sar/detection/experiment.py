@@ -1,5 +1,5 @@
 """One detection experiment end to end, the unit a Snakemake rule runs: chips of the training
-region -> seeded train / val split -> U-Net for one (band set, time steps, augmentation) ->
+region -> seeded train / val split -> U-Net for one (input set, revisits, augmentation) ->
 AUPRC of the U-Net and of the Handwerger baseline on the region's chips and, for transfer, on all
 chips of another region -> metrics CSV, precision-recall curve points CSV, predictions zarr.
 """
@@ -21,7 +21,7 @@ import xarray as xr
 
 from landslide_sar.detection.baseline import handwerger_score, percentile_map
 from landslide_sar.detection.data import (
-    BAND_SETS,
+    INPUTS,
     DetectionChips,
     build_channels,
     detection_chips,
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
     "method", "seed", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
-    "precision", "recall", "f1", "threshold", "band_set", "n_steps", "n_after", "augment", "elevation",
+    "precision", "recall", "f1", "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
 ]  # fmt: skip
 CURVE_COLUMNS = ["method", "seed", "region", "subset", "recall", "precision", "threshold"]
 ENSEMBLE = "ensemble"  # the seed value of the rows scoring the members' mean probability
@@ -107,8 +107,8 @@ def _write_predictions(
 def run_detection_experiment(
     train_cube: PathLike | xr.Dataset,
     test_cube: PathLike | xr.Dataset | None,
-    band_set: str,
-    n_steps: int,
+    inputs: str,
+    revisits: int,
     augment: bool,
     cfg: Mapping[str, Any],
     threads: int,
@@ -118,7 +118,7 @@ def run_detection_experiment(
     curves_out: PathLike,
     predictions_out: PathLike | None,
     *,
-    n_after: int | None = None,
+    n_pre: int | None = None,
     elevation: bool = False,
     train_event_time: str | datetime | None = None,
     test_event_time: str | datetime | None = None,
@@ -127,8 +127,8 @@ def run_detection_experiment(
 ) -> pd.DataFrame:
     """Train one U-Net on the training region's train chips and score it and the baseline.
 
-    band_set: vv, vh, vvvh, sar_dem; n_steps: acquisitions averaged before the event (and after,
-    unless n_after); elevation adds the DEM elevation channel to sar_dem (poster: on, transfer:
+    inputs: vv, vh, sar, fused; revisits: acquisitions averaged after the event (and before,
+    unless n_pre); elevation adds the DEM elevation channel to fused (poster: on, transfer:
     off). cfg: the config's `detection` section as landslide_sar.config.validate_config leaves it
     (every setting present, the schema's defaults filled in): chips, model, training, augment
     (used only when `augment`), evaluation, baseline. Event times default to the cubes'
@@ -149,22 +149,22 @@ def run_detection_experiment(
             "checked by landslide_sar.config.validate_config (it fills in the schema's defaults)"
         )
     c = cfg
-    if band_set not in BAND_SETS:
-        raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
-    n_after_ = n_steps if n_after is None else int(n_after)
+    if inputs not in INPUTS:
+        raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
+    n_pre_ = revisits if n_pre is None else int(n_pre)
     ch, base_cfg, ev = c["chips"], c["baseline"], c["evaluation"]
 
-    max_steps = ch.get("max_steps")
-    if max_steps is None:
-        steps = (int(n_steps), n_after_)
+    max_revisits = ch.get("max_revisits")
+    if max_revisits is None:
+        pre_post = (n_pre_, int(revisits))
     else:
-        steps = (int(max_steps), int(max_steps)) if isinstance(max_steps, (int, np.integer)) else tuple(max_steps)
-        if len(steps) != 2 or steps[0] < n_steps or steps[1] < n_after_:
-            raise InputError(f"chips.max_steps={max_steps!r}; expected >= n_steps {n_steps} before and n_after {n_after_} after")
+        pre_post = (int(max_revisits), int(max_revisits)) if isinstance(max_revisits, (int, np.integer)) else tuple(max_revisits)
+        if len(pre_post) != 2 or pre_post[0] < n_pre_ or pre_post[1] < revisits:
+            raise InputError(f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre_} before and revisits {revisits} after")
 
     def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
         return detection_chips(
-            cube, event, int(ch["size"]), (int(steps[0]), int(steps[1])), bool(ch["keep_negatives"]),
+            cube, event, int(ch["size"]), (int(pre_post[0]), int(pre_post[1])), bool(ch["keep_negatives"]),
             int(ch["min_positive_pixels"]), float(ch["min_valid_fraction"]), region=region,
         )  # fmt: skip
 
@@ -177,9 +177,9 @@ def run_detection_experiment(
             sets["test"].region = f"{sets['test'].region}_test"
     if len(sets["val"]) == 0 and "test" not in sets:
         raise InputError("no val chips and no test cube: nothing to evaluate; expected val_fraction > 0 or a test cube")
-    arrays = {k: build_channels(v, band_set, int(n_steps), n_after_, bool(elevation)) for k, v in sets.items()}
-    logger.info("experiment %s, %d step(s) before / %d after, augment %s, elevation %s: chips %s",
-                band_set, n_steps, n_after_, augment, elevation, {k: len(v) for k, v in sets.items()})  # fmt: skip
+    arrays = {k: build_channels(v, inputs, int(revisits), n_pre_, bool(elevation)) for k, v in sets.items()}
+    logger.info("experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s",
+                inputs, n_pre_, revisits, augment, elevation, {k: len(v) for k, v in sets.items()})  # fmt: skip
 
     summary = train_detection(
         arrays["train"], arrays["val"] if len(arrays["val"]) else None, c["model"], c["training"],
@@ -202,7 +202,7 @@ def run_detection_experiment(
             rows.append(row)
             if seed == ENSEMBLE:
                 curves.append(curve)
-        base = handwerger_score(chips, int(n_steps), n_after_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
+        base = handwerger_score(chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
         base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
         row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr,
                                   int(ev["curve_points"]))  # fmt: skip
@@ -212,7 +212,7 @@ def run_detection_experiment(
             pred_sets.append((subset, chips, prob, base, base_map, valid))
 
     metrics = pd.DataFrame(rows)
-    for k, v in (("band_set", band_set), ("n_steps", int(n_steps)), ("n_after", n_after_),
+    for k, v in (("inputs", inputs), ("revisits", int(revisits)), ("n_pre", n_pre_),
                  ("augment", bool(augment)), ("elevation", bool(elevation))):  # fmt: skip
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
@@ -223,7 +223,7 @@ def run_detection_experiment(
         metrics.to_csv(tmp, index=False)
     with atomic_path(curves_out) as tmp:
         pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
-    attrs = {"band_set": band_set, "n_steps": int(n_steps), "n_after": n_after_, "augment": int(bool(augment)),
+    attrs = {"inputs": inputs, "revisits": int(revisits), "n_pre": n_pre_, "augment": int(bool(augment)),
              "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
              "best_epoch": summary["best_epoch"], "seeds": summary["seeds"]}  # fmt: skip
     if predictions_out is not None:

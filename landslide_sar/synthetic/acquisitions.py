@@ -93,15 +93,15 @@ def _offsets(n: int, base: tuple[int, ...], sign: int) -> list[int]:
 
 
 def acquisition_plan(area: dict, params: dict | None = None) -> list[Acquisition]:
-    """The items of the event: ``acquisitions_before`` + ``acquisitions_after`` main acquisitions
+    """The items of the event: ``acquisitions_pre`` + ``acquisitions_post`` main acquisitions
     (the first after the event split into two overlapping slices with the same datetime) and one
     distractor from the other orbit direction, sorted by time."""
     p = params or check_params(area.get("synthetic"))
-    n_before = int(area_value(area, "sentinel1", "acquisitions_before"))
-    n_after = int(area_value(area, "sentinel1", "acquisitions_after"))
+    n_before = int(area_value(area, "sentinel1", "acquisitions_pre"))
+    n_after = int(area_value(area, "sentinel1", "acquisitions_post"))
     if n_before < 1 or n_after < 1:
         raise InputError(
-            f"sentinel1.acquisitions_before/after: {n_before}/{n_after}; expected at least 1 each"
+            f"sentinel1.acquisitions_pre/post: {n_before}/{n_after}; expected at least 1 each"
         )
     orbit_state = str(area_value(area, "sentinel1", "orbit_state")).lower()
     if orbit_state not in _HEADING:
