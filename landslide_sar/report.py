@@ -122,7 +122,7 @@ def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
     plt.close(fig)
 
 
-def make_report(
+def density_figures(
     map_gpkg: str | Path,
     chips_zarr: str | Path,
     embeddings: list[str],

@@ -43,7 +43,7 @@ rule train_detection:
         "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
         "{wildcards.revisits} revisit(s), {wildcards.aug}"
     script:
-        "../workflow_scripts/detection_train.py"
+        "../workflow_scripts/train_detection.py"
 
 
 rule detection_table:

@@ -1,7 +1,7 @@
 # Figures: the density map beside the inventory's truth, an example chip, training curves.
 
 
-rule report:
+rule density_figures:
     input:
         map=rules.density_map.output.gpkg,
         chips=rules.make_chips.output.zarr,
@@ -46,9 +46,9 @@ rule report:
             labels={"area": "{area}", "result": "AUC grid"},
         ),
     log:
-        "logs/{area}/report.log",
+        "logs/{area}/density_figures.log",
     benchmark:
-        "benchmarks/{area}/report.tsv"
+        "benchmarks/{area}/density_figures.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -58,4 +58,4 @@ rule report:
     message:
         "Figures of {wildcards.area}"
     script:
-        "../workflow_scripts/report.py"
+        "../workflow_scripts/density_figures.py"

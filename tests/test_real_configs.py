@@ -74,9 +74,9 @@ def test_hokkaido_talakmau_config_uses_the_published_cubes() -> None:
         (
             "puerto_rico",
             {"download_sentinel1": 1, "download_dem": 1, "download_inventory": 1, "rasterize_labels": 1, "dem_derivatives": 1,
-             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "report": 1},
+             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "density_figures": 1},
         ),
-        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "report": 2}),
+        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "density_figures": 2}),
     ],
 )
 def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) -> None:

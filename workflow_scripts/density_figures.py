@@ -1,12 +1,12 @@
-"""Rule report: figures: the map beside the truth, an example chip, training curves, the AUC grid."""
+"""Rule density_figures: figures of one area: the map beside the truth, an example chip, training curves, the AUC grid."""
 
 from landslide_sar.io import run_rule
-from landslide_sar.report import make_report
+from landslide_sar.report import density_figures
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
     run_rule(
-        make_report,
+        density_figures,
         snakemake.log[0],
         map_gpkg=snakemake.input.map,
         chips_zarr=snakemake.input.chips,
