@@ -132,12 +132,12 @@ def validate_config(
     for name, area in config["areas"].items():
         if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
             continue  # no density experiment reads its revisits (e.g. a detection region)
-        after = area["sentinel1"]["acquisitions_post"]
+        n_post = area["sentinel1"]["acquisitions_post"]
         wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
-        if wanted > after:
+        if wanted > n_post:
             raise ConfigError(
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
-                f"expected at most areas.{name}.sentinel1.acquisitions_post = {after}"
+                f"expected at most areas.{name}.sentinel1.acquisitions_post = {n_post}"
             )
     _check_rapid_response(config)
     map_exp = config["density"]["map"]

@@ -21,14 +21,13 @@ import pandas as pd
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-from .cube import published_layout
+from .cube import SAR_VARIABLES, published_layout
 from .download import zarr_root_in
 from .grid import InputError, check_bbox
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
-SAR_VARIABLES = ("vv", "vh")
 STATIC_VARIABLES = ("dem", "dem_slope_radians", "dem_aspect", "dem_curvature", "landslides")
 ORBIT_STATES = {"a": "ascending", "asc": "ascending", "ascending": "ascending",
                 "d": "descending", "dsc": "descending", "desc": "descending", "descending": "descending"}
@@ -79,8 +78,8 @@ def prepare_datacube(
     ds: xr.Dataset,
     source: str,
     event_time: datetime,
-    before: int,
-    after: int,
+    n_pre: int,
+    n_post: int,
     orbit_state: str | None = None,
     relative_orbit: int | None = None,
     bbox: tuple[float, float, float, float] | None = None,
@@ -126,7 +125,7 @@ def prepare_datacube(
             raise InputError(f"datacube: {source} has no sat:relative_orbit coordinate to filter on relative orbit {relative_orbit}")
         mask = ds["sat:relative_orbit"].values.astype(int) == relative_orbit
         ds = ds.isel(timestep=np.flatnonzero(mask))
-    pre, post = sar_timesteps(ds["timestep"].values, event_time, before, after)
+    pre, post = sar_timesteps(ds["timestep"].values, event_time, n_pre, n_post)
     log.info("%d time steps on the orbit: %d before and %d after %s (using %d + %d)", ds.sizes["timestep"],
              sum(ds["timestep"].values < np.datetime64(event_time.replace(tzinfo=None))),
              sum(ds["timestep"].values >= np.datetime64(event_time.replace(tzinfo=None))), event_time.date(), len(pre), len(post))

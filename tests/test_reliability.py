@@ -267,7 +267,7 @@ def _cube(path: Path, ny: int, nx: int, nan_post: bool = False) -> Path:
 def _chips(tmp_path: Path, cube: Path, size: int, **kw):  # noqa: ANN202
     from landslide_sar.chips import make_chips
 
-    args = dict(size=size, event_time="2017-09-20T00:00:00Z", before=2, after=1, min_valid_fraction=0.9,
+    args = dict(size=size, event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
                 class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
                 min_train_chips=4, min_val_chips=3) | kw  # fmt: skip
     return make_chips(cube, tmp_path / "chips.zarr", tmp_path / "chips.gpkg", **args)

@@ -21,6 +21,7 @@ from sklearn.metrics import confusion_matrix, roc_auc_score
 from landslide_sar.density.forest_io import save_forests
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ METRIC_COLUMNS = [
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
-ENSEMBLE = "ensemble"  # the seed value of rows scoring the members' mean probabilities
 
 
 def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:

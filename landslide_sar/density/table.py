@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path
+from ..nn import ENSEMBLE
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,6 @@ PAPER_AUC = {
 }
 USGS_SIAM_AUC = 0.87
 INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
-
-
-ENSEMBLE = "ensemble"
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

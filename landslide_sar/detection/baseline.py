@@ -19,14 +19,14 @@ from landslide_sar.grid import InputError
 DIRECTIONS = ("decrease", "increase", "absolute")
 
 
-def vh_change_db(before: np.ndarray, after: np.ndarray, axis: int = 1, direction: str = "decrease") -> np.ndarray:
-    """Median (NaN-aware) of dB(before) minus median of dB(after) along `axis` (the acquisitions),
+def vh_change_db(pre: np.ndarray, post: np.ndarray, axis: int = 1, direction: str = "decrease") -> np.ndarray:
+    """Median (NaN-aware) of dB(pre) minus median of dB(post) along `axis` (the acquisitions),
     linear gamma0 in; signed by `direction`. NaN where a side has no finite value."""
     if direction not in DIRECTIONS:
         raise InputError(f"baseline direction={direction!r}; expected one of {list(DIRECTIONS)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice -> NaN
-        change = np.nanmedian(to_db(before), axis=axis) - np.nanmedian(to_db(after), axis=axis)
+        change = np.nanmedian(to_db(pre), axis=axis) - np.nanmedian(to_db(post), axis=axis)
     if direction == "increase":
         change = -change
     elif direction == "absolute":

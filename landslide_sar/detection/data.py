@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from landslide_sar.chips import sar_timesteps
+from landslide_sar.cube import SAR_VARIABLES
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
 from landslide_sar.sentinel1 import parse_time
@@ -30,7 +31,7 @@ from landslide_sar.sentinel1 import parse_time
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-SAR_BANDS = ("vv", "vh")
+SAR_BANDS = SAR_VARIABLES  # the cube's, in this order in DetectionChips
 # input set -> (SAR bands, DEM channels included)
 INPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "vv": (("vv",), False),

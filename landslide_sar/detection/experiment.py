@@ -27,11 +27,13 @@ from landslide_sar.detection.data import (
     detection_chips,
     split_indices,
 )
+from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,7 @@ METRIC_COLUMNS = [
     "method", "seed", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
     "precision", "recall", "f1", "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
 ]  # fmt: skip
-CURVE_COLUMNS = ["method", "seed", "region", "subset", "recall", "precision", "threshold"]
-ENSEMBLE = "ensemble"  # the seed value of the rows scoring the members' mean probability
+CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,6 @@ def _fmt(x: float, sd: float | None = None) -> str:
     return f"{x:.3f}" if sd is None or pd.isna(sd) else f"{x:.3f} ± {sd:.3f}"
 
 
-ENSEMBLE = "ensemble"
 MEMBER_KEYS = ["experiment", "region", "subset", "inputs", "revisits", "n_pre", "augment", "elevation"]
 
 
