@@ -288,10 +288,17 @@ def _mosaic(pred, region: str, var: str) -> np.ndarray:
     return out
 
 
-def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> None:
+TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
+
+
+def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> list[str]:
     """The transfer paper's Figure 1: per region (rows: the training region's validation chips,
-    the test region's chips), the truth and each transfer model's predicted probability."""
+    the test region's chips), the truth and each transfer model's predicted probability with the
+    truth's outline on top; a legend names the truth overlay and the chips not evaluated.
+    Returns the legend's labels."""
     import xarray as xr
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     plt = _plt()
     preds = []
@@ -302,15 +309,19 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> No
     if not preds:
         raise InputError("no transfer predictions; expected at least one transfer experiment")
     regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
-    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions)),
+    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6),
                              squeeze=False)  # fmt: skip
+    fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
     for i, region in enumerate(regions):
         subset = str(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region][0])
         truth = _mosaic(preds[0][1], region, "label")
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
         axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
+        outline = np.nan_to_num(truth, nan=0.0)
         for j, (name, pred) in enumerate(preds, start=1):
             im = axes[i, j].imshow(_mosaic(pred, region, "prob"), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            if outline.any():
+                axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
             band, rest = name.rsplit("_r", 1)
             axes[i, j].set_title(f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8)
     for ax in axes.ravel():
@@ -318,9 +329,16 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> No
         ax.set_yticks([])
         ax.set_facecolor("0.85")
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="landslide probability")
+    handles = [
+        Line2D([], [], color=TRUTH_COLOUR, lw=1.5, label="truth: landslide bodies (outline)"),
+        Patch(facecolor=plt.get_cmap("Reds")(1.0), label="truth: landslide pixel (first column)"),
+        Patch(facecolor="0.85", edgecolor="0.6", label="no chip evaluated"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+    return [h.get_label() for h in handles]
 
 
 def detection_figures(
