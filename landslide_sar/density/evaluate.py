@@ -19,6 +19,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from landslide_sar.density.forest_io import save_forests
+from landslide_sar.density.map import CLASSES
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
@@ -26,7 +27,6 @@ from landslide_sar.nn import ENSEMBLE
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-CLASSES = (0, 1, 2)
 METRIC_COLUMNS = [
     "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_class0", "auc_class1", "auc_class2", "accuracy",
 ]  # fmt: skip

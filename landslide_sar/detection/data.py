@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from landslide_sar.chips import sar_timesteps
+from landslide_sar.chips import LABEL_CHANNEL, sar_timesteps
 from landslide_sar.cube import SAR_VARIABLES
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
@@ -47,7 +47,7 @@ DEM_LAYERS: dict[str, str] = {
     "curvature": "dem_curvature",
 }
 DEM_INPUTS = ("aspect", "slope", "curvature")  # the transfer paper's DEM features; elevation optional
-LABEL_VARIABLE = "landslides"
+LABEL_VARIABLE = LABEL_CHANNEL  # the cube's label variable
 
 
 @dataclass
