@@ -29,24 +29,24 @@ DEM_CHANNELS = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")
 LABEL_CHANNEL = "landslides"
 
 
-def sar_timesteps(timesteps: np.ndarray, event_time: datetime, before: int, after: int) -> tuple[list[int], list[int]]:
-    """Indices of the `before` time steps closest before the event and the `after` first after it."""
+def sar_timesteps(timesteps: np.ndarray, event_time: datetime, n_pre: int, n_post: int) -> tuple[list[int], list[int]]:
+    """Indices of the `n_pre` time steps closest before the event and the `n_post` first after it."""
     t = pd.to_datetime(timesteps)
     event = pd.Timestamp(event_time).tz_convert(None) if pd.Timestamp(event_time).tzinfo else pd.Timestamp(event_time)
     pre = [i for i in np.argsort(t) if t[i] < event]
     post = [i for i in np.argsort(t) if t[i] >= event]
-    if len(pre) < before or len(post) < after:
+    if len(pre) < n_pre or len(post) < n_post:
         raise InputError(
             f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}; "
-            f"expected at least {before} before and {after} after (sentinel1.acquisitions_before/after)"
+            f"expected at least {n_pre} before and {n_post} after (sentinel1.acquisitions_pre/post)"
         )
-    return pre[len(pre) - before :], post[:after]
+    return pre[len(pre) - n_pre :], post[:n_post]
 
 
-def channel_names(before: int, after: int) -> list[str]:
+def channel_names(n_pre: int, n_post: int) -> list[str]:
     """The chip channels in order: DEM, VV/VH per acquisition (pre1 earliest, post1 first after)."""
-    sar = [f"{p}_pre{i}" for i in range(1, before + 1) for p in ("vv", "vh")]
-    sar += [f"{p}_post{i}" for i in range(1, after + 1) for p in ("vv", "vh")]
+    sar = [f"{p}_pre{i}" for i in range(1, n_pre + 1) for p in ("vv", "vh")]
+    sar += [f"{p}_post{i}" for i in range(1, n_post + 1) for p in ("vv", "vh")]
     return [*DEM_CHANNELS, *sar, LABEL_CHANNEL]
 
 
@@ -120,8 +120,8 @@ def make_chips(
     out_table: str | Path,
     size: int,
     event_time: str,
-    before: int,
-    after: int,
+    n_pre: int,
+    n_post: int,
     min_valid_fraction: float,
     class_edges: tuple[float, float],
     split_seed: int,
@@ -138,9 +138,9 @@ def make_chips(
     `min_valid_fraction`), or an unlabelled area has no usable chip; the line gives the counts and
     the least valid channel with its acquisition date."""
     cube = xr.open_zarr(cube_zarr, decode_coords="all")
-    pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), before, after)
+    pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), n_pre, n_post)
     steps = pre + post
-    names = channel_names(before, after)
+    names = channel_names(n_pre, n_post)
     ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size
     if ny == 0 or nx == 0:
         raise InputError(f"chips.size: {size} px is larger than the area ({cube.sizes['y']} x {cube.sizes['x']} px)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,14 @@ class ConfigError(ValueError):
     """A config value the schema does not allow; the message names key, value and what is allowed."""
 
 
+def _sub_schema(path: Path) -> dict:
+    """A sub-schema file without its `$schema`: validated by the main schema's validator class
+    (jsonschema switches class at a `$schema`, which would drop the filling of defaults)."""
+    sub = yaml.safe_load(path.read_text())
+    sub.pop("$schema", None)
+    return sub
+
+
 def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
     """The main schema with the sub-schemas it references by file name (from an area's
     properties or a top-level property) inlined under $defs."""
@@ -28,14 +36,14 @@ def load_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
         ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
         if ref.endswith(".yaml"):
             name = Path(ref).stem.replace(".schema", "")
-            schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
+            schema["$defs"][name] = _sub_schema(schema_dir / ref)
             area[key] = {"$ref": f"#/$defs/{name}"}
     top = schema["properties"]  # top-level sections kept in their own file (detection)
     for key, sub in list(top.items()):
         ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
         if ref.endswith(".yaml"):
             name = Path(ref).stem.replace(".schema", "")
-            schema["$defs"][name] = yaml.safe_load((schema_dir / ref).read_text())
+            schema["$defs"][name] = _sub_schema(schema_dir / ref)
             top[key] = {"$ref": f"#/$defs/{name}"}
     return schema
 
@@ -50,7 +58,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         renamed = error.schema.get("x-renamed", {})  # old key -> new key, for configs of earlier versions
         for old in extra:
             if old in renamed:
-                return f"config key {where}{old} is now {where}{renamed[old]}: {renamed[old]}: [...] (a list)"
+                new = renamed[old]
+                kind = error.schema["properties"].get(new, {}).get("type")
+                what = " (a list)" if kind == "array" else ""
+                return f"config key {where}{old} is now {where}{new}{what}; rename it"
         return f"config key {where}{extra[0] if extra else '?'} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
     if v == "required":
         return f"config {key}: {error.message}"
@@ -64,6 +75,19 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "type":
         return f"config {key} = {error.instance!r} is not allowed; expected type {error.validator_value}"
     return f"config {key} = {error.instance!r}: {error.message}"
+
+
+def _is_renamed(error: jsonschema.ValidationError) -> bool:
+    """Whether the error is a key of an earlier version (the schema's `x-renamed`)."""
+    renamed = error.schema.get("x-renamed", {}) if isinstance(error.schema, dict) else {}
+    return error.validator == "additionalProperties" and bool(set(error.instance) & set(renamed))
+
+
+def _first_error(errors: Iterable[jsonschema.ValidationError]) -> jsonschema.ValidationError | None:
+    """A renamed key first (its new name is then also reported missing, which says less), else
+    jsonschema's most relevant error."""
+    errors = list(errors)
+    return next((e for e in errors if _is_renamed(e)), None) or jsonschema.exceptions.best_match(errors)
 
 
 def _filling_defaults(validator_class: type) -> type:
@@ -96,7 +120,7 @@ def validate_config(
     `produced(path)` says whether a rule of the workflow makes a file that does not exist yet
     (default: `generated_by_pipeline`, the synthetic events' files)."""
     validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    error = _first_error(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
     _check_chips_and_splits(config)
@@ -108,12 +132,12 @@ def validate_config(
     for name, area in config["areas"].items():
         if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
             continue  # no density experiment reads its revisits (e.g. a detection region)
-        after = area["sentinel1"]["acquisitions_after"]
+        n_post = area["sentinel1"]["acquisitions_post"]
         wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
-        if wanted > after:
+        if wanted > n_post:
             raise ConfigError(
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
-                f"expected at most areas.{name}.sentinel1.acquisitions_after = {after}"
+                f"expected at most areas.{name}.sentinel1.acquisitions_post = {n_post}"
             )
     _check_rapid_response(config)
     map_exp = config["density"]["map"]
@@ -311,7 +335,7 @@ def validate_section(value: Any, schema: dict, where: str) -> None:
     schemas/synthetic.schema.yaml): the same validator and wording for a block passed by hand
     (landslide_sar.synthetic.check_params) as for the block inside config.yaml."""
     validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    error = _first_error(validator.iter_errors(value))
     if error is not None:
         error.path.extendleft(reversed(where.split(".")))
         raise ConfigError(_describe(error))

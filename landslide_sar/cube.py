@@ -25,6 +25,8 @@ from .terrain import UNITS as TERRAIN_UNITS
 
 log = logging.getLogger(__name__)
 
+#: the cube's SAR variables: the Sentinel-1 polarisations, linear gamma0 per time step
+SAR_VARIABLES = ("vv", "vh")
 STATIC_VARIABLES = ("dem", *DERIVATIVES, *LABEL_BANDS)
 #: CF units and long names of the cube's variables (SAR: linear terrain-corrected gamma0).
 UNITS = {"vv": "1", "vh": "1", **TERRAIN_UNITS, **LABEL_UNITS, "coverage": "1", "n_frames": "1"}

@@ -21,15 +21,15 @@ import pandas as pd
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-from .cube import published_layout
+from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
 from .download import zarr_root_in
 from .grid import InputError, check_bbox
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
-SAR_VARIABLES = ("vv", "vh")
-STATIC_VARIABLES = ("dem", "dem_slope_radians", "dem_aspect", "dem_curvature", "landslides")
+#: what a published cube must hold besides SAR: the cube's static variables but the head counts
+REQUIRED_STATIC = tuple(v for v in STATIC_VARIABLES if v != "landslide_count")
 ORBIT_STATES = {"a": "ascending", "asc": "ascending", "ascending": "ascending",
                 "d": "descending", "dsc": "descending", "desc": "descending", "descending": "descending"}
 
@@ -79,8 +79,8 @@ def prepare_datacube(
     ds: xr.Dataset,
     source: str,
     event_time: datetime,
-    before: int,
-    after: int,
+    n_pre: int,
+    n_post: int,
     orbit_state: str | None = None,
     relative_orbit: int | None = None,
     bbox: tuple[float, float, float, float] | None = None,
@@ -91,7 +91,7 @@ def prepare_datacube(
     `landslides` as uint16 0/1, optionally clipped to a lon/lat bbox."""
     from .chips import sar_timesteps
 
-    missing = [v for v in (*SAR_VARIABLES, *STATIC_VARIABLES) if v not in ds]
+    missing = [v for v in (*SAR_VARIABLES, *REQUIRED_STATIC) if v not in ds]
     if missing:
         raise InputError(f"datacube: {source} lacks variable(s) {missing}; has {sorted(map(str, ds.data_vars))}")
     for v in SAR_VARIABLES:
@@ -100,7 +100,7 @@ def prepare_datacube(
     extra = sorted(set(ds.dims) - {"timestep", "y", "x"})
     if extra:
         log.info("left out: dimension(s) %s and the variables along them", extra)
-    keep = [*SAR_VARIABLES, *STATIC_VARIABLES] + (["landslide_count"] if "landslide_count" in ds else [])
+    keep = [*SAR_VARIABLES, *REQUIRED_STATIC] + (["landslide_count"] if "landslide_count" in ds else [])
     ds = ds[keep].drop_dims(extra, errors="ignore")
     if not np.issubdtype(ds["timestep"].dtype, np.datetime64):
         raise InputError(f"datacube: {source} coordinate timestep is {ds['timestep'].dtype}; expected datetime64")
@@ -126,7 +126,7 @@ def prepare_datacube(
             raise InputError(f"datacube: {source} has no sat:relative_orbit coordinate to filter on relative orbit {relative_orbit}")
         mask = ds["sat:relative_orbit"].values.astype(int) == relative_orbit
         ds = ds.isel(timestep=np.flatnonzero(mask))
-    pre, post = sar_timesteps(ds["timestep"].values, event_time, before, after)
+    pre, post = sar_timesteps(ds["timestep"].values, event_time, n_pre, n_post)
     log.info("%d time steps on the orbit: %d before and %d after %s (using %d + %d)", ds.sizes["timestep"],
              sum(ds["timestep"].values < np.datetime64(event_time.replace(tzinfo=None))),
              sum(ds["timestep"].values >= np.datetime64(event_time.replace(tzinfo=None))), event_time.date(), len(pre), len(post))
@@ -152,7 +152,7 @@ def prepare_datacube(
     out = xr.Dataset(
         {
             **{v: ds[v].astype("float32") for v in SAR_VARIABLES},
-            **{v: _static(ds[v]).astype("float32") for v in STATIC_VARIABLES if v != "landslides"},
+            **{v: _static(ds[v]).astype("float32") for v in REQUIRED_STATIC if v != "landslides"},
             "landslides": (_static(ds["landslides"]).fillna(0) > 0).astype("uint16"),
         },
         attrs={"source": source, "event_time": event_time.isoformat(), "orbit_state": orbit_state or "unknown"},
@@ -203,8 +203,8 @@ def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chu
         ds,
         str(cube_path),
         parse_time(area["event_time"], "event_time"),
-        s1["acquisitions_before"],
-        s1["acquisitions_after"],
+        s1["acquisitions_pre"],
+        s1["acquisitions_post"],
         s1.get("orbit_state"),
         s1.get("relative_orbit"),
         area.get("bbox"),

@@ -1,9 +1,11 @@
-"""Figures of a run: the density map beside the inventory's classes, an example chip before and
-after the event with its heads and the net's output, and the training curves."""
+"""Figures of a run: the density map beside the inventory's classes over a hillshade of the DEM
+with the inventory's heads on top, the map experiment's confusion matrix, an example chip before
+and after the event with its heads and the net's output, and the training curves."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,41 +17,119 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+
+from .density.map import CLASS_COLOURS, class_names  # noqa: E402
+from .terrain import hillshade  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-CLASS_COLOURS = ["#f2f0e6", "#f4a259", "#bc4b51"]
-CLASS_LABELS = ["0: none", "1: 1–25 /km²", "2: > 25 /km²"]
+DEFAULT_EDGES = (0, 25)  # chips.density_class_edges_per_km2 of config.yaml, for figures made by hand
+HEADS_STYLE = {"marker": ".", "s": 6, "color": "k", "linewidths": 0}
 
 
 def _db(x: np.ndarray) -> np.ndarray:
     return 10 * np.log10(np.clip(x, 1e-6, None))
 
 
-def plot_map_vs_truth(map_gpkg: str | Path, out_png: str | Path) -> None:
-    """Predicted (cross-prediction) and inventory density class per chip, side by side."""
+def _class_legend(class_edges: Sequence[float], heads: bool = False) -> list:
+    """Legend handles: one patch per density class (named from the edges), the heads' marker."""
+    handles: list = [Patch(color=c, label=n) for c, n in zip(CLASS_COLOURS, class_names(class_edges))]
+    if heads:
+        handles.append(Line2D([], [], ls="", marker="o", ms=3, color="k", label="inventory heads (labelled pixels)"))
+    return handles
+
+
+def terrain_and_heads(cube_zarr: str | Path, max_pixels: int = 1200) -> dict:
+    """From the area's cube: the DEM's hillshade (at most `max_pixels` a side, by striding),
+    its extent (left, right, bottom, top in the cube's CRS) and the x, y of the pixels labelled
+    landslide (`landslides` > 0, the rasterised inventory), pooled onto the same stride."""
+    cube = xr.open_zarr(cube_zarr, decode_coords="all")
+    step = max(1, int(np.ceil(max(cube.sizes["y"], cube.sizes["x"]) / max_pixels)))
+    xs, ys = cube["x"].values, cube["y"].values
+    res = float(abs(xs[1] - xs[0])) if xs.size > 1 else 1.0
+    dem = cube["dem"].isel(y=slice(None, None, step), x=slice(None, None, step)).values.astype("float32")
+    shade = hillshade(dem, res * step)
+    if ys[0] < ys[-1]:  # south-up: draw north-up
+        shade = shade[::-1]
+    extent = (xs.min() - res / 2, xs.max() + res / 2, ys.min() - res / 2, ys.max() + res / 2)
+    labelled = cube["landslides"] > 0
+    if step > 1:
+        labelled = labelled.coarsen(y=step, x=step, boundary="trim").max()
+    rows, cols = np.nonzero(labelled.values)
+    return {"shade": shade, "extent": extent, "heads_x": labelled["x"].values[cols], "heads_y": labelled["y"].values[rows]}
+
+
+def plot_map_vs_truth(
+    map_gpkg: str | Path, out_png: str | Path, cube_zarr: str | Path | None = None,
+    class_edges: Sequence[float] = DEFAULT_EDGES,
+) -> None:  # fmt: skip
+    """Predicted (cross-prediction) and inventory density class per chip, side by side, drawn
+    over a hillshade of the DEM with the inventory's heads on top (both from `cube_zarr`)."""
     chips = gpd.read_file(map_gpkg, layer="chips")
+    terrain = terrain_and_heads(cube_zarr) if cube_zarr is not None else None
     cmap = ListedColormap(CLASS_COLOURS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True, constrained_layout=True)
     have = chips["predicted_class"].notna()
     accuracy = float((chips.loc[have, "predicted_class"] == chips.loc[have, "density_class"]).mean())
+    alpha = 0.6 if terrain is not None else 1.0
     for ax, column, title in (
         (axes[0], "predicted_class", f"Predicted density class (cross-prediction, accuracy {accuracy:.2f})"),
         (axes[1], "density_class", "Inventory density class (truth)"),
     ):
+        if terrain is not None:
+            ax.imshow(terrain["shade"], cmap="gray", vmin=0, vmax=255, extent=terrain["extent"], interpolation="bilinear")
         shown = chips[have] if column == "predicted_class" else chips
-        shown.plot(column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.6", linewidth=0.2)
+        shown.plot(column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.4", linewidth=0.2, alpha=alpha)
         if column == "predicted_class" and (~have).any():
-            chips[~have].plot(ax=ax, color="0.75", edgecolor="0.6", linewidth=0.2)
+            chips[~have].plot(ax=ax, facecolor="none", edgecolor="0.4", linewidth=0.3, hatch="//")
+        if terrain is not None:
+            ax.scatter(terrain["heads_x"], terrain["heads_y"], **HEADS_STYLE)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(f"x ({chips.crs.to_string()}) [m]")
         ax.set_ylabel("")
         ax.ticklabel_format(style="plain", useOffset=False)
+        left, bottom, right, top = chips.total_bounds
+        ax.set_xlim(left, right)
+        ax.set_ylim(bottom, top)
     axes[0].set_ylabel(f"y ({chips.crs.to_string()}) [m]")
-    fig.legend(handles=[Patch(color=c, label=l) for c, l in zip(CLASS_COLOURS, CLASS_LABELS)], loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.06))
+    handles = _class_legend(class_edges, heads=terrain is not None)
+    if (~have).any():
+        handles.append(Patch(facecolor="none", edgecolor="0.4", hatch="//", label="excluded (too little valid data)"))
+    base = "; base: hillshade of the DEM" if terrain is not None else ""
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, -0.08), fontsize=8,
+               title=f"density class{base}", title_fontsize=8)  # fmt: skip
     fig.savefig(out_png, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_confusion_matrix(
+    confusion_csv: str | Path, out_png: str | Path, class_edges: Sequence[float] = DEFAULT_EDGES, title: str = "",
+) -> np.ndarray:  # fmt: skip
+    """The confusion matrix of the map experiment (`metrics_confusion.csv`: rows true_class, columns
+    pred_<class>): chip counts written in the cells, shaded by the share of the true class's chips.
+    Returns the counts as drawn (read back from the cells' text), rows true, columns predicted."""
+    cm = pd.read_csv(confusion_csv, index_col="true_class")
+    counts = cm.to_numpy(dtype=int)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    names = class_names(class_edges)
+    fig, ax = plt.subplots(figsize=(6.2, 5.2), constrained_layout=True)
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, str(n), ha="center", va="center", fontsize=12, color="white" if share[i, j] > 0.6 else "black")
+    ax.set_xticks(range(counts.shape[1]), [names[int(c.split("_")[-1])] for c in cm.columns], fontsize=8)
+    ax.set_yticks(range(counts.shape[0]), [names[int(c)] for c in cm.index], fontsize=8)
+    ax.set_xlabel("predicted class (cross-prediction)")
+    ax.set_ylabel("inventory class (truth)")
+    total = int(counts.sum())
+    right = int(np.trace(counts))
+    ax.set_title(f"{title}{': ' if title else ''}{right} of {total} chips right ({right / max(total, 1):.0%})", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class's chips")
+    drawn = np.array([int(t.get_text()) for t in ax.texts]).reshape(counts.shape)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return drawn
 
 
 def _typical_chip(table: gpd.GeoDataFrame, cls: int) -> pd.Series | None:
@@ -122,7 +202,7 @@ def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
     plt.close(fig)
 
 
-def make_report(
+def density_figures(
     map_gpkg: str | Path,
     chips_zarr: str | Path,
     embeddings: list[str],
@@ -132,15 +212,23 @@ def make_report(
     curves_png: str | Path,
     metrics_csv: str | Path,
     grid_png: str | Path,
+    cube_zarr: str | Path | None = None,
+    confusion_csv: str | Path | None = None,
+    confusion_png: str | Path | None = None,
+    class_edges: Sequence[float] = DEFAULT_EDGES,
+    map_experiment: str = "",
 ) -> None:
-    """All figures of one area."""
-    for path in (map_png, chip_png, curves_png, grid_png):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    plot_map_vs_truth(map_gpkg, map_png)
+    """All figures of one area (the confusion matrix when `confusion_csv` and `confusion_png`)."""
+    for path in (map_png, chip_png, curves_png, grid_png, confusion_png):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    plot_map_vs_truth(map_gpkg, map_png, cube_zarr, class_edges)
+    if confusion_csv is not None and confusion_png is not None:
+        plot_confusion_matrix(confusion_csv, confusion_png, class_edges, map_experiment)
     chip_ids = plot_example_chip(map_gpkg, chips_zarr, embeddings, chip_png)
     plot_training_curves(histories, curves_png)
     plot_density_grid(metrics_csv, grid_png)
-    log.info("figures written: %s, %s (chips %s), %s, %s", map_png, chip_png, chip_ids, curves_png, grid_png)
+    log.info("figures written: %s, %s (chips %s), %s, %s, %s", map_png, chip_png, chip_ids, curves_png, grid_png, confusion_png)
 
 
 def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
@@ -204,7 +292,7 @@ def rapid_truth_check(map_gpkg: str | Path, truth_gpkg: str | Path, class_edges:
     chips.plot(column="true_class", ax=axes[1], cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.6", linewidth=0.2)
     axes[0].set_title(f"Rapid response: predicted class (AUC {auc:.2f}, accuracy {accuracy:.2f})", fontsize=10)
     axes[1].set_title("Synthetic truth (never read by the pipeline)", fontsize=10)
-    fig.legend(handles=[Patch(color=c, label=l) for c, l in zip(CLASS_COLOURS, CLASS_LABELS)], loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.06))
+    fig.legend(handles=_class_legend(class_edges), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.06))
     fig.savefig(png_out, dpi=130, bbox_inches="tight")
     plt.close(fig)
     log.info("rapid response vs truth: %d chips, AUC %.3f, accuracy %.3f", int(have.sum()), auc, accuracy)

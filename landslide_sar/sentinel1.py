@@ -32,13 +32,14 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
+from .cube import SAR_VARIABLES
 from .download import PC_KEY_ENV, Network, is_network_failure, redact
 from .grid import Grid, InputError, NetworkError, area_grid
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
-POLARISATIONS = ("vv", "vh")
+POLARISATIONS = SAR_VARIABLES  # the assets read: the cube's SAR variables
 PLANETARY_COMPUTER = "planetarycomputer.microsoft.com"
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 #: Acquisitions covering less of the area than this are reported as partial (warning). Layover
@@ -246,14 +247,14 @@ def _orbit_days(items: list[pystac.Item], event_time: datetime) -> dict[tuple[st
 def choose_orbit(
     items: list[pystac.Item],
     event_time: datetime,
-    before: int,
-    after: int,
+    n_pre: int,
+    n_post: int,
     orbit_state: str | None,
     relative_orbit: int | None,
     source: str,
 ) -> tuple[str, int]:
     """The configured orbit, or, where direction or relative orbit is left open, the orbit with
-    most acquisition days among those that have `before` days before and `after` after the event
+    most acquisition days among those that have `n_pre` days before and `n_post` after the event
     (if none has, the one with most days, so that the shortfall is reported for it)."""
     counts = _orbit_days(items, event_time)
     candidates = [
@@ -270,7 +271,7 @@ def choose_orbit(
 
     def rank(o: tuple[str, int]) -> tuple:
         pre, post = counts[o]
-        return (pre >= before and post >= after, pre + post, o)
+        return (pre >= n_pre and post >= n_post, pre + post, o)
 
     best = max(candidates, key=rank)
     log.info("orbit chosen: %s, relative orbit %d (%d days before, %d after); all orbits: %s", *best, *counts[best], found)
@@ -281,13 +282,13 @@ def select_acquisitions(
     items: list[pystac.Item],
     bbox: tuple[float, float, float, float],
     event_time: datetime,
-    before: int,
-    after: int,
+    n_pre: int,
+    n_post: int,
     orbit_state: str | None,
     relative_orbit: int | None,
     source: str,
 ) -> list[Acquisition]:
-    """The `before` acquisitions closest before the event and the `after` first ones after it,
+    """The `n_pre` acquisitions closest before the event and the `n_post` first ones after it,
     from one orbit (given, or chosen by `choose_orbit`). Items without both VV and VH are left
     out (counted); every filter that removes items is named in the error when too few remain."""
     if not items:
@@ -304,7 +305,7 @@ def select_acquisitions(
             )
         removed["without vv+vh assets"] = len(items) - len(dual)
         log.warning("%d item(s) without vv+vh assets left out (e.g. %s lacks %s)", len(items) - len(dual), first.id, missing)
-    orbit_state, relative_orbit = choose_orbit(dual, event_time, before, after, orbit_state, relative_orbit, source)
+    orbit_state, relative_orbit = choose_orbit(dual, event_time, n_pre, n_post, orbit_state, relative_orbit, source)
     kept = [i for i in dual if _orbit(i) == (orbit_state, relative_orbit)]
     for (state, rel), n in sorted(Counter(_orbit(i) for i in dual if i not in kept).items()):
         removed[f"on orbit {state}/{rel}"] = n
@@ -317,14 +318,14 @@ def select_acquisitions(
         t = min(_time(i) for i in day_items)
         side = "pre" if t < event_time else "post"
         acquisitions.append(Acquisition(day, t, tuple(sorted(day_items, key=lambda i: i.id)), orbit_state, relative_orbit, side))
-    pre = [a for a in acquisitions if a.side == "pre"][-before:] if before else []
-    post = [a for a in acquisitions if a.side == "post"][:after]
-    if len(pre) < before or len(post) < after:
+    pre = [a for a in acquisitions if a.side == "pre"][-n_pre:] if n_pre else []
+    post = [a for a in acquisitions if a.side == "post"][:n_post]
+    if len(pre) < n_pre or len(post) < n_post:
         why = "; ".join(f"{n} {reason}" for reason, n in removed.items()) or "none"
         raise InputError(
             f"{source}: found {len(pre)} acquisition(s) before and {len(post)} after {event_time:%Y-%m-%d} "
             f"on orbit {orbit_state}/{relative_orbit} (of {len(items)} items; filtered out: {why}); "
-            f"expected {before} before and {after} after — widen the search window or ask for fewer"
+            f"expected {n_pre} before and {n_post} after — widen the search window or ask for fewer"
         )
     for a in pre + post:
         log.info("%s acquisition %s: %d item(s) %s", a.side, a.date, len(a.items), [i.id for i in a.items])
@@ -456,8 +457,8 @@ def download_sentinel1(
         items,
         area["bbox"],
         event_time,
-        s1["acquisitions_before"],
-        s1["acquisitions_after"],
+        s1["acquisitions_pre"],
+        s1["acquisitions_post"],
         s1.get("orbit_state"),
         s1.get("relative_orbit"),
         source,

@@ -218,3 +218,15 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
         warnings.simplefilter("ignore", RuntimeWarning)
         log.info("slope %.1f–%.1f deg (median %.1f); curvature p5/p95 %.2f/%.2f (from every %d-th pixel in x and y)",
                  *np.degrees(np.nanpercentile(slope, [0, 100])), np.degrees(np.nanmedian(slope)), *np.nanpercentile(curv, [5, 95]), step)
+
+
+def hillshade(dem: np.ndarray, resolution: float) -> np.ndarray:
+    """Hillshade (0-255, NaN where the DEM has none) of a DEM array: xdem, Horn's method, sun
+    from the north-west at 45°."""
+    import xdem.terrain
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shade = np.asarray(xdem.terrain.hillshade(dem, surface_fit="Horn", resolution=resolution), dtype="float32")
+    shade[~np.isfinite(dem)] = np.nan
+    return shade

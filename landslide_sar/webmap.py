@@ -22,6 +22,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from .density.map import CLASS_COLOURS, NODATA, class_names
 from .grid import InputError
 from .io import atomic_path
+from .terrain import hillshade
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,6 @@ def _to_web(src_path: PathLike, band: int, resampling: Resampling, max_pixels: i
                   dst_crs=WEB_CRS, dst_nodata=np.nan, resampling=resampling)  # fmt: skip
     w, s, e, n = transform_bounds(WEB_CRS, "EPSG:4326", left, bottom, right, top)
     return out, (w, s, e, n)
-
-
-def hillshade(dem: np.ndarray, resolution: float) -> np.ndarray:
-    """Hillshade (0-255, NaN where the DEM has none) of a DEM array: xdem, Horn's method, sun
-    from the north-west at 45°."""
-    import xdem.terrain
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        shade = np.asarray(xdem.terrain.hillshade(dem, surface_fit="Horn", resolution=resolution), dtype="float32")
-    shade[~np.isfinite(dem)] = np.nan
-    return shade
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:

@@ -81,7 +81,7 @@ rule download_inventory:
     message:
         "Download the landslide inventory of {wildcards.area}"
     script:
-        "../workflow_scripts/download_file.py"
+        "../workflow_scripts/download_inventory.py"
 
 
 rule rasterize_labels:

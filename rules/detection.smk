@@ -1,4 +1,4 @@
-# Landslide detection (docs/detection.md): per (experiment, band set, time steps,
+# Landslide detection (docs/detection.md): per (experiment, input set, revisits,
 # augmentation) one U-Net trained and scored with the VH-change baseline beside it, then the
 # table and figures. Active only when the config has a `detection` section (config.yaml has one):
 # rule `all` then includes detection_all's targets.
@@ -11,17 +11,19 @@ rule train_detection:
     input:
         unpack(detection_cubes),
     output:
-        model=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/model.pt",
-        history=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/history.csv",
-        metrics=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/metrics.csv",
-        curves=f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/curves.csv",
+        model=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/model.pt",
+        history=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/history.csv",
+        metrics=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/metrics.csv",
+        curves=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/curves.csv",
         predictions=directory(
-            f"{DETECTION_ROOT}/{{experiment}}/{{band_set}}_t{{steps}}_{{aug}}/predictions.zarr"
+            f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/predictions.zarr"
         ),
     log:
-        "logs/detection/train_detection/{experiment}_{band_set}_t{steps}_{aug}.log",
+        "logs/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}.log",
     benchmark:
-        "benchmarks/detection/train_detection/{experiment}_{band_set}_t{steps}_{aug}.tsv"
+        "benchmarks/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}.tsv"
+    wildcard_constraints:
+        inputs="vv|vh|sar|fused",
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -38,10 +40,10 @@ rule train_detection:
         evaluation=DETECTION["evaluation"] if DETECTION else {},
         baseline=DETECTION["baseline"] if DETECTION else {},
     message:
-        "Train and score the {wildcards.experiment} detection U-Net on {wildcards.band_set}, "
-        "{wildcards.steps} time step(s), {wildcards.aug}"
+        "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
+        "{wildcards.revisits} revisit(s), {wildcards.aug}"
     script:
-        "../workflow_scripts/detection_train.py"
+        "../workflow_scripts/train_detection.py"
 
 
 rule detection_table:
@@ -80,10 +82,10 @@ rule detection_figures:
         predictions=detection_outputs("predictions.zarr", "transfer"),
     output:
         auprc=report(
-            f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
+            f"{DETECTION_ROOT}/report/auprc_vs_revisits.png",
             caption="../report/detection_figures.rst",
             category="Detection",
-            labels={"result": "AUPRC vs time steps"},
+            labels={"result": "AUPRC vs revisits"},
         ),
         pr=report(
             f"{DETECTION_ROOT}/report/pr_curves.png",
@@ -108,7 +110,7 @@ rule detection_figures:
         mem_mb=2000,
         runtime=10,
     message:
-        "Detection figures: AUPRC against time steps, precision-recall curves, transfer maps"
+        "Detection figures: AUPRC against revisits, precision-recall curves, transfer maps"
     script:
         "../workflow_scripts/detection_figures.py"
 

@@ -13,8 +13,6 @@ DETECTION_BY_KEY = {(e.experiment, e.name): e for e in DETECTION_EXPERIMENTS}
 
 wildcard_constraints:
     experiment="within|transfer",
-    band_set="vv|vh|vvvh|sar_dem",
-    steps=r"\d+",
     aug="aug|noaug",
 
 
@@ -23,7 +21,7 @@ def detection_experiment(wildcards):
     return DETECTION_BY_KEY[
         (
             wildcards.experiment,
-            f"{wildcards.band_set}_t{wildcards.steps}_{wildcards.aug}",
+            f"{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}",
         )
     ]
 
@@ -66,7 +64,7 @@ def detection_targets():
     return [
         f"{DETECTION_ROOT}/metrics.csv",
         f"{DETECTION_ROOT}/metrics.md",
-        f"{DETECTION_ROOT}/report/auprc_vs_timesteps.png",
+        f"{DETECTION_ROOT}/report/auprc_vs_revisits.png",
         f"{DETECTION_ROOT}/report/pr_curves.png",
         f"{DETECTION_ROOT}/report/transfer_maps.png",
     ]

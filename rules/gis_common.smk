@@ -11,14 +11,14 @@ def detection_map_experiment():
     for e in DETECTION_EXPERIMENTS:
         if (
             e.experiment == "transfer"
-            and e.band_set == DETECTION_MAP["band_set"]
+            and e.inputs == DETECTION_MAP["inputs"]
             and e.augment == DETECTION_MAP["augment"]
         ):
             return e
     transfer = DETECTION["transfer"]
     sys.exit(
         f"ERROR: config detection.map = {DETECTION_MAP} is not a transfer experiment; "
-        f"expected band_set in {transfer['band_sets']} and augment in {transfer['augment']}"
+        f"expected inputs in {transfer['inputs']} and augment in {transfer['augment']}"
     )
 
 

@@ -1,10 +1,16 @@
-# Figures: the density map beside the inventory's truth, an example chip, training curves.
+# Figures of a density area: the map beside the inventory's truth over the DEM's hillshade with the
+# heads, the map experiment's confusion matrix, an example chip, training curves, the AUC grid.
 
 
-rule report:
+rule density_figures:
     input:
         map=rules.density_map.output.gpkg,
+        cube=rules.assemble_cube.output.zarr,
         chips=rules.make_chips.output.zarr,
+        confusion=expand(
+            "results/{{area}}/density/{experiment}/metrics_confusion.csv",
+            experiment="{}_r{}".format(*map_experiment()),
+        ),
         embeddings=expand(
             "results/{{area}}/density/{experiment}/half{half}/embeddings.zarr",
             experiment="{}_r{}".format(*map_experiment()),
@@ -23,6 +29,13 @@ rule report:
             category="Density",
             subcategory="{area}",
             labels={"area": "{area}", "result": "density map vs truth"},
+        ),
+        confusion=report(
+            "results/{area}/report/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "confusion matrix"},
         ),
         chip=report(
             "results/{area}/report/example_chip.png",
@@ -46,16 +59,19 @@ rule report:
             labels={"area": "{area}", "result": "AUC grid"},
         ),
     log:
-        "logs/{area}/report.log",
+        "logs/{area}/density_figures.log",
     benchmark:
-        "benchmarks/{area}/report.tsv"
+        "benchmarks/{area}/density_figures.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        class_edges=config["chips"]["density_class_edges_per_km2"],
+        map_experiment="{}_r{}".format(*map_experiment()),
     message:
         "Figures of {wildcards.area}"
     script:
-        "../workflow_scripts/report.py"
+        "../workflow_scripts/density_figures.py"

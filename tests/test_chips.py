@@ -87,7 +87,7 @@ def test_make_chips_on_a_hand_made_cube(tmp_path) -> None:
     cube.to_zarr(tmp_path / "cube.zarr")
     table = make_chips(
         tmp_path / "cube.zarr", tmp_path / "chips.zarr", tmp_path / "chips.gpkg", size=32,
-        event_time="2017-09-20T00:00:00Z", before=2, after=1, min_valid_fraction=0.9,
+        event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
         class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
     )
     assert table["landslide_count"].tolist() == [3, 0, 0, 0, 1, 0]

@@ -74,3 +74,42 @@ def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> No
     cfg["areas"]["embedded"]["download"] = {"http_retries": 0}
     validate_config(cfg)
     assert cfg["areas"]["embedded"]["download"] == {"http_retries": 0, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
+
+
+def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_yamls(default) -> None:
+    """Defaults live in the schema only: a detection section holding just its experiments (within,
+    transfer) validates to config.yaml's full section, setting by setting."""
+    full, cfg = copy.deepcopy(default), copy.deepcopy(default)
+    cfg["detection"] = {k: cfg["detection"][k] for k in ("within", "transfer", "map")}
+    validate_config(full)
+    validate_config(cfg)
+    assert cfg["detection"] == full["detection"]
+    cfg["detection"] = {k: default["detection"][k] for k in ("within", "transfer")} | {"training": {"max_epochs": 1}}
+    validate_config(cfg)
+    assert cfg["detection"]["training"] == full["detection"]["training"] | {"max_epochs": 1}
+
+
+@pytest.mark.parametrize(
+    "where, old, new, what",
+    [
+        ("areas.embedded.sentinel1", "acquisitions_before", "acquisitions_pre", ""),
+        ("areas.region_b.sentinel1", "acquisitions_after", "acquisitions_post", ""),
+        ("density.training", "seed", "seeds", " (a list)"),
+        ("detection.within", "band_sets", "inputs", " (a list)"),
+        ("detection.within", "time_steps", "revisits", " (a list)"),
+        ("detection.transfer", "band_sets", "inputs", " (a list)"),
+        ("detection.transfer", "time_steps", "revisits", ""),
+        ("detection.map", "band_set", "inputs", ""),
+        ("detection.chips", "max_steps", "max_revisits", ""),
+        ("detection.training", "seed", "seeds", " (a list)"),
+    ],
+)
+def test_a_key_of_an_earlier_version_is_one_line_naming_its_new_name(default, where, old, new, what) -> None:
+    cfg = copy.deepcopy(default)
+    section = cfg
+    for key in where.split("."):
+        section = section[key]
+    section[old] = section.pop(new)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value) == f"config key {where}.{old} is now {where}.{new}{what}; rename it"

@@ -83,7 +83,7 @@ def write_published(ds: xr.Dataset, folder: Path, name: str = "hokkaido_japan") 
     return archive
 
 
-def cube_config(datacube: dict, before: int = 3, after: int = 3, orbit_state: str | None = "descending") -> dict:
+def cube_config(datacube: dict, pre: int = 3, post: int = 3, orbit_state: str | None = "descending") -> dict:
     cfg = tiny_config()
     cfg["chips"]["size"] = 32
     cfg["splits"].update(min_train_chips=1, min_val_chips=1)  # a 3 x 3 chip toy cube
@@ -91,7 +91,7 @@ def cube_config(datacube: dict, before: int = 3, after: int = 3, orbit_state: st
     cfg["areas"] = {
         "cube": {
             "event_time": EVENT,
-            "sentinel1": {"source": "datacube", "acquisitions_before": before, "acquisitions_after": after, "orbit_state": orbit_state},
+            "sentinel1": {"source": "datacube", "acquisitions_pre": pre, "acquisitions_post": post, "orbit_state": orbit_state},
             "datacube": datacube,
             "download": {"http_retries": 0, "job_retries": 0},
         }
@@ -158,14 +158,14 @@ def test_cube_layouts_are_normalised(tmp_path) -> None:
     [
         (published_cube().drop_vars("dem_curvature"), {}, "lacks variable(s) ['dem_curvature']"),
         (published_cube(crs=None), {}, "has no CRS (no spatial_ref/crs); set datacube.crs"),
-        (published_cube(), {"before": 6}, "cube: 3 time step(s) before and 3 after 2018-09-05; expected at least 6 before"),
+        (published_cube(), {"pre": 6}, "cube: 3 time step(s) before and 3 after 2018-09-05; expected at least 6 before"),
         (published_cube().assign_coords({"sat:orbit_state": ("timestep", np.array(["x"] * len(DATES)))}), {}, "sat:orbit_state 'x' is not a known orbit direction"),
     ],
     ids=["missing-variable", "no-crs", "too-few-steps", "unknown-orbit"],
 )
 def test_bad_cubes_are_one_line(tmp_path, cube, cfg, message) -> None:
     archive = write_published(cube, tmp_path)
-    area = cube_config({"path": str(archive)}, before=cfg.get("before", 3))["areas"]["cube"]
+    area = cube_config({"path": str(archive)}, pre=cfg.get("pre", 3))["areas"]["cube"]
     with pytest.raises(InputError) as err:
         import_datacube(area, archive, tmp_path / "out.zarr")
     assert message in str(err.value) and "\n" not in str(err.value)

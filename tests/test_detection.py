@@ -6,12 +6,16 @@ experiment writing its files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xarray as xr
+import yaml
 
+from landslide_sar.config import validate_config
 from landslide_sar.detection.augment import (
     augment_chip,
     crop_resize,
@@ -37,6 +41,8 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------- augmentations
 
@@ -231,12 +237,12 @@ def test_percentile_map_selects_exactly_the_top_share_of_unmasked_pixels() -> No
 # ---------------------------------------------------------------- chips and channels
 
 
-def hand_cube(ny: int = 8, nx: int = 12, n_before: int = 3, n_after: int = 2) -> xr.Dataset:
-    """vv at step t = 0.01 * (t + 1), vh = vv / 10 everywhere; steps 0..n_before-1 precede the
+def hand_cube(ny: int = 8, nx: int = 12, n_pre: int = 3, n_post: int = 2) -> xr.Dataset:
+    """vv at step t = 0.01 * (t + 1), vh = vv / 10 everywhere; steps 0..n_pre-1 precede the
     event. Landslide pixels: 1 in chip (0, 0), 2 in chip (1, 2) of 4 px chips."""
-    nt = n_before + n_after
+    nt = n_pre + n_post
     times = pd.date_range("2020-01-01", periods=nt, freq="12D")
-    event = times[n_before - 1] + pd.Timedelta(days=6)
+    event = times[n_pre - 1] + pd.Timedelta(days=6)
     vv = np.stack([np.full((ny, nx), 0.01 * (t + 1), np.float32) for t in range(nt)])
     slope = np.full((ny, nx), np.deg2rad(30.0), np.float32)
     lab = np.zeros((ny, nx), np.uint16)
@@ -261,9 +267,9 @@ def test_detection_chips_keeps_positive_chips_in_grid_order() -> None:
     cube = hand_cube()
     chips = detection_chips(cube, None, 4, 2, keep_negatives=False)
     assert len(chips) == 2 and chips.row0.tolist() == [0, 4] and chips.col0.tolist() == [0, 8]
-    assert chips.sar_before.shape == (2, 2, 2, 4, 4) and chips.sar_after.shape == (2, 2, 2, 4, 4)
-    assert np.allclose(chips.sar_before[:, 0, 0], 0.03) and np.allclose(chips.sar_before[:, 1, 0], 0.02)  # closest first
-    assert np.allclose(chips.sar_after[:, 0, 0], 0.04) and np.allclose(chips.sar_after[:, 1, 1], 0.005)
+    assert chips.sar_pre.shape == (2, 2, 2, 4, 4) and chips.sar_post.shape == (2, 2, 2, 4, 4)
+    assert np.allclose(chips.sar_pre[:, 0, 0], 0.03) and np.allclose(chips.sar_pre[:, 1, 0], 0.02)  # closest first
+    assert np.allclose(chips.sar_post[:, 0, 0], 0.04) and np.allclose(chips.sar_post[:, 1, 1], 0.005)
     assert np.allclose(chips.dem[:, 1], 30.0)  # slope in degrees
     assert chips.label[0, 1, 1] == 1 and chips.label.sum() == 3
     assert np.array_equal(chips.x[1], cube.x.values[8:12])
@@ -277,11 +283,11 @@ def test_build_channels_counts_and_time_means() -> None:
     cube = hand_cube()
     cube["vv"][1, 0, 0] = np.nan  # step 1 (second closest before) missing at one pixel
     chips = detection_chips(cube, None, 4, (3, 2), keep_negatives=False)
-    counts = {b: len(build_channels(chips, b, 1).channels) for b in ("vv", "vh", "vvvh", "sar_dem")}
-    assert counts == {"vv": 2, "vh": 2, "vvvh": 4, "sar_dem": 7}
-    full = build_channels(chips, "sar_dem", 2, elevation=True)
-    assert full.channels == channel_names("sar_dem", True) == [
-        "vv_before", "vv_after", "vh_before", "vh_after", "aspect", "slope", "curvature", "elevation"
+    counts = {b: len(build_channels(chips, b, 1).channels) for b in ("vv", "vh", "sar", "fused")}
+    assert counts == {"vv": 2, "vh": 2, "sar": 4, "fused": 7}
+    full = build_channels(chips, "fused", 2, elevation=True)
+    assert full.channels == channel_names("fused", True) == [
+        "vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature", "elevation"
     ]  # fmt: skip
     assert full.is_log == [True] * 4 + [False] * 4
     a = build_channels(chips, "vv", 2)
@@ -289,12 +295,12 @@ def test_build_channels_counts_and_time_means() -> None:
     assert a.x[1, 0] == pytest.approx(np.full((4, 4), 10 * np.log10(0.025)), abs=1e-5)
     assert a.x[1, 1] == pytest.approx(np.full((4, 4), 10 * np.log10(0.045)), abs=1e-5)
     assert a.x[0, 0, 0, 0] == pytest.approx(10 * np.log10(0.03), abs=1e-5)  # NaN left out of the mean
-    three = build_channels(chips, "vh", 3, n_after=1)
+    three = build_channels(chips, "vh", 1, n_pre=3)  # 3 before, 1 after
     assert three.x[1, 0, 0, 0] == pytest.approx(10 * np.log10(0.002), abs=1e-5)
     assert three.x[1, 1, 0, 0] == pytest.approx(10 * np.log10(0.004), abs=1e-5)
-    with pytest.raises(InputError, match="n_steps"):
+    with pytest.raises(InputError, match="revisits"):
         build_channels(chips, "vv", 4)
-    with pytest.raises(InputError, match="band_set"):
+    with pytest.raises(InputError, match="inputs"):
         build_channels(chips, "hh", 1)
 
 
@@ -322,7 +328,7 @@ def toy_chips(n: int, seed: int, size: int = 32) -> ChipArrays:
     after = base + rng.normal(0, 1.5, base.shape) - 4.0 * label
     x = np.stack([before, after], axis=1).astype(np.float32)
     x[0, :, :2, :2] = np.nan
-    return ChipArrays(x=x, label=label, channels=["vh_before", "vh_after"], is_log=[True, True])
+    return ChipArrays(x=x, label=label, channels=["vh_pre", "vh_post"], is_log=[True, True])
 
 
 MODEL = {"base_width": 8, "depth": 2, "blocks_per_stage": 1}
@@ -342,7 +348,7 @@ def test_tiny_run_beats_no_skill_and_is_deterministic(tmp_path) -> None:
     cols = ["train_loss", "val_loss", "val_auprc"]
     pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])  # same seed -> same history
     ckpt = torch.load(tmp_path / "m0.pt", weights_only=True)
-    assert ckpt["channels"] == ["vh_before", "vh_after"] and ckpt["best_epoch"] == summary["best_epoch"]
+    assert ckpt["channels"] == ["vh_pre", "vh_post"] and ckpt["best_epoch"] == summary["best_epoch"]
     prob = predict_chips(tmp_path / "m0.pt", val, device="cpu")
     assert prob.shape == (1, 8, 32, 32) and np.isnan(prob[0, 0, :2, :2]).all()
     prob = prob[0]
@@ -391,19 +397,36 @@ def toy_cube(seed: int, ny: int = 64, nx: int = 64) -> xr.Dataset:
     return cube
 
 
+def detection_section(**sections: dict) -> dict:
+    """config.yaml's detection section with only `sections` set (besides within/transfer), as the
+    config validator leaves it: every other setting is the schema's documented default."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["detection"] = {k: config["detection"][k] for k in ("within", "transfer")} | sections
+    validate_config(config)
+    return config["detection"]
+
+
+def test_a_section_missing_from_the_experiments_settings_is_one_line(tmp_path) -> None:
+    cfg = detection_section()
+    cfg.pop("baseline")
+    with pytest.raises(InputError, match=r"lacks section\(s\) \['baseline'\]; expected .*validate_config"):
+        run_detection_experiment(toy_cube(0), None, "vv", 1, False, cfg, 1, *(tmp_path / n for n in "abcd"), None)
+
+
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")
 def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) -> None:
     for name, seed in (("regionA", 0), ("regionB", 1)):
         toy_cube(seed).to_zarr(tmp_path / name / "cube.zarr", mode="w")
-    cfg = {
-        "chips": {"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_steps": 2},
-        "model": MODEL,
-        "training": {**TRAINING, "max_epochs": 2},
-        "baseline": {"min_slope_deg": 10.0, "percentile": 90.0},
-    }
+    cfg = detection_section(
+        chips={"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_revisits": 2},
+        model=MODEL,
+        training={**TRAINING, "max_epochs": 2},
+        baseline={"min_slope_deg": 10.0, "percentile": 90.0},
+    )
+    assert cfg["baseline"]["direction"] == "decrease" and cfg["evaluation"]["curve_points"] == 200  # the schema's
     out = tmp_path / "out"
     metrics = run_detection_experiment(
-        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "sar_dem", 1, True, cfg, 2,
+        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "fused", 1, True, cfg, 2,
         out / "model.pt", out / "history.csv", out / "metrics.csv", out / "curves.csv", out / "pred.zarr",
     )  # fmt: skip
     written = pd.read_csv(out / "metrics.csv")
@@ -414,15 +437,15 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     }  # fmt: skip
     assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1, 1]
     assert (written.loc[written["subset"] == "test", "n_chips"] == 4).all()
-    assert (written["band_set"] == "sar_dem").all() and written["augment"].all() and len(metrics) == 9
-    assert (written["n_steps"] == 1).all() and (written["n_after"] == 1).all()
+    assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 9
+    assert (written["revisits"] == 1).all() and (written["n_pre"] == 1).all()
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
     curves = pd.read_csv(out / "curves.csv")
     assert list(curves.columns) == CURVE_COLUMNS and set(curves["subset"]) == {"train", "val", "test"}
     pred = xr.open_zarr(out / "pred.zarr")
     assert pred["prob"].shape == (5, 32, 32) and list(pred["subset"].values) == ["val"] + ["test"] * 4
-    assert pred.attrs["channels"] == ["vv_before", "vv_after", "vh_before", "vh_after", "aspect", "slope", "curvature"]
+    assert pred.attrs["channels"] == ["vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature"]
     assert set(np.unique(pred["label"].values)) <= {0, 1}
     assert len(pd.read_csv(out / "history.csv")) == 2
     ckpt = torch.load(out / "model.pt", weights_only=True)

@@ -24,12 +24,12 @@ def tiny_detection_config() -> dict:
     cfg["areas"]["region_a"]["bbox"] = [-66.70, 18.25, -66.68, 18.27]
     cfg["areas"]["region_b"]["bbox"] = [-67.05, 18.15, -67.03, 18.17]  # apart from region_a, as config.yaml
     for area in cfg["areas"].values():
-        area["sentinel1"]["acquisitions_before"] = area["sentinel1"]["acquisitions_after"] = 2
+        area["sentinel1"]["acquisitions_pre"] = area["sentinel1"]["acquisitions_post"] = 2
     det = cfg["detection"]
-    det["within"].update(band_sets=["vh", "sar_dem"], time_steps=[1, 2])
-    det["transfer"].update(band_sets=["vvvh"], time_steps=2, augment=[False, True])
-    det["map"] = {"band_set": "vvvh", "augment": True}
-    det["chips"].update(size=32, max_steps=2)
+    det["within"].update(inputs=["vh", "fused"], revisits=[1, 2])
+    det["transfer"].update(inputs=["sar"], revisits=2, augment=[False, True])
+    det["map"] = {"inputs": "sar", "augment": True}
+    det["chips"].update(size=32, max_revisits=2)
     det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
     det["training"].update(seeds=[0, 1], max_epochs=2, patience=2, device="cpu")
     det["evaluation"]["curve_points"] = 50
@@ -47,32 +47,32 @@ def detection_run(tmp_path_factory) -> Path:
 def test_detection_table_and_figures(detection_run: Path) -> None:
     out = detection_run / "results" / "detection"
     table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
-    assert {"experiment", "method", "seed", "region", "subset", "auprc", "no_skill", "band_set", "n_steps", "augment"} <= set(table.columns)
+    assert {"experiment", "method", "seed", "region", "subset", "auprc", "no_skill", "inputs", "revisits", "augment"} <= set(table.columns)
     all_unet = table[table["method"] == "unet"]
     assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
     unet = all_unet[all_unet["seed"] == "ensemble"]
-    # within: 2 band sets x 2 steps x (train, val); transfer: 2 augmentations x (train, val, test)
+    # within: 2 input sets x 2 revisits x (train, val); transfer: 2 augmentations x (train, val, test)
     within = unet[unet["experiment"] == "within"]
-    assert set(zip(within["band_set"], within["n_steps"])) == {(b, n) for b in ("vh", "sar_dem") for n in (1, 2)}
+    assert set(zip(within["inputs"], within["revisits"])) == {(b, n) for b in ("vh", "fused") for n in (1, 2)}
     assert set(within["subset"]) == {"train", "val"} and set(within["region"]) == {"region_a"}
     transfer = unet[unet["experiment"] == "transfer"]
-    assert set(transfer["augment"]) == {True, False} and set(transfer["band_set"]) == {"vvvh"}
+    assert set(transfer["augment"]) == {True, False} and set(transfer["inputs"]) == {"sar"}
     assert set(zip(transfer["subset"], transfer["region"])) == {("train", "region_a"), ("val", "region_a"), ("test", "region_b")}
     assert len(table[table["method"] == "handwerger"]) == len(unet)
     assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
     # the no-skill rows: AUPRC = the positive fraction of the chips they describe
     ns = table[table["method"] == "no_skill"]
-    assert len(ns) == len(unet.drop_duplicates(["experiment", "region", "subset", "n_steps"]))
+    assert len(ns) == len(unet.drop_duplicates(["experiment", "region", "subset", "revisits"]))
     np.testing.assert_allclose(ns["auprc"], ns["n_positive"] / ns["n_pixels"], atol=1e-4)
     np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
     md = (out / "metrics.md").read_text()
     assert "Within region_a" in md and "Transfer region_a → region_b" in md and "no skill" in md and " ± " in md
-    for name in ("auprc_vs_timesteps", "pr_curves", "transfer_maps"):
+    for name in ("auprc_vs_revisits", "pr_curves", "transfer_maps"):
         png = out / "report" / f"{name}.png"
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     for f in ("model.pt", "history.csv", "curves.csv", "predictions.zarr"):
-        assert (out / "transfer" / "vvvh_t2_aug" / f).exists()
-    assert (detection_run / "logs" / "detection" / "train_detection" / "within_vh_t1_noaug.log").exists()
+        assert (out / "transfer" / "sar_r2_aug" / f).exists()
+    assert (detection_run / "logs" / "detection" / "train_detection" / "within_vh_r1_noaug.log").exists()
     assert (detection_run / "benchmarks" / "detection" / "detection_table.tsv").exists()
 
 
@@ -87,12 +87,12 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     config = detection_run / "config.yaml"
     targets = [f"results/{r}/{f}" for r in ("region_a", "region_b") for f in ("detection/probability.tif", "detection/landslides.gpkg", "webmap.html")]
     snakemake(detection_run, config, "--cores", "2", *targets)
-    pred = xr.open_zarr(detection_run / "results/detection/transfer/vvvh_t2_aug/predictions.zarr").load()
+    pred = xr.open_zarr(detection_run / "results/detection/transfer/sar_r2_aug/predictions.zarr").load()
     for region, subset in (("region_a", "val"), ("region_b", "test")):
         cube = xr.open_zarr(detection_run / f"results/{region}/cube.zarr", decode_coords="all")
         with rasterio.open(detection_run / f"results/{region}/detection/probability.tif") as src:
             assert src.crs == cube.rio.crs and src.shape == (cube.sizes["y"], cube.sizes["x"])
-            assert src.tags()["chip_subsets"] == subset and src.tags()["experiment"] == "transfer/vvvh_t2_aug"
+            assert src.tags()["chip_subsets"] == subset and src.tags()["experiment"] == "transfer/sar_r2_aug"
             prob = src.read(1)
         sel = pred.isel(chip=np.flatnonzero(pred["region"].values.astype(str) == region))
         assert np.isfinite(prob).sum() == int(sel["valid"].sum())
@@ -105,14 +105,14 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
         assert (detection_run / f"results/{region}/webmap.html").stat().st_size > 100_000
 
 
-def test_adding_a_band_set_trains_only_the_new_models(detection_run: Path) -> None:
+def test_adding_an_input_set_trains_only_the_new_models(detection_run: Path) -> None:
     cfg = tiny_detection_config()
-    cfg["detection"]["within"]["band_sets"] = ["vv", "vh", "sar_dem"]
+    cfg["detection"]["within"]["inputs"] = ["vv", "vh", "fused"]
     config = write_config(detection_run / "config_more.yaml", cfg)
     proc = snakemake(detection_run, config, "-n", "detection_all")
     counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in proc.stdout.splitlines())
               if len(parts) == 2 and parts[1].isdigit()}  # fmt: skip
-    assert counts.get("train_detection") == 2  # vv with 1 and 2 steps; nothing else is retrained
+    assert counts.get("train_detection") == 2  # vv with 1 and 2 revisits; nothing else is retrained
     assert "generate_event" not in counts and "assemble_cube" not in counts
 
 

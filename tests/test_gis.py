@@ -76,11 +76,11 @@ def test_detection_map_mosaics_the_chips_on_the_region_grid(tmp_path) -> None:
     cube = _cube(tmp_path / "cube.zarr")
     preds, prob = _predictions(tmp_path / "predictions.zarr")
     tif, gpkg = tmp_path / "probability.tif", tmp_path / "landslides.gpkg"
-    detection_map(preds, cube, "region_b", 0.5, tif, gpkg, {"experiment": "transfer/vvvh_t4_aug"})
+    detection_map(preds, cube, "region_b", 0.5, tif, gpkg, {"experiment": "transfer/sar_r4_aug"})
     with rasterio.open(tif) as src:
         assert src.crs == CRS and src.transform == GRID.transform and src.shape == GRID.shape
         assert src.descriptions == ("landslide_probability",) and src.units == ("1",)
-        assert src.tags()["experiment"] == "transfer/vvvh_t4_aug" and src.tags()["chip_subsets"] == "test"
+        assert src.tags()["experiment"] == "transfer/sar_r4_aug" and src.tags()["chip_subsets"] == "test"
         assert src.tags()["probability_threshold"] == "0.5"
         out = src.read(1)
     np.testing.assert_array_equal(out[0:16, 0:16], prob[0])

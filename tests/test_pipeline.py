@@ -15,6 +15,7 @@ import pytest
 import rasterio
 import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
+from PIL import Image
 
 from conftest import ROOT, snakemake, tiny_config, write_config
 
@@ -273,10 +274,12 @@ def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
 
 
 def test_report_figures_exist(tiny_run) -> None:
-    for name in ("map_vs_truth.png", "example_chip.png", "training_curves.png"):
+    for name in ("map_vs_truth.png", "confusion_matrix.png", "example_chip.png", "training_curves.png", "density_grid.png"):
         path = tiny_run / f"results/{AREA}/report/{name}"
         assert path.stat().st_size > 10_000
         assert path.read_bytes()[:4] == b"\x89PNG"
+        rgb = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+        assert rgb.std() > 10 and len(np.unique(rgb, axis=0)) > 20, name  # not blank
 
 
 def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
@@ -319,7 +322,7 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
     jobs = _jobs(proc.stdout)
-    assert jobs["train_density"] == 6 and jobs["generate_event"] == 2 and jobs["report"] == 1
+    assert jobs["train_density"] == 6 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
 
 
 def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:

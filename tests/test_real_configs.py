@@ -49,7 +49,7 @@ def test_puerto_rico_config_is_the_density_papers_setup() -> None:
     s1 = area["sentinel1"]
     assert (s1["source"], s1["collection"], s1["orbit_state"], s1["relative_orbit"]) == ("stac", "sentinel-1-rtc", "ascending", 135)
     assert s1["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
-    assert (s1["acquisitions_before"], s1["acquisitions_after"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
+    assert (s1["acquisitions_pre"], s1["acquisitions_post"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
     assert area["dem"] == {"source": "stac", "endpoint": s1["endpoint"], "collection": "cop-dem-glo-30"}
     assert area["inventory"]["source"] == "url" and "5d4c8b26e4b01d82ce8dfeb0" in area["inventory"]["url"]
     grid = area_grid(area["bbox"], area["resolution"])
@@ -74,9 +74,9 @@ def test_hokkaido_talakmau_config_uses_the_published_cubes() -> None:
         (
             "puerto_rico",
             {"download_sentinel1": 1, "download_dem": 1, "download_inventory": 1, "rasterize_labels": 1, "dem_derivatives": 1,
-             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "report": 1},
+             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "density_figures": 1},
         ),
-        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "report": 2}),
+        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "density_figures": 2}),
     ],
 )
 def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) -> None:

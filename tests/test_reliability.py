@@ -48,7 +48,7 @@ def _set(path: str, value):  # noqa: ANN202 - an edit of the config
 def _datacube_area(c: dict) -> None:
     c["areas"]["cube"] = {
         "event_time": "2018-09-06T00:00:00Z",
-        "sentinel1": {"source": "datacube", "acquisitions_before": 1, "acquisitions_after": 1},
+        "sentinel1": {"source": "datacube", "acquisitions_pre": 1, "acquisitions_post": 1},
         "datacube": {"path": "data/nowhere.zarr"},
     }
 
@@ -223,7 +223,7 @@ def test_empty_acquisition_fails_download_naming_date_and_file(tmp_path) -> None
     ]
     area = {
         "bbox": list(BBOX), "resolution": 10, "event_time": "2017-09-20T00:00:00Z",
-        "sentinel1": {"source": "synthetic", "acquisitions_before": 2, "acquisitions_after": 1,
+        "sentinel1": {"source": "synthetic", "acquisitions_pre": 2, "acquisitions_post": 1,
                       "orbit_state": "ascending", "relative_orbit": 135, "search_days": 45, "min_coverage": 0.5},
         "download": {"http_retries": 0, "backoff_s": 0.1, "timeout_s": 10, "job_retries": 0},
     }  # fmt: skip
@@ -267,7 +267,7 @@ def _cube(path: Path, ny: int, nx: int, nan_post: bool = False) -> Path:
 def _chips(tmp_path: Path, cube: Path, size: int, **kw):  # noqa: ANN202
     from landslide_sar.chips import make_chips
 
-    args = dict(size=size, event_time="2017-09-20T00:00:00Z", before=2, after=1, min_valid_fraction=0.9,
+    args = dict(size=size, event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
                 class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
                 min_train_chips=4, min_val_chips=3) | kw  # fmt: skip
     return make_chips(cube, tmp_path / "chips.zarr", tmp_path / "chips.gpkg", **args)

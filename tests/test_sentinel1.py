@@ -59,8 +59,8 @@ def area() -> dict:
         "sentinel1": {
             "source": "synthetic",
             "collection": "sentinel-1-rtc",
-            "acquisitions_before": 2,
-            "acquisitions_after": 1,
+            "acquisitions_pre": 2,
+            "acquisitions_post": 1,
             "orbit_state": "ascending",
             "relative_orbit": 135,
             "search_days": 45,

@@ -43,15 +43,15 @@ def synthetic_block(seed: int, **sections: dict) -> dict:
     return block
 
 
-def tiny_area(seed: int = 7, before: int = 2, after: int = 2, **sections: dict) -> dict:
+def tiny_area(seed: int = 7, pre: int = 2, post: int = 2, **sections: dict) -> dict:
     return {
         "bbox": TINY_BBOX,
         "resolution": 10,
         "event_time": "2017-09-20T00:00:00Z",
         "sentinel1": {
             "collection": "sentinel-1-rtc",
-            "acquisitions_before": before,
-            "acquisitions_after": after,
+            "acquisitions_pre": pre,
+            "acquisitions_post": post,
             "orbit_state": "ascending",
             "relative_orbit": 135,
         },
@@ -283,7 +283,7 @@ def test_other_frame_is_two_overlapping_slices(event):
 
 
 def test_acquisition_plan_extends_every_12_days():
-    area = tiny_area(before=4, after=4)
+    area = tiny_area(pre=4, post=4)
     plan = syn.acquisition_plan(area)
     main = [a for a in plan if a.role == "main"]
     days = sorted({math.floor(a.days_from_event) for a in main})
@@ -291,7 +291,7 @@ def test_acquisition_plan_extends_every_12_days():
     assert len(main) == 9
     assert sum(a.role == "distractor" for a in plan) == 1
     # the default 3 + 3 are Table 1 of the density paper
-    plan = syn.acquisition_plan(tiny_area(before=3, after=3))
+    plan = syn.acquisition_plan(tiny_area(pre=3, post=3))
     ids = [a.id for a in plan if a.role == "main" and a.coverage != "north"]
     assert [i[17:32] for i in ids] == [
         "20170823T223637",
@@ -307,8 +307,8 @@ def test_acquisition_plan_extends_every_12_days():
 
 
 def test_acquisition_plan_rejects_zero_acquisitions():
-    with pytest.raises(InputError, match="acquisitions_before"):
-        syn.acquisition_plan(tiny_area(before=0))
+    with pytest.raises(InputError, match="acquisitions_pre"):
+        syn.acquisition_plan(tiny_area(pre=0))
 
 
 # ------------------------------------------------------------------------------ inventory, truth
@@ -453,8 +453,8 @@ def test_same_seed_same_event_different_seed_different(event, tmp_path):
 def test_more_acquisitions_keep_the_world():
     """Named random streams: asking for more dates leaves terrain and heads unchanged."""
     p = syn.check_params(tiny_area(seed=3)["synthetic"])
-    w1 = syn.build_world(tiny_area(seed=3, before=1, after=1), p)
-    w2 = syn.build_world(tiny_area(seed=3, before=4, after=4), p)
+    w1 = syn.build_world(tiny_area(seed=3, pre=1, post=1), p)
+    w2 = syn.build_world(tiny_area(seed=3, pre=4, post=4), p)
     np.testing.assert_array_equal(w1.elevation_w, w2.elevation_w)
     np.testing.assert_array_equal(w1.rate, w2.rate)
 
@@ -969,7 +969,7 @@ def test_config_schema_and_docs_agree():
 
 def test_one_plus_one_acquisitions(tmp_path):
     """The smallest request: 1 pre + 1 post (two slices) + the distractor."""
-    area = tiny_area(seed=5, before=1, after=1)
+    area = tiny_area(seed=5, pre=1, post=1)
     area["bbox"] = [-66.70, 18.25, -66.69, 18.26]
     paths = syn.generate_event(area, tmp_path)
     items = read_items(paths)

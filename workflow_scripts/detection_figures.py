@@ -1,4 +1,4 @@
-"""Rule detection_figures: AUPRC against time steps (one line per band set), precision-recall
+"""Rule detection_figures: AUPRC against revisits (one line per input set), precision-recall
 curves, and each transfer model's predicted probability against the truth in both regions."""
 
 from landslide_sar.detection.report import detection_figures

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION, ENSEMBLE
+from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
+from landslide_sar.nn import ENSEMBLE
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.stats import macro_auc, mean_sd, paired_auc_difference, verdict

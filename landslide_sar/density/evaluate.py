@@ -19,14 +19,15 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from landslide_sar.density.forest_io import save_forests
+from landslide_sar.density.map import CLASSES
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import auc_interval
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-CLASSES = (0, 1, 2)
 METRIC_COLUMNS = [
     "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_ci_low", "auc_ci_high", "auc_class0", "auc_class1",
     "auc_class2", "accuracy",
@@ -36,7 +37,6 @@ DEFAULT_EVALUATION = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
-ENSEMBLE = "ensemble"  # the seed value of rows scoring the members' mean probabilities
 
 
 def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:

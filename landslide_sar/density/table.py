@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path
+from ..nn import ENSEMBLE
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,6 @@ USGS_SIAM_AUC = 0.87
 INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
 #: Reference rows beside the nets (not in the paper's table).
 REFERENCE_NAMES = {"baseline": "change statistics + DEM, forest (no net)"}
-
-
-ENSEMBLE = "ensemble"
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

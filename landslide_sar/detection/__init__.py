@@ -29,7 +29,6 @@ _EXPORTS = {
     "handwerger_score": "baseline",
     "percentile_map": "baseline",
     "run_detection_experiment": "experiment",
-    "DEFAULT_CONFIG": "experiment",
 }
 
 __all__ = sorted(_EXPORTS)

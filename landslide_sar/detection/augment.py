@@ -21,13 +21,6 @@ from landslide_sar.grid import InputError
 
 AUGMENTATIONS = ("crop_resize", "gaussian_blur", "motion_blur", "gaussian_noise")  # order of application
 
-DEFAULT_AUGMENT: dict[str, dict[str, Any]] = {
-    "crop_resize": {"enabled": True, "p": 0.5, "min_scale": 0.6},
-    "gaussian_blur": {"enabled": True, "p": 0.5, "sigma": [0.5, 1.5], "channels": "sar"},
-    "motion_blur": {"enabled": True, "p": 0.3, "length": [3, 7], "channels": "sar"},
-    "gaussian_noise": {"enabled": True, "p": 0.5, "std_db": [0.5, 1.5]},
-}
-
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """Normalised 1-D Gaussian (sums to 1), radius ceil(truncate * sigma)."""

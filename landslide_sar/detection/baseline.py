@@ -19,14 +19,14 @@ from landslide_sar.grid import InputError
 DIRECTIONS = ("decrease", "increase", "absolute")
 
 
-def vh_change_db(before: np.ndarray, after: np.ndarray, axis: int = 1, direction: str = "decrease") -> np.ndarray:
-    """Median (NaN-aware) of dB(before) minus median of dB(after) along `axis` (the time steps),
+def vh_change_db(pre: np.ndarray, post: np.ndarray, axis: int = 1, direction: str = "decrease") -> np.ndarray:
+    """Median (NaN-aware) of dB(pre) minus median of dB(post) along `axis` (the acquisitions),
     linear gamma0 in; signed by `direction`. NaN where a side has no finite value."""
     if direction not in DIRECTIONS:
         raise InputError(f"baseline direction={direction!r}; expected one of {list(DIRECTIONS)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice -> NaN
-        change = np.nanmedian(to_db(before), axis=axis) - np.nanmedian(to_db(after), axis=axis)
+        change = np.nanmedian(to_db(pre), axis=axis) - np.nanmedian(to_db(post), axis=axis)
     if direction == "increase":
         change = -change
     elif direction == "absolute":
@@ -46,19 +46,19 @@ def slope_masked(score: np.ndarray, slope_deg: np.ndarray, min_slope_deg: float)
 
 
 def handwerger_score(
-    chips: DetectionChips, n_steps: int, n_after: int | None = None, min_slope_deg: float = 0.0,
+    chips: DetectionChips, revisits: int, n_pre: int | None = None, min_slope_deg: float = 0.0,
     direction: str = "decrease",
 ) -> np.ndarray:  # fmt: skip
-    """(n, H, W) baseline score of each chip: VH change (dB) over the n_steps acquisitions before
-    and the first n_after (default n_steps) after, -inf on slopes below min_slope_deg."""
-    n_after = n_steps if n_after is None else n_after
-    if not (1 <= n_steps <= chips.sar_before.shape[1] and 1 <= n_after <= chips.sar_after.shape[1]):
+    """(n, H, W) baseline score of each chip: VH change (dB) over the n_pre (default `revisits`)
+    acquisitions before and the first `revisits` after, -inf on slopes below min_slope_deg."""
+    n_pre = revisits if n_pre is None else n_pre
+    if not (1 <= n_pre <= chips.sar_pre.shape[1] and 1 <= revisits <= chips.sar_post.shape[1]):
         raise InputError(
-            f"baseline n_steps={n_steps}, n_after={n_after}; the chips hold {chips.sar_before.shape[1]} "
-            f"before and {chips.sar_after.shape[1]} after"
+            f"baseline revisits={revisits}, n_pre={n_pre}; the chips hold {chips.sar_post.shape[1]} "
+            f"acquisition(s) after and {chips.sar_pre.shape[1]} before"
         )
     vh = SAR_BANDS.index("vh")
-    change = vh_change_db(chips.sar_before[:, :n_steps, vh], chips.sar_after[:, :n_after, vh], axis=1, direction=direction)
+    change = vh_change_db(chips.sar_pre[:, :n_pre, vh], chips.sar_post[:, :revisits, vh], axis=1, direction=direction)
     return slope_masked(change, chips.dem[:, 1], min_slope_deg)
 
 

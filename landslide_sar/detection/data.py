@@ -2,10 +2,10 @@
 
 `detection_chips` cuts the cube on a regular grid of size x size chips (kept where at least
 `min_positive_pixels` label pixels fall, negatives optional) and keeps, per chip, the linear VV/VH
-of the `max_steps` acquisitions closest before the event and the first after it, the DEM layers
-and the label. `build_channels` then makes one experiment's input: for a band set and n time
-steps, the pixel-wise mean of the n acquisitions on each side (linear mean, then dB), plus DEM
-channels for "sar_dem". Labels come from the cube's `landslides` variable (heads for the
+of the `max_revisits` acquisitions closest before the event and the first after it, the DEM layers
+and the label. `build_channels` then makes one experiment's input: for an input set and n
+revisits, the pixel-wise mean of the n acquisitions on each side (linear mean, then dB), plus DEM
+channels for "fused". Labels come from the cube's `landslides` variable (heads for the
 embedded event, bodies for the published cubes); anything > 0 is a landslide pixel.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from landslide_sar.chips import sar_timesteps
+from landslide_sar.chips import LABEL_CHANNEL, sar_timesteps
+from landslide_sar.cube import SAR_VARIABLES
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
 from landslide_sar.sentinel1 import parse_time
@@ -29,13 +31,13 @@ from landslide_sar.sentinel1 import parse_time
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-SAR_BANDS = ("vv", "vh")
-# band set -> (SAR bands, DEM channels included)
-BAND_SETS: dict[str, tuple[tuple[str, ...], bool]] = {
+SAR_BANDS = SAR_VARIABLES  # the cube's, in this order in DetectionChips
+# input set -> (SAR bands, DEM channels included)
+INPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "vv": (("vv",), False),
     "vh": (("vh",), False),
-    "vvvh": (("vv", "vh"), False),
-    "sar_dem": (("vv", "vh"), True),
+    "sar": (("vv", "vh"), False),
+    "fused": (("vv", "vh"), True),
 }
 # DEM channel name -> cube variable; slope is converted to degrees
 DEM_LAYERS: dict[str, str] = {
@@ -45,21 +47,21 @@ DEM_LAYERS: dict[str, str] = {
     "curvature": "dem_curvature",
 }
 DEM_INPUTS = ("aspect", "slope", "curvature")  # the transfer paper's DEM features; elevation optional
-LABEL_VARIABLE = "landslides"
+LABEL_VARIABLE = LABEL_CHANNEL  # the cube's label variable
 
 
 @dataclass
 class DetectionChips:
     """Chips of one region, in memory. n chips of H x W pixels.
 
-    sar_before (n, k_before, 2, H, W) and sar_after (n, k_after, 2, H, W): linear VV, VH (SAR_BANDS
-    order); step 0 of before is the acquisition closest to the event, step 0 of after the first
+    sar_pre (n, k_pre, 2, H, W) and sar_post (n, k_post, 2, H, W): linear VV, VH (SAR_BANDS
+    order); step 0 of pre is the acquisition closest to the event, step 0 of post the first
     after it. dem (n, 4, H, W) in DEM_LAYERS order (slope in degrees). label (n, H, W) uint8 0/1.
     row0, col0: the chips' top-left pixel in the cube; y (n, H), x (n, W): their coordinates.
     """
 
-    sar_before: np.ndarray
-    sar_after: np.ndarray
+    sar_pre: np.ndarray
+    sar_post: np.ndarray
     dem: np.ndarray
     label: np.ndarray
     row0: np.ndarray
@@ -69,8 +71,8 @@ class DetectionChips:
     region: str = ""
     crs: str = ""
     event_time: str = ""
-    times_before: list[str] = field(default_factory=list)
-    times_after: list[str] = field(default_factory=list)
+    times_pre: list[str] = field(default_factory=list)
+    times_post: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.label.shape[0])
@@ -79,7 +81,7 @@ class DetectionChips:
         """The chips at positions `idx` (in that order)."""
         idx = np.asarray(idx, dtype=int)
         kw = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("sar_before", "sar_after", "dem", "label", "row0", "col0", "y", "x"):
+        for name in ("sar_pre", "sar_post", "dem", "label", "row0", "col0", "y", "x"):
             kw[name] = kw[name][idx]
         return DetectionChips(**kw)
 
@@ -111,18 +113,19 @@ def _event(cube: xr.Dataset, event_time: str | datetime | None) -> datetime:
     return parse_time(event_time, "event_time")
 
 
-def _steps(max_steps: int | tuple[int, int]) -> tuple[int, int]:
-    before, after = (max_steps, max_steps) if isinstance(max_steps, (int, np.integer)) else max_steps
-    if int(before) < 1 or int(after) < 1:
-        raise InputError(f"max_steps={max_steps!r}; expected >= 1 before and after the event")
-    return int(before), int(after)
+def pre_post(max_revisits: int | Sequence[int]) -> tuple[int, int]:
+    """(pre, post) acquisition counts of an int (both sides) or a [pre, post] pair."""
+    pre, post = (max_revisits, max_revisits) if isinstance(max_revisits, (int, np.integer)) else max_revisits
+    if int(pre) < 1 or int(post) < 1:
+        raise InputError(f"max_revisits={max_revisits!r}; expected >= 1 before and after the event")
+    return int(pre), int(post)
 
 
 def detection_chips(
     cube: xr.Dataset | PathLike,
     event_time: str | datetime | None,
     size: int,
-    max_steps: int | tuple[int, int],
+    max_revisits: int | Sequence[int],
     keep_negatives: bool,
     min_positive_pixels: int = 1,
     min_valid_fraction: float = 0.0,
@@ -132,7 +135,7 @@ def detection_chips(
     bottom remainders are not chipped) and keep those with >= min_positive_pixels label pixels
     (all chips when keep_negatives) and a finite SAR + DEM fraction >= min_valid_fraction.
 
-    max_steps: time steps kept on each side, an int or (before, after); event_time None reads
+    max_revisits: acquisitions kept on each side, an int or (pre, post); event_time None reads
     the cube's `event_time` attribute. The cube is read one chip row at a time.
     """
     if not isinstance(cube, xr.Dataset):
@@ -145,18 +148,18 @@ def detection_chips(
     if size < 1:
         raise InputError(f"chip size={size}; expected >= 1")
     event = _event(cube, event_time)
-    n_before, n_after = _steps(max_steps)
-    pre, post = sar_timesteps(cube["timestep"].values, event, n_before, n_after)
-    before_idx, after_idx = pre[::-1], post  # closest to the event first
+    n_pre, n_post = pre_post(max_revisits)
+    pre, post = sar_timesteps(cube["timestep"].values, event, n_pre, n_post)
+    pre_idx, post_idx = pre[::-1], post  # closest to the event first
     ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size
     if ny == 0 or nx == 0:
         raise InputError(f"chip size {size} px is larger than the area ({cube.sizes['y']} x {cube.sizes['x']} px)")
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("before", "after", "dem", "label", "row0", "col0", "y", "x")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("pre", "post", "dem", "label", "row0", "col0", "y", "x")}
     ys, xs = cube["y"].values, cube["x"].values
     for r in range(ny):
         strip = cube[need].isel(y=slice(r * size, (r + 1) * size), x=slice(0, nx * size))
-        strip = strip.isel(timestep=before_idx + after_idx).load()
+        strip = strip.isel(timestep=pre_idx + post_idx).load()
 
         def tiles(a: np.ndarray) -> np.ndarray:  # (..., size, nx*size) -> (nx, ..., size, size)
             lead = a.shape[:-2]
@@ -174,8 +177,8 @@ def detection_chips(
             keep_negatives | (n_pos >= min_positive_pixels)
         )
         for c in np.flatnonzero(keep):
-            parts["before"].append(sar[c, : len(before_idx)])
-            parts["after"].append(sar[c, len(before_idx) :])
+            parts["pre"].append(sar[c, : len(pre_idx)])
+            parts["post"].append(sar[c, len(pre_idx) :])
             parts["dem"].append(dem[c])
             parts["label"].append(label[c])
             parts["row0"].append(np.int64(r * size))
@@ -194,8 +197,8 @@ def detection_chips(
     except Exception:  # noqa: BLE001 - rioxarray absent or no CRS: coordinates still identify the chips
         crs = ""
     chips = DetectionChips(
-        sar_before=np.stack(parts["before"]),
-        sar_after=np.stack(parts["after"]),
+        sar_pre=np.stack(parts["pre"]),
+        sar_post=np.stack(parts["post"]),
         dem=np.stack(parts["dem"]),
         label=np.stack(parts["label"]),
         row0=np.asarray(parts["row0"]),
@@ -205,57 +208,57 @@ def detection_chips(
         region=region,
         crs=crs,
         event_time=event.isoformat(),
-        times_before=[str(times[i])[:19] for i in before_idx],
-        times_after=[str(times[i])[:19] for i in after_idx],
+        times_pre=[str(times[i])[:19] for i in pre_idx],
+        times_post=[str(times[i])[:19] for i in post_idx],
     )
     pos = float(chips.label.mean())
     logger.info(
-        "region %s: %d of %d chips of %d px kept (%s), %.2f %% landslide pixels, %d steps before / %d after",
+        "region %s: %d of %d chips of %d px kept (%s), %.2f %% landslide pixels, %d acquisitions before / %d after",
         region or "?", len(chips), ny * nx, size, "all" if keep_negatives else f">= {min_positive_pixels} positive",
-        100 * pos, n_before, n_after,
+        100 * pos, n_pre, n_post,
     )  # fmt: skip
     return chips
 
 
 def _side_mean_db(sar: np.ndarray, n: int) -> np.ndarray:
-    """(n_chips, k, 2, H, W) linear -> (n_chips, 2, H, W) dB of the NaN-aware mean of steps 0..n-1."""
+    """(n_chips, k, 2, H, W) linear -> (n_chips, 2, H, W) dB of the NaN-aware mean of acquisitions 0..n-1."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixel: mean stays NaN
         return to_db(np.nanmean(sar[:, :n], axis=1))
 
 
-def channel_names(band_set: str, elevation: bool = False) -> list[str]:
-    """The input channel names of a band set: <band>_before, <band>_after per band, then DEM."""
-    if band_set not in BAND_SETS:
-        raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
-    bands, with_dem = BAND_SETS[band_set]
-    names = [f"{b}_{side}" for b in bands for side in ("before", "after")]
+def channel_names(inputs: str, elevation: bool = False) -> list[str]:
+    """The channel names of an input set: <band>_pre, <band>_post per band, then DEM."""
+    if inputs not in INPUTS:
+        raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
+    bands, with_dem = INPUTS[inputs]
+    names = [f"{b}_{side}" for b in bands for side in ("pre", "post")]
     if with_dem:
         names += [*DEM_INPUTS, *(["elevation"] if elevation else [])]
     return names
 
 
 def build_channels(
-    chips: DetectionChips, band_set: str, n_steps: int, n_after: int | None = None, elevation: bool = False
+    chips: DetectionChips, inputs: str, revisits: int, n_pre: int | None = None, elevation: bool = False
 ) -> ChipArrays:
-    """One experiment's input: per SAR band of the set, dB of the mean of the n_steps linear
-    acquisitions closest before the event and of the first n_after (default n_steps) after; for
-    "sar_dem" also aspect, slope (deg), curvature and, when `elevation`, the elevation.
-    vv -> 2 channels, vh -> 2, vvvh -> 4, sar_dem -> 7 (8 with elevation)."""
-    n_after = n_steps if n_after is None else n_after
-    k_before, k_after = chips.sar_before.shape[1], chips.sar_after.shape[1]
-    if not (1 <= n_steps <= k_before and 1 <= n_after <= k_after):
+    """One experiment's input: per SAR band of the set, dB of the mean of the first `revisits`
+    linear acquisitions after the event and of the n_pre (default `revisits`) closest before it;
+    for "fused" also aspect, slope (deg), curvature and, when `elevation`, the elevation.
+    vv -> 2 channels, vh -> 2, sar -> 4, fused -> 7 (8 with elevation)."""
+    n_pre = revisits if n_pre is None else n_pre
+    k_pre, k_post = chips.sar_pre.shape[1], chips.sar_post.shape[1]
+    if not (1 <= n_pre <= k_pre and 1 <= revisits <= k_post):
         raise InputError(
-            f"n_steps={n_steps}, n_after={n_after} but the chips hold {k_before} step(s) before and "
-            f"{k_after} after the event; expected 1..{k_before} and 1..{k_after}"
+            f"revisits={revisits}, n_pre={n_pre} but the chips hold {k_pre} acquisition(s) before and "
+            f"{k_post} after the event; expected 1..{k_post} revisits and 1..{k_pre} before"
         )
-    names = channel_names(band_set, elevation)
-    before, after = _side_mean_db(chips.sar_before, n_steps), _side_mean_db(chips.sar_after, n_after)
+    names = channel_names(inputs, elevation)
+    pre, post = _side_mean_db(chips.sar_pre, n_pre), _side_mean_db(chips.sar_post, revisits)
     layers, is_log = [], []
     for name in names:
         band, _, side = name.partition("_")
         if band in SAR_BANDS:
-            layers.append((before if side == "before" else after)[:, SAR_BANDS.index(band)])
+            layers.append((pre if side == "pre" else post)[:, SAR_BANDS.index(band)])
             is_log.append(True)
         else:
             layers.append(chips.dem[:, list(DEM_LAYERS).index(name)])

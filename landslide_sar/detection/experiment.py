@@ -1,12 +1,11 @@
 """One detection experiment end to end, the unit a Snakemake rule runs: chips of the training
-region -> seeded train / val split -> U-Net for one (band set, time steps, augmentation) ->
+region -> seeded train / val split -> U-Net for one (input set, revisits, augmentation) ->
 AUPRC of the U-Net and of the Handwerger baseline on the region's chips and, for transfer, on all
 chips of another region -> metrics CSV, precision-recall curve points CSV, predictions zarr.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -20,85 +19,31 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landslide_sar.detection.augment import DEFAULT_AUGMENT
 from landslide_sar.detection.baseline import handwerger_score, percentile_map
 from landslide_sar.detection.data import (
-    BAND_SETS,
+    INPUTS,
     DetectionChips,
     build_channels,
     detection_chips,
     split_indices,
 )
+from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
     "method", "seed", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
-    "precision", "recall", "f1", "threshold", "band_set", "n_steps", "n_after", "augment", "elevation",
+    "precision", "recall", "f1", "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
 ]  # fmt: skip
-CURVE_COLUMNS = ["method", "seed", "region", "subset", "recall", "precision", "threshold"]
-ENSEMBLE = "ensemble"  # the seed value of the rows scoring the members' mean probability
-DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
-    # 61 / 277 = 0.22: the poster's 216 train / 61 val chips on Hokkaido
-    # max_steps: time steps read on each side for chip selection (int or [before, after]); set it to
-    # the largest n of the grid so every experiment sees the same chips and split (None: this n)
-    "chips": {"size": 128, "keep_negatives": False, "min_positive_pixels": 1, "min_valid_fraction": 0.5,
-              "val_fraction": 0.22, "split_seed": 42, "max_steps": None},  # fmt: skip
-    "model": {"base_width": 16, "depth": 4, "blocks_per_stage": 2},
-    "training": {"seeds": [0], "max_epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "weight_decay": 0.0,
-                 "patience": 6, "device": "auto", "monitor": "val_auprc", "positive_weight": 1.0},  # fmt: skip
-    "augment": copy.deepcopy(DEFAULT_AUGMENT),
-    # probability threshold of the U-Net's binary map; baseline: slope mask, percentile, sign
-    "evaluation": {"probability_threshold": 0.5, "curve_points": 200, "batch_size": 16},
-    "baseline": {"min_slope_deg": 10.0, "percentile": 95.0, "direction": "decrease"},
-}
-
-
-def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """DEFAULT_CONFIG with each section's keys overridden by `cfg`'s (augment: replaced whole)."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
-    if unknown:
-        raise InputError(f"detection config has unknown section(s) {unknown}; expected some of {list(DEFAULT_CONFIG)}")
-    out = copy.deepcopy(DEFAULT_CONFIG)
-    for section, values in cfg.items():
-        if section == "augment":
-            out[section] = copy.deepcopy(dict(values or {}))
-        else:
-            out[section].update(values or {})
-    return out
-
-
-def check_config(cfg: Mapping[str, Any] | None, augment: bool = True) -> dict[str, dict[str, Any]]:
-    """`cfg` itself, checked to hold exactly DEFAULT_CONFIG's sections and keys (augment: the four
-    augmentations, each with exactly DEFAULT_AUGMENT's keys; not needed when not `augment`): the
-    workflow passes every setting from its config, so a missing key is an InputError naming it,
-    never a silent default."""
-    cfg = dict(cfg or {})
-    if not augment and cfg.get("augment") is None:
-        cfg["augment"] = copy.deepcopy(DEFAULT_AUGMENT)  # unused: the experiment does not augment
-    missing = [s for s in DEFAULT_CONFIG if s not in cfg]
-    if missing:
-        raise InputError(f"detection config lacks section(s) {missing}; expected all of {list(DEFAULT_CONFIG)}")
-    resolve_config(cfg)  # unknown sections
-    for section, defaults in DEFAULT_CONFIG.items():
-        values = dict(cfg[section] or {})
-        nested = {k: v for k, v in defaults.items() if isinstance(v, dict)} if section == "augment" else {}
-        for where, want, got in [(section, defaults, values)] + [
-            (f"{section}.{k}", v, dict(values.get(k) or {})) for k, v in nested.items()
-        ]:  # fmt: skip
-            lacking, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-            if lacking or extra:
-                raise InputError(
-                    f"detection.{where}: missing key(s) {lacking}, unknown key(s) {extra}; expected exactly {sorted(want)}"
-                )
-    return copy.deepcopy({k: dict(v) for k, v in cfg.items()})
+CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
+SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 
 def _region_rows(
@@ -163,10 +108,10 @@ def _write_predictions(
 def run_detection_experiment(
     train_cube: PathLike | xr.Dataset,
     test_cube: PathLike | xr.Dataset | None,
-    band_set: str,
-    n_steps: int,
+    inputs: str,
+    revisits: int,
     augment: bool,
-    cfg: Mapping[str, Any] | None,
+    cfg: Mapping[str, Any],
     threads: int,
     model_out: PathLike,
     history_out: PathLike,
@@ -174,19 +119,19 @@ def run_detection_experiment(
     curves_out: PathLike,
     predictions_out: PathLike | None,
     *,
-    n_after: int | None = None,
+    n_pre: int | None = None,
     elevation: bool = False,
     train_event_time: str | datetime | None = None,
     test_event_time: str | datetime | None = None,
     train_region: str = "",
     test_region: str = "",
-    strict: bool = False,
 ) -> pd.DataFrame:
     """Train one U-Net on the training region's train chips and score it and the baseline.
 
-    band_set: vv, vh, vvvh, sar_dem; n_steps: acquisitions averaged before the event (and after,
-    unless n_after); elevation adds the DEM elevation channel to sar_dem (poster: on, transfer:
-    off). cfg sections (each optional, see DEFAULT_CONFIG): chips, model, training, augment
+    inputs: vv, vh, sar, fused; revisits: acquisitions averaged after the event (and before,
+    unless n_pre); elevation adds the DEM elevation channel to fused (poster: on, transfer:
+    off). cfg: the config's `detection` section as landslide_sar.config.validate_config leaves it
+    (every setting present, the schema's defaults filled in): chips, model, training, augment
     (used only when `augment`), evaluation, baseline. Event times default to the cubes'
     `event_time` attributes, region names to the cube folders' names.
 
@@ -195,27 +140,32 @@ def run_detection_experiment(
     zarr (val and test chips, the ensemble's mean probability; None: not written) and, from
     train_detection, model_out and history_out. U-Net rows come per member (`seed`) and for the
     ensemble (seed "ensemble": the members' mean probability); PR curves of the ensemble. Returns the
-    metrics. strict: cfg must hold every setting (check_config; augment only when augmenting), no
-    default is filled in (the workflow's way); otherwise missing keys take DEFAULT_CONFIG's values.
+    metrics.
     """
     t0 = time.perf_counter()
-    c = check_config(cfg, bool(augment)) if strict else resolve_config(cfg)
-    if band_set not in BAND_SETS:
-        raise InputError(f"band_set={band_set!r}; expected one of {list(BAND_SETS)}")
-    n_after_ = n_steps if n_after is None else int(n_after)
+    missing = [s for s in SECTIONS if s not in cfg]
+    if missing:
+        raise InputError(
+            f"detection config lacks section(s) {missing}; expected the detection section of a config "
+            "checked by landslide_sar.config.validate_config (it fills in the schema's defaults)"
+        )
+    c = cfg
+    if inputs not in INPUTS:
+        raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
+    n_pre_ = revisits if n_pre is None else int(n_pre)
     ch, base_cfg, ev = c["chips"], c["baseline"], c["evaluation"]
 
-    max_steps = ch.get("max_steps")
-    if max_steps is None:
-        steps = (int(n_steps), n_after_)
+    max_revisits = ch.get("max_revisits")
+    if max_revisits is None:
+        pre_post = (n_pre_, int(revisits))
     else:
-        steps = (int(max_steps), int(max_steps)) if isinstance(max_steps, (int, np.integer)) else tuple(max_steps)
-        if len(steps) != 2 or steps[0] < n_steps or steps[1] < n_after_:
-            raise InputError(f"chips.max_steps={max_steps!r}; expected >= n_steps {n_steps} before and n_after {n_after_} after")
+        pre_post = (int(max_revisits), int(max_revisits)) if isinstance(max_revisits, (int, np.integer)) else tuple(max_revisits)
+        if len(pre_post) != 2 or pre_post[0] < n_pre_ or pre_post[1] < revisits:
+            raise InputError(f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre_} before and revisits {revisits} after")
 
     def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
         return detection_chips(
-            cube, event, int(ch["size"]), (int(steps[0]), int(steps[1])), bool(ch["keep_negatives"]),
+            cube, event, int(ch["size"]), (int(pre_post[0]), int(pre_post[1])), bool(ch["keep_negatives"]),
             int(ch["min_positive_pixels"]), float(ch["min_valid_fraction"]), region=region,
         )  # fmt: skip
 
@@ -228,9 +178,9 @@ def run_detection_experiment(
             sets["test"].region = f"{sets['test'].region}_test"
     if len(sets["val"]) == 0 and "test" not in sets:
         raise InputError("no val chips and no test cube: nothing to evaluate; expected val_fraction > 0 or a test cube")
-    arrays = {k: build_channels(v, band_set, int(n_steps), n_after_, bool(elevation)) for k, v in sets.items()}
-    logger.info("experiment %s, %d step(s) before / %d after, augment %s, elevation %s: chips %s",
-                band_set, n_steps, n_after_, augment, elevation, {k: len(v) for k, v in sets.items()})  # fmt: skip
+    arrays = {k: build_channels(v, inputs, int(revisits), n_pre_, bool(elevation)) for k, v in sets.items()}
+    logger.info("experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s",
+                inputs, n_pre_, revisits, augment, elevation, {k: len(v) for k, v in sets.items()})  # fmt: skip
 
     summary = train_detection(
         arrays["train"], arrays["val"] if len(arrays["val"]) else None, c["model"], c["training"],
@@ -253,7 +203,7 @@ def run_detection_experiment(
             rows.append(row)
             if seed == ENSEMBLE:
                 curves.append(curve)
-        base = handwerger_score(chips, int(n_steps), n_after_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
+        base = handwerger_score(chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
         base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
         row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr,
                                   int(ev["curve_points"]))  # fmt: skip
@@ -263,7 +213,7 @@ def run_detection_experiment(
             pred_sets.append((subset, chips, prob, base, base_map, valid))
 
     metrics = pd.DataFrame(rows)
-    for k, v in (("band_set", band_set), ("n_steps", int(n_steps)), ("n_after", n_after_),
+    for k, v in (("inputs", inputs), ("revisits", int(revisits)), ("n_pre", n_pre_),
                  ("augment", bool(augment)), ("elevation", bool(elevation))):  # fmt: skip
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
@@ -274,7 +224,7 @@ def run_detection_experiment(
         metrics.to_csv(tmp, index=False)
     with atomic_path(curves_out) as tmp:
         pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
-    attrs = {"band_set": band_set, "n_steps": int(n_steps), "n_after": n_after_, "augment": int(bool(augment)),
+    attrs = {"inputs": inputs, "revisits": int(revisits), "n_pre": n_pre_, "augment": int(bool(augment)),
              "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
              "best_epoch": summary["best_epoch"], "seeds": summary["seeds"]}  # fmt: skip
     if predictions_out is not None:

@@ -1,5 +1,5 @@
 """The detection experiments of a config, their table and figures: the poster's AUPRC against
-time steps (one line per band set) and the transfer paper's Table 1, precision-recall curves, and
+revisits (one line per input set) and the transfer paper's Table 1, precision-recall curves, and
 predicted probability against the truth in both regions (the transfer paper's Figure 1).
 
 No torch here: the workflow imports `experiments` while it parses, the figure rules read CSVs
@@ -20,22 +20,23 @@ import pandas as pd
 
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 EXPERIMENTS = ("within", "transfer")
-BAND_LABELS = {"vv": "VV", "vh": "VH", "vvvh": "VV+VH", "sar_dem": "SAR+DEM"}
-TABLE_KEYS = ["experiment", "band_set", "n_steps", "augment"]
+INPUT_LABELS = {"vv": "VV", "vh": "VH", "sar": "VV+VH", "fused": "SAR+DEM"}
+TABLE_KEYS = ["experiment", "inputs", "revisits", "augment"]
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One detection target: (experiment, band set, time steps, augmentation) and its regions."""
+    """One detection target: (experiment, input set, revisits, augmentation) and its regions."""
 
     experiment: str  # within | transfer
-    band_set: str
-    n_steps: int
+    inputs: str
+    revisits: int
     augment: bool
     train_region: str
     test_region: str | None  # None: within one region (train / val chips only)
@@ -44,7 +45,7 @@ class Experiment:
     @property
     def name(self) -> str:
         """The target's folder under results/detection/{experiment}/."""
-        return f"{self.band_set}_t{self.n_steps}_{'aug' if self.augment else 'noaug'}"
+        return f"{self.inputs}_r{self.revisits}_{'aug' if self.augment else 'noaug'}"
 
     def path(self, root: str, filename: str) -> str:
         return f"{root}/{self.experiment}/{self.name}/{filename}"
@@ -52,7 +53,7 @@ class Experiment:
 
 def experiments(detection: Mapping[str, Any], areas: Sequence[str]) -> list[Experiment]:
     """Every experiment of the config's `detection` section, within first; InputError when a region
-    is not an area of the config or a time-step count exceeds chips.max_steps."""
+    is not an area of the config or a revisits count exceeds chips.max_revisits."""
     within, transfer = detection["within"], detection["transfer"]
     for where, region in (("within.region", within["region"]), ("transfer.train_region", transfer["train_region"]),
                           ("transfer.test_region", transfer["test_region"])):  # fmt: skip
@@ -60,19 +61,19 @@ def experiments(detection: Mapping[str, Any], areas: Sequence[str]) -> list[Expe
             raise InputError(f"config detection.{where} = {region!r} is not an area; expected one of {list(areas)}")
     if transfer["train_region"] == transfer["test_region"]:
         raise InputError(f"config detection.transfer.test_region = {transfer['test_region']!r} is the training region; expected another")
-    max_steps = detection["chips"]["max_steps"]
-    wanted = [int(n) for n in within["time_steps"]] + [int(transfer["time_steps"])]
-    if max_steps is not None and max(wanted) > min(np.atleast_1d(max_steps)):
-        raise InputError(f"config detection.chips.max_steps = {max_steps!r} is below the time steps {max(wanted)}; expected >= them")
+    max_revisits = detection["chips"]["max_revisits"]
+    wanted = [int(n) for n in within["revisits"]] + [int(transfer["revisits"])]
+    if max_revisits is not None and max(wanted) > min(np.atleast_1d(max_revisits)):
+        raise InputError(f"config detection.chips.max_revisits = {max_revisits!r} is below the revisits {max(wanted)}; expected >= them")
     out = [
         Experiment("within", b, int(n), bool(within["augment"]), within["region"], None, bool(within["elevation"]))
-        for b in within["band_sets"]
-        for n in within["time_steps"]
+        for b in within["inputs"]
+        for n in within["revisits"]
     ]
     out += [
-        Experiment("transfer", b, int(transfer["time_steps"]), bool(a), transfer["train_region"],
+        Experiment("transfer", b, int(transfer["revisits"]), bool(a), transfer["train_region"],
                    transfer["test_region"], bool(transfer["elevation"]))  # fmt: skip
-        for b in transfer["band_sets"]
+        for b in transfer["inputs"]
         for a in transfer["augment"]
     ]
     return out
@@ -99,18 +100,18 @@ def _experiment_of(path: PathLike) -> str:
 
 def detection_table(metrics: Sequence[PathLike], csv_out: PathLike, md_out: PathLike) -> pd.DataFrame:
     """All experiments' metrics in one CSV, with a `no_skill` row (AUPRC = the positive fraction)
-    per (experiment, region, subset, time steps), and a Markdown file holding the poster's grid
-    (val AUPRC, band set x time steps) and the transfer paper's Table 1 (val AUPRC in the training
+    per (experiment, region, subset, revisits), and a Markdown file holding the poster's grid
+    (val AUPRC, input set x revisits) and the transfer paper's Table 1 (val AUPRC in the training
     region, test AUPRC in the other region)."""
     df = _read(metrics, [{"experiment": _experiment_of(p)} for p in metrics])
     if df.empty:
         raise InputError("no detection metrics rows; expected at least one experiment")
-    keys = ["experiment", "region", "subset", "n_steps", "n_after"]
+    keys = ["experiment", "region", "subset", "revisits", "n_pre"]
     ns = df[df["method"] == "unet"].drop_duplicates(keys)[keys + ["no_skill", "n_chips", "n_pixels", "n_positive"]].copy()
-    ns["method"], ns["auprc"], ns["band_set"], ns["seed"] = "no_skill", ns["no_skill"], "", ""
+    ns["method"], ns["auprc"], ns["inputs"], ns["seed"] = "no_skill", ns["no_skill"], "", ""
     table = pd.concat([df, ns], ignore_index=True)
     table["method"] = pd.Categorical(table["method"], ["no_skill", "handwerger", "unet"], ordered=True)
-    table = table.sort_values(["experiment", "subset", "method", "band_set", "n_steps", "augment"], kind="stable")
+    table = table.sort_values(["experiment", "subset", "method", "inputs", "revisits", "augment"], kind="stable")
     table["method"] = table["method"].astype(str)
     table = table[["experiment", *[c for c in df.columns if c != "experiment"]]].reset_index(drop=True)
     with atomic_path(csv_out) as tmp:
@@ -128,8 +129,7 @@ def _fmt(x: float, sd: float | None = None) -> str:
     return f"{x:.3f}" if sd is None or pd.isna(sd) else f"{x:.3f} ± {sd:.3f}"
 
 
-ENSEMBLE = "ensemble"
-MEMBER_KEYS = ["experiment", "region", "subset", "band_set", "n_steps", "n_after", "augment", "elevation"]
+MEMBER_KEYS = ["experiment", "region", "subset", "inputs", "revisits", "n_pre", "augment", "elevation"]
 
 
 def unet_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -153,19 +153,19 @@ def markdown_tables(table: pd.DataFrame) -> str:
     out = []
     w = table[(table["experiment"] == "within") & (table["subset"] == "val")]
     if not w.empty:
-        steps = sorted(w["n_steps"].unique())
+        revisits = sorted(w["revisits"].unique())
         region = w["region"].iloc[0]
         out += [f"### Within {region}: validation AUPRC (poster)\n",
-                "| inputs | " + " | ".join(f"{n} step{'s' if n > 1 else ''}" for n in steps) + " |",
-                "|---" * (len(steps) + 1) + "|"]  # fmt: skip
+                "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
+                "|---" * (len(revisits) + 1) + "|"]  # fmt: skip
         u = unet_summary(w)
-        for b in [b for b in BAND_LABELS if b in set(u["band_set"])]:
-            vals = u[u["band_set"] == b].set_index("n_steps")
-            out.append(f"| U-Net {BAND_LABELS[b]} | " + " | ".join(
-                _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in steps) + " |")  # fmt: skip
+        for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
+            vals = u[u["inputs"] == b].set_index("revisits")
+            out.append(f"| U-Net {INPUT_LABELS[b]} | " + " | ".join(
+                _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits) + " |")  # fmt: skip
         for method, label in (("handwerger", "VH change baseline"), ("no_skill", "no skill")):
-            vals = w[w["method"] == method].groupby("n_steps")["auprc"].first()
-            out.append(f"| {label} | " + " | ".join(_fmt(vals.get(n)) for n in steps) + " |")
+            vals = w[w["method"] == method].groupby("revisits")["auprc"].first()
+            out.append(f"| {label} | " + " | ".join(_fmt(vals.get(n)) for n in revisits) + " |")
         n = w[w["method"] == "no_skill"]
         out.append(f"\n{int(n['n_chips'].iloc[0]) if len(n) else 0} validation chips; "
                    f"train chips: {int(table[(table['experiment'] == 'within') & (table['subset'] == 'train')]['n_chips'].iloc[0])}.\n")  # fmt: skip
@@ -181,11 +181,11 @@ def markdown_tables(table: pd.DataFrame) -> str:
             s = r[r["subset"] == "test"]["auprc"]
             out.append(f"| {label} | | {_fmt(v.iloc[0] if len(v) else np.nan)} | {_fmt(s.iloc[0] if len(s) else np.nan)} |")
         u = unet_summary(t)
-        for (b, a), g in u.groupby(["band_set", "augment"], sort=False):
-            el = " (no elevation)" if b == "sar_dem" and not g["elevation"].iloc[0] else ""
+        for (b, a), g in u.groupby(["inputs", "augment"], sort=False):
+            el = " (no elevation)" if b == "fused" and not g["elevation"].iloc[0] else ""
             v, s = g[g["subset"] == "val"], g[g["subset"] == "test"]
             cell = [_fmt(r["auprc"].iloc[0], r["auprc_sd"].iloc[0]) if len(r) else "" for r in (v, s)]
-            out.append(f"| U-Net {BAND_LABELS.get(b, b)}{el} | {'with' if a else 'without'} | {cell[0]} | {cell[1]} |")
+            out.append(f"| U-Net {INPUT_LABELS.get(b, b)}{el} | {'with' if a else 'without'} | {cell[0]} | {cell[1]} |")
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -199,24 +199,24 @@ def _plt():
     return plt
 
 
-def plot_auprc_vs_timesteps(table: pd.DataFrame, out_png: PathLike) -> None:
-    """The poster's figure: validation AUPRC against time steps, one line per band set, with the
+def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
+    """The poster's figure: validation AUPRC against revisits, one line per input set, with the
     VH-change baseline and the no-skill line."""
     plt = _plt()
     w = table[(table["experiment"] == "within") & (table["subset"] == "val")]
     fig, ax = plt.subplots(figsize=(6, 4.2))
     u = unet_summary(w)
-    for b in [b for b in BAND_LABELS if b in set(u["band_set"])]:
-        g = u[u["band_set"] == b].sort_values("n_steps")
-        ax.errorbar(g["n_steps"], g["auprc"], yerr=g["auprc_sd"].fillna(0.0), marker="o", capsize=3,
-                    label=f"U-Net {BAND_LABELS[b]} (mean ± sd, {int(g['n_seeds'].max())} seeds)")  # fmt: skip
+    for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
+        g = u[u["inputs"] == b].sort_values("revisits")
+        ax.errorbar(g["revisits"], g["auprc"], yerr=g["auprc_sd"].fillna(0.0), marker="o", capsize=3,
+                    label=f"U-Net {INPUT_LABELS[b]} (mean ± sd, {int(g['n_seeds'].max())} seeds)")  # fmt: skip
     for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
-        g = w[w["method"] == method].groupby("n_steps")["auprc"].first()
+        g = w[w["method"] == method].groupby("revisits")["auprc"].first()
         if len(g):
             ax.plot(g.index, g.values, style, color=color, label=label)
-    steps = sorted(w["n_steps"].unique()) if len(w) else [1]
-    ax.set_xticks(steps)
-    ax.set_xlabel("time steps averaged before and after the event")
+    revisits = sorted(w["revisits"].unique()) if len(w) else [1]
+    ax.set_xticks(revisits)
+    ax.set_xlabel("revisits: acquisitions averaged after the event (and as many before)")
     ax.set_ylabel("AUPRC (validation chips)")
     ax.set_ylim(0, 1)
     ax.set_title(f"Detection within {w['region'].iloc[0] if len(w) else '?'}")
@@ -228,11 +228,11 @@ def plot_auprc_vs_timesteps(table: pd.DataFrame, out_png: PathLike) -> None:
 
 
 def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: PathLike) -> None:
-    """Precision-recall curves: within (validation chips, the most time steps, each band set) and
-    transfer (test region, each band set and augmentation), the baseline, and no-skill lines."""
+    """Precision-recall curves: within (validation chips, the most revisits, each input set) and
+    transfer (test region, each input set and augmentation), the baseline, and no-skill lines."""
     plt = _plt()
     c = _read(curves, [{"experiment": _experiment_of(p)} for p in curves])
-    # the experiment folder names the band set / steps / augmentation of each curve file
+    # the experiment folder names the input set / revisits / augmentation of each curve file
     names = pd.Series([os.path.basename(os.path.dirname(str(p))) for p in curves])
     lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves]
     c["name"] = np.repeat(names.values, lengths)
@@ -241,14 +241,14 @@ def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: Pat
         e = c[(c["experiment"] == exp) & (c["subset"] == subset)]
         t = table[(table["experiment"] == exp) & (table["subset"] == subset)]
         if exp == "within" and len(e):
-            n_max = int(t["n_steps"].max())
-            e = e[e["name"].str.contains(f"_t{n_max}_")]
+            n_max = int(t["revisits"].max())
+            e = e[e["name"].str.contains(f"_r{n_max}_")]
         ens = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)] if "seed" in t else t[t["method"] == "unet"]
         for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
-            band, rest = name.rsplit("_t", 1)
-            steps, aug = int(rest.split("_")[0]), name.endswith("_aug")
-            label = f"{BAND_LABELS.get(band, band)}, {steps} steps" + (", aug" if aug else "")
-            score = ens[(ens["band_set"] == band) & (ens["n_steps"] == steps) & (ens["augment"].astype(bool) == aug)]["auprc"]
+            band, rest = name.rsplit("_r", 1)
+            revisits, aug = int(rest.split("_")[0]), name.endswith("_aug")
+            label = f"{INPUT_LABELS.get(band, band)}, {revisits} revisits" + (", aug" if aug else "")
+            score = ens[(ens["inputs"] == band) & (ens["revisits"] == revisits) & (ens["augment"].astype(bool) == aug)]["auprc"]
             if len(score):
                 label += f" (AUPRC {float(score.iloc[0]):.3f}, ensemble)"
             ax.plot(g["recall"], g["precision"], label=label)
@@ -288,10 +288,17 @@ def _mosaic(pred, region: str, var: str) -> np.ndarray:
     return out
 
 
-def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> None:
+TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
+
+
+def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> list[str]:
     """The transfer paper's Figure 1: per region (rows: the training region's validation chips,
-    the test region's chips), the truth and each transfer model's predicted probability."""
+    the test region's chips), the truth and each transfer model's predicted probability with the
+    truth's outline on top; a legend names the truth overlay and the chips not evaluated.
+    Returns the legend's labels."""
     import xarray as xr
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     plt = _plt()
     preds = []
@@ -302,25 +309,36 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> No
     if not preds:
         raise InputError("no transfer predictions; expected at least one transfer experiment")
     regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
-    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions)),
+    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6),
                              squeeze=False)  # fmt: skip
+    fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
     for i, region in enumerate(regions):
         subset = str(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region][0])
         truth = _mosaic(preds[0][1], region, "label")
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
         axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
+        outline = np.nan_to_num(truth, nan=0.0)
         for j, (name, pred) in enumerate(preds, start=1):
             im = axes[i, j].imshow(_mosaic(pred, region, "prob"), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-            band, rest = name.rsplit("_t", 1)
-            axes[i, j].set_title(f"{BAND_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8)
+            if outline.any():
+                axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
+            band, rest = name.rsplit("_r", 1)
+            axes[i, j].set_title(f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("0.85")
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="landslide probability")
+    handles = [
+        Line2D([], [], color=TRUTH_COLOUR, lw=1.5, label="truth: landslide bodies (outline)"),
+        Patch(facecolor=plt.get_cmap("Reds")(1.0), label="truth: landslide pixel (first column)"),
+        Patch(facecolor="0.85", edgecolor="0.6", label="no chip evaluated"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+    return [h.get_label() for h in handles]
 
 
 def detection_figures(
@@ -333,8 +351,8 @@ def detection_figures(
 ) -> None:
     """The three detection figures from the table, the curves and the transfer predictions."""
     table = pd.read_csv(table_csv, keep_default_na=False, na_values=[""])
-    table["band_set"] = table["band_set"].fillna("")
-    plot_auprc_vs_timesteps(table, auprc_png)
+    table["inputs"] = table["inputs"].fillna("")
+    plot_auprc_vs_revisits(table, auprc_png)
     plot_pr_curves(table, curves, pr_png)
     plot_transfer_maps(transfer_predictions, maps_png)
     logger.info("detection figures: %s, %s, %s", auprc_png, pr_png, maps_png)

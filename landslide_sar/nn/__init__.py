@@ -8,3 +8,5 @@
 
 What differs between the nets (architecture, loss, data) stays in `density/` and `detection/`.
 """
+
+ENSEMBLE = "ensemble"  # the seed value of the rows that score the members' mean probabilities

@@ -19,7 +19,7 @@ One module per stage, in the order generate_event runs them:
 - ``write``: the files (names in ``files``) and ``generate_event``.
 """
 
-from .acquisitions import Acquisition, acquisition_plan, parse_event_time
+from .acquisitions import PlannedItem, acquisition_plan, parse_event_time
 from .backscatter import frame_masks, simulate_acquisition
 from .fields import World, build_world, fractal_surface, smooth_field
 from .files import EVENT_FILES, TRUTH_BANDS
@@ -42,7 +42,7 @@ __all__ = [
     "SAR_NODATA",
     "SCHEMA_PATH",
     "TRUTH_BANDS",
-    "Acquisition",
+    "PlannedItem",
     "EventPaths",
     "World",
     "acquisition_plan",

@@ -1,6 +1,7 @@
 """The acquisitions of the event: dates (the density paper's Table 1), orbits and product ids.
 
-Pure: no arrays. One Acquisition per STAC item (the other-frame acquisition is two slices)."""
+Pure: no arrays. One PlannedItem per STAC item to write (the other-frame acquisition is two
+slices); landslide_sar.sentinel1.Acquisition is what the pipeline reads back (one orbit, one day)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ _HEADING = {"ascending": -12.0, "descending": 192.0}
 
 
 @dataclass(frozen=True)
-class Acquisition:
+class PlannedItem:
     """One STAC item to write (a whole acquisition or one slice of it)."""
 
     platform: str  # "S1A" / "S1B"
@@ -92,16 +93,16 @@ def _offsets(n: int, base: tuple[int, ...], sign: int) -> list[int]:
     return offs[-n:] if sign < 0 else offs[:n]
 
 
-def acquisition_plan(area: dict, params: dict | None = None) -> list[Acquisition]:
-    """The items of the event: ``acquisitions_before`` + ``acquisitions_after`` main acquisitions
+def acquisition_plan(area: dict, params: dict | None = None) -> list[PlannedItem]:
+    """The items of the event: ``acquisitions_pre`` + ``acquisitions_post`` main acquisitions
     (the first after the event split into two overlapping slices with the same datetime) and one
     distractor from the other orbit direction, sorted by time."""
     p = params or check_params(area.get("synthetic"))
-    n_before = int(area_value(area, "sentinel1", "acquisitions_before"))
-    n_after = int(area_value(area, "sentinel1", "acquisitions_after"))
-    if n_before < 1 or n_after < 1:
+    n_pre = int(area_value(area, "sentinel1", "acquisitions_pre"))
+    n_post = int(area_value(area, "sentinel1", "acquisitions_post"))
+    if n_pre < 1 or n_post < 1:
         raise InputError(
-            f"sentinel1.acquisitions_before/after: {n_before}/{n_after}; expected at least 1 each"
+            f"sentinel1.acquisitions_pre/post: {n_pre}/{n_post}; expected at least 1 each"
         )
     orbit_state = str(area_value(area, "sentinel1", "orbit_state")).lower()
     if orbit_state not in _HEADING:
@@ -123,7 +124,7 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[Acquisition
         dtk_seed = zlib.crc32(f"{p['seed']}:{platform}:{offset}:{role}".encode())
         base_id, base_off = datatake_base[platform]
         dtk = base_id + int(round((offset - base_off) * 12.7)) + (dtk_seed % 5 if offset != base_off else 0)
-        return Acquisition(
+        return PlannedItem(
             platform=platform,
             start=start,
             stop=stop,
@@ -140,14 +141,14 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[Acquisition
             group=group,
         )
 
-    out: list[Acquisition] = []
+    out: list[PlannedItem] = []
     s1a_time = _S1A_ASC_TIME if orbit_state == "ascending" else _DESC_TIME
     s1b_time = (
         _S1B_ASC_TIME if orbit_state == "ascending" else (_DESC_TIME[0], _DESC_TIME[1] - 1, _DESC_TIME[2])
     )
-    for off in _offsets(n_before, _PRE_OFFSETS, -1):
+    for off in _offsets(n_pre, _PRE_OFFSETS, -1):
         out.append(make("S1A", off, s1a_time, orbit_state, rel, "main", "full", f"d{off:+d}"))
-    for i, off in enumerate(_offsets(n_after, _POST_OFFSETS, +1)):
+    for i, off in enumerate(_offsets(n_post, _POST_OFFSETS, +1)):
         if i == 0:  # the other frame (S1B): two overlapping slices of one datatake
             for cov, shift in (("south", -_SLICE_SECONDS), ("north", 0)):
                 out.append(make("S1B", off, s1b_time, orbit_state, rel, "main", cov, f"d{off:+d}", shift))

@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from landslide_sar.grid import Grid
 
-from .acquisitions import _HEADING, Acquisition
+from .acquisitions import _HEADING, PlannedItem
 from .fields import World, _class_table, _db, _rng
 from .geometry import SwathGeometry, layover_shadow, local_incidence_cos, pixel_offsets
 
@@ -134,7 +134,7 @@ def _db_in_place(a: np.ndarray) -> np.ndarray:
     return np.power(np.float32(10.0), a, out=a)
 
 
-def simulate_acquisition(w: World, p: dict, acq: Acquisition) -> tuple[np.ndarray, np.ndarray]:
+def simulate_acquisition(w: World, p: dict, acq: PlannedItem) -> tuple[np.ndarray, np.ndarray]:
     """Linear gamma0 (VV, VH), float32, on the area grid, for one acquisition; NaN where the
     terrain puts the pixel in layover or shadow (when sar.mask_layover_shadow is 1)."""
     sar = p["sar"]

@@ -15,7 +15,7 @@ from pystac.extensions.sat import OrbitState, SatExtension
 
 from landslide_sar.grid import Grid
 
-from .acquisitions import Acquisition
+from .acquisitions import PlannedItem
 from .params import SAR_NODATA
 
 COG_MEDIA_TYPE = pystac.MediaType.COG
@@ -48,7 +48,7 @@ def footprint_lonlat(mask: np.ndarray, grid: Grid):
 
 
 def stac_item(
-    acq: Acquisition, grid: Grid, footprint, assets: dict[str, str], looks: float
+    acq: PlannedItem, grid: Grid, footprint, assets: dict[str, str], looks: float
 ) -> pystac.Item:
     """The pystac Item of one acquisition; ``assets`` maps ``vv``/``vh`` (and optionally ``mask``)
     to hrefs relative to the ItemCollection file."""

@@ -1,12 +1,14 @@
-"""Rule report: figures: the map beside the truth, an example chip, training curves, the AUC grid."""
+"""Rule density_figures: figures of one area: the map beside the truth over the DEM's hillshade
+with the inventory's heads, the map experiment's confusion matrix, an example chip, training
+curves, the AUC grid."""
 
 from landslide_sar.io import run_rule
-from landslide_sar.report import make_report
+from landslide_sar.report import density_figures
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
     run_rule(
-        make_report,
+        density_figures,
         snakemake.log[0],
         map_gpkg=snakemake.input.map,
         chips_zarr=snakemake.input.chips,
@@ -17,6 +19,11 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         chip_png=snakemake.output.chip,
         curves_png=snakemake.output.curves,
         grid_png=snakemake.output.grid,
+        cube_zarr=snakemake.input.cube,
+        confusion_csv=snakemake.input.confusion[0],
+        confusion_png=snakemake.output.confusion,
+        class_edges=snakemake.params.class_edges,
+        map_experiment=snakemake.params.map_experiment,
     )
 
 

@@ -1,7 +1,7 @@
-"""Rule train_detection: one detection experiment (band set, time steps, augmentation) — train
+"""Rule train_detection: one detection experiment (input set, revisits, augmentation) — train
 the U-Net on the training region's train chips, score it and the VH-change baseline with AUPRC on
 the val chips and, for transfer, on every chip of the test region. Every setting comes from the
-config (strict: no default is filled in by the library)."""
+config, as the config validator leaves it (the schema's defaults filled in)."""
 
 from landslide_sar.detection.experiment import run_detection_experiment
 from landslide_sar.io import run_rule, usable_threads
@@ -18,8 +18,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         snakemake.log[0],
         train_cube=snakemake.input.train,
         test_cube=snakemake.input.get("test"),
-        band_set=snakemake.wildcards.band_set,
-        n_steps=int(snakemake.wildcards.steps),
+        inputs=snakemake.wildcards.inputs,
+        revisits=int(snakemake.wildcards.revisits),
         augment=augment,
         cfg=cfg,
         threads=usable_threads(snakemake.threads),
@@ -33,7 +33,6 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         test_event_time=regions["test_event_time"],
         train_region=regions["train_region"],
         test_region=regions["test_region"],
-        strict=True,
     )
 
 
