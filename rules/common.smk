@@ -20,6 +20,7 @@ from landslide_sar.config import (
     validate_config,
 )
 
+from landslide_sar.chips import SCHEME_SUFFIX
 from landslide_sar.io import RUN_ID_ENV
 
 try:
@@ -38,6 +39,7 @@ AREAS = list(config["areas"])
 wildcard_constraints:
     area="|".join(AREAS),
     inputs="dem|sar|fused|baseline",
+    scheme="|".join(SCHEME_SUFFIX.values()),
     revisits=r"\d+",
     half="0|1",
 
@@ -140,17 +142,34 @@ def baseline_experiments():
 
 
 def table_experiments():
-    """The experiments of the density table and differences: the nets and the baseline."""
-    return density_experiments() + baseline_experiments()
+    """(inputs, revisits, scheme) of the density table and differences: the nets and the
+    baseline under every split scheme of splits.schemes."""
+    return [
+        (inputs, revisits, scheme)
+        for scheme in config["splits"].get("schemes", ["random"])
+        for inputs, revisits in density_experiments() + baseline_experiments()
+    ]
+
+
+def experiment_dir(area, inputs, revisits, scheme="random"):
+    """results/<area>/density/<inputs>_r<revisits>[_blocked]."""
+    return f"results/{area}/density/{inputs}_r{revisits}{SCHEME_SUFFIX[scheme]}"
+
+
+def split_table(wildcards):
+    """The chip table of the experiment's split scheme: make_chips's (random) or blocked_split's."""
+    if wildcards.scheme == "_blocked":
+        return f"results/{wildcards.area}/chips/chips_blocked.gpkg"
+    return f"results/{wildcards.area}/chips/chips.gpkg"
 
 
 def density_features(wildcards):
     """The features evaluate_density scores for each half: a net's own per half; the
     baseline's one file for both (nothing in it is learnt)."""
     base = f"results/{wildcards.area}/density/{wildcards.inputs}_r{wildcards.revisits}"
-    if wildcards.inputs == "baseline":
+    if wildcards.inputs == "baseline":  # the same features under every split
         return [f"{base}/features.csv"] * 2
-    return [f"{base}/half{half}/features.csv" for half in (0, 1)]
+    return [f"{base}{wildcards.scheme}/half{half}/features.csv" for half in (0, 1)]
 
 
 def map_experiment():

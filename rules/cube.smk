@@ -43,7 +43,16 @@ rule make_chips:
         runtime=20,
     params:
         chips=config["chips"],
-        splits=config["splits"],
+        splits={
+            k: config["splits"][k]
+            for k in (
+                "seed",
+                "train_fraction",
+                "val_fraction",
+                "min_train_chips",
+                "min_val_chips",
+            )
+        },
         area=area_config("event_time", "sentinel1"),
     message:
         "Cut {wildcards.area} into chips"

@@ -2,17 +2,40 @@
 # two-branch net, cross-predict, then percentiles -> random forest -> AUC; the table and the map.
 
 
+rule blocked_split:
+    input:
+        table=rules.make_chips.output.table,
+    output:
+        table="results/{area}/chips/chips_blocked.gpkg",
+    log:
+        "logs/{area}/blocked_split.log",
+    benchmark:
+        "benchmarks/{area}/blocked_split.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        splits={k: v for k, v in config["splits"].items() if k != "schemes"},
+    message:
+        "Blocked split of the chips of {wildcards.area}: whole spatial blocks per half"
+    script:
+        "../workflow_scripts/blocked_split.py"
+
+
 rule train_density:
     input:
         chips=rules.make_chips.output.zarr,
-        table=rules.make_chips.output.table,
+        table=split_table,
     output:
-        model="results/{area}/density/{inputs}_r{revisits}/half{half}/model.pt",
-        history="results/{area}/density/{inputs}_r{revisits}/half{half}/history.csv",
+        model="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/model.pt",
+        history="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/history.csv",
     log:
-        "logs/{area}/train_density/{inputs}_r{revisits}_half{half}.log",
+        "logs/{area}/train_density/{inputs}_r{revisits}{scheme}_half{half}.log",
     benchmark:
-        "benchmarks/{area}/train_density/{inputs}_r{revisits}_half{half}.tsv"
+        "benchmarks/{area}/train_density/{inputs}_r{revisits}{scheme}_half{half}.tsv"
     wildcard_constraints:
         inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
@@ -36,14 +59,14 @@ rule predict_density:
         chips=rules.make_chips.output.zarr,
         model=rules.train_density.output.model,
     output:
-        features="results/{area}/density/{inputs}_r{revisits}/half{half}/features.csv",
+        features="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/features.csv",
         embeddings=directory(
-            "results/{area}/density/{inputs}_r{revisits}/half{half}/embeddings.zarr"
+            "results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/embeddings.zarr"
         ),
     log:
-        "logs/{area}/predict_density/{inputs}_r{revisits}_half{half}.log",
+        "logs/{area}/predict_density/{inputs}_r{revisits}{scheme}_half{half}.log",
     benchmark:
-        "benchmarks/{area}/predict_density/{inputs}_r{revisits}_half{half}.tsv"
+        "benchmarks/{area}/predict_density/{inputs}_r{revisits}{scheme}_half{half}.tsv"
     wildcard_constraints:
         inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
@@ -86,17 +109,17 @@ rule baseline_features:
 
 rule evaluate_density:
     input:
-        table=rules.make_chips.output.table,
+        table=split_table,
         features=density_features,
     output:
-        metrics="results/{area}/density/{inputs}_r{revisits}/metrics.csv",
-        predictions="results/{area}/density/{inputs}_r{revisits}/predictions.csv",
-        confusion="results/{area}/density/{inputs}_r{revisits}/metrics_confusion.csv",
-        forests="results/{area}/density/{inputs}_r{revisits}/forests.skops",
+        metrics="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics.csv",
+        predictions="results/{area}/density/{inputs}_r{revisits}{scheme}/predictions.csv",
+        confusion="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics_confusion.csv",
+        forests="results/{area}/density/{inputs}_r{revisits}{scheme}/forests.skops",
     log:
-        "logs/{area}/evaluate_density/{inputs}_r{revisits}.log",
+        "logs/{area}/evaluate_density/{inputs}_r{revisits}{scheme}.log",
     benchmark:
-        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}.tsv"
+        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}{scheme}.tsv"
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -115,8 +138,7 @@ rule evaluate_density:
 rule density_table:
     input:
         metrics=lambda w: [
-            f"results/{w.area}/density/{i}_r{r}/metrics.csv"
-            for i, r in table_experiments()
+            f"{experiment_dir(w.area, *e)}/metrics.csv" for e in table_experiments()
         ],
         oracle=lambda w: (
             [f"results/{w.area}/density/oracle/metrics.csv"]
@@ -182,12 +204,11 @@ rule density_oracle:
 rule density_differences:
     input:
         metrics=lambda w: [
-            f"results/{w.area}/density/{i}_r{r}/metrics.csv"
-            for i, r in table_experiments()
+            f"{experiment_dir(w.area, *e)}/metrics.csv" for e in table_experiments()
         ],
         predictions=lambda w: [
-            f"results/{w.area}/density/{i}_r{r}/predictions.csv"
-            for i, r in table_experiments()
+            f"{experiment_dir(w.area, *e)}/predictions.csv"
+            for e in table_experiments()
         ],
     output:
         csv=report(

@@ -44,6 +44,7 @@ def tiny_config() -> dict:
     cfg["density"]["model"].update(width=8, depth=3)
     cfg["density"]["training"].update(seeds=[0, 1], max_epochs=40, patience=6, batch_size=8)
     cfg["density"]["forest"]["n_estimators"] = 100
+    cfg["splits"]["block_km"] = 1.0  # blocks of 4 x 4 chips of 320 m: about 9 blocks on the tiny area
     return cfg
 
 

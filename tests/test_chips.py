@@ -10,7 +10,14 @@ import rioxarray  # noqa: F401
 import xarray as xr
 from affine import Affine
 
-from landslide_sar.chips import assign_splits, channel_names, density_class, make_chips, sar_timesteps
+from landslide_sar.chips import (
+    assign_blocked_splits,
+    assign_splits,
+    channel_names,
+    density_class,
+    make_chips,
+    sar_timesteps,
+)
 from landslide_sar.grid import InputError
 
 
@@ -98,3 +105,45 @@ def test_make_chips_on_a_hand_made_cube(tmp_path) -> None:
     assert chips.shape == (6, 4 + 2 * 3 + 1, 32, 32)
     assert float(chips.sel(chip=0, channel="landslides").sum()) == 1.0  # label is 0/1, count is 3
     assert table.geometry.iloc[1].bounds == (500320.0, 2000000.0 - 320.0, 500640.0, 2000000.0)
+
+
+def _grid(n_rows: int = 12, n_cols: int = 12, seed: int = 0) -> tuple[np.ndarray, ...]:
+    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    rng = np.random.default_rng(seed)
+    return rows, cols, rng.integers(0, 3, rows.size), rng.random(rows.size) > 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 42])
+def test_blocked_split_keeps_whole_blocks_and_no_train_neighbours_across_halves(seed: int) -> None:
+    rows, cols, classes, valid = _grid(seed=seed)
+    half, subset = assign_blocked_splits(rows, cols, classes, valid, 1.28, 3.5, seed, 0.4, 0.1)
+    # invalid chips out; every valid chip in exactly one half and one subset
+    assert (half[~valid] == -1).all() and (subset[~valid] == "excluded").all()
+    assert set(half[valid]) == {0, 1} and set(subset[valid]) <= {"train", "val"}
+    # 3.5 km over 1.28 km chips: blocks of 3 x 3 chips, none split between the halves
+    block = (rows // 3) * 4 + cols // 3
+    for b in np.unique(block[valid]):
+        assert len(set(half[valid & (block == b)])) == 1
+    # no train chip touches (8-neighbourhood) a train chip of the other half
+    train = {(r, c): h for r, c, h, s in zip(rows, cols, half, subset) if s == "train"}
+    for (r, c), h in train.items():
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                assert train.get((r + dr, c + dc), h) == h
+    # comparable halves: class counts within 20 % of each other, most chips still train
+    counts = [np.bincount(classes[half == h], minlength=3) for h in (0, 1)]
+    assert (np.abs(counts[0] - counts[1]) <= 0.2 * np.maximum(counts[0], counts[1]) + 2).all()
+    assert (subset == "train").sum() > 0.5 * valid.sum()
+    # seeded: same seed, same split; another seed, another one
+    again = assign_blocked_splits(rows, cols, classes, valid, 1.28, 3.5, seed, 0.4, 0.1)
+    assert np.array_equal(half, again[0]) and np.array_equal(subset, again[1])
+    other = assign_blocked_splits(rows, cols, classes, valid, 1.28, 3.5, seed + 1, 0.4, 0.1)
+    assert not np.array_equal(half, other[0])
+
+
+def test_blocked_split_of_one_chip_blocks_is_a_random_split_by_chip_and_bad_sizes_fail() -> None:
+    rows, cols, classes, valid = _grid(4, 4)
+    half, _ = assign_blocked_splits(rows, cols, classes, valid, 1.28, 0.5, 0, 0.4, 0.1)  # 1-chip blocks
+    assert abs(int((half == 0).sum()) - int((half == 1).sum())) <= 2
+    with pytest.raises(InputError, match="block_km"):
+        assign_blocked_splits(rows, cols, classes, valid, 1.28, 0.0, 0, 0.4, 0.1)

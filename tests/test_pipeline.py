@@ -90,6 +90,13 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
 def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run) -> None:
     metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv", dtype={"seed": str})
     assert {"inputs", "revisits", "seed", "split", "subset", "auc_macro_ovr"} <= set(metrics.columns)
+    assert set(metrics["scheme"]) == {"random", "blocked"}  # every experiment under both split schemes
+    blocked = metrics[metrics["scheme"] == "blocked"]
+    metrics = metrics[metrics["scheme"] == "random"]
+    nets_and_baseline = metrics[metrics["inputs"] != "oracle"]  # the oracle's row: once, no split
+    assert sorted(set(zip(blocked["inputs"], blocked["revisits"]))) == sorted(
+        set(zip(nets_and_baseline["inputs"], nets_and_baseline["revisits"]))
+    )
     both = metrics[(metrics["split"].astype(str) == "both") & (metrics["subset"] == "cross")]
     nets = both[both["inputs"] != "baseline"]
     # every member (training seed) of every experiment scored, and their ensemble
@@ -130,6 +137,8 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     diffs = pd.read_csv(tiny_run / f"results/{AREA}/density/differences.csv")
     pairs = set(zip(diffs["a"], diffs["b"]))
     assert {("fused_r3", "dem_r0"), ("fused_r3", "fused_r1"), ("fused_r3", "baseline_r3")} <= pairs
+    assert {("fused_r3", "fused_r3_blocked"), ("fused_r3_blocked", "dem_r0_blocked")} <= pairs
+    assert "blocked" in md
     assert set(diffs["verdict"]) <= {"holds", "reversed", "within noise"}
     assert ((diffs["ci_low"] <= diffs["ensemble_diff"]) & (diffs["ensemble_diff"] <= diffs["ci_high"])).all()
     np.testing.assert_allclose(diffs["ensemble_diff"], diffs["ensemble_a"] - diffs["ensemble_b"], atol=1e-3)

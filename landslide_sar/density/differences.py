@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from landslide_sar.chips import SCHEME_SUFFIX
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.grid import InputError
@@ -32,32 +33,44 @@ DIFFERENCE_COLUMNS = [
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
 
 
-def experiment_id(inputs: str, revisits: int) -> str:
-    """The experiment's folder name: <inputs>_r<revisits> (DEM-only: dem_r0)."""
-    return f"{inputs}_r{int(revisits)}"
 
 
-def comparisons(experiments: Sequence[tuple[str, int]]) -> list[tuple[str, str, str]]:
-    """(label, a, b) of every difference the findings rest on that the grid holds."""
-    have = {experiment_id(i, r) for i, r in experiments}
-    revisits = sorted({int(r) for i, r in experiments if i != "dem"})
+def experiment_id(inputs: str, revisits: int, scheme: str = "random") -> str:
+    """The experiment's folder name: <inputs>_r<revisits>[_blocked] (DEM-only: dem_r0)."""
+    return f"{inputs}_r{int(revisits)}{SCHEME_SUFFIX[scheme]}"
+
+
+def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
+    """(label, a, b) of every difference the findings rest on that the grid holds, under each
+    split scheme, and each experiment's first scheme - other scheme (the spatial split's cost)."""
+    full = [(*e, "random")[:3] for e in experiments]
+    have = {experiment_id(*e) for e in full}
+    schemes = list(dict.fromkeys(e[2] for e in full))
+    revisits = sorted({int(r) for i, r, _ in full if i != "dem"})
     out: list[tuple[str, str, str]] = []
 
     def add(label: str, a: str, b: str) -> None:
         if a in have and b in have and a != b:
             out.append((label, a, b))
 
-    for r in revisits:
-        add(f"fused - SAR-only, {r} revisits", f"fused_r{r}", f"sar_r{r}")
-        add(f"SAR-only - DEM-only, {r} revisits", f"sar_r{r}", "dem_r0")
-        add(f"fused - DEM-only, {r} revisits", f"fused_r{r}", "dem_r0")
-    if len(revisits) > 1:
-        lo, hi = revisits[0], revisits[-1]
-        for inputs in ("sar", "fused", "baseline"):
-            add(f"{NAMES[inputs]}: {hi} - {lo} revisits", f"{inputs}_r{hi}", f"{inputs}_r{lo}")
-    for r in revisits:
-        for inputs in ("fused", "sar"):
-            add(f"{NAMES[inputs]} - change baseline, {r} revisits", f"{inputs}_r{r}", f"baseline_r{r}")
+    for scheme in schemes:
+        sfx, tag = SCHEME_SUFFIX[scheme], "" if scheme == schemes[0] else f" ({scheme} split)"
+        for r in revisits:
+            add(f"fused - SAR-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"sar_r{r}{sfx}")
+            add(f"SAR-only - DEM-only, {r} revisits{tag}", f"sar_r{r}{sfx}", f"dem_r0{sfx}")
+            add(f"fused - DEM-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"dem_r0{sfx}")
+        if len(revisits) > 1:
+            lo, hi = revisits[0], revisits[-1]
+            for inputs in ("sar", "fused", "baseline"):
+                add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", f"{inputs}_r{hi}{sfx}", f"{inputs}_r{lo}{sfx}")
+        for r in revisits:
+            for inputs in ("fused", "sar"):
+                add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", f"{inputs}_r{r}{sfx}", f"baseline_r{r}{sfx}")
+    for scheme in schemes[1:]:
+        for inputs, r, s in full:
+            if s == schemes[0]:
+                name = NAMES.get(inputs, inputs) + ("" if inputs == "dem" else f", {r} revisits")
+                add(f"{name}: {schemes[0]} - {scheme} split", experiment_id(inputs, r, s), experiment_id(inputs, r, scheme))
     return out
 
 
@@ -130,7 +143,7 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
 
 
 def density_differences(
-    metrics_paths: Sequence[str | Path], predictions_paths: Sequence[str | Path], experiments: Sequence[tuple[str, int]],
+    metrics_paths: Sequence[str | Path], predictions_paths: Sequence[str | Path], experiments: Sequence[tuple],
     evaluation_cfg: Mapping | None, csv_out: str | Path, markdown_out: str | Path,
 ) -> pd.DataFrame:  # fmt: skip
     """Write the paired differences of the grid's experiments (CSV and Markdown)."""
@@ -139,7 +152,7 @@ def density_differences(
             f"density_differences: {len(metrics_paths)} metrics, {len(predictions_paths)} predictions files for "
             f"{len(experiments)} experiments; expected one of each per experiment"
         )
-    ids = [experiment_id(i, r) for i, r in experiments]
+    ids = [experiment_id(*(*e, "random")[:3]) for e in experiments]
     metrics = {e: pd.read_csv(p) for e, p in zip(ids, metrics_paths)}
     predictions = {e: pd.read_csv(p) for e, p in zip(ids, predictions_paths)}
     table = difference_rows(metrics, predictions, comparisons(experiments), evaluation_cfg)
