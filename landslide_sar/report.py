@@ -232,34 +232,52 @@ def density_figures(
 
 
 def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
-    """AUC against post-event revisits per input set: cross-prediction (solid), validation
-    (dashed), the paper's fused validation AUC (grey) and chance."""
-    from .density.table import INPUT_NAMES, PAPER_AUC, summarise
+    """AUC against post-event revisits per input set: cross-prediction under the random split
+    (solid, mean ± sd over seeds), under the blocked split (dotted), validation (dashed), the
+    change baseline, the twin's information limit (oracle), the paper's fused validation AUC
+    (grey) and chance."""
+    from .density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
 
-    summary = summarise(pd.read_csv(metrics_csv))
-    revisits = sorted(r for r in summary["revisits"].unique() if r > 0) or [0]
-    fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)
-    for i, (inputs, df) in enumerate(summary.groupby("inputs", sort=False)):
+    metrics = pd.read_csv(metrics_csv)
+    if "scheme" not in metrics.columns:
+        metrics["scheme"] = "random"
+    oracle = metrics[metrics["inputs"] == "oracle"]
+    metrics = metrics[metrics["inputs"] != "oracle"]
+    schemes = list(dict.fromkeys(metrics["scheme"]))
+    summaries = {sc: summarise(metrics[metrics["scheme"] == sc]) for sc in schemes}
+    revisits = sorted(r for r in summaries[schemes[0]]["revisits"].unique() if r > 0) or [0]
+    fig, ax = plt.subplots(figsize=(7.5, 5.0), constrained_layout=True)
+    for i, inputs in enumerate(summaries[schemes[0]]["inputs"].unique()):
         colour = f"C{i}"
-        xs = revisits if (df["revisits"] == 0).all() else df["revisits"].tolist()
-        once = (df["revisits"] == 0).all()
+        name = INPUT_NAMES.get(inputs) or REFERENCE_NAMES.get(inputs, inputs)
+        for k, scheme in enumerate(schemes):
+            df = summaries[scheme][summaries[scheme]["inputs"] == inputs]
+            if df.empty:
+                continue
+            once = (df["revisits"] == 0).all()
+            xs = np.asarray(revisits if once else df["revisits"].tolist(), dtype=float) + 0.05 * k
 
-        def col(key: str) -> list[float]:
-            return [df[key].iloc[0]] * len(xs) if once else df[key].tolist()
+            def col(key: str, df: pd.DataFrame = df, once: bool = once, n: int = len(xs)) -> list[float]:
+                return [df[key].iloc[0]] * n if once else df[key].tolist()
 
-        name = INPUT_NAMES.get(inputs, inputs)
-        ax.errorbar(xs, col("cross"), yerr=np.nan_to_num(col("cross_sd")), fmt="o-", color=colour, capsize=3,
-                    label=f"{name} (cross, mean ± sd over seeds)")  # fmt: skip
-        ax.errorbar(np.asarray(xs) + 0.06, col("val"), yerr=np.nan_to_num(col("val_sd")), fmt="s--", color=colour,
-                    alpha=0.6, capsize=3, label=f"{name} (val)")  # fmt: skip
+            ax.errorbar(xs, col("cross"), yerr=np.nan_to_num(col("cross_sd")), fmt="o-" if k == 0 else "^:",
+                        color=colour, capsize=3, label=f"{name} (cross, {scheme} split)")  # fmt: skip
+            if k == 0 and inputs != "baseline":
+                ax.errorbar(xs + 0.1, col("val"), yerr=np.nan_to_num(col("val_sd")), fmt="s--", color=colour,
+                            alpha=0.5, capsize=3, label=f"{name} (val)")  # fmt: skip
+    if len(oracle):
+        o = oracle.iloc[0]
+        ax.axhline(o["auc_macro_ovr"], color="k", lw=1.2, ls="-.", label="oracle: the twin's true rate")
+        if np.isfinite(o.get("auc_ci_low", np.nan)):
+            ax.axhspan(o["auc_ci_low"], o["auc_ci_high"], color="k", alpha=0.06)
     ax.plot(revisits, [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits], "x:", color="0.4", label="paper: fused (val)")
     ax.axhline(0.5, color="0.7", lw=1, label="chance")
     ax.set_xticks(revisits)
     ax.set_xlabel("post-event revisits")
     ax.set_ylabel("AUC (one-vs-rest, macro)")
     ax.set_ylim(0.4, 1.0)
-    ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Density class AUC by input set and revisits")
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.set_title("Density class AUC: error bars are the sd over training seeds")
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
 

@@ -300,7 +300,8 @@ def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
     changed = write_config(tiny_run / "changed.yaml", cfg)
     jobs = _jobs(snakemake(tiny_run, changed, "-n", "all").stdout)
     assert jobs.get("dem_derivatives") == 2 and jobs.get("assemble_cube") == 2  # both areas
-    assert jobs.get("train_density") == 6 and jobs.get("predict_rapid") == 2
+    # 3 nets x 2 halves under each of the 2 split schemes
+    assert jobs.get("train_density") == 12 and jobs.get("predict_rapid") == 2
     assert not {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels"} & set(jobs)
 
 
