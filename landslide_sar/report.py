@@ -246,7 +246,7 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     schemes = list(dict.fromkeys(metrics["scheme"]))
     summaries = {sc: summarise(metrics[metrics["scheme"] == sc]) for sc in schemes}
     revisits = sorted(r for r in summaries[schemes[0]]["revisits"].unique() if r > 0) or [0]
-    fig, ax = plt.subplots(figsize=(7.5, 5.0), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8, 7), constrained_layout=True)
     for i, inputs in enumerate(summaries[schemes[0]]["inputs"].unique()):
         colour = f"C{i}"
         name = INPUT_NAMES.get(inputs) or REFERENCE_NAMES.get(inputs, inputs)
@@ -276,7 +276,7 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     ax.set_xlabel("post-event revisits")
     ax.set_ylabel("AUC (one-vs-rest, macro)")
     ax.set_ylim(0.4, 1.0)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, ncol=2, loc="outside lower center")
     ax.set_title("Density class AUC: error bars are the sd over training seeds")
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

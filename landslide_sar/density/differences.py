@@ -130,7 +130,7 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
         "|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        sd = "" if not np.isfinite(r["member_diff_sd"]) else f" ± {r['member_diff_sd']:.3f}"
+        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_seeds"] < 2 else f" ± {r['member_diff_sd']:.3f}"
         lines.append(
             f"| {r['comparison']} | {r['member_diff']:+.3f}{sd} (n={r['n_seeds']}) | "
             f"{r['ensemble_a']:.3f} - {r['ensemble_b']:.3f} = {r['ensemble_diff']:+.3f} | "

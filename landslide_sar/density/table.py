@@ -110,7 +110,7 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
     ensemble) and the gap of each scheme to the first (ensembles)."""
     summaries = {s: summarise(table[table["scheme"] == s]).set_index(["inputs", "revisits"]) for s in schemes}
     header = ["experiment", *[f"{s} cross" for s in schemes], *[f"{s} ensemble" for s in schemes],
-              *[f"{s} - {schemes[0]}" for s in schemes[1:]]]  # fmt: skip
+              *[f"{schemes[0]} - {s}" for s in schemes[1:]]]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in summaries[schemes[0]].index:
         inputs, revisits = key
@@ -121,7 +121,7 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
             sd = "" if r is None or not np.isfinite(r["cross_sd"]) else f" ± {r['cross_sd']:.3f}"
             cells.append("" if r is None else f"{r['cross']:.3f}{sd}")
         cells += ["" if r is None else f"{r['ensemble']:.3f}" for r in rows]
-        cells += ["" if r is None else f"{r['ensemble'] - rows[0]['ensemble']:+.3f}" for r in rows[1:]]
+        cells += ["" if r is None else f"{rows[0]['ensemble'] - r['ensemble']:+.3f}" for r in rows[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"The same experiments under each split scheme (splits.schemes); {schemes[0]} is the table above. "
               "blocked: whole spatial blocks of chips per half, so a chip's neighbours are (but at block edges) in "
