@@ -140,6 +140,8 @@ def validate_config(
                 f"expected at most areas.{name}.sentinel1.acquisitions_post = {n_post}"
             )
     _check_rapid_response(config)
+    if "detection" in config:
+        _check_detection(config["detection"], list(config["areas"]))
     map_exp = config["density"]["map"]
     if map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]:
         raise ConfigError(
@@ -327,6 +329,29 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
     for name, area in config["areas"].items():
         if _inventory_source(area) == "none" and name not in config.get("rapid_response", {}):
             raise ConfigError(f"config areas.{name}.inventory.source = 'none' needs rapid_response.{name}; expected the trained area that maps it")
+
+
+def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
+    """Detection regions are areas (train and test differ), chips.max_revisits covers every
+    revisits of the grid, detection.map is one of the transfer experiments."""
+    within, transfer = detection["within"], detection["transfer"]
+    for where, region in (("within.region", within["region"]), ("transfer.train_region", transfer["train_region"]),
+                          ("transfer.test_region", transfer["test_region"])):  # fmt: skip
+        if region not in areas:
+            raise ConfigError(f"config detection.{where} = {region!r} is not an area; expected one of {areas}")
+    if transfer["train_region"] == transfer["test_region"]:
+        raise ConfigError(f"config detection.transfer.test_region = {transfer['test_region']!r} is the training region; expected another area")
+    max_revisits = detection["chips"]["max_revisits"]
+    wanted = max([*within["revisits"], transfer["revisits"]])
+    lowest = min(max_revisits) if isinstance(max_revisits, list) else max_revisits
+    if lowest is not None and wanted > lowest:
+        raise ConfigError(f"config detection.chips.max_revisits = {max_revisits!r} is not allowed; expected at least the largest revisits, {wanted}")
+    m = detection.get("map")
+    if m is not None and (m["inputs"] not in transfer["inputs"] or m["augment"] not in transfer["augment"]):
+        raise ConfigError(
+            f"config detection.map = {m} is not a transfer experiment; expected inputs in "
+            f"detection.transfer.inputs {transfer['inputs']} and augment in detection.transfer.augment {transfer['augment']}"
+        )
 
 
 def validate_section(value: Any, schema: dict, where: str) -> None:

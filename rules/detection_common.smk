@@ -6,7 +6,7 @@ from landslide_sar.detection.report import experiments as detection_experiments_
 DETECTION = config.get("detection")
 DETECTION_ROOT = "results/detection"
 DETECTION_EXPERIMENTS = (
-    detection_experiments_of(DETECTION, AREAS) if DETECTION is not None else []
+    detection_experiments_of(DETECTION) if DETECTION is not None else []
 )
 DETECTION_BY_KEY = {(e.experiment, e.name): e for e in DETECTION_EXPERIMENTS}
 

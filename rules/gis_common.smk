@@ -8,17 +8,13 @@ def detection_map_experiment():
     """The transfer Experiment of config detection.map (None without detection.map)."""
     if DETECTION_MAP is None:
         return None
-    for e in DETECTION_EXPERIMENTS:
-        if (
-            e.experiment == "transfer"
-            and e.inputs == DETECTION_MAP["inputs"]
-            and e.augment == DETECTION_MAP["augment"]
-        ):
-            return e
-    transfer = DETECTION["transfer"]
-    sys.exit(
-        f"ERROR: config detection.map = {DETECTION_MAP} is not a transfer experiment; "
-        f"expected inputs in {transfer['inputs']} and augment in {transfer['augment']}"
+    # validate_config checked that it is one of the transfer experiments
+    return next(
+        e
+        for e in DETECTION_EXPERIMENTS
+        if e.experiment == "transfer"
+        and e.inputs == DETECTION_MAP["inputs"]
+        and e.augment == DETECTION_MAP["augment"]
     )
 
 

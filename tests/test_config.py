@@ -47,6 +47,10 @@ def _rapid_from_region_a(c: dict) -> None:
         (_unlabelled_region_b, "config density.areas: area 'region_b' has no inventory (areas.region_b.inventory.source = 'none')"),
         (lambda c: c["density"].pop("areas"), "config density: 'areas' is a required property"),
         (_rapid_from_region_a, "config rapid_response.new.model_area = 'region_a' is not allowed; expected an area of density.areas ['embedded']"),
+        (lambda c: c["detection"]["within"].update(region="nowhere"), "config detection.within.region = 'nowhere' is not an area; expected one of ['embedded', 'region_a', 'region_b']"),
+        (lambda c: c["detection"]["transfer"].update(test_region="region_a"), "config detection.transfer.test_region = 'region_a' is the training region"),
+        (lambda c: c["detection"]["chips"].update(max_revisits=3), "config detection.chips.max_revisits = 3 is not allowed; expected at least the largest revisits, 4"),
+        (lambda c: c["detection"]["map"].update(inputs="vv"), "config detection.map = {'inputs': 'vv', 'augment': True} is not a transfer experiment; expected inputs in detection.transfer.inputs ['sar', 'fused']"),
     ],
 )
 def test_bad_values_give_one_line(default, edit, expected) -> None:

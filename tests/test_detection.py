@@ -402,6 +402,7 @@ def detection_section(**sections: dict) -> dict:
     config validator leaves it: every other setting is the schema's documented default."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["detection"] = {k: config["detection"][k] for k in ("within", "transfer")} | sections
+    config["detection"]["within"]["revisits"], config["detection"]["transfer"]["revisits"] = [1], 1  # the toy cubes' 2 a side
     validate_config(config)
     return config["detection"]
 

@@ -116,12 +116,18 @@ def test_adding_an_input_set_trains_only_the_new_models(detection_run: Path) -> 
     assert "generate_event" not in counts and "assemble_cube" not in counts
 
 
-def test_missing_detection_key_is_an_error(tmp_path: Path) -> None:
+def test_a_misspelt_detection_key_is_one_line_and_a_missing_one_the_schemas_default(tmp_path: Path) -> None:
     cfg = tiny_detection_config()
-    del cfg["detection"]["training"]["patience"]
+    cfg["detection"]["training"]["patiense"] = cfg["detection"]["training"].pop("patience")
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
-    assert proc.returncode != 0 and "detection.training" in proc.stdout + proc.stderr and "patience" in proc.stdout + proc.stderr
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-2000:]
+    assert errors[0].startswith("ERROR: config key detection.training.patiense is not allowed; allowed keys at detection.training:")
+    del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 4)
+    config = write_config(tmp_path / "config.yaml", cfg)
+    proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
+    assert proc.returncode == 0 and "train_detection" in proc.stdout + proc.stderr, proc.stderr[-2000:]
 
 
 def test_all_builds_the_detection_targets(detection_run: Path) -> None:

@@ -51,20 +51,10 @@ class Experiment:
         return f"{root}/{self.experiment}/{self.name}/{filename}"
 
 
-def experiments(detection: Mapping[str, Any], areas: Sequence[str]) -> list[Experiment]:
-    """Every experiment of the config's `detection` section, within first; InputError when a region
-    is not an area of the config or a revisits count exceeds chips.max_revisits."""
+def experiments(detection: Mapping[str, Any]) -> list[Experiment]:
+    """Every experiment of the config's `detection` section (as landslide_sar.config.validate_config
+    checked it: regions are areas, revisits within chips.max_revisits), within first."""
     within, transfer = detection["within"], detection["transfer"]
-    for where, region in (("within.region", within["region"]), ("transfer.train_region", transfer["train_region"]),
-                          ("transfer.test_region", transfer["test_region"])):  # fmt: skip
-        if region not in areas:
-            raise InputError(f"config detection.{where} = {region!r} is not an area; expected one of {list(areas)}")
-    if transfer["train_region"] == transfer["test_region"]:
-        raise InputError(f"config detection.transfer.test_region = {transfer['test_region']!r} is the training region; expected another")
-    max_revisits = detection["chips"]["max_revisits"]
-    wanted = [int(n) for n in within["revisits"]] + [int(transfer["revisits"])]
-    if max_revisits is not None and max(wanted) > min(np.atleast_1d(max_revisits)):
-        raise InputError(f"config detection.chips.max_revisits = {max_revisits!r} is below the revisits {max(wanted)}; expected >= them")
     out = [
         Experiment("within", b, int(n), bool(within["augment"]), within["region"], None, bool(within["elevation"]))
         for b in within["inputs"]
