@@ -104,7 +104,10 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     jobs = _jobs(proc.stdout)
     assert jobs["train_detection"] == 4 * 4 + 2 * 2 and jobs["detection_table"] == jobs["detection_figures"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
-    assert jobs["train_density"] == 2 * (1 + 2 * 3)  # halves x (DEM once + SAR, fused x 3 revisits)
+    # split schemes (random, blocked) x halves x (DEM once + SAR, fused x 3 revisits)
+    assert jobs["train_density"] == 2 * 2 * (1 + 2 * 3)
+    assert jobs["blocked_split"] == jobs["density_oracle"] == jobs["density_differences"] == 1
+    assert jobs["baseline_features"] == 3 and jobs["evaluate_density"] == 2 * (7 + 3)
     for area in ("region_a", "region_b"):
         assert f"results/{area}/density" not in proc.stdout and f"results/{area}/chips" not in proc.stdout
 
@@ -144,7 +147,9 @@ def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_pat
         assert not {"train_detection", "detection_table", "detection_figures"} & set(jobs), jobs
     n = len(cfg["density"]["areas"])
     assert jobs["density_table"] == jobs["density_map"] == jobs["make_chips"] == n
-    assert jobs["train_density"] == 2 * n * (1 + 2 * 3)  # halves x (DEM once + SAR, fused x 3 revisits)
+    # split schemes x halves x (DEM once + SAR, fused x 3 revisits); no oracle without a twin
+    assert jobs["train_density"] == len(cfg["splits"]["schemes"]) * 2 * n * (1 + 2 * 3)
+    assert "density_oracle" not in jobs
 
 
 def test_root_default_dry_run_is_config_yaml() -> None:
