@@ -20,7 +20,7 @@ rule generate_event:
         "../envs/acquisition.yaml"
     threads: 1
     resources:
-        mem_mb=area_mem_mb(1000, 120),
+        mem_mb=area_mem_mb(1000, 45),
         runtime=20,
     params:
         area=area_config("bbox", "resolution", "event_time", "sentinel1", "synthetic"),

@@ -20,6 +20,7 @@ from rasterio.warp import Resampling, reproject
 from landslide_sar import synthetic as syn
 from landslide_sar.chips import density_class
 from landslide_sar.synthetic.backscatter import view_geometry
+from landslide_sar.synthetic.files import TRUTH_LAYERS
 from landslide_sar.grid import InputError, area_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -450,6 +451,52 @@ def test_same_seed_same_event_different_seed_different(event, tmp_path):
     assert not np.array_equal(a[first_a], c[first_c])
 
 
+def test_blocks_do_not_change_the_event(event, tmp_path):
+    """The generator works in blocks of rows (and batches of heads) to bound its memory; the
+    files are those of one block: pixels, vectors, items and summary identical."""
+    area, paths = event
+    assert area_grid(area["bbox"], area["resolution"]).height <= syn.BLOCK_ROWS  # one block
+    tiled = syn.generate_event(area, tmp_path / "tiled", block_rows=37, head_batch=97)
+    a, b = _content(paths), _content(tiled)
+    assert a.keys() == b.keys()
+    for k in a:
+        if k == "heads":
+            assert a[k].equals(b[k])
+        elif k == "items":
+            assert a[k] == b[k]
+        else:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for f in (paths.truth_vectors, paths.inventory):
+        for layer in (TRUTH_LAYERS if f == paths.truth_vectors else ("landslides",)):
+            got = gpd.read_file(Path(tiled.root) / f.name, layer=layer)
+            assert gpd.read_file(f, layer=layer).equals(got), (f.name, layer)
+    assert paths.truth_summary.read_text() == tiled.truth_summary.read_text()
+
+
+def test_speckle_rows_are_the_whole_field():
+    """SpeckleRows: blocks smaller and larger than the blur's halo give the whole-area field and
+    leave the random stream where the whole-area draw does."""
+    from landslide_sar.synthetic.backscatter import SpeckleRows, speckle
+
+    for cell in ((2.2, 2.0), (6.0, 1.0), (1.0, 1.0)):
+        a, b = np.random.default_rng(4), np.random.default_rng(4)
+        whole = speckle((53, 41), 4.4, cell, a)
+        stream = SpeckleRows((53, 41), 4.4, cell, b)
+        edges = [0, 1, 2, 5, 6, 20, 53]
+        got = np.concatenate([stream.rows(r0, r1) for r0, r1 in zip(edges[:-1], edges[1:])])
+        np.testing.assert_array_equal(got, whole, err_msg=str(cell))
+        assert a.random() == b.random()
+
+
+def test_frame_masks_by_rows_are_the_whole_masks():
+    g = area_grid(TINY_BBOX, 10)
+    whole = syn.frame_masks(g, 0.2, -12.0)
+    for r0, r1 in ((0, 1), (1, 40), (40, g.height)):
+        part = syn.frame_masks(g, 0.2, -12.0, (r0, r1))
+        for k in whole:
+            np.testing.assert_array_equal(part[k], whole[k][r0:r1])
+
+
 def test_more_acquisitions_keep_the_world():
     """Named random streams: asking for more dates leaves terrain and heads unchanged."""
     p = syn.check_params(tiny_area(seed=3)["synthetic"])
@@ -759,8 +806,8 @@ def test_region_b_rate_depends_on_epicentre_distance_not_rain():
     wa.rain = wa.rain + 1.0
     assert (landslide_rate(wa, a)[ra > 0] > ra[ra > 0]).all()
     # and the epicentre: moving it 3 km further away divides the rate by (r2 / r1)^k
-    p["shaking"]["epicentre_east_m"] -= 3000.0
     r1 = w.epicentre_distance_m.copy()
+    p["shaking"]["epicentre_east_m"] -= 3000.0
     moved = landslide_rate(w, p)
     np.testing.assert_allclose(moved / before, (w.epicentre_distance_m / r1) ** -sh["distance_coef"], rtol=1e-4)
     # convex ridges, not hollows

@@ -25,7 +25,9 @@ from .fields import World, build_world, fractal_surface, smooth_field
 from .files import EVENT_FILES, TRUTH_BANDS
 from .landslides import coverage_fraction, place_landslides
 from .params import (
+    BLOCK_ROWS,
     DEM_NODATA,
+    HEAD_BATCH,
     LAND_COVER_CODES,
     SAR_NODATA,
     SCHEMA_PATH,
@@ -36,7 +38,9 @@ from .stac import stac_item
 from .write import EventPaths, chip_counts, generate_event, main
 
 __all__ = [
+    "BLOCK_ROWS",
     "DEM_NODATA",
+    "HEAD_BATCH",
     "EVENT_FILES",
     "LAND_COVER_CODES",
     "SAR_NODATA",

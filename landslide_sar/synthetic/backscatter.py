@@ -18,7 +18,7 @@ from scipy import ndimage
 from landslide_sar.grid import Grid
 
 from .acquisitions import _HEADING, PlannedItem
-from .fields import World, _class_table, _db, _rng
+from .fields import World, _class_table, _db, _rng, row_blocks
 from .geometry import SwathGeometry, layover_shadow, local_incidence_cos, pixel_offsets
 
 
@@ -47,20 +47,26 @@ def layover_shadow_mask(w: World, p: dict, orbit_state: str) -> np.ndarray:
     return w.views[orbit_state]
 
 
-def view_geometry(w: World, p: dict, orbit_state: str) -> ViewGeometry:
-    """Incidence, local incidence and mask of ``orbit_state``; only the mask is kept between calls
-    (the angles are cheap to recompute, and memory stays bounded at Puerto-Rico size)."""
+def view_geometry(w: World, p: dict, orbit_state: str, rows: tuple[int, int] | None = None) -> ViewGeometry:
+    """Incidence, local incidence and mask of ``orbit_state`` (area rows ``rows``, default all);
+    only the mask is kept between calls (the angles are cheap to recompute per block)."""
+    r0, r1 = rows or (0, w.grid.height)
     geom = _swath(p, orbit_state)
-    theta = incidence_field(w, p, orbit_state)
-    cos_loc = local_incidence_cos(w.crop(w.gx_w), w.crop(w.gy_w), theta, geom).astype(np.float32)
-    return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state))
+    theta = incidence_field(w, p, orbit_state, (r0, r1))
+    gx, gy = w.crop(w.gx_w)[r0:r1], w.crop(w.gy_w)[r0:r1]
+    cos_loc = local_incidence_cos(gx, gy, theta, geom).astype(np.float32)
+    return ViewGeometry(theta, cos_loc, layover_shadow_mask(w, p, orbit_state)[r0:r1])
 
 
-def incidence_field(w: World, p: dict, orbit_state: str) -> np.ndarray:
-    """Ellipsoid incidence (deg, float32) of ``orbit_state`` at every pixel of the area grid."""
+def incidence_field(w: World, p: dict, orbit_state: str, rows: tuple[int, int] | None = None) -> np.ndarray:
+    """Ellipsoid incidence (deg, float32) of ``orbit_state`` at every pixel of the area grid
+    (of area rows ``rows``, default all)."""
     g = w.grid
+    r0, r1 = rows or (0, g.height)
     geom = _swath(p, orbit_state)
-    east, north = (a.astype(np.float32) for a in pixel_offsets(g.shape, g.resolution, (g.height / 2.0, g.width / 2.0)))
+    # offsets from the centre are multiples of half a pixel: exact, whatever the block
+    centre = (g.height / 2.0 - r0, g.width / 2.0)
+    east, north = (a.astype(np.float32) for a in pixel_offsets((r1 - r0, g.width), g.resolution, centre))
     s = geom.cross_track(east, north)  # one full float32 array, then in place: geometry.incidence_deg
     s /= np.float32(geom.swath_width_m)
     s += np.float32(geom.position)
@@ -90,6 +96,12 @@ def speckle_kernel_sigma(cell_px: float) -> float:
     return 0.5 * (lo + hi)
 
 
+def _speckle_white(looks: float, cell_px: tuple[float, float]) -> tuple[tuple[float, float], float]:
+    sig = (speckle_kernel_sigma(cell_px[0]), speckle_kernel_sigma(cell_px[1]))
+    area = max(cell_px[0], 1.0) * max(cell_px[1], 1.0)
+    return sig, looks / area
+
+
 def speckle(shape: tuple[int, int], looks: float, cell_px: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     """Unit-mean multiplicative speckle with ``looks`` equivalent looks per pixel, correlated over
     the resolution cell ``cell_px`` = (azimuth along rows, range along columns) in pixels:
@@ -97,10 +109,8 @@ def speckle(shape: tuple[int, int], looks: float, cell_px: tuple[float, float], 
     blurred by the Gaussian whose equivalent width is the cell, so the pixel variance stays 1/L
     and the autocorrelation integrates to the cell. (At 4.4 looks and a 20 x 22 m cell over
     10 m pixels the white noise is single-look: exponential.) The look direction is within 12°
-    of the grid's columns; the tilt is ignored."""
-    sig = (speckle_kernel_sigma(cell_px[0]), speckle_kernel_sigma(cell_px[1]))
-    area = max(cell_px[0], 1.0) * max(cell_px[1], 1.0)
-    shape_k = looks / area
+    of the grid's columns; the tilt is ignored. SpeckleRows gives the same field block by block."""
+    sig, shape_k = _speckle_white(looks, cell_px)
     s = rng.standard_gamma(shape_k, size=shape, dtype=np.float32)
     s /= np.float32(shape_k)
     if sig[0] > 0 or sig[1] > 0:
@@ -108,12 +118,49 @@ def speckle(shape: tuple[int, int], looks: float, cell_px: tuple[float, float], 
     return s
 
 
-def soil_moisture_change(w: World, p: dict, days: float) -> np.ndarray:
-    """Rise of volumetric soil moisture (vol %) ``days`` after the event: the storm's rain
-    (relative amount 1 + rain_relative_sd · rain, not below 0) times the peak rise, drying with
-    an e-folding time."""
+class SpeckleRows:
+    """``speckle(shape, looks, cell_px, rng)`` delivered in consecutive blocks of rows: the white
+    noise is drawn from ``rng`` in row order (the whole-area call's draws, in the same order), and
+    each block is blurred with a halo of the kernel's radius of white rows on either side, so its
+    values are the whole field's rows. Blocks must be asked for in order, without gaps; the last
+    one leaves ``rng`` where the whole-area call would."""
+
+    def __init__(
+        self, shape: tuple[int, int], looks: float, cell_px: tuple[float, float], rng: np.random.Generator
+    ) -> None:
+        self.shape = shape
+        self.sig, self.shape_k = _speckle_white(looks, cell_px)
+        self.halo = int(4.0 * self.sig[0] + 0.5) if self.sig[0] > 0 else 0  # scipy's radius
+        self.rng = rng
+        self.buf = np.zeros((0, shape[1]), dtype=np.float32)  # white rows buf0 .. drawn
+        self.buf0 = 0
+        self.drawn = 0
+        self.next_row = 0
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        if r0 != self.next_row:
+            raise ValueError(f"speckle blocks in order: expected row {self.next_row}, got {r0}")
+        h, wd = self.shape
+        lo, hi = max(0, r0 - self.halo), min(h, r1 + self.halo)
+        if hi > self.drawn:
+            new = self.rng.standard_gamma(self.shape_k, size=(hi - self.drawn, wd), dtype=np.float32)
+            new /= np.float32(self.shape_k)
+            self.buf = np.concatenate([self.buf[lo - self.buf0 :], new])
+            self.buf0, self.drawn = lo, hi
+        seg = self.buf[lo - self.buf0 : hi - self.buf0].copy()
+        if self.sig[0] > 0 or self.sig[1] > 0:
+            ndimage.gaussian_filter(seg, sigma=self.sig, output=seg, mode="reflect", truncate=4.0)
+        self.next_row = r1
+        return seg[r0 - lo : r1 - lo]
+
+
+def soil_moisture_change(w: World, p: dict, days: float, rows: tuple[int, int] | None = None) -> np.ndarray:
+    """Rise of volumetric soil moisture (vol %) ``days`` after the event (area rows ``rows``,
+    default all): the storm's rain (relative amount 1 + rain_relative_sd · rain, not below 0)
+    times the peak rise, drying with an e-folding time."""
     mo = p["moisture"]
-    rel = np.maximum(1.0 + mo["rain_relative_sd"] * w.rain, 0.0)
+    r0, r1 = rows or (0, w.grid.height)
+    rel = np.maximum(1.0 + mo["rain_relative_sd"] * w.rain[r0:r1], 0.0)
     return (mo["peak_vol_pct"] * math.exp(-max(days, 0.0) / mo["drying_days"]) * rel).astype(np.float32)
 
 
@@ -136,11 +183,37 @@ def _db_in_place(a: np.ndarray) -> np.ndarray:
 
 def simulate_acquisition(w: World, p: dict, acq: PlannedItem) -> tuple[np.ndarray, np.ndarray]:
     """Linear gamma0 (VV, VH), float32, on the area grid, for one acquisition; NaN where the
-    terrain puts the pixel in layover or shadow (when sar.mask_layover_shadow is 1)."""
+    terrain puts the pixel in layover or shadow (when sar.mask_layover_shadow is 1). The whole
+    area at once: generate_event writes the same values block by block (simulate_rows)."""
+    out = {pol: np.empty(w.grid.shape, dtype=np.float32) for pol in ("vv", "vh")}
+    for pol, r0, r1, block in simulate_rows(w, p, acq, w.grid.height):
+        out[pol][r0:r1] = block
+    return out["vv"], out["vh"]
+
+
+def simulate_rows(w: World, p: dict, acq: PlannedItem, block_rows: int):
+    """Linear gamma0 of one acquisition in blocks of ``block_rows`` rows: yields
+    (pol, r0, r1, float32 array of rows r0:r1), every VV block in row order, then every VH block
+    (the order of the random draws: the date factor, then VV's speckle, then VH's). The values do
+    not depend on ``block_rows``."""
     sar = p["sar"]
-    seed = int(p["seed"])
-    lc = w.land_cover
-    view = view_geometry(w, p, acq.orbit_state)
+    drng = _rng(int(p["seed"]), "date", acq.group)
+    date_db = float(drng.normal(0.0, sar["date_sd_db"])) if sar["date_sd_db"] > 0 else 0.0
+    cell = (sar["resolution_azimuth_m"] / w.grid.resolution, sar["resolution_range_m"] / w.grid.resolution)
+    for pol in ("vv", "vh"):
+        noise = SpeckleRows(w.grid.shape, sar["looks"], cell, drng)
+        for r0, r1 in row_blocks(w.grid.height, block_rows):
+            yield pol, r0, r1, _gamma0_rows(w, p, acq, pol, (r0, r1), date_db, noise.rows(r0, r1))
+
+
+def _gamma0_rows(
+    w: World, p: dict, acq: PlannedItem, pol: str, rows: tuple[int, int], date_db: float, speckle_rows: np.ndarray
+) -> np.ndarray:
+    """gamma0 of ``pol`` on area rows ``rows`` (see simulate_rows), pixel by pixel."""
+    sar = p["sar"]
+    r0, r1 = rows
+    lc = w.land_cover[r0:r1]
+    view = view_geometry(w, p, acq.orbit_state, rows)
     # in place, to bound memory: cos_local -> the terrain term M, theta -> the noise floor N
     mod = np.clip(view.cos_local, 0.05, None, out=view.cos_local)
     cos_t = np.cos(np.radians(view.theta_deg, out=view.theta_deg), out=view.theta_deg)
@@ -148,54 +221,57 @@ def simulate_acquisition(w: World, p: dict, acq: PlannedItem) -> tuple[np.ndarra
     if sar["terrain_exponent"] != 1.0:
         mod **= np.float32(sar["terrain_exponent"])
     noise = np.divide(np.float32(_db(sar["nesz_db"])), cos_t, out=cos_t)
-    tex = _db(sar["texture_db"] * w.texture)
-    drng = _rng(seed, "date", acq.group)
-    date_db = float(drng.normal(0.0, sar["date_sd_db"])) if sar["date_sd_db"] > 0 else 0.0
+    tex = _db(sar["texture_db"] * w.texture[r0:r1])
     mod *= np.float32(_db(date_db))
     days = max(acq.days_from_event, 0.0)
     if acq.post:
-        f = w.fraction
+        f = w.fraction[r0:r1]
         wet = (1.0 - f) * _class_table(p, "soil_visibility")[lc]
         wet += f
-        wet *= soil_moisture_change(w, p, days)  # vol % seen through the cover
-    cell = (sar["resolution_azimuth_m"] / w.grid.resolution, sar["resolution_range_m"] / w.grid.resolution)
-    out = []
-    for pol in ("vv", "vh"):
-        table = _class_table(p, f"{pol}_db")
-        cover = _db(table)[lc]
-        cover *= tex
-        if acq.post:
-            tmp = _class_table(p, "storm_sensitivity")[lc]
-            tmp *= w.storm_damage
-            tmp *= np.float32(p["storm"][f"{pol}_db"])
-            cover *= _db_in_place(tmp)
-            cover *= 1.0 - f
-            tmp = _db_in_place(scar_db(p, pol, table[lc], days))
-            tmp *= f
-            cover += tmp
-            tmp = wet * np.float32(p["moisture"][f"{pol}_db_per_pct"])
-            cover *= _db_in_place(tmp)
-            del tmp
-        cover *= mod
-        cover += noise
-        cover *= speckle(lc.shape, sar["looks"], cell, drng)
-        if sar["mask_layover_shadow"]:
-            cover[view.mask != 0] = np.nan
-        out.append(cover.astype(np.float32, copy=False))
-    return out[0], out[1]
+        wet *= soil_moisture_change(w, p, days, rows)  # vol % seen through the cover
+    table = _class_table(p, f"{pol}_db")
+    cover = _db(table)[lc]
+    cover *= tex
+    del tex
+    if acq.post:
+        tmp = _class_table(p, "storm_sensitivity")[lc]
+        tmp *= w.storm_damage[r0:r1]
+        tmp *= np.float32(p["storm"][f"{pol}_db"])
+        cover *= _db_in_place(tmp)
+        cover *= 1.0 - f
+        tmp = _db_in_place(scar_db(p, pol, table[lc], days))
+        tmp *= f
+        cover += tmp
+        tmp = wet * np.float32(p["moisture"][f"{pol}_db_per_pct"])
+        cover *= _db_in_place(tmp)
+        del tmp
+    cover *= mod
+    cover += noise
+    cover *= speckle_rows
+    if sar["mask_layover_shadow"]:
+        cover[view.mask != 0] = np.nan
+    return cover.astype(np.float32, copy=False)
 
 
-def frame_masks(grid: Grid, overlap: float, heading_deg: float) -> dict[str, np.ndarray]:
-    """Coverage of the two slices of the other-frame acquisition: their boundaries run across the
-    track (tilted by the heading); the south slice covers the southern (1+overlap)/2 of the area,
-    the north slice the northern (1+overlap)/2."""
+def frame_masks(
+    grid: Grid, overlap: float, heading_deg: float, rows: tuple[int, int] | None = None
+) -> dict[str, np.ndarray]:
+    """Coverage of the two slices of the other-frame acquisition (area rows ``rows``, default
+    all): their boundaries run across the track (tilted by the heading); the south slice covers
+    the southern (1+overlap)/2 of the area, the north slice the northern (1+overlap)/2."""
     h, wd = grid.shape
-    rows = np.arange(h, dtype=np.float32)[:, None] + 0.5
-    cols = np.arange(wd, dtype=np.float32)[None, :] + 0.5
+    r0, r1 = rows or (0, h)
     tilt = math.tan(math.radians(heading_deg))  # boundary rises to the east for a NNW heading
-    v = rows + tilt * (cols - wd / 2.0) * -1.0
-    lo, hi = float(v.min()), float(v.max())
+
+    def v_of(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return r + tilt * (c - wd / 2.0) * -1.0
+
+    # v is monotone in rows and columns (and so is its float32 rounding): its extremes over the
+    # area are those of the four corner pixels
+    corner_rows = np.array([0.5, h - 0.5], dtype=np.float32)[:, None]
+    corners = v_of(corner_rows, np.array([0.5, wd - 0.5], dtype=np.float32)[None, :])
+    lo, hi = float(corners.min()), float(corners.max())
+    v = v_of(np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5, np.arange(wd, dtype=np.float32)[None, :] + 0.5)
     v = (v - lo) / max(hi - lo, 1e-6)  # 0 north .. 1 south
     half = (1.0 + overlap) / 2.0
     return {"north": v <= half, "south": v >= 1.0 - half}
-

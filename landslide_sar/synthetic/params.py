@@ -32,6 +32,15 @@ DEM_NODATA = -32767.0
 SUMMARY_CHIP_SIZE = 128
 SUMMARY_CLASS_EDGES_PER_KM2 = (0.0, 25.0)
 
+#: Rows of the area grid per block when the generator works block by block (per-pixel fields,
+#: the heads' Poisson draws, the covered fraction, the truth raster, every acquisition's COGs):
+#: the generator's temporaries are a few blocks, not a few whole areas. The event does not
+#: depend on it (tests/test_synthetic.py generates with tiny blocks and compares); a multiple of
+#: the COGs' 256-px tiles.
+BLOCK_ROWS = 512
+#: Heads per batch of the runout tracing (the paths of a batch are held while it runs).
+HEAD_BATCH = 50_000
+
 
 @functools.cache
 def parameter_schema() -> dict:

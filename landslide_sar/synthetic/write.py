@@ -3,6 +3,8 @@ and the entry point generate_event that runs every stage in order."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import shutil
@@ -12,17 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pystac
+from rasterio.windows import Window
 
 from landslide_sar.grid import Grid
-from landslide_sar.io import write_cog
+from landslide_sar.io import GDAL_CACHE_MB, cog_writer, write_cog
 
 from .acquisitions import _HEADING, acquisition_plan
-from .backscatter import frame_masks, incidence_field, layover_shadow_mask, simulate_acquisition
-from .fields import World, _dem_target, _rng, build_world
+from .backscatter import frame_masks, incidence_field, layover_shadow_mask, simulate_rows
+from .fields import World, _dem_target, build_world, hypocentral_distance, landslide_rate, row_blocks
 from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_BANDS, TRUTH_LAYERS, sar_file
 from .landslides import mapped_inventory, place_landslides
 from .params import (
+    BLOCK_ROWS,
     DEM_NODATA,
+    HEAD_BATCH,
     LAND_COVER_CODES,
     SAR_NODATA,
     SUMMARY_CHIP_SIZE,
@@ -106,24 +111,24 @@ def _write_vectors(w: World, p: dict, paths: EventPaths) -> None:
     inv.to_file(paths.inventory, layer=INVENTORY_LAYER, driver="GPKG")
 
 
-def _write_truth_raster(w: World, p: dict, path: Path, main_state: str) -> None:
+def _write_truth_raster(w: World, p: dict, path: Path, main_state: str, block_rows: int) -> None:
     import rasterio
 
     g = w.grid
-    # one band at a time (callables), so that memory stays bounded
+    # one band at a time, block by block of rows (callables of the rows), so memory stays bounded
     bands = {
-        "elevation": lambda: w.crop(w.elevation_w),
-        "rain": lambda: w.rain,
-        "land_cover": lambda: w.land_cover.astype(np.float32),
-        "landslide_fraction": lambda: w.fraction,
-        "storm_damage": lambda: w.storm_damage,
-        "rate": lambda: w.rate,
-        "layover_shadow": lambda: layover_shadow_mask(w, p, main_state).astype(np.float32),
-        "incidence_deg": lambda: incidence_field(w, p, main_state),
-        "epicentre_distance_m": lambda: w.epicentre_distance_m,
+        "elevation": lambda r0, r1: w.crop(w.elevation_w)[r0:r1],
+        "rain": lambda r0, r1: w.rain[r0:r1],
+        "land_cover": lambda r0, r1: w.land_cover[r0:r1].astype(np.float32),
+        "landslide_fraction": lambda r0, r1: w.fraction[r0:r1],
+        "storm_damage": lambda r0, r1: w.storm_damage[r0:r1],
+        "rate": lambda r0, r1: landslide_rate(w, p, (r0, r1)),
+        "layover_shadow": lambda r0, r1: layover_shadow_mask(w, p, main_state)[r0:r1].astype(np.float32),
+        "incidence_deg": lambda r0, r1: incidence_field(w, p, main_state, (r0, r1)),
+        "epicentre_distance_m": lambda r0, r1: hypocentral_distance(g, p["shaking"], (r0, r1)),
     }
     assert tuple(bands) == TRUTH_BANDS
-    with rasterio.open(
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(
         path,
         "w",
         driver="GTiff",
@@ -141,8 +146,9 @@ def _write_truth_raster(w: World, p: dict, path: Path, main_state: str) -> None:
         zlevel=1,
         interleave="band",  # each band's blocks written on their own (bounded cache)
     ) as dst:
-        for i, (name, arr) in enumerate(bands.items(), start=1):
-            dst.write(arr().astype(np.float32, copy=False), i)
+        for i, (name, band) in enumerate(bands.items(), start=1):
+            for r0, r1 in row_blocks(g.height, block_rows):
+                dst.write(band(r0, r1).astype(np.float32, copy=False), i, window=Window(0, r0, g.width, r1 - r0))
             dst.set_band_description(i, name)
 
 
@@ -163,10 +169,16 @@ def chip_counts(x: np.ndarray, y: np.ndarray, grid: Grid, size: int) -> np.ndarr
 # --------------------------------------------------------------------------------------------
 
 
-def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
+def generate_event(
+    area: dict, out_dir: str | Path, block_rows: int = BLOCK_ROWS, head_batch: int = HEAD_BATCH
+) -> EventPaths:
     """Generate the synthetic event of one ``config["areas"]`` entry into ``out_dir``.
 
-    Deterministic in ``area["synthetic"]["seed"]``. Returns the paths written (see EventPaths)."""
+    Deterministic in ``area["synthetic"]["seed"]``. Returns the paths written (see EventPaths).
+    Works in blocks of ``block_rows`` rows where it can (per-pixel fields, heads, covered
+    fraction, truth raster, every acquisition's COGs), so its memory is the fields it must hold
+    whole plus a few blocks; the runouts are traced ``head_batch`` heads at a time. The files do
+    not depend on either."""
     t0 = time.perf_counter()
     p = check_params(area.get("synthetic"))
     plan = acquisition_plan(area, p)
@@ -176,7 +188,7 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         shutil.rmtree(paths.sentinel1_dir)
     paths.sentinel1_dir.mkdir(parents=True)
 
-    w = build_world(area, p)
+    w = build_world(area, p, block_rows)
     g = w.grid
     logger.info(
         "world: grid %dx%d px (%s), padded %dx%d, %.1fs",
@@ -187,49 +199,66 @@ def generate_event(area: dict, out_dir: str | Path) -> EventPaths:
         w.wgrid.height,
         time.perf_counter() - t0,
     )
-    place_landslides(w, p)
+    place_landslides(w, p, block_rows, head_batch)
     logger.info("bodies and coverage done, %.1fs", time.perf_counter() - t0)
 
     _write_dem(w, p, paths.dem)
     _write_vectors(w, p, paths)
     main_state = next(a.orbit_state for a in plan if a.role == "main")
-    _write_truth_raster(w, p, paths.truth_raster, main_state)
+    _write_truth_raster(w, p, paths.truth_raster, main_state, block_rows)
     logger.info("DEM, inventory, truth and geometry written, %.1fs", time.perf_counter() - t0)
 
-    masks = frame_masks(g, p["sar"]["frame_overlap"], _HEADING[main_state])
+    heading = _HEADING[main_state]
+    blocks = row_blocks(g.height, block_rows)
     rel_dir = paths.sentinel1_dir.name
-    items, sar_files, cache = [], [], {}
+    files: dict[str, dict[str, Path]] = {}
+    # acquisitions of one group (the two slices of the other-frame acquisition) share their
+    # values: simulated once, block by block, and written into each slice's COGs with its frame
+    groups: dict[str, list] = {}
     for acq in plan:
-        if acq.group not in cache:
-            cache.clear()
-            cache[acq.group] = simulate_acquisition(w, p, acq)
-            for arr in cache[acq.group]:  # masked pixels -> the COGs' nodata, in place
-                arr[np.isnan(arr)] = np.float32(SAR_NODATA)
-        vv, vh = cache[acq.group]
-        mask = masks.get(acq.coverage)
-        hrefs = {}
-        frame = np.ones(g.shape, dtype=bool) if mask is None else mask
-        for pol, arr in (("vv", vv), ("vh", vh)):
-            out = arr if mask is None else np.where(mask, arr, np.float32(SAR_NODATA))
-            f = paths.sentinel1_dir / sar_file(acq.id, pol)
-            write_cog(f, out, g, SAR_NODATA)
-            sar_files.append(f)
-            hrefs[pol] = f"{rel_dir}/{f.name}"
-        if p["sar"]["mask_layover_shadow"]:  # the RTC product's layover/shadow mask asset
-            lsm = np.where(frame, layover_shadow_mask(w, p, acq.orbit_state), np.uint8(MASK_NODATA))
-            f = paths.sentinel1_dir / sar_file(acq.id, "mask")
-            write_cog(f, lsm.astype(np.uint8), g, MASK_NODATA, resampling="nearest")
-            sar_files.append(f)
-            hrefs["mask"] = f"{rel_dir}/{f.name}"
-        full = np.ones(g.shape, dtype=bool) if mask is None else mask
+        groups.setdefault(acq.group, []).append(acq)
+    for acqs in groups.values():
+        for acq in acqs:
+            files[acq.id] = {pol: paths.sentinel1_dir / sar_file(acq.id, pol) for pol in ("vv", "vh")}
+        for pol, pol_blocks in itertools.groupby(simulate_rows(w, p, acqs[0], block_rows), key=lambda b: b[0]):
+            with contextlib.ExitStack() as stack:
+                dsts = [stack.enter_context(cog_writer(files[a.id][pol], g, 1, "float32", SAR_NODATA)) for a in acqs]
+                for _, r0, r1, arr in pol_blocks:
+                    arr[np.isnan(arr)] = np.float32(SAR_NODATA)  # masked pixels -> the COGs' nodata
+                    frames = frame_masks(g, p["sar"]["frame_overlap"], heading, (r0, r1))
+                    for acq, dst in zip(acqs, dsts):
+                        mask = frames.get(acq.coverage)
+                        out = arr if mask is None else np.where(mask, arr, np.float32(SAR_NODATA))
+                        dst.write(out[np.newaxis], window=Window(0, r0, g.width, r1 - r0))
+        for acq in acqs:
+            if p["sar"]["mask_layover_shadow"]:  # the RTC product's layover/shadow mask asset
+                files[acq.id]["mask"] = f = paths.sentinel1_dir / sar_file(acq.id, "mask")
+                with cog_writer(f, g, 1, "uint8", MASK_NODATA, resampling="nearest") as dst:
+                    for r0, r1 in blocks:
+                        frame = frame_masks(g, p["sar"]["frame_overlap"], heading, (r0, r1)).get(acq.coverage)
+                        lsm = layover_shadow_mask(w, p, acq.orbit_state)[r0:r1]
+                        if frame is not None:
+                            lsm = np.where(frame, lsm, np.uint8(MASK_NODATA))
+                        dst.write(lsm.astype(np.uint8)[np.newaxis], window=Window(0, r0, g.width, r1 - r0))
+            logger.info(
+                "acquisition %s (%s, %s) written, %.1fs",
+                acq.id,
+                acq.orbit_state,
+                acq.coverage,
+                time.perf_counter() - t0,
+            )
+    items, sar_files = [], []
+    for acq in plan:
+        sar_files.extend(files[acq.id].values())
+        hrefs = {key: f"{rel_dir}/{f.name}" for key, f in files[acq.id].items()}
+        if acq.coverage in ("north", "south"):
+            full = np.empty(g.shape, dtype=bool)
+            for r0, r1 in blocks:
+                full[r0:r1] = frame_masks(g, p["sar"]["frame_overlap"], heading, (r0, r1))[acq.coverage]
+        else:
+            full = np.ones(g.shape, dtype=bool)
         items.append(stac_item(acq, g, footprint_lonlat(full, g), hrefs, p["sar"]["looks"]))
-        logger.info(
-            "acquisition %s (%s, %s) written, %.1fs",
-            acq.id,
-            acq.orbit_state,
-            acq.coverage,
-            time.perf_counter() - t0,
-        )
+        del full
     collection = pystac.ItemCollection(items).to_dict(transform_hrefs=False)
     paths.items.write_text(json.dumps(collection, indent=1))
 
