@@ -332,7 +332,8 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
     jobs = _jobs(proc.stdout)
-    assert jobs["train_density"] == 6 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
+    # 3 nets x 2 halves x 2 split schemes
+    assert jobs["train_density"] == 12 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
 
 
 def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:
