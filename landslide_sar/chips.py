@@ -24,9 +24,6 @@ from .io import LogStream, atomic_path
 from .sentinel1 import parse_time
 
 log = logging.getLogger(__name__)
-#: The folder suffix of each split scheme of splits.schemes (results/<area>/density/<experiment><suffix>):
-#: random, the paper's and the map's, has none.
-SCHEME_SUFFIX: dict[str, str] = {"random": "", "blocked": "_blocked"}
 #: Random block orders tried by assign_blocked_splits (the most class-balanced is kept).
 BLOCK_TRIALS = 200
 
@@ -282,21 +279,18 @@ def assign_blocked_splits(
         subset[members[:n_val]] = "val"
         subset[members[n_val:]] = "train"
     where = {(int(r), int(c)): i for i, (r, c) in enumerate(zip(rows, cols))}
+    n_train = [int(((half == h) & (subset == "train")).sum()) for h in (0, 1)]
+    neighbours = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
     for i in np.argsort(rows * (int(cols.max()) + 1) + cols, kind="stable"):
-        if subset[i] != "train":
-            continue
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                j = where.get((int(rows[i]) + dr, int(cols[i]) + dc))
-                if j is None or subset[j] != "train" or half[j] == half[i]:
-                    continue
-                n_train = [int(((half == h) & (subset == "train")).sum()) for h in (0, 1)]
-                drop = i if n_train[half[i]] >= n_train[half[j]] else j
-                subset[drop] = "val"
-                if drop == i:
-                    break
+        for dr, dc in neighbours:
             if subset[i] != "train":
                 break
+            j = where.get((int(rows[i]) + dr, int(cols[i]) + dc))
+            if j is None or subset[j] != "train" or half[j] == half[i]:
+                continue
+            drop = i if n_train[half[i]] >= n_train[half[j]] else j
+            subset[drop] = "val"
+            n_train[half[drop]] -= 1
     return half, subset
 
 

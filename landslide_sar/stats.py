@@ -60,9 +60,8 @@ def bootstrap_indices(y: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.empty((n_samples, y.size), dtype=np.int64)
     for c in np.unique(y):  # sorted classes: the draws do not depend on the chips' order of classes
-        where = np.flatnonzero(y == c)
-        cols = where  # each class keeps its own positions, so the sample's class counts are y's
-        out[:, cols] = where[rng.integers(0, where.size, size=(n_samples, where.size))]
+        where = np.flatnonzero(y == c)  # each class keeps its own positions: the sample's class counts are y's
+        out[:, where] = where[rng.integers(0, where.size, size=(n_samples, where.size))]
     return out
 
 

@@ -20,7 +20,7 @@ from landslide_sar.config import (
     validate_config,
 )
 
-from landslide_sar.chips import SCHEME_SUFFIX
+from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
 from landslide_sar.io import RUN_ID_ENV
 
 try:
@@ -153,7 +153,7 @@ def table_experiments():
 
 def experiment_dir(area, inputs, revisits, scheme="random"):
     """results/<area>/density/<inputs>_r<revisits>[_blocked]."""
-    return f"results/{area}/density/{inputs}_r{revisits}{SCHEME_SUFFIX[scheme]}"
+    return f"results/{area}/density/{experiment_id(inputs, revisits, scheme)}"
 
 
 def split_table(wildcards):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landslide_sar.chips import SCHEME_SUFFIX
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
+from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
@@ -33,11 +33,6 @@ DIFFERENCE_COLUMNS = [
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
 
 
-
-
-def experiment_id(inputs: str, revisits: int, scheme: str = "random") -> str:
-    """The experiment's folder name: <inputs>_r<revisits>[_blocked] (DEM-only: dem_r0)."""
-    return f"{inputs}_r{int(revisits)}{SCHEME_SUFFIX[scheme]}"
 
 
 def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
