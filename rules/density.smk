@@ -32,6 +32,10 @@ rule train_density:
     output:
         model="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/model.pt",
         history="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/history.csv",
+        features="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/features.csv",
+        embeddings=directory(
+            "results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/embeddings.zarr"
+        ),
     log:
         "logs/{area}/train_density/{inputs}_r{revisits}{scheme}_half{half}.log",
     benchmark:
@@ -48,40 +52,11 @@ rule train_density:
     params:
         model=config["density"]["model"],
         training=config["density"]["training"],
-    message:
-        "Train the {wildcards.inputs} density net ({wildcards.revisits} revisits) on half {wildcards.half} of {wildcards.area}"
-    script:
-        "../workflow_scripts/train_density.py"
-
-
-rule predict_density:
-    input:
-        chips=rules.make_chips.output.zarr,
-        model=rules.train_density.output.model,
-    output:
-        features="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/features.csv",
-        embeddings=directory(
-            "results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/embeddings.zarr"
-        ),
-    log:
-        "logs/{area}/predict_density/{inputs}_r{revisits}{scheme}_half{half}.log",
-    benchmark:
-        "benchmarks/{area}/predict_density/{inputs}_r{revisits}{scheme}_half{half}.tsv"
-    wildcard_constraints:
-        inputs="dem|sar|fused",  # the nets; the baseline learns nothing
-    conda:
-        "../envs/density.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=1,
-    params:
         percentiles=config["density"]["forest"]["percentiles"],
     message:
-        "Apply the half-{wildcards.half} {wildcards.inputs} model to every chip of {wildcards.area}"
+        "Train the {wildcards.inputs} density net ({wildcards.revisits} revisits) on half {wildcards.half} of {wildcards.area} and apply it to every chip"
     script:
-        "../workflow_scripts/predict_density.py"
+        "../workflow_scripts/train_density.py"
 
 
 rule baseline_features:
@@ -115,7 +90,6 @@ rule evaluate_density:
         metrics="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics.csv",
         predictions="results/{area}/density/{inputs}_r{revisits}{scheme}/predictions.csv",
         confusion="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics_confusion.csv",
-        forests="results/{area}/density/{inputs}_r{revisits}{scheme}/forests.skops",
     log:
         "logs/{area}/evaluate_density/{inputs}_r{revisits}{scheme}.log",
     benchmark:
@@ -133,6 +107,30 @@ rule evaluate_density:
         "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}"
     script:
         "../workflow_scripts/evaluate_density.py"
+
+
+rule density_forests:
+    input:
+        table=split_table,
+        features=density_features,
+    output:
+        forests="results/{area}/density/{inputs}_r{revisits}{scheme}/forests.skops",
+    log:
+        "logs/{area}/density_forests/{inputs}_r{revisits}{scheme}.log",
+    benchmark:
+        "benchmarks/{area}/density_forests/{inputs}_r{revisits}{scheme}.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        forest=config["density"]["forest"],
+    message:
+        "Forests of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}, saved for rapid response"
+    script:
+        "../workflow_scripts/density_forests.py"
 
 
 rule density_table:

@@ -25,7 +25,7 @@ rule predict_rapid:
     message:
         "Apply the half-{wildcards.half} model of the trained area to every chip of {wildcards.area}"
     script:
-        "../workflow_scripts/predict_density.py"
+        "../workflow_scripts/predict_rapid.py"
 
 
 rule classify_rapid:

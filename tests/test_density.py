@@ -14,7 +14,7 @@ import pytest
 import torch
 import xarray as xr
 
-from landslide_sar.density.evaluate import confusion_path, evaluate_density
+from landslide_sar.density.evaluate import confusion_path, density_forests, evaluate_density
 from landslide_sar.density.model import DensityNet, batch_loss, select_channels
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
@@ -310,7 +310,8 @@ def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path: Path) -> N
 
 
 def test_chips_loaded_block_by_block_equal_loaded_at_once(tmp_path: Path) -> None:
-    from landslide_sar.density.train import load_chips, load_standardised, open_chips
+    from landslide_sar.density.chip_io import load_chips, open_chips
+    from landslide_sar.density.train import load_standardised
     from landslide_sar.nn.preprocess import standardise
 
     table = make_chips(tmp_path / "chips.zarr", n=12, size=16)
@@ -338,14 +339,44 @@ def test_chips_loaded_block_by_block_equal_loaded_at_once(tmp_path: Path) -> Non
 def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
     """Both halves trained and applied to every chip, then evaluated; returns the chip table."""
     table = make_chips(d / "chips.zarr", drop_db=drop_db)
-    for h in (0, 1):
+    for h in (0, 1):  # trained and applied to every chip in one call, as the rule does
         train_density(d / "chips.zarr", table, h, "fused", 3, MODEL, TRAINING, 1, d / f"model{h}.pt",
-                      d / f"history{h}.csv")  # fmt: skip
-        predict_density(d / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 1, d / f"features{h}.csv",
-                        d / f"embeddings{h}.zarr")  # fmt: skip
-    evaluate_density(table, d / "features0.csv", d / "features1.csv", dict(seed=0, n_estimators=100),
-                     d / "metrics.csv", d / "predictions.csv", d / "forests.skops")  # fmt: skip
+                      d / f"history{h}.csv", PERCENTILES, d / f"features{h}.csv", d / f"embeddings{h}.zarr")  # fmt: skip
+    forest = dict(seed=0, n_estimators=100)
+    evaluate_density(table, d / "features0.csv", d / "features1.csv", forest, d / "metrics.csv", d / "predictions.csv")
+    density_forests(table, d / "features0.csv", d / "features1.csv", forest, d / "forests.skops")
     return table
+
+
+def test_prediction_in_the_training_job_equals_the_saved_model_applied(toy_event: tuple[Path, pd.DataFrame]) -> None:
+    """train_density's own features and maps are those of its checkpoint reloaded (predict_density,
+    rapid response's path): the in-memory net is the saved one."""
+    d, _ = toy_event
+    predict_density(d / "chips.zarr", d / "model0.pt", PERCENTILES, 1, d / "again.csv", d / "again.zarr")
+    pd.testing.assert_frame_equal(pd.read_csv(d / "again.csv"), pd.read_csv(d / "features0.csv"))
+    a, b = (xr.open_zarr(d / name)["embedding"].values for name in ("again.zarr", "embeddings0.zarr"))
+    assert a.shape[0] == len(TRAINING["seeds"]) and np.array_equal(a, b, equal_nan=True)
+
+
+def test_saved_forests_are_the_evaluated_ones(toy_event: tuple[Path, pd.DataFrame]) -> None:
+    """density_forests refits what evaluate_density scored: half k's forests, applied to the
+    other half's features, give exactly the cross-predicted probabilities (members' mean)."""
+    from landslide_sar.density.forest_io import load_forests
+
+    d, _ = toy_event
+    forests = load_forests(d / "forests.skops")
+    pred = pd.read_csv(d / "predictions.csv").set_index("chip")
+    feats = [pd.read_csv(d / f"features{h}.csv") for h in (0, 1)]
+    for h in (0, 1):
+        chips = pred.index[pred["half"] == 1 - h].to_numpy()
+        probs = []
+        for seed, by_half in sorted(forests.items()):
+            f = feats[h][feats[h]["seed"] == seed].drop(columns="seed").set_index("chip").loc[chips]
+            p = np.zeros((chips.size, 3))
+            p[:, by_half[h].classes_.astype(int)] = by_half[h].predict_proba(f.to_numpy())
+            probs.append(p)
+        want = pred.loc[chips, ["prob_class0", "prob_class1", "prob_class2"]].to_numpy()
+        np.testing.assert_allclose(np.mean(probs, axis=0), want, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -450,8 +481,7 @@ def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pyt
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     with caplog.at_level(logging.WARNING, logger="landslide_sar.density.evaluate"):
         evaluate_density(
-            tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv",
-            tmp_path / "f.skops",
+            tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=20), tmp_path / "m.csv", tmp_path / "p.csv"
         )
     metrics = read_metrics(tmp_path / "m.csv")
     assert np.isnan(metrics.loc[("0", "val"), "auc_macro_ovr"]) and np.isnan(metrics.loc[("0", "val"), "auc_class1"])
@@ -493,7 +523,7 @@ def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
     points = gpd.points_from_xy(np.arange(len(table)), np.zeros(len(table)))
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
     evaluate_density(tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv",
-                     tmp_path / "p.csv", tmp_path / "f.skops")  # fmt: skip
+                     tmp_path / "p.csv")  # fmt: skip
     metrics = read_metrics(tmp_path / "m.csv")
     for half in ("0", "1"):
         train = metrics.loc[(half, "train")]

@@ -33,7 +33,7 @@ OLD_NAMES = {
     "auprc_vs_timesteps": "auprc_vs_revisits",
 }
 #: a rule sharing another stage's script (the rapid-response variant of the same step)
-SHARED_SCRIPTS = {"predict_rapid": "predict_density", "rapid_map": "density_map"}
+SHARED_SCRIPTS = {"rapid_map": "density_map"}
 
 
 def tracked_text_files() -> list[Path]:

@@ -32,7 +32,7 @@ BINARIES = ("slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "munged", "mu
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 # The chain up to the chips, then one model trained and applied (the GPU rules, on no GPU).
 TARGETS = ("results/tiny/chips/chips.zarr", "results/tiny/density/dem_r0/half0/features.csv")
-GPU_RULES = {"train_density", "predict_density"}
+GPU_RULES = {"train_density"}
 # The Snakefile's localrules: downloads run on the submit host (cluster nodes often lack internet).
 LOCAL_RULES = {"download_sentinel1", "download_dem", "download_inventory", "download_datacube"}
 

@@ -15,7 +15,6 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         evaluation_cfg=snakemake.params.evaluation,
         metrics_out=snakemake.output.metrics,
         predictions_out=snakemake.output.predictions,
-        forests_out=snakemake.output.forests,
     )
 
 

@@ -1,4 +1,4 @@
-"""Rule train_density: train one density net on one half's training chips (early stopping on its validation chips)."""
+"""Rule train_density: train one half's density nets (early stopping on its validation chips), then apply them to every chip."""
 
 from landslide_sar.io import run_rule
 from landslide_sar.density.train import train_density
@@ -18,6 +18,9 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         threads=snakemake.threads,
         model_out=snakemake.output.model,
         history_out=snakemake.output.history,
+        percentiles=snakemake.params.percentiles,
+        features_out=snakemake.output.features,
+        embeddings_out=snakemake.output.embeddings,
     )
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from landslide_sar.density.model import SAR_CHANNEL_RE, DEM_CHANNELS
 from landslide_sar.density.predict import percentile_columns
-from landslide_sar.density.train import channel_names, open_chips
+from landslide_sar.density.chip_io import channel_names, open_chips
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.preprocess import to_db

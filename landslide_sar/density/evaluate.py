@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
+from landslide_sar.density.chip_io import read_chips_table
 from landslide_sar.density.forest_io import save_forests
 from landslide_sar.density.map import CLASSES
 from landslide_sar.grid import InputError
@@ -34,25 +35,8 @@ METRIC_COLUMNS = [
 ]  # fmt: skip
 #: The interval settings when a caller gives none (the schema's `evaluation` defaults).
 DEFAULT_EVALUATION = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}
-TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
-
-
-def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
-    """The chip table as a DataFrame: a DataFrame as is, a .csv, or a GeoPackage (layer "chips")."""
-    if isinstance(chips_table, pd.DataFrame):
-        table = chips_table
-    elif Path(chips_table).suffix.lower() == ".csv":
-        table = pd.read_csv(chips_table)
-    else:
-        import geopandas as gpd
-
-        table = gpd.read_file(chips_table, layer="chips")
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"chip table lacks column(s) {missing}; expected {list(TABLE_COLUMNS)}")
-    return pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
 
 
 def class_metrics(y: np.ndarray, prob: np.ndarray, where: str = "") -> dict:
@@ -127,6 +111,65 @@ def _out_of_bag(forest: RandomForestClassifier, train: pd.DataFrame, half: int) 
     return oob[scored], train[scored]
 
 
+def fit_forest(x_train: np.ndarray, y_train: np.ndarray, forest_cfg: Mapping, threads: int = 1) -> RandomForestClassifier:
+    """The random forest of one half's train chips (forest_cfg: n_estimators, seed); out-of-bag
+    scores kept for the train row (each train chip scored by the trees that did not see it)."""
+    forest = RandomForestClassifier(
+        n_estimators=int(forest_cfg["n_estimators"]), random_state=int(forest_cfg["seed"]), n_jobs=threads,
+        oob_score=True,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
+        forest.fit(x_train, y_train)
+    return forest
+
+
+def _check_forest_cfg(forest_cfg: Mapping) -> None:
+    if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
+        raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
+
+
+def density_forests(
+    chips_table: PathLike | pd.DataFrame,
+    features_half0: PathLike | pd.DataFrame,
+    features_half1: PathLike | pd.DataFrame,
+    forest_cfg: Mapping,
+    forests_out: PathLike,
+    *,
+    threads: int = 1,
+) -> dict[int, dict[int, RandomForestClassifier]]:
+    """Every member's forests of both halves ({seed: {half: forest}}), fitted exactly as
+    evaluate_density fits them (same chips, features and seed, so the same trees), saved for rapid
+    response on areas without inventory (skops, see density.forest_io: loading never runs code).
+    A rule of its own, for the one experiment rapid response uses: serialising 1,800 trees took
+    most of every evaluate_density job."""
+    _check_forest_cfg(forest_cfg)
+    table = _train_val_table(chips_table)
+    frames = [read_features(features_half0), read_features(features_half1)]
+    forests: dict[int, dict[int, RandomForestClassifier]] = {}
+    for seed in member_seeds(frames, "density_forests"):
+        forests[seed] = {}
+        for k in (0, 1):
+            train = table[(table["half"] == k) & (table["subset"] == "train")]
+            if train.empty:
+                raise InputError(f"half {k} has no train chips in the chip table; expected some")
+            x = _features(frames[k][seed], train["chip"].to_numpy(), f"features of half {k}")
+            forests[seed][k] = fit_forest(x, train["density_class"].to_numpy(dtype=int), forest_cfg, threads)
+    save_forests(forests, forests_out)
+    logger.info("saved the forests of seeds %s (halves 0 and 1) to %s", sorted(forests), forests_out)
+    return forests
+
+
+def _train_val_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
+    """The chip table's train and val chips of halves 0 and 1, with checked density classes."""
+    table = read_chips_table(chips_table)
+    table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
+    bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
+    if bad:
+        raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
+    return table
+
+
 def _evaluate_member(
     table: pd.DataFrame, feats: dict[int, pd.DataFrame], forest_cfg: Mapping, threads: int, where: str
 ) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray, dict[int, RandomForestClassifier]]:
@@ -144,16 +187,7 @@ def _evaluate_member(
             raise InputError(f"half {k} has no train chips in the chip table; expected some")
         x_train = _features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
         y_train = train["density_class"].to_numpy(dtype=int)
-        forest = RandomForestClassifier(
-            n_estimators=int(forest_cfg["n_estimators"]),
-            random_state=int(forest_cfg["seed"]),
-            n_jobs=threads,
-            oob_score=True,  # the train row: each train chip scored by the trees that did not see it
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
-            forest.fit(x_train, y_train)
-        forests[k] = forest
+        forests[k] = forest = fit_forest(x_train, y_train, forest_cfg, threads)
         priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
         for subset, chips in (("train", train), ("val", mine[mine["subset"] == "val"]), ("cross", other)):
             if subset == "train":
@@ -174,7 +208,6 @@ def evaluate_density(
     forest_cfg: Mapping,
     metrics_out: PathLike,
     predictions_out: PathLike,
-    forests_out: PathLike,
     *,
     evaluation_cfg: Mapping | None = None,
     threads: int = 1,
@@ -191,16 +224,10 @@ def evaluate_density(
     prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
     per non-excluded chip, predicted by the other half's models. The ensemble's confusion matrix
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
-    forests_out: every member's forests of both halves ({seed: {half: forest}}; skops, see
-    density.forest_io: loading never runs code), for rapid response on areas without inventory.
+    The forests themselves are saved by density_forests (the same trees), for rapid response.
     """
-    if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
-        raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
-    table = read_chips_table(chips_table)
-    table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
-    bad = sorted(set(table["density_class"].tolist()) - set(CLASSES))
-    if bad:
-        raise InputError(f"density_class values {bad} in the chip table; expected {list(CLASSES)}")
+    _check_forest_cfg(forest_cfg)
+    table = _train_val_table(chips_table)
     ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
 
     def interval(y: np.ndarray, prob: np.ndarray) -> dict:
@@ -211,13 +238,12 @@ def evaluate_density(
     seeds = member_seeds(frames, "evaluate_density")
     rows: list[dict] = []
     members_prob: list[dict[int, np.ndarray]] = []
-    forests: dict[int, dict[int, RandomForestClassifier]] = {}
     prior = np.zeros(len(CLASSES))
     y_half = {h: table.loc[table["half"] == h, "density_class"].to_numpy(dtype=int) for h in (0, 1)}
     y_all = np.concatenate([y_half[0], y_half[1]])
     for seed in seeds:
         where = f"seed {seed} " if len(seeds) > 1 else ""
-        member_rows, cross_prob, counts, forests[seed] = _evaluate_member(
+        member_rows, cross_prob, counts, _ = _evaluate_member(
             table, {0: frames[0][seed], 1: frames[1][seed]}, forest_cfg, threads, where
         )
         prob = np.concatenate([cross_prob[0], cross_prob[1]])
@@ -273,7 +299,6 @@ def evaluate_density(
                                (confusion, confusion_path(metrics_out), True)):  # fmt: skip
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
-    save_forests(forests, forests_out)
 
 
 def confusion_path(metrics_out: PathLike) -> Path:

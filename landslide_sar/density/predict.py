@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from landslide_sar.density.chip_io import channel_names, load_chips, open_chips
 from landslide_sar.density.model import DensityNet, build_density_net
-from landslide_sar.density.train import channel_names, load_chips, open_chips
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.fit import load_checkpoint
@@ -73,33 +73,50 @@ def predict_density(
     batch_size: int = 16,
     device: str = "auto",
 ) -> None:
-    """Run every member of the model on EVERY chip of `chips_zarr` (batched, no grad) and write
-    the outputs per member.
+    """Run every member of the saved model on EVERY chip of `chips_zarr` and write the outputs per
+    member (see write_predictions): rapid response's prediction on a new area."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, ckpt = load_model(model_path, dev)
+    write_predictions(model, ckpt, open_chips(chips_zarr), percentiles, features_out, embeddings_out,
+                      batch_size=batch_size, device=dev, source=str(model_path))  # fmt: skip
+
+
+def write_predictions(
+    model: DensityNet,
+    ckpt: dict,
+    ds: xr.Dataset,
+    percentiles: Sequence[float],
+    features_out: PathLike,
+    embeddings_out: PathLike,
+    *,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    source: str = "",
+) -> None:
+    """Run every member of `model` (checkpoint dict `ckpt`: channels, is_sar, mean, std, seeds)
+    on EVERY chip of `ds` (batched, no grad) and write the outputs per member.
 
     features_out: CSV with seed, chip and one column per percentile (p05, p10, ... of the valid
     pixels of the member's output map), one row per (seed, chip). embeddings_out: zarr Dataset,
     variable `embedding` (seed, chip, y, x) float16, the output maps with NaN where an input
     channel is nodata.
     """
-    set_threads(threads)
-    dev = resolve_device(device)
+    dev = torch.device(device)
     cols = percentile_columns(percentiles)
-    model, ckpt = load_model(model_path, dev)
+    model = model.to(dev).eval()
     channels, is_sar = list(ckpt["channels"]), list(ckpt["is_sar"])
-    mean, std = ckpt["mean"].numpy(), ckpt["std"].numpy()
-
-    ds = open_chips(chips_zarr)
+    mean, std = np.asarray(ckpt["mean"]), np.asarray(ckpt["std"])
     names = channel_names(ds)
     missing = [c for c in channels if c not in names]
     if missing:
-        raise InputError(f"chips lack channel(s) {missing} the model {model_path} was trained on")
+        raise InputError(f"chips lack channel(s) {missing} the model {source} was trained on")
     ids = ds["chip"].values
     seeds = [int(s) for s in ckpt["seeds"]]
     k, n, h, w = len(seeds), ids.size, ds.sizes["y"], ds.sizes["x"]
     emb = np.empty((k, n, h, w), dtype=np.float16)
     feats = np.empty((k, n, len(cols)), dtype=np.float64)
     block = max(batch_size, 128 // batch_size * batch_size)  # chips read from zarr at a time
-
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}", log=logger):
@@ -113,21 +130,19 @@ def predict_density(
             for m in range(k):
                 feats[m, s : s + len(z)] = percentile_features(maps[:, m], percentiles, valid)
                 emb[m, s : s + len(z)] = np.where(valid, maps[:, m], np.nan)
-    logger.info("predicted %d chips with %s in %.1f s", n, model_path, time.perf_counter() - t0)
-
+    logger.info("predicted %d chips with %s in %.1f s", n, source or "the model", time.perf_counter() - t0)
     features = pd.DataFrame(feats.reshape(k * n, len(cols)), columns=cols)
     features.insert(0, "chip", np.tile(ids, k))
     features.insert(0, "seed", np.repeat(seeds, n))
     with atomic_path(features_out) as tmp:
         features.to_csv(tmp, index=False)
-
     coords = {"seed": seeds, "chip": ids}
     for name, coord in ds.coords.items():
         if name != "chip" and set(coord.dims) <= {"chip", "y", "x"}:
             coords[name] = (coord.dims, coord.values)
     out = xr.Dataset({"embedding": (("seed", "chip", "y", "x"), emb)}, coords=coords)
     out.attrs.update(
-        model=str(model_path), inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
+        model=source, inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
         half=int(ckpt.get("half", -1)), channels=channels,
         description="DensityNet sigmoid output per pixel of each member (seed); NaN where an input channel is nodata",
     )  # fmt: skip

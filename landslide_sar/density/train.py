@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.evaluate import read_chips_table
+from landslide_sar.density.chip_io import channel_names, load_chips, open_chips, read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
     GROUPED,
@@ -31,6 +31,7 @@ from landslide_sar.density.model import (
     loss_sums,
     select_channels,
 )
+from landslide_sar.density.predict import write_predictions
 from landslide_sar.grid import InputError
 from landslide_sar.nn.ensemble import pack_states
 from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
@@ -40,33 +41,6 @@ from landslide_sar.nn.runtime import resolve_device, set_threads
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-
-
-def open_chips(chips_zarr: PathLike) -> xr.Dataset:
-    """The chips Dataset, lazily (no dask): indexing reads only the chips and channels asked for."""
-    return xr.open_zarr(chips_zarr, chunks=None)
-
-
-def channel_names(ds: xr.Dataset) -> list[str]:
-    """The chips' channel names, as str."""
-    return [str(c) for c in ds["channel"].values]
-
-
-def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str]) -> np.ndarray:
-    """(len(chip_ids), len(channels), y, x) float32 for the given chip ids and channel names."""
-    ids = np.asarray(chip_ids)
-    if ids.size == 0:
-        shape = (0, len(channels), ds.sizes["y"], ds.sizes["x"])
-        return np.zeros(shape, dtype=np.float32)
-    known = ds["chip"].values
-    absent = np.setdiff1d(ids, known)
-    if absent.size:
-        raise InputError(f"chip ids {absent[:5].tolist()} (of {absent.size}) are not in the chips zarr")
-    pos = pd.Index(known).get_indexer(ids)
-    names = channel_names(ds)
-    ch = [names.index(c) for c in channels]
-    arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
-    return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)
 
 
 #: Raw chips read at a time by load_standardised (bytes): bounds the memory beyond the result.
@@ -197,9 +171,15 @@ def train_density(
     threads: int,
     model_out: PathLike,
     history_out: PathLike,
+    percentiles: Sequence[float] | None = None,
+    features_out: PathLike | None = None,
+    embeddings_out: PathLike | None = None,
 ) -> None:
     """Train the models of `half` (one per training seed, at once) on its train chips, early-stop
-    each on its val chips, save every member's best weights.
+    each on its val chips, save every member's best weights; with features_out and embeddings_out,
+    then apply them to every chip (density.predict.write_predictions: the percentile features of
+    the forest and the output maps), in the same job, so that no second job starts Python and
+    torch and reloads the chips only to predict.
 
     model_cfg: width, depth, dilated, batch_norm, multilook (default 1). training_cfg: seeds, max_epochs, batch_size,
     learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint (tensors and plain
@@ -282,5 +262,10 @@ def train_density(
         },
         "torch_version": str(torch.__version__),
     }  # fmt: skip
+    if (features_out is None) != (embeddings_out is None) or (features_out is not None and percentiles is None):
+        raise InputError("train_density: features_out, embeddings_out and percentiles go together; expected all or none")
+    if features_out is not None:
+        write_predictions(model, checkpoint, ds, percentiles, features_out, embeddings_out, device=device,
+                          source=str(model_out))  # fmt: skip
     save_checkpoint(model_out, checkpoint)
     save_history(history_out, result)

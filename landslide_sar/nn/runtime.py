@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -53,6 +54,16 @@ def set_threads(threads: int) -> int:
     return n
 
 
+def _use_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
+    """torch.use_deterministic_algorithms without its import of torch._inductor (2-3 s in every
+    training job): that import only sets inductor's flag for torch.compile, which the project never
+    uses; once inductor is loaded (by a user's code) the public call sets both."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextlib.contextmanager
 def deterministic(seed: int) -> Iterator[None]:
     """Seed torch and use deterministic algorithms inside the block (restored after)."""
@@ -61,10 +72,10 @@ def deterministic(seed: int) -> Iterator[None]:
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     prev_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        _use_deterministic_algorithms(prev, warn_only=prev_warn)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev_cudnn

@@ -1,0 +1,61 @@
+"""Reading density chips: the chip table every density step reads (chip id, class, half, subset)
+and the chips zarr, without sklearn or torch (importing the forest's libraries only to read the
+table cost each training job seconds)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from landslide_sar.grid import InputError
+
+PathLike = str | os.PathLike
+TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
+
+
+def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
+    """The chip table as a DataFrame: a DataFrame as is, a .csv, or a GeoPackage (layer "chips")."""
+    if isinstance(chips_table, pd.DataFrame):
+        table = chips_table
+    elif Path(chips_table).suffix.lower() == ".csv":
+        table = pd.read_csv(chips_table)
+    else:
+        import geopandas as gpd
+
+        table = gpd.read_file(chips_table, layer="chips")
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"chip table lacks column(s) {missing}; expected {list(TABLE_COLUMNS)}")
+    return pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
+
+
+def open_chips(chips_zarr: PathLike) -> xr.Dataset:
+    """The chips Dataset, lazily (no dask): indexing reads only the chips and channels asked for."""
+    return xr.open_zarr(chips_zarr, chunks=None)
+
+
+def channel_names(ds: xr.Dataset) -> list[str]:
+    """The chips' channel names, as str."""
+    return [str(c) for c in ds["channel"].values]
+
+
+def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str]) -> np.ndarray:
+    """(len(chip_ids), len(channels), y, x) float32 for the given chip ids and channel names."""
+    ids = np.asarray(chip_ids)
+    if ids.size == 0:
+        shape = (0, len(channels), ds.sizes["y"], ds.sizes["x"])
+        return np.zeros(shape, dtype=np.float32)
+    known = ds["chip"].values
+    absent = np.setdiff1d(ids, known)
+    if absent.size:
+        raise InputError(f"chip ids {absent[:5].tolist()} (of {absent.size}) are not in the chips zarr")
+    pos = pd.Index(known).get_indexer(ids)
+    names = channel_names(ds)
+    ch = [names.index(c) for c in channels]
+    arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
+    return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)
