@@ -294,41 +294,48 @@ def assign_blocked_splits(
     return half, subset
 
 
-def blocked_split(
-    chips_table: str | Path, out_table: str | Path, block_km: float, split_seed: int, train_fraction: float,
-    val_fraction: float, min_train_chips: int = 0, min_val_chips: int = 0,
+def split_chips(
+    chips_table: str | Path, out_table: str | Path, scheme: str, split_seed: int, train_fraction: float,
+    val_fraction: float, block_km: float = 3.5, min_train_chips: int = 0, min_val_chips: int = 0,
 ) -> gpd.GeoDataFrame:  # fmt: skip
-    """The chip table with `half` and `subset` re-assigned by spatial blocks (assign_blocked_splits);
-    logs each half's class mix and train / val counts. Fails like make_chips when a half has too
-    few train or val chips."""
+    """The chip table with `half` and `subset` re-assigned under one split (scheme, split_seed):
+    random (assign_splits, as make_chips does with the first split seed) or blocked by spatial
+    blocks (assign_blocked_splits); logs each half's class mix and train / val counts. Fails like
+    make_chips when a half has too few train or val chips."""
     table = gpd.read_file(chips_table, layer="chips")
     missing = [c for c in ("row", "col", "density_class", "subset", "geometry") if c not in table.columns]
     if missing:
         raise InputError(f"{chips_table}: chip table lacks column(s) {missing}")
     valid = (table["subset"] != "excluded").to_numpy()
-    bounds = table.geometry.iloc[0].bounds
-    chip_km = (bounds[2] - bounds[0]) / 1000.0
-    half, subset = assign_blocked_splits(
-        table["row"].to_numpy(), table["col"].to_numpy(), table["density_class"].to_numpy().astype(int), valid,
-        chip_km, block_km, split_seed, train_fraction, val_fraction,
-    )  # fmt: skip
+    if scheme == "random":
+        half, subset = assign_splits(valid, split_seed, train_fraction, val_fraction)
+        what = f"random split (seed {split_seed})"
+    elif scheme == "blocked":
+        bounds = table.geometry.iloc[0].bounds
+        chip_km = (bounds[2] - bounds[0]) / 1000.0
+        half, subset = assign_blocked_splits(
+            table["row"].to_numpy(), table["col"].to_numpy(), table["density_class"].to_numpy().astype(int), valid,
+            chip_km, block_km, split_seed, train_fraction, val_fraction,
+        )  # fmt: skip
+        b = max(1, int(np.ceil(block_km / chip_km - 1e-9)))
+        what = f"blocked split (seed {split_seed}, blocks of {b} x {b} chips, {b * chip_km:.2f} km)"
+    else:
+        raise InputError(f"splits.schemes: {scheme!r}; expected random or blocked")
     table["half"], table["subset"] = half, subset
-    b = max(1, int(np.ceil(block_km / chip_km - 1e-9)))
     for h in (0, 1):
         mine = table[table["half"] == h]
         log.info(
-            "blocked split (blocks of %d x %d chips, %.2f km): half %d: %d train, %d val; classes %s", b, b, b * chip_km,
-            h, int((mine["subset"] == "train").sum()), int((mine["subset"] == "val").sum()),
-            mine["density_class"].value_counts().sort_index().to_dict(),
+            "%s: half %d: %d train, %d val; classes %s", what, h, int((mine["subset"] == "train").sum()),
+            int((mine["subset"] == "val").sum()), mine["density_class"].value_counts().sort_index().to_dict(),
         )  # fmt: skip
     for k in (0, 1):
         n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
         n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
         if n_train < min_train_chips or n_val < min_val_chips:
+            hint = f" (a smaller splits.block_km {block_km:g} or a larger area give more)" if scheme == "blocked" else ""
             raise InputError(
-                f"blocked split of {chips_table}: half {k} has {n_train} train and {n_val} validation chip(s), expected "
-                f"at least splits.min_train_chips = {min_train_chips} and splits.min_val_chips = {min_val_chips} "
-                f"(a smaller splits.block_km {block_km:g} or a larger area give more)"
+                f"{what} of {chips_table}: half {k} has {n_train} train and {n_val} validation chip(s), expected "
+                f"at least splits.min_train_chips = {min_train_chips} and splits.min_val_chips = {min_val_chips}{hint}"
             )
     with atomic_path(out_table) as tmp:
         table.to_file(tmp, layer="chips", driver="GPKG")

@@ -66,41 +66,65 @@ def plot_map_vs_truth(
     class_edges: Sequence[float] = DEFAULT_EDGES,
 ) -> None:  # fmt: skip
     """Predicted (cross-prediction) and inventory density class per chip, side by side, drawn
-    over a hillshade of the DEM with the inventory's heads on top (both from `cube_zarr`)."""
+    over a hillshade of the DEM with the inventory's heads on top (both from `cube_zarr`); below
+    them how sure the map is: the ensemble's probability of the class it predicts (confidence)
+    and, from a seed ensemble, the sd of that probability over the members (spread)."""
     chips = gpd.read_file(map_gpkg, layer="chips")
     terrain = terrain_and_heads(cube_zarr) if cube_zarr is not None else None
     cmap = ListedColormap(CLASS_COLOURS)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 10.4), sharex=True, sharey=True, constrained_layout=True)
     have = chips["predicted_class"].notna()
     accuracy = float((chips.loc[have, "predicted_class"] == chips.loc[have, "density_class"]).mean())
     alpha = 0.6 if terrain is not None else 1.0
-    for ax, column, title in (
-        (axes[0], "predicted_class", f"Predicted density class (cross-prediction, accuracy {accuracy:.2f})"),
-        (axes[1], "density_class", "Inventory density class (truth)"),
-    ):
+    predicted = chips.loc[have, "predicted_class"].to_numpy(dtype=int)
+    prob_cols, sd_cols = [f"prob_class{c}" for c in range(3)], [f"prob_class{c}_sd" for c in range(3)]
+    if all(c in chips for c in prob_cols):
+        probs = chips.loc[have, prob_cols].to_numpy(dtype=float)
+        chips.loc[have, "confidence"] = probs[np.arange(predicted.size), predicted]
+    if all(c in chips for c in sd_cols):
+        sds = chips.loc[have, sd_cols].to_numpy(dtype=float)
+        chips.loc[have, "spread"] = sds[np.arange(predicted.size), predicted]
+    panels = [
+        (axes[0, 0], "predicted_class", f"Predicted density class (cross-prediction, accuracy {accuracy:.2f})"),
+        (axes[0, 1], "density_class", "Inventory density class (truth)"),
+        (axes[1, 0], "confidence", "Confidence: the ensemble's probability of the predicted class"),
+        (axes[1, 1], "spread", "Spread: sd of that probability over the seeds"),
+    ]
+    for ax, column, title in panels:
         if terrain is not None:
             ax.imshow(terrain["shade"], cmap="gray", vmin=0, vmax=255, extent=terrain["extent"], interpolation="bilinear")
-        shown = chips[have] if column == "predicted_class" else chips
-        shown.plot(column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.4", linewidth=0.2, alpha=alpha)
-        if column == "predicted_class" and (~have).any():
+        if column not in chips:
+            ax.set_title(f"{title}: not in the map (no {'seeds' if column == 'spread' else 'probabilities'})", fontsize=10)
+            continue
+        shown = chips if column == "density_class" else chips[have]
+        if column in ("predicted_class", "density_class"):
+            shown.plot(column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.4", linewidth=0.2, alpha=alpha)
+        else:  # 1/3 is no better than a guess among three classes; 1 is certain
+            lims = (1 / 3, 1.0) if column == "confidence" else (0.0, max(0.05, float(np.nanmax(shown[column]))))
+            shown.plot(column=column, ax=ax, cmap="viridis" if column == "confidence" else "Reds", vmin=lims[0],
+                       vmax=lims[1], edgecolor="0.4", linewidth=0.2, legend=True,
+                       legend_kwds={"shrink": 0.7, "label": "probability" if column == "confidence" else "sd"})  # fmt: skip
+        if column != "density_class" and (~have).any():
             chips[~have].plot(ax=ax, facecolor="none", edgecolor="0.4", linewidth=0.3, hatch="//")
-        if terrain is not None:
+        if terrain is not None and column in ("predicted_class", "density_class"):
             ax.scatter(terrain["heads_x"], terrain["heads_y"], **HEADS_STYLE)
         ax.set_title(title, fontsize=10)
+    for ax in axes.ravel():
         ax.set_xlabel(f"x ({chips.crs.to_string()}) [m]")
         ax.set_ylabel("")
         ax.ticklabel_format(style="plain", useOffset=False)
         left, bottom, right, top = chips.total_bounds
         ax.set_xlim(left, right)
         ax.set_ylim(bottom, top)
-    axes[0].set_ylabel(f"y ({chips.crs.to_string()}) [m]")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"y ({chips.crs.to_string()}) [m]")
     handles = _class_legend(class_edges, heads=terrain is not None)
     if (~have).any():
         handles.append(Patch(facecolor="none", edgecolor="0.4", hatch="//", label="excluded (too little valid data)"))
     base = "; base: hillshade of the DEM" if terrain is not None else ""
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, -0.08), fontsize=8,
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, -0.04), fontsize=8,
                title=f"density class{base}", title_fontsize=8)  # fmt: skip
-    fig.savefig(out_png, dpi=130, bbox_inches="tight")
+    fig.savefig(out_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -233,7 +257,7 @@ def density_figures(
 
 def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     """AUC against post-event revisits per input set: cross-prediction under the random split
-    (solid, mean ± sd over seeds), under the blocked split (dotted), validation (dashed), the
+    (solid, mean ± sd over runs: training seeds x split seeds), under the blocked split (dotted), validation (dashed), the
     change baseline, the twin's information limit (oracle), the paper's fused validation AUC
     (grey) and chance."""
     from .density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
@@ -265,11 +289,12 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
             if k == 0 and inputs != "baseline":
                 ax.errorbar(xs + 0.1, col("val"), yerr=np.nan_to_num(col("val_sd")), fmt="s--", color=colour,
                             alpha=0.5, capsize=3, label=f"{name} (val)")  # fmt: skip
-    if len(oracle):
-        o = oracle.iloc[0]
-        ax.axhline(o["auc_macro_ovr"], color="k", lw=1.2, ls="-.", label="oracle: the twin's true rate")
+    for _, o in oracle.iterrows():  # the information limit, and what the DEM alone can know
+        dem = o.get("subset") == "oracle_dem"
+        ax.axhline(o["auc_macro_ovr"], color="C0" if dem else "k", lw=1.2, ls="-." if not dem else (0, (1, 2)),
+                   label="oracle: terrain part of the twin's rate" if dem else "oracle: the twin's true rate")  # fmt: skip
         if np.isfinite(o.get("auc_ci_low", np.nan)):
-            ax.axhspan(o["auc_ci_low"], o["auc_ci_high"], color="k", alpha=0.06)
+            ax.axhspan(o["auc_ci_low"], o["auc_ci_high"], color="C0" if dem else "k", alpha=0.06)
     ax.plot(revisits, [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits], "x:", color="0.4", label="paper: fused (val)")
     ax.axhline(0.5, color="0.7", lw=1, label="chance")
     ax.set_xticks(revisits)
@@ -277,7 +302,7 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     ax.set_ylabel("AUC (one-vs-rest, macro)")
     ax.set_ylim(0.4, 1.0)
     fig.legend(*ax.get_legend_handles_labels(), fontsize=7, ncol=2, loc="outside lower center")
-    ax.set_title("Density class AUC: error bars are the sd over training seeds")
+    ax.set_title("Density class AUC: error bars are the sd over runs (training seeds x split seeds)")
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
 

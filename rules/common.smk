@@ -20,7 +20,7 @@ from landslide_sar.config import (
     validate_config,
 )
 
-from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
+from landslide_sar.density.experiments import SPLIT_PATTERN, experiment_id, parse_split
 from landslide_sar.io import RUN_ID_ENV
 
 try:
@@ -34,12 +34,14 @@ os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
 
 
 AREAS = list(config["areas"])
+# the split seeds of the density grid (splits.seeds): each split scheme is drawn once per seed
+SPLIT_SEEDS = [int(s) for s in config["splits"]["seeds"]]
 
 
 wildcard_constraints:
     area="|".join(AREAS),
     inputs="dem|sar|fused|baseline",
-    scheme="|".join(SCHEME_SUFFIX.values()),
+    split=SPLIT_PATTERN,
     revisits=r"\d+",
     half="0|1",
 
@@ -142,25 +144,26 @@ def baseline_experiments():
 
 
 def table_experiments():
-    """(inputs, revisits, scheme) of the density table and differences: the nets and the
-    baseline under every split scheme of splits.schemes."""
+    """(inputs, revisits, scheme, split seed) of the density table and differences: the nets
+    and the baseline under every split of splits.schemes x splits.seeds."""
     return [
-        (inputs, revisits, scheme)
+        (inputs, revisits, scheme, seed)
         for scheme in config["splits"].get("schemes", ["random"])
+        for seed in SPLIT_SEEDS
         for inputs, revisits in density_experiments() + baseline_experiments()
     ]
 
 
-def experiment_dir(area, inputs, revisits, scheme="random"):
-    """results/<area>/density/<inputs>_r<revisits>[_blocked]."""
-    return f"results/{area}/density/{experiment_id(inputs, revisits, scheme)}"
+def experiment_dir(area, inputs, revisits, scheme="random", split_seed=None):
+    """results/<area>/density/<inputs>_r<revisits>[_blocked][_s<seed>]."""
+    name = experiment_id(inputs, revisits, scheme, split_seed, SPLIT_SEEDS)
+    return f"results/{area}/density/{name}"
 
 
 def split_table(wildcards):
-    """The chip table of the experiment's split scheme: make_chips's (random) or blocked_split's."""
-    if wildcards.scheme == "_blocked":
-        return f"results/{wildcards.area}/chips/chips_blocked.gpkg"
-    return f"results/{wildcards.area}/chips/chips.gpkg"
+    """The chip table of the experiment's split: make_chips's (random, first split seed) or
+    split_chips's."""
+    return f"results/{wildcards.area}/chips/chips{wildcards.split}.gpkg"
 
 
 def density_features(wildcards):
@@ -169,7 +172,7 @@ def density_features(wildcards):
     base = f"results/{wildcards.area}/density/{wildcards.inputs}_r{wildcards.revisits}"
     if wildcards.inputs == "baseline":  # the same features under every split
         return [f"{base}/features.csv"] * 2
-    return [f"{base}{wildcards.scheme}/half{half}/features.csv" for half in (0, 1)]
+    return [f"{base}{wildcards.split}/half{half}/features.csv" for half in (0, 1)]
 
 
 def map_experiment():

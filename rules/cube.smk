@@ -44,9 +44,9 @@ rule make_chips:
     params:
         chips=config["chips"],
         splits={
-            k: config["splits"][k]
+            k: config["splits"][k][:1] if k == "seeds" else config["splits"][k]
             for k in (
-                "seed",
+                "seeds",
                 "train_fraction",
                 "val_fraction",
                 "min_train_chips",

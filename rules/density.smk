@@ -2,15 +2,17 @@
 # two-branch net, cross-predict, then percentiles -> random forest -> AUC; the table and the map.
 
 
-rule blocked_split:
+rule split_chips:
     input:
         table=rules.make_chips.output.table,
     output:
-        table="results/{area}/chips/chips_blocked.gpkg",
+        table="results/{area}/chips/chips{split}.gpkg",
     log:
-        "logs/{area}/blocked_split.log",
+        "logs/{area}/split_chips/chips{split}.log",
     benchmark:
-        "benchmarks/{area}/blocked_split.tsv"
+        "benchmarks/{area}/split_chips/chips{split}.tsv"
+    wildcard_constraints:
+        split=r"_blocked(_s\d+)?|_s\d+",  # make_chips's chips.gpkg is the first random split
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -18,11 +20,15 @@ rule blocked_split:
         mem_mb=1000,
         runtime=5,
     params:
-        splits={k: v for k, v in config["splits"].items() if k != "schemes"},
+        splits={
+            k: v for k, v in config["splits"].items() if k not in ("schemes", "seeds")
+        },
+        scheme=lambda w: parse_split(w.split, SPLIT_SEEDS)[0],
+        split_seed=lambda w: parse_split(w.split, SPLIT_SEEDS)[1],
     message:
-        "Blocked split of the chips of {wildcards.area}: whole spatial blocks per half"
+        "Split the chips of {wildcards.area} into halves again ({wildcards.split}: scheme and split seed)"
     script:
-        "../workflow_scripts/blocked_split.py"
+        "../workflow_scripts/split_chips.py"
 
 
 rule train_density:
@@ -30,16 +36,16 @@ rule train_density:
         chips=rules.make_chips.output.zarr,
         table=split_table,
     output:
-        model="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/model.pt",
-        history="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/history.csv",
-        features="results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/features.csv",
+        model="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/model.pt",
+        history="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/history.csv",
+        features="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/features.csv",
         embeddings=directory(
-            "results/{area}/density/{inputs}_r{revisits}{scheme}/half{half}/embeddings.zarr"
+            "results/{area}/density/{inputs}_r{revisits}{split}/half{half}/embeddings.zarr"
         ),
     log:
-        "logs/{area}/train_density/{inputs}_r{revisits}{scheme}_half{half}.log",
+        "logs/{area}/train_density/{inputs}_r{revisits}{split}_half{half}.log",
     benchmark:
-        "benchmarks/{area}/train_density/{inputs}_r{revisits}{scheme}_half{half}.tsv"
+        "benchmarks/{area}/train_density/{inputs}_r{revisits}{split}_half{half}.tsv"
     wildcard_constraints:
         inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
@@ -87,13 +93,13 @@ rule evaluate_density:
         table=split_table,
         features=density_features,
     output:
-        metrics="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics.csv",
-        predictions="results/{area}/density/{inputs}_r{revisits}{scheme}/predictions.csv",
-        confusion="results/{area}/density/{inputs}_r{revisits}{scheme}/metrics_confusion.csv",
+        metrics="results/{area}/density/{inputs}_r{revisits}{split}/metrics.csv",
+        predictions="results/{area}/density/{inputs}_r{revisits}{split}/predictions.csv",
+        confusion="results/{area}/density/{inputs}_r{revisits}{split}/metrics_confusion.csv",
     log:
-        "logs/{area}/evaluate_density/{inputs}_r{revisits}{scheme}.log",
+        "logs/{area}/evaluate_density/{inputs}_r{revisits}{split}.log",
     benchmark:
-        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}{scheme}.tsv"
+        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}{split}.tsv"
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -114,11 +120,11 @@ rule density_forests:
         table=split_table,
         features=density_features,
     output:
-        forests="results/{area}/density/{inputs}_r{revisits}{scheme}/forests.skops",
+        forests="results/{area}/density/{inputs}_r{revisits}{split}/forests.skops",
     log:
-        "logs/{area}/density_forests/{inputs}_r{revisits}{scheme}.log",
+        "logs/{area}/density_forests/{inputs}_r{revisits}{split}.log",
     benchmark:
-        "benchmarks/{area}/density_forests/{inputs}_r{revisits}{scheme}.tsv"
+        "benchmarks/{area}/density_forests/{inputs}_r{revisits}{split}.tsv"
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -137,6 +143,10 @@ rule density_table:
     input:
         metrics=lambda w: [
             f"{experiment_dir(w.area, *e)}/metrics.csv" for e in table_experiments()
+        ],
+        predictions=lambda w: [
+            f"{experiment_dir(w.area, *e)}/predictions.csv"
+            for e in table_experiments()
         ],
         oracle=lambda w: (
             [f"results/{w.area}/density/oracle/metrics.csv"]
@@ -165,6 +175,7 @@ rule density_table:
     params:
         experiments=table_experiments(),
         interval_level=config["evaluation"]["interval"],
+        evaluation=config["evaluation"],
     message:
         "Density metrics table of {wildcards.area}"
     script:

@@ -42,7 +42,8 @@ def _rapid_from_region_a(c: dict) -> None:
         (lambda c: c["density"].update(inputs=["radar"]), "config density.inputs.0 = 'radar' is not allowed; allowed: 'dem', 'sar', 'fused'"),
         (lambda c: c["areas"]["embedded"].update(bbox=[-66.6, 18.2, -66.7, 18.3]), "config areas.embedded.bbox: [-66.6, 18.2, -66.7, 18.3] has min >= max"),
         (lambda c: c["density"].update(revisits=[4]), "config density.revisits = 4 is not allowed for area embedded"),
-        (lambda c: c["splits"].update(seed="x"), "config splits.seed = 'x' is not allowed; expected type integer"),
+        (lambda c: c["splits"].update(seeds=["x"]), "config splits.seeds.0 = 'x' is not allowed; expected type integer"),
+        (lambda c: c["splits"].update(seeds=[42, 42]), "config splits.seeds"),
         (lambda c: c["density"]["areas"].append("nowhere"), "config density.areas: no area 'nowhere'; expected areas with an inventory among"),
         (_unlabelled_region_b, "config density.areas: area 'region_b' has no inventory (areas.region_b.inventory.source = 'none')"),
         (lambda c: c["density"].pop("areas"), "config density: 'areas' is a required property"),
@@ -106,6 +107,7 @@ def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_y
         ("detection.map", "band_set", "inputs", ""),
         ("detection.chips", "max_steps", "max_revisits", ""),
         ("detection.training", "seed", "seeds", " (a list)"),
+        ("splits", "seed", "seeds", " (a list)"),
     ],
 )
 def test_a_key_of_an_earlier_version_is_one_line_naming_its_new_name(default, where, old, new, what) -> None:

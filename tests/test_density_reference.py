@@ -149,6 +149,42 @@ def test_oracle_of_a_hand_built_truth_gives_the_analytic_auc(tmp_path: Path) -> 
     assert pd.read_csv(tmp_path / "oracle.csv")["n_chips"].iloc[0] == 4
 
 
+@pytest.mark.parametrize("terrain", ["3x rate", "flat"])
+def test_oracle_dem_row_from_the_terrain_part_of_the_rate(tmp_path: Path, terrain: str) -> None:
+    """The DEM row scales the terrain part of the rate to the area's mean: a terrain part
+    proportional to the rate knows everything the rate knows (the same AUC as the full oracle);
+    a flat one knows nothing (every class's AUC 0.5)."""
+    res, size = 10.0, 2
+    mu = np.array([0.0, 0.5, 5.0, 50.0, 2.0, 20.0])
+    rate = np.zeros((3 * size, 2 * size), np.float32)
+    geoms = []
+    for i, m in enumerate(mu):
+        r, c = divmod(i, 2)
+        rate[r * size : (r + 1) * size, c * size : (c + 1) * size] = m / size**2
+        geoms.append(box(c * size * res, -(r + 1) * size * res, (c + 1) * size * res, -r * size * res))
+    classes = [0, 1, 2, 2, 1, 2]
+    table = gpd.GeoDataFrame({"chip": range(6), "density_class": classes, "half": [0, 1] * 3,
+                              "subset": ["train"] * 6}, geometry=geoms, crs="EPSG:32619")  # fmt: skip
+    table.to_file(tmp_path / "chips.gpkg", layer="chips", driver="GPKG")
+    from landslide_sar.synthetic.files import TRUTH_BANDS
+
+    bands = np.zeros((len(TRUTH_BANDS), *rate.shape), np.float32)
+    bands[TRUTH_BANDS.index("rate")] = rate
+    bands[TRUTH_BANDS.index("terrain_rate")] = 3 * rate if terrain == "3x rate" else 1.0
+    with rasterio.open(tmp_path / "truth.tif", "w", driver="GTiff", width=rate.shape[1], height=rate.shape[0],
+                       count=len(TRUTH_BANDS), dtype="float32", crs="EPSG:32619",
+                       transform=from_origin(0, 0, res, res)) as dst:  # fmt: skip
+        dst.write(bands)
+        dst.descriptions = TRUTH_BANDS
+    out = oracle_metrics(tmp_path / "chips.gpkg", tmp_path / "truth.tif", [0, 2500], 0.0,
+                         {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "oracle.csv").set_index("subset")  # fmt: skip
+    assert list(out.index) == ["oracle_rate", "oracle_dem"]
+    if terrain == "3x rate":
+        assert out.loc["oracle_dem", "auc_macro_ovr"] == pytest.approx(out.loc["oracle_rate", "auc_macro_ovr"])
+    else:
+        assert out.loc["oracle_dem", ["auc_class0", "auc_class1", "auc_class2"]].tolist() == [0.5] * 3
+
+
 # --- paired differences ---------------------------------------------------------------------------
 
 
@@ -187,7 +223,38 @@ def test_differences_known_answers(tmp_path: Path) -> None:
     assert (same["member_diff"], same["member_diff_sd"], same["ensemble_diff"], same["ci_low"], same["ci_high"]) == (0, 0, 0, 0, 0)
     assert same["verdict"] == WITHIN_NOISE
     vs_dem = out.loc[("sar_r1", "dem_r0")]
-    assert vs_dem["n_seeds"] == 3 and vs_dem["ci_low"] > 0.2 and vs_dem["verdict"] == HOLDS
+    assert vs_dem["n_runs"] == 3 and vs_dem["ci_low"] > 0.2 and vs_dem["verdict"] == HOLDS
     want = np.mean([macro_auc(y, g, (0, 1, 2)) - macro_auc(y, n, (0, 1, 2)) for g, n in zip(good, noise)])
     assert vs_dem["member_diff"] == pytest.approx(want)
     assert "holds" in (tmp_path / "d.md").read_text()
+
+
+def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tmp_path: Path) -> None:
+    """Two split seeds: runs are (split seed, training seed) pairs; the one-member baseline of a
+    split is paired with every net member of that split; the ensembles average every run's
+    probabilities (density.pool), so the ensemble difference is that of the pooled means."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 30)
+    exps, paths, pooled = [], [], {}
+    for split_seed in (42, 43):
+        for name, n_members in (("sar_r1", 3), ("baseline_r1", 1)):
+            probs = [rng.dirichlet([1, 1, 1], y.size) + np.eye(3)[y] * rng.uniform(0.2, 1.0) for _ in range(n_members)]
+            probs = [p / p.sum(axis=1, keepdims=True) for p in probs]
+            sub = tmp_path / str(split_seed)
+            sub.mkdir(exist_ok=True)
+            paths.append(_experiment(sub, name, y, probs))
+            exps.append((name.split("_")[0], 1, "random", split_seed))
+            pooled.setdefault(name, []).append(np.mean(probs, axis=0))
+    out = density_differences([m for m, _ in paths], [p for _, p in paths], exps,
+                              {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "d.csv",
+                              tmp_path / "d.md").set_index(["a", "b"])  # fmt: skip
+    row = out.loc[("sar_r1", "baseline_r1")]
+    runs = []
+    for k, split_seed in enumerate((42, 43)):
+        m = {n: pd.read_csv(tmp_path / str(split_seed) / n / "metrics.csv") for n in ("sar_r1", "baseline_r1")}
+        base = m["baseline_r1"].loc[m["baseline_r1"]["seed"] == "0", "auc_macro_ovr"].iloc[0]
+        net = m["sar_r1"][m["sar_r1"]["seed"] != "ensemble"]["auc_macro_ovr"]
+        runs += list(net - base)
+    assert row["n_runs"] == 6 and row["member_diff"] == pytest.approx(np.mean(runs))
+    want = macro_auc(y, np.mean(pooled["sar_r1"], axis=0), (0, 1, 2)) - macro_auc(y, np.mean(pooled["baseline_r1"], axis=0), (0, 1, 2))
+    assert row["ensemble_diff"] == pytest.approx(want)

@@ -18,6 +18,7 @@ import xarray as xr
 from PIL import Image
 
 from conftest import ROOT, snakemake, tiny_config, write_config
+from landslide_sar.stats import macro_auc
 
 AREA = "tiny"
 
@@ -88,9 +89,11 @@ def test_chip_counts_and_classes_match_the_truth(tiny_run) -> None:
 
 
 def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run) -> None:
-    metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv", dtype={"seed": str})
-    assert {"inputs", "revisits", "seed", "split", "subset", "auc_macro_ovr"} <= set(metrics.columns)
+    metrics = pd.read_csv(tiny_run / f"results/{AREA}/density/metrics.csv", dtype={"seed": str, "split_seed": str})
+    assert {"inputs", "revisits", "seed", "split", "subset", "auc_macro_ovr", "split_seed"} <= set(metrics.columns)
     assert set(metrics["scheme"]) == {"random", "blocked"}  # every experiment under both split schemes
+    # ... and each split scheme drawn with both split seeds; "all": the ensemble over every run
+    assert set(metrics["split_seed"]) == {"42", "43", "all"}
     blocked = metrics[metrics["scheme"] == "blocked"]
     metrics = metrics[metrics["scheme"] == "random"]
     nets_and_baseline = metrics[metrics["inputs"] != "oracle"]  # the oracle's row: once, no split
@@ -99,10 +102,20 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     )
     both = metrics[(metrics["split"].astype(str) == "both") & (metrics["subset"] == "cross")]
     nets = both[both["inputs"] != "baseline"]
-    # every member (training seed) of every experiment scored, and their ensemble
+    # every member (training seed) of every experiment scored under every split seed, and their ensemble
     assert sorted(set(nets["seed"])) == ["0", "1", "ensemble"]
-    assert nets.groupby(["inputs", "revisits"]).size().eq(3).all()
-    cross = both[both["seed"] == "ensemble"]
+    per_split = nets[nets["split_seed"] != "all"]
+    assert per_split.groupby(["inputs", "revisits", "split_seed"]).size().eq(3).all()
+    assert per_split.groupby(["inputs", "revisits"])["split_seed"].nunique().eq(2).all()
+    cross = both[(both["seed"] == "ensemble") & (both["split_seed"] == "all")]
+    # the ensemble over every run: each chip's probabilities averaged over the two splits' predictions
+    runs = [pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3{sfx}/predictions.csv").sort_values("chip")
+            for sfx in ("", "_s43")]  # fmt: skip
+    assert runs[0]["chip"].tolist() == runs[1]["chip"].tolist()
+    cols = ["prob_class0", "prob_class1", "prob_class2"]
+    pooled = macro_auc(runs[0]["density_class"].to_numpy(), (runs[0][cols].to_numpy() + runs[1][cols].to_numpy()) / 2, (0, 1, 2))
+    row = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
+    assert float(row["auc_macro_ovr"].iloc[0]) == pytest.approx(pooled, abs=1e-4)
     # one ensemble cross row per experiment: DEM once (revisits 0), fused and the change baseline
     # (one member: no net) per revisits of the tiny config
     assert sorted(zip(cross["inputs"], cross["revisits"])) == [
@@ -113,8 +126,10 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert (cross["auc_ci_high"] - cross["auc_ci_low"]).between(0.01, 0.6).all()
     # the information limit from the twin's true rate: above every model, which cannot know the draw
     oracle = metrics[metrics["inputs"] == "oracle"]
-    assert oracle["subset"].tolist() == ["oracle_rate"] and oracle["seed"].tolist() == ["truth"]
+    assert oracle["subset"].tolist() == ["oracle_rate", "oracle_dem"] and oracle["seed"].tolist() == ["truth"] * 2
     assert float(oracle["auc_macro_ovr"].iloc[0]) > float(cross["auc_macro_ovr"].max())
+    # what the DEM alone can know (the terrain part of the rate) is below the full information
+    assert float(oracle["auc_macro_ovr"].iloc[1]) < float(oracle["auc_macro_ovr"].iloc[0])
     fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
     # the twin is hard (layover/shadow, speckle correlated over the resolution cell, inventory
     # omissions that turn 1-head 32-px chips into class 0): on 95 tiny chips the fused net reaches
@@ -300,8 +315,8 @@ def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
     changed = write_config(tiny_run / "changed.yaml", cfg)
     jobs = _jobs(snakemake(tiny_run, changed, "-n", "all").stdout)
     assert jobs.get("dem_derivatives") == 2 and jobs.get("assemble_cube") == 2  # both areas
-    # 3 nets x 2 halves under each of the 2 split schemes
-    assert jobs.get("train_density") == 12 and jobs.get("predict_rapid") == 2
+    # 3 nets x 2 halves under each of the 2 split schemes x 2 split seeds
+    assert jobs.get("train_density") == 24 and jobs.get("predict_rapid") == 2
     assert not {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels"} & set(jobs)
 
 
@@ -332,8 +347,8 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
     jobs = _jobs(proc.stdout)
-    # 3 nets x 2 halves x 2 split schemes
-    assert jobs["train_density"] == 12 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
+    # 3 nets x 2 halves x 2 split schemes x 2 split seeds
+    assert jobs["train_density"] == 24 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
 
 
 def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:

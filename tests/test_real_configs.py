@@ -104,10 +104,13 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     jobs = _jobs(proc.stdout)
     assert jobs["train_detection"] == 4 * 4 + 2 * 2 and jobs["detection_table"] == jobs["detection_figures"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
-    # split schemes (random, blocked) x halves x (DEM once + SAR, fused x 3 revisits)
-    assert jobs["train_density"] == 2 * 2 * (1 + 2 * 3)
-    assert jobs["blocked_split"] == jobs["density_oracle"] == jobs["density_differences"] == 1
-    assert jobs["baseline_features"] == 3 and jobs["evaluate_density"] == 2 * (7 + 3)
+    # split schemes (random, blocked) x split seeds (42, 43) x halves x (DEM once + SAR, fused x 3 revisits)
+    assert cfg["splits"]["seeds"] == [42, 43] and cfg["splits"]["schemes"] == ["random", "blocked"]
+    assert jobs["train_density"] == 2 * 2 * 2 * (1 + 2 * 3)
+    assert jobs["split_chips"] == 3  # make_chips's table is the first random split
+    assert jobs["density_oracle"] == jobs["density_differences"] == 1
+    assert jobs["baseline_features"] == 3 and jobs["evaluate_density"] == 2 * 2 * (7 + 3)
+    assert "density_forests" not in jobs  # only for rapid response, which config.yaml does not run
     for area in ("region_a", "region_b"):
         assert f"results/{area}/density" not in proc.stdout and f"results/{area}/chips" not in proc.stdout
 
@@ -147,8 +150,9 @@ def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_pat
         assert not {"train_detection", "detection_table", "detection_figures"} & set(jobs), jobs
     n = len(cfg["density"]["areas"])
     assert jobs["density_table"] == jobs["density_map"] == jobs["make_chips"] == n
-    # split schemes x halves x (DEM once + SAR, fused x 3 revisits); no oracle without a twin
-    assert jobs["train_density"] == len(cfg["splits"]["schemes"]) * 2 * n * (1 + 2 * 3)
+    # split schemes x split seeds x halves x (DEM once + SAR, fused x 3 revisits); no oracle without a twin
+    n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
+    assert jobs["train_density"] == n_splits * 2 * n * (1 + 2 * 3)
     assert "density_oracle" not in jobs
 
 

@@ -52,7 +52,11 @@ def chips_gpkg(path, n_px: int = 64, size: int = 16, res: float = 10.0) -> gpd.G
         for c in range(n_px // size):
             left, top = 500_000.0 + c * size * res, 2_000_000.0 - r * size * res
             true = (r + c) % 3
-            rows.append({"chip": k, "density_class": true, "predicted_class": np.nan if k == 5 else float((true + (k % 4 == 0)) % 3),
+            pred = np.nan if k == 5 else float((true + (k % 4 == 0)) % 3)
+            prob = np.full(3, np.nan) if k == 5 else np.eye(3)[int(pred)] if k == 0 else np.full(3, 1 / 3)
+            rows.append({"chip": k, "density_class": true, "predicted_class": pred,
+                         **{f"prob_class{c}": prob[c] for c in range(3)},
+                         **{f"prob_class{c}_sd": 0.0 if k != 3 else 0.2 for c in range(3)},
                          "geometry": box(left, top - size * res, left + size * res, top)})  # fmt: skip
             k += 1
     table = gpd.GeoDataFrame(rows, crs=CRS)
@@ -80,8 +84,23 @@ def test_map_figure_draws_the_classes_over_the_hillshade_with_the_heads(tmp_path
     assert_not_blank(plain)
     assert_not_blank(over)
     assert has_colour(plain, CLASS_COLOURS[2])  # opaque classes without a base layer
+    # the confidence panel: chip 0 is certain (viridis' top, yellow), the others a three-way guess
+    # (its bottom, dark purple); the spread panel: chip 3's sd 0.2 is the top of Reds. Whole chips,
+    # not only the colour bars' ends (a few dozen pixels each).
+    import matplotlib
+
+    def colour(name: str, at: float) -> str:
+        return matplotlib.colors.to_hex(matplotlib.colormaps[name](at))
+
+    assert has_colour(plain, colour("viridis", 1.0), at_least=300)
+    assert has_colour(plain, colour("viridis", 0.0), at_least=3000)  # 14 chips
+    assert has_colour(plain, colour("Reds", 1.0), at_least=300)
     # the hillshade shows through the classes: many more distinct colours than the flat classes
-    assert len(np.unique(pixels(over), axis=0)) > 3 * len(np.unique(pixels(plain), axis=0))
+    def class_panel(png) -> np.ndarray:  # the top-left panel: predicted classes
+        rgb = np.asarray(Image.open(png).convert("RGB"))
+        return rgb[: rgb.shape[0] // 2, : rgb.shape[1] // 2].reshape(-1, 3)
+
+    assert len(np.unique(class_panel(over), axis=0)) > 3 * len(np.unique(class_panel(plain), axis=0))
 
 
 def test_confusion_matrix_figure_shows_the_csvs_numbers(tmp_path) -> None:

@@ -14,6 +14,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         markdown_out=snakemake.output.markdown,
         interval_level=snakemake.params.interval_level,
         oracle_paths=list(snakemake.input.oracle),
+        predictions_paths=list(snakemake.input.predictions),
+        evaluation_cfg=snakemake.params.evaluation,
     )
 
 

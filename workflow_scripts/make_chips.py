@@ -18,7 +18,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         n_post=area["sentinel1"]["acquisitions_post"],
         min_valid_fraction=chips["min_valid_fraction"],
         class_edges=tuple(chips["density_class_edges_per_km2"]),
-        split_seed=splits["seed"],
+        split_seed=splits["seeds"][0],  # the first split (random): chips.gpkg
         train_fraction=splits["train_fraction"],
         val_fraction=splits["val_fraction"],
         min_train_chips=splits["min_train_chips"],

@@ -8,11 +8,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from landslide_sar.grid import InputError
+
+if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the table alone
+    import xarray as xr
 
 PathLike = str | os.PathLike
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
@@ -36,6 +40,8 @@ def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
 
 def open_chips(chips_zarr: PathLike) -> xr.Dataset:
     """The chips Dataset, lazily (no dask): indexing reads only the chips and channels asked for."""
+    import xarray as xr
+
     return xr.open_zarr(chips_zarr, chunks=None)
 
 

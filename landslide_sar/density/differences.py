@@ -1,10 +1,11 @@
 """The differences the density findings rest on, computed paired: fused - SAR-only and each net -
 DEM-only at every number of revisits, most - fewest revisits, every net - the change baseline.
 
-Per comparison: the mean and sd over training seeds of the member-wise difference of cross AUC
-(member k of one experiment against member k of the other: same chips, same split, same seed),
-and the ensembles' difference with its paired bootstrap interval over chips (the same resampled
-chips for both; landslide_sar.stats). The verdict says what the interval supports: "holds" (a
+Per comparison: the mean and sd over runs (training seed x split seed) of the run-wise difference
+of cross AUC (member k of one experiment against member k of the other under the same split:
+same chips, same halves, same seed), and the difference of the ensembles over all runs (each
+chip's probabilities averaged over the runs, density.pool) with its paired bootstrap interval
+over chips (the same resampled chips for both; landslide_sar.stats). The verdict says what the interval supports: "holds" (a
 above b), "reversed" (b above a) or "within noise".
 """
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
 from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
+from landslide_sar.density.pool import pool_runs
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
@@ -27,7 +29,7 @@ from landslide_sar.stats import macro_auc, mean_sd, paired_auc_difference, verdi
 log = logging.getLogger(__name__)
 
 DIFFERENCE_COLUMNS = [
-    "comparison", "a", "b", "n_seeds", "member_diff", "member_diff_sd", "ensemble_a", "ensemble_b",
+    "comparison", "a", "b", "n_runs", "member_diff", "member_diff_sd", "ensemble_a", "ensemble_b",
     "ensemble_diff", "ci_low", "ci_high", "verdict",
 ]  # fmt: skip
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
@@ -38,7 +40,7 @@ NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "ch
 def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
     """(label, a, b) of every difference the findings rest on that the grid holds, under each
     split scheme, and each experiment's first scheme - other scheme (the spatial split's cost)."""
-    full = [(*e, "random")[:3] for e in experiments]
+    full = list(dict.fromkeys((*e, "random")[:3] for e in experiments))
     have = {experiment_id(*e) for e in full}
     schemes = list(dict.fromkeys(e[2] for e in full))
     revisits = sorted({int(r) for i, r, _ in full if i != "dem"})
@@ -70,47 +72,52 @@ def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
 
 
 def _member_cross(metrics: pd.DataFrame) -> pd.Series:
-    """Cross AUC over all chips per member seed (str)."""
+    """Cross AUC over all chips per run, indexed "<split seed>/<training seed>"."""
     m = metrics.assign(seed=metrics["seed"].astype(str), split=metrics["split"].astype(str))
+    if "split_seed" not in m.columns:
+        m = m.assign(split_seed="0")
     rows = m[(m["seed"] != ENSEMBLE) & (m["split"] == "both") & (m["subset"] == "cross")]
-    return rows.set_index("seed")["auc_macro_ovr"]
+    return rows.set_index(rows["split_seed"].astype(str) + "/" + rows["seed"])["auc_macro_ovr"]
 
 
-def _probabilities(pred: pd.DataFrame) -> pd.DataFrame:
-    cols = [f"prob_class{c}" for c in CLASSES]
-    missing = [c for c in ["chip", "density_class", *cols] if c not in pred.columns]
-    if missing:
-        raise InputError(f"predictions lack column(s) {missing}")
-    return pred.set_index("chip").sort_index()[["density_class", *cols]]
+def _paired_runs(ma: pd.Series, mb: pd.Series) -> pd.Series:
+    """Run-wise a - b over the runs both hold; b with one member per split (the baseline: no
+    net) is paired with every member of a under the same split."""
+    split_of = lambda idx: pd.Index([i.split("/")[0] for i in idx])  # noqa: E731
+    if len(mb) and split_of(mb.index).is_unique and not split_of(ma.index).is_unique:
+        by_split = pd.Series(mb.to_numpy(), index=split_of(mb.index))
+        keep = split_of(ma.index).isin(by_split.index)
+        mb = pd.Series(by_split.loc[split_of(ma.index)[keep]].to_numpy(), index=ma.index[keep])
+    runs = ma.index.intersection(mb.index)
+    return ma[runs] - mb[runs]
 
 
 def difference_rows(
-    metrics: Mapping[str, pd.DataFrame], predictions: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str, str]],
-    evaluation_cfg: Mapping | None = None,
+    metrics: Mapping[str, pd.DataFrame], predictions: Mapping[str, Sequence[pd.DataFrame]],
+    pairs: Sequence[tuple[str, str, str]], evaluation_cfg: Mapping | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per (label, a, b) pair: paired member differences over the seeds both hold, and
-    the ensembles' difference with its paired bootstrap interval over the chips both scored."""
+    """One row per (label, a, b) pair: paired run differences over the runs both hold, and the
+    difference of the ensembles over all runs with its paired bootstrap interval over chips.
+    metrics[e]: every run's metrics of experiment e (column split_seed); predictions[e]: one
+    predictions table per split seed (a single table counts as one)."""
     ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
     rows = []
+    cols = [f"prob_class{c}" for c in CLASSES]
     for label, a, b in pairs:
-        ma, mb = _member_cross(metrics[a]), _member_cross(metrics[b])
-        # a baseline has one member: it is paired with every member of the net
-        if len(mb) == 1 and len(ma) > 1:
-            mb = pd.Series(mb.iloc[0], index=ma.index)
-        seeds = ma.index.intersection(mb.index)
-        diff_mean, diff_sd = mean_sd((ma[seeds] - mb[seeds]).tolist())
-        pa, pb = _probabilities(predictions[a]), _probabilities(predictions[b])
+        diff = _paired_runs(_member_cross(metrics[a]), _member_cross(metrics[b]))
+        diff_mean, diff_sd = mean_sd(diff.tolist())
+        runs = [predictions[e] if isinstance(predictions[e], (list, tuple)) else [predictions[e]] for e in (a, b)]
+        pa, pb = (pool_runs(r) for r in runs)
         chips = pa.index.intersection(pb.index)
         if not np.array_equal(pa.loc[chips, "density_class"], pb.loc[chips, "density_class"]):
             raise InputError(f"{a} and {b}: the same chips have different density classes; expected one chip table")
         y = pa.loc[chips, "density_class"].to_numpy(dtype=int)
-        cols = [f"prob_class{c}" for c in CLASSES]
         iv = paired_auc_difference(
             y, pa.loc[chips, cols].to_numpy(), pb.loc[chips, cols].to_numpy(), CLASSES,
             int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]),
         )  # fmt: skip
         rows.append({
-            "comparison": label, "a": a, "b": b, "n_seeds": int(len(seeds)), "member_diff": diff_mean,
+            "comparison": label, "a": a, "b": b, "n_runs": int(len(diff)), "member_diff": diff_mean,
             "member_diff_sd": diff_sd, "ensemble_a": float(macro_auc(y, pa.loc[chips, cols].to_numpy(), CLASSES)),
             "ensemble_b": float(macro_auc(y, pb.loc[chips, cols].to_numpy(), CLASSES)), "ensemble_diff": iv.estimate,
             "ci_low": iv.low, "ci_high": iv.high, "verdict": verdict(iv.low, iv.high),
@@ -121,17 +128,18 @@ def difference_rows(
 def markdown_differences(table: pd.DataFrame, level: float) -> str:
     """The differences as a Markdown table (member mean ± sd, ensemble difference [interval], verdict)."""
     lines = [
-        f"| difference (cross AUC) | members: mean ± sd | ensembles | {100 * level:g} % interval (chips) | verdict |",
+        f"| difference (cross AUC) | runs: mean ± sd | ensembles | {100 * level:g} % interval (chips) | verdict |",
         "|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_seeds"] < 2 else f" ± {r['member_diff_sd']:.3f}"
+        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_runs"] < 2 else f" ± {r['member_diff_sd']:.3f}"
         lines.append(
-            f"| {r['comparison']} | {r['member_diff']:+.3f}{sd} (n={r['n_seeds']}) | "
+            f"| {r['comparison']} | {r['member_diff']:+.3f}{sd} (n={r['n_runs']}) | "
             f"{r['ensemble_a']:.3f} - {r['ensemble_b']:.3f} = {r['ensemble_diff']:+.3f} | "
             f"{r['ci_low']:+.3f} … {r['ci_high']:+.3f} | {r['verdict']} |"
         )
-    lines += ["", "paired: member k against member k (same seed, same split); the interval is a stratified "
+    lines += ["", "paired: member k against member k under the same split (same training seed, same split seed; "
+              "n: the runs); ensembles: each chip's probabilities averaged over all runs; the interval is a stratified "
               "bootstrap over the chips both experiments scored, the same samples for both. holds: the interval "
               "is above 0; reversed: below 0; within noise: it contains 0."]  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -147,9 +155,14 @@ def density_differences(
             f"density_differences: {len(metrics_paths)} metrics, {len(predictions_paths)} predictions files for "
             f"{len(experiments)} experiments; expected one of each per experiment"
         )
-    ids = [experiment_id(*(*e, "random")[:3]) for e in experiments]
-    metrics = {e: pd.read_csv(p) for e, p in zip(ids, metrics_paths)}
-    predictions = {e: pd.read_csv(p) for e, p in zip(ids, predictions_paths)}
+    metrics: dict[str, list[pd.DataFrame]] = {}
+    predictions: dict[str, list[pd.DataFrame]] = {}
+    for e, mp, pp in zip(experiments, metrics_paths, predictions_paths):
+        inputs, revisits, scheme, split_seed = (*e, *("random", 0)[len(e) - 2 :])
+        key = experiment_id(inputs, revisits, scheme)
+        metrics.setdefault(key, []).append(pd.read_csv(mp).assign(split_seed=str(split_seed)))
+        predictions.setdefault(key, []).append(pd.read_csv(pp))
+    metrics = {k: pd.concat(v, ignore_index=True) for k, v in metrics.items()}
     table = difference_rows(metrics, predictions, comparisons(experiments), evaluation_cfg)
     level = float({**DEFAULT_EVALUATION, **(evaluation_cfg or {})}["interval"])
     text = markdown_differences(table, level)

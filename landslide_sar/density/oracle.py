@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 #: The subset name of the oracle row in metrics tables.
 ORACLE = "oracle_rate"
+#: ... and of its DEM row: the terrain part of the rate alone (truth.tif band terrain_rate).
+ORACLE_DEM = "oracle_dem"
 
 
 def class_probabilities(mu: np.ndarray, chip_km2: float, class_edges: Sequence[float]) -> np.ndarray:
@@ -45,13 +47,14 @@ def class_probabilities(mu: np.ndarray, chip_km2: float, class_edges: Sequence[f
     return np.stack([c0, c1 - c0, 1.0 - c1], axis=1)
 
 
-def chip_expected_counts(truth_tif: PathLike, chips: pd.DataFrame) -> np.ndarray:
-    """The rate summed over each chip's box (the chips table's geometry, on the truth's grid)."""
+def chip_expected_counts(truth_tif: PathLike, chips: pd.DataFrame, band_name: str = "rate") -> np.ndarray:
+    """The rate (or another band of the truth) summed over each chip's box (the chips table's
+    geometry, on the truth's grid)."""
     with rasterio.open(truth_tif) as src:
         names = list(src.descriptions)
-        if "rate" not in names:
-            raise InputError(f"{truth_tif}: no 'rate' band (bands {names}); expected the generated truth")
-        band = names.index("rate") + 1
+        if band_name not in names:
+            raise InputError(f"{truth_tif}: no {band_name!r} band (bands {names}); expected the generated truth")
+        band = names.index(band_name) + 1
         out = np.empty(len(chips))
         for i, geom in enumerate(chips.geometry):
             win = from_bounds(*geom.bounds, transform=src.transform).round_offsets().round_lengths()
@@ -63,9 +66,13 @@ def oracle_metrics(
     chips_table: PathLike, truth_tif: PathLike, class_edges: Sequence[float], omission_rate: float,
     evaluation_cfg: Mapping | None, metrics_out: PathLike,
 ) -> pd.DataFrame:  # fmt: skip
-    """Write the oracle row (seed "truth", split "both", subset "oracle_rate") in the metrics
-    layout: AUC of the Poisson class probabilities of the true expected counts over the chips the
-    nets are scored on (train and val of both halves), with its bootstrap interval."""
+    """Write the oracle rows (seed "truth", split "both") in the metrics layout, over the chips
+    the nets are scored on (train and val of both halves), each with its bootstrap interval:
+    subset "oracle_rate", the AUC of the Poisson class probabilities of the true expected counts
+    (the information limit); and, when the truth has the band terrain_rate, subset "oracle_dem":
+    the same from the terrain part of the rate alone (slope and concavity: what a model of the
+    DEM could know), scaled to the area's mean rate (one factor for every chip: the level a
+    model fitted to the inventory would learn)."""
     import geopandas as gpd
 
     if not 0 <= omission_rate < 1:
@@ -78,15 +85,23 @@ def oracle_metrics(
     bounds = table.geometry.iloc[0].bounds
     chip_km2 = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) / 1e6
     mu = (1.0 - omission_rate) * chip_expected_counts(truth_tif, table)
-    prob = class_probabilities(mu, chip_km2, class_edges)
+    means = {ORACLE: mu}
+    with rasterio.open(truth_tif) as src:
+        has_terrain = "terrain_rate" in src.descriptions
+    if has_terrain:
+        terrain = chip_expected_counts(truth_tif, table, "terrain_rate")
+        means[ORACLE_DEM] = terrain * (mu.sum() / terrain.sum()) if terrain.sum() > 0 else terrain
     y = table["density_class"].to_numpy(dtype=int)
     ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
-    iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
-    row = {"seed": "truth", "split": "both", "subset": ORACLE, **class_metrics(y, prob, "oracle"),
-           "auc_ci_low": iv.low, "auc_ci_high": iv.high}  # fmt: skip
-    metrics = pd.DataFrame([row], columns=METRIC_COLUMNS)
-    logger.info("oracle (true expected counts, %d chips, mean %.1f heads per chip): AUC %.3f [%.3f, %.3f]",
-                len(y), mu.mean(), row["auc_macro_ovr"], iv.low, iv.high)  # fmt: skip
+    rows = []
+    for subset, m in means.items():
+        prob = class_probabilities(m, chip_km2, class_edges)
+        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        rows.append({"seed": "truth", "split": "both", "subset": subset, **class_metrics(y, prob, subset),
+                     "auc_ci_low": iv.low, "auc_ci_high": iv.high})  # fmt: skip
+        logger.info("%s (%d chips, mean %.1f heads per chip): AUC %.3f [%.3f, %.3f]",
+                    subset, len(y), m.mean(), rows[-1]["auc_macro_ovr"], iv.low, iv.high)  # fmt: skip
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     with atomic_path(metrics_out) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics

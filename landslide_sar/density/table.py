@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..grid import InputError
 from ..io import atomic_path
 from ..nn import ENSEMBLE
+from ..stats import auc_interval
+from .evaluate import CLASSES, DEFAULT_EVALUATION, class_metrics
+from .pool import pool_runs
 
 log = logging.getLogger(__name__)
 
@@ -23,36 +27,75 @@ PAPER_AUC = {
 }
 USGS_SIAM_AUC = 0.87
 INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
+#: The oracle rows of a synthetic area (density.oracle), by subset.
+ORACLE_NAMES = {
+    "oracle_rate": "oracle: the twin's true expected counts (information limit)",
+    "oracle_dem": "oracle: the terrain part of the twin's rate (what the DEM can know)",
+}
 #: Reference rows beside the nets (not in the paper's table).
 REFERENCE_NAMES = {"baseline": "change statistics + DEM, forest (no net)"}
 
 
+#: split_seed of the rows that pool every split seed (the ensemble over all runs of an experiment).
+ALL_SPLITS = "all"
+
+
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment, over its members (training seeds): mean and sd of the train and
-    val AUC (each member's mean over the two halves) and of the cross-prediction AUC over all
-    chips; `ensemble`: the cross AUC of the members' mean probabilities; n_seeds."""
+    """One row per experiment, over its runs (training seed x split seed): mean and sd of the
+    train and val AUC (each run's mean over the two halves) and of the cross-prediction AUC over
+    all chips; `ensemble`: the cross AUC of the runs' mean probabilities (the split_seed "all"
+    row when there, else the one split's members' mean) with its interval; `ensemble_split_sd`:
+    the sd over split seeds of each split's ensemble; n_seeds, n_splits, n_runs."""
     rows = []
     table = table.assign(seed=table["seed"].astype(str) if "seed" in table else "0")
+    table = table.assign(split_seed=table["split_seed"].astype(str) if "split_seed" in table else "0")
     for (inputs, revisits), df in table.groupby(["inputs", "revisits"], sort=False):
         split = df["split"].astype(str)
         members = df[df["seed"] != ENSEMBLE]
-        per_seed = {}
+        run = members["split_seed"] + "/" + members["seed"]
+        per_run = {}
         for key, sel in (
             ("train", (members["subset"] == "train") & (split != "both")),
             ("val", (members["subset"] == "val") & (split != "both")),
             ("cross", (members["subset"] == "cross") & (split == "both")),
         ):
-            per_seed[key] = members[sel.reindex(members.index, fill_value=False)].groupby("seed")["auc_macro_ovr"].mean()
-        row = {"inputs": inputs, "revisits": int(revisits), "n_seeds": int(members["seed"].nunique())}
-        for key, v in per_seed.items():
+            sel = sel.reindex(members.index, fill_value=False)
+            per_run[key] = members[sel].groupby(run[sel])["auc_macro_ovr"].mean()
+        row = {"inputs": inputs, "revisits": int(revisits), "n_seeds": int(members["seed"].nunique()),
+               "n_splits": int(members["split_seed"].nunique()), "n_runs": int(run.nunique())}  # fmt: skip
+        for key, v in per_run.items():
             row[key] = float(v.mean()) if len(v) else float("nan")
             row[f"{key}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
         ens = df[(df["seed"] == ENSEMBLE) & (df["subset"] == "cross")]
-        row["ensemble"] = float(ens["auc_macro_ovr"].iloc[0]) if len(ens) else row["cross"]
+        per_split = ens[ens["split_seed"] != ALL_SPLITS]
+        pooled = ens[ens["split_seed"] == ALL_SPLITS]
+        best = pooled if len(pooled) else per_split
+        row["ensemble"] = float(best["auc_macro_ovr"].iloc[0]) if len(best) else row["cross"]
         for bound in ("auc_ci_low", "auc_ci_high"):
-            has = len(ens) and bound in ens.columns
-            row[f"ensemble_{bound[4:]}"] = float(ens[bound].iloc[0]) if has else float("nan")
+            has = len(best) and bound in best.columns
+            row[f"ensemble_{bound[4:]}"] = float(best[bound].iloc[0]) if has else float("nan")
+        row["ensemble_split_sd"] = float(per_split["auc_macro_ovr"].std(ddof=1)) if len(per_split) > 1 else float("nan")
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pooled_ensemble_rows(predictions: dict[tuple, list[pd.DataFrame]], evaluation_cfg: Mapping | None = None) -> pd.DataFrame:
+    """Per experiment (inputs, revisits, scheme): the ensemble over every run, i.e. each chip's
+    cross-predicted probabilities averaged over the split seeds' predictions (each already the
+    training seeds' mean; every chip is cross-predicted under every split), its class metrics and
+    stratified bootstrap interval over chips. Rows tagged split_seed "all"."""
+    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+    rows = []
+    for (inputs, revisits, scheme), frames in predictions.items():
+        pooled = pool_runs(frames)
+        y = pooled["density_class"].to_numpy(dtype=int)
+        prob = pooled[[f"prob_class{c}" for c in CLASSES]].to_numpy()
+        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        rows.append({
+            "inputs": inputs, "revisits": int(revisits), "scheme": scheme, "split_seed": ALL_SPLITS, "seed": ENSEMBLE,
+            "split": "both", "subset": "cross", **class_metrics(y, prob, f"{inputs}_r{revisits} {scheme} all splits"),
+            "auc_ci_low": iv.low, "auc_ci_high": iv.high,
+        })  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -87,7 +130,7 @@ def markdown_table(summary: pd.DataFrame, revisits: list[int], level: float = 0.
     for _, o in (oracle if oracle is not None else pd.DataFrame()).iterrows():
         cell = f"{o['auc_macro_ovr']:.3f} [{o['auc_ci_low']:.2f}, {o['auc_ci_high']:.2f}]"
         cells = ["", "", cell, ""] * len(revisits)
-        lines.append("| oracle: the twin's true expected counts (information limit) | " + " | ".join(cells) + " |")
+        lines.append(f"| {ORACLE_NAMES.get(o['subset'], o['subset'])} | " + " | ".join(cells) + " |")
     for inputs, name in INPUT_NAMES.items():
         cells = [f"paper: {name}"]
         for r in revisits:
@@ -96,11 +139,13 @@ def markdown_table(summary: pd.DataFrame, revisits: list[int], level: float = 0.
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"| paper: USGS SIAm (landslide level) | " + " | ".join("" for _ in range(len(kinds) * len(revisits) - 2)) + f" | {USGS_SIAM_AUC:.2f} | |")
     n = sorted(set(summary["n_seeds"].tolist()))
+    n_splits = sorted(set(summary.get("n_splits", pd.Series([1])).tolist()))
     lines.append("")
     lines.append(
-        f"mean ± sd over {', '.join(map(str, n))} training seed(s) per experiment; ensemble: the seeds' mean "
-        f"probabilities, with its {100 * level:g} % stratified bootstrap interval over chips in brackets; the change baseline "
-        "has one member (no net: its forest's seed is fixed). Paired differences: differences.md."
+        f"mean ± sd over the runs of each experiment: {', '.join(map(str, n))} training seed(s) x "
+        f"{', '.join(map(str, n_splits))} split seed(s) (splits.seeds); ensemble: the runs' mean probabilities, with its "
+        f"{100 * level:g} % stratified bootstrap interval over chips in brackets; the change baseline has one member "
+        "per split (no net: its forest's seed is fixed). Paired differences: differences.md."
     )
     return "\n".join(lines) + "\n"
 
@@ -131,22 +176,34 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
 
 def density_table(
     metrics_paths: list[str], experiments: list[tuple], csv_out: str | Path, markdown_out: str | Path,
-    interval_level: float = 0.95, oracle_paths: Sequence[str | Path] = (),
+    interval_level: float = 0.95, oracle_paths: Sequence[str | Path] = (), predictions_paths: Sequence[str | Path] = (),
+    evaluation_cfg: Mapping | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """Concatenate each experiment's metrics, tagged with inputs, revisits and split scheme
-    (experiments: (inputs, revisits[, scheme]); scheme default random), into one CSV and
-    write the Markdown summary; oracle_paths (synthetic areas: density_oracle's metrics) add the
-    information-limit row (inputs "oracle")."""
+    """Concatenate each experiment's metrics, tagged with inputs, revisits, split scheme and split
+    seed (experiments: (inputs, revisits[, scheme[, split seed]]); scheme default random, split
+    seed 0), into one CSV and write the Markdown summary. predictions_paths (one per experiment)
+    add the ensemble over every run of an experiment (pooled_ensemble_rows: split_seed "all");
+    oracle_paths (synthetic areas: density_oracle's metrics) add the information-limit row
+    (inputs "oracle")."""
+    if predictions_paths and len(predictions_paths) != len(metrics_paths):
+        raise InputError(f"density_table: {len(metrics_paths)} metrics and {len(predictions_paths)} predictions files; expected one of each per experiment")
     frames = []
-    for path, experiment in zip(metrics_paths, experiments):
-        inputs, revisits, scheme = (*experiment, "random")[:3]
+    predictions: dict[tuple, list[pd.DataFrame]] = {}
+    for i, (path, experiment) in enumerate(zip(metrics_paths, experiments)):
+        inputs, revisits, scheme, split_seed = (*experiment, *("random", 0)[len(experiment) - 2 :])
         df = pd.read_csv(path)
+        df.insert(0, "split_seed", str(split_seed))
         df.insert(0, "scheme", scheme)
         df.insert(0, "revisits", int(revisits))
         df.insert(0, "inputs", inputs)
         frames.append(df)
+        if predictions_paths:
+            predictions.setdefault((inputs, int(revisits), scheme), []).append(pd.read_csv(predictions_paths[i]))
     oracle = [pd.read_csv(p).assign(seed=lambda d: d["seed"].astype(str)) for p in oracle_paths]
     table = pd.concat(frames, ignore_index=True)
+    n_splits = table.groupby(["inputs", "revisits", "scheme"])["split_seed"].nunique()
+    if predictions and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one
+        table = pd.concat([table, pooled_ensemble_rows(predictions, evaluation_cfg)], ignore_index=True)
     revisits = sorted({int(e[1]) for e in experiments if int(e[1]) > 0}) or [0]
     schemes = list(dict.fromkeys(table["scheme"]))
     first = table[table["scheme"] == schemes[0]]
@@ -154,7 +211,7 @@ def density_table(
     if len(schemes) > 1:
         text += "\n" + markdown_schemes(table, schemes)
     for o in oracle:
-        table = pd.concat([table, o.assign(inputs="oracle", revisits=0, scheme=schemes[0])], ignore_index=True)
+        table = pd.concat([table, o.assign(inputs="oracle", revisits=0, scheme=schemes[0], split_seed=ALL_SPLITS)], ignore_index=True)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(markdown_out) as tmp:

@@ -306,20 +306,38 @@ def hypocentral_distance(grid: Grid, shaking: dict, rows: tuple[int, int] | None
     return np.sqrt(dx * dx + dy * dy + shaking["depth_m"] ** 2).astype(np.float32)
 
 
+def _terrain_log_rate(w: World, p: dict, r0: int, r1: int) -> np.ndarray:
+    """The log-rate's terrain part: base density, slope and concavity (what the DEM carries)."""
+    ls = p["landslides"]
+    pixel_km2 = w.grid.resolution * w.grid.resolution / 1e6
+    return (
+        math.log(max(ls["base_density_per_km2"], 1e-30) * pixel_km2)
+        + ls["slope_coef"] * (w.slope_rows(r0, r1) - ls["slope_ref_deg"]) / 10.0
+        + ls["concavity_coef"] * np.clip(w.concavity_rows(r0, r1) / ls["concavity_scale"], -3.0, 3.0)
+    )
+
+
+def terrain_rate(w: World, p: dict, rows: tuple[int, int] | None = None) -> np.ndarray:
+    """The rate's terrain part alone (expected heads per pixel at mean rain, open gate, no
+    shaking term, land-cover factor 1): what a model of the DEM alone could know of the rate; the
+    density oracle's DEM row reads it (truth.tif band terrain_rate), never a model."""
+    r0, r1 = rows or (0, w.grid.height)
+    rate = np.exp(_terrain_log_rate(w, p, r0, r1))
+    if p["landslides"]["base_density_per_km2"] <= 0:
+        rate[:] = 0.0
+    return rate.astype(np.float32)
+
+
 def landslide_rate(w: World, p: dict, rows: tuple[int, int] | None = None) -> np.ndarray:
     """Expected heads per pixel (of area rows ``rows``, default all): the log-linear
     susceptibility of slope, concavity and rain, the shaking term (density ~ (r / depth)^-distance_coef
     with r the hypocentral distance), the rain-triggering gate when ``rain_gate`` is 1, and the
     land-cover factor. Pixel by pixel, so a block's rate is the whole-area rate's rows."""
     ls = p["landslides"]
-    res = w.grid.resolution
-    pixel_km2 = res * res / 1e6
     r0, r1 = rows or (0, w.grid.height)
     rain = w.rain[r0:r1]
     log_rate = (
-        math.log(max(ls["base_density_per_km2"], 1e-30) * pixel_km2)
-        + ls["slope_coef"] * (w.slope_rows(r0, r1) - ls["slope_ref_deg"]) / 10.0
-        + ls["concavity_coef"] * np.clip(w.concavity_rows(r0, r1) / ls["concavity_scale"], -3.0, 3.0)
+        _terrain_log_rate(w, p, r0, r1)
         + ls["rain_coef"] * rain
         - p["shaking"]["distance_coef"]
         * np.log(hypocentral_distance(w.grid, p["shaking"], (r0, r1)) / p["shaking"]["depth_m"])

@@ -30,6 +30,7 @@ TRUTH_BANDS = (
     "layover_shadow",
     "incidence_deg",
     "epicentre_distance_m",
+    "terrain_rate",
 )
 
 

@@ -21,7 +21,7 @@ from landslide_sar.io import GDAL_CACHE_MB, cog_writer, write_cog
 
 from .acquisitions import _HEADING, acquisition_plan
 from .backscatter import frame_masks, incidence_field, layover_shadow_mask, simulate_rows
-from .fields import World, _dem_target, build_world, hypocentral_distance, landslide_rate, row_blocks
+from .fields import World, _dem_target, build_world, hypocentral_distance, landslide_rate, row_blocks, terrain_rate
 from .files import EVENT_FILES, INVENTORY_LAYER, TRUTH_BANDS, TRUTH_LAYERS, sar_file
 from .landslides import mapped_inventory, place_landslides
 from .params import (
@@ -126,6 +126,7 @@ def _write_truth_raster(w: World, p: dict, path: Path, main_state: str, block_ro
         "layover_shadow": lambda r0, r1: layover_shadow_mask(w, p, main_state)[r0:r1].astype(np.float32),
         "incidence_deg": lambda r0, r1: incidence_field(w, p, main_state, (r0, r1)),
         "epicentre_distance_m": lambda r0, r1: hypocentral_distance(g, p["shaking"], (r0, r1)),
+        "terrain_rate": lambda r0, r1: terrain_rate(w, p, (r0, r1)),
     }
     assert tuple(bands) == TRUTH_BANDS
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(

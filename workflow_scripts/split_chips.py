@@ -1,20 +1,21 @@
-"""Rule blocked_split: the chip table with halves made of whole spatial blocks of chips."""
+"""Rule split_chips: the chip table with halves and subsets re-drawn under one split (scheme, seed)."""
 
 from landslide_sar.io import run_rule
-from landslide_sar.chips import blocked_split
+from landslide_sar.chips import split_chips
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
     splits = snakemake.params.splits
     run_rule(
-        blocked_split,
+        split_chips,
         snakemake.log[0],
         chips_table=snakemake.input.table,
         out_table=snakemake.output.table,
-        block_km=splits["block_km"],
-        split_seed=splits["seed"],
+        scheme=snakemake.params.scheme,
+        split_seed=snakemake.params.split_seed,
         train_fraction=splits["train_fraction"],
         val_fraction=splits["val_fraction"],
+        block_km=splits["block_km"],
         min_train_chips=splits["min_train_chips"],
         min_val_chips=splits["min_val_chips"],
     )
