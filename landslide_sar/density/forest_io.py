@@ -52,7 +52,7 @@ def load_forests(path: PathLike) -> Forests:
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
-        raise InputError(f"{path}: not a skops forests file ({type(err).__name__}: {err}); expected one written by evaluate_density") from None
+        raise InputError(f"{path}: not a skops forests file ({type(err).__name__}: {err}); expected one written by density_forests") from None
     refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if refused:
         raise InputError(
