@@ -153,18 +153,21 @@ def auprc_samples(label: np.ndarray, score: np.ndarray, valid: np.ndarray, weigh
     groups, count = np.unique(last[pos] * n + chip[pos], return_counts=True)
     upto, g_chip = groups // n, groups % n
     # per group and chip c: positives / negatives of chip c at or above the group's threshold
-    tp_c = np.zeros((groups.size, n))
-    fp_c = np.zeros((groups.size, n))
+    tp_c = np.zeros((n, groups.size), dtype=np.float32)  # exact: counts < 2**24
+    fp_c = np.zeros((n, groups.size), dtype=np.float32)
     for c in range(n):
         at = np.flatnonzero(chip == c)
-        tp_c[:, c] = np.searchsorted(at[y[at]], upto, side="right")
-        fp_c[:, c] = np.searchsorted(at[~y[at]], upto, side="right")
-    tp, fp = weights @ tp_c.T, weights @ fp_c.T  # (B, groups)
-    w_pos = weights[:, g_chip] * count  # the group's positives, weighted by their chip's draws
+        tp_c[c] = np.searchsorted(at[y[at]], upto, side="right")
+        fp_c[c] = np.searchsorted(at[~y[at]], upto, side="right")
+    w = weights.astype(np.float32)
+    tp, fp = w @ tp_c, w @ fp_c  # (B, groups): weighted positives / negatives at each group's threshold
+    np.add(fp, tp, out=fp)  # predicted positives
+    np.divide(tp, fp, out=tp, where=fp > 0)  # precision (tp >= 1 wherever the group's chip is drawn)
+    w_pos = w[:, g_chip] * count.astype(np.float32)  # the group's positives, weighted by their chip's draws
+    total = w_pos.sum(axis=1, dtype=np.float64)
+    num = np.einsum("bg,bg->b", w_pos, tp, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        total = w_pos.sum(axis=1)
-        return np.where(total > 0, (w_pos * precision).sum(axis=1) / total, np.nan)
+        return np.where(total > 0, num / total, np.nan)
 
 
 def auprc_interval(
@@ -177,7 +180,7 @@ def auprc_interval(
     est = float(auprc_samples(label, score, valid, np.ones((1, label.shape[0])))[0])
     if not np.isfinite(est):
         return Interval(est, float("nan"), float("nan"))
-    w = chip_weights((label & valid).any(axis=(1, 2)), n_samples, seed)
+    w = chip_weights(label.any(axis=(1, 2)), n_samples, seed)
     return Interval(est, *_percentiles(auprc_samples(label, score, valid, w), level))
 
 
@@ -188,7 +191,7 @@ def paired_auprc_difference(
     """AUPRC(a) - AUPRC(b) on the same chips (each over its own valid pixels), with the interval
     of the difference over the SAME bootstrap samples of chips for both."""
     label = np.asarray(label) > 0
-    w = chip_weights((label & np.asarray(valid_a, dtype=bool)).any(axis=(1, 2)), n_samples, seed)
+    w = chip_weights(label.any(axis=(1, 2)), n_samples, seed)
     one = np.ones((1, label.shape[0]))
     est = float(auprc_samples(label, score_a, valid_a, one)[0] - auprc_samples(label, score_b, valid_b, one)[0])
     diffs = auprc_samples(label, score_a, valid_a, w) - auprc_samples(label, score_b, valid_b, w)

@@ -64,7 +64,7 @@ def test_log_noise_has_requested_std_and_zero_mean_on_log_channels_only() -> Non
 @pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
 def test_gaussian_kernel_sums_to_one_and_blur_keeps_constant_fields(sigma: float) -> None:
     k = gaussian_kernel1d(sigma)
-    assert k.sum() == pytest.approx(1.0, abs=1e-12)
+    assert k.sum() == pytest.approx(1.0, abs=1e-6)
     assert np.allclose(k, k[::-1])
     x = np.full((2, 20, 23), 7.5, dtype=np.float32)
     assert np.allclose(gaussian_blur(x, sigma, [0, 1]), 7.5, atol=1e-5)
@@ -258,8 +258,8 @@ def test_auprc_samples_weights_chips_by_hand_and_as_sklearn_on_repeated_chips() 
     for k in range(4):
         rep = np.repeat(np.arange(12), w[k].astype(int))
         want = average_precision_score(lab[rep][ok[rep]], sc[rep][ok[rep]])
-        assert auprc_samples(lab, sc, ok, w[k : k + 1])[0] == pytest.approx(want, abs=1e-12)
-    assert auprc(lab, sc, ok) == pytest.approx(auprc_samples(lab, sc, ok, np.ones((1, 12)))[0], abs=1e-12)
+        assert auprc_samples(lab, sc, ok, w[k : k + 1])[0] == pytest.approx(want, abs=1e-6)
+    assert auprc(lab, sc, ok) == pytest.approx(auprc_samples(lab, sc, ok, np.ones((1, 12)))[0], abs=1e-6)
 
 
 def test_chip_weights_keep_the_counts_of_chips_with_and_without_landslides() -> None:
@@ -528,11 +528,11 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     assert ens.loc[("regionA", "train"), "n_chips"] == ens.loc[("regionA", "train"), "n_labelled_chips"] == labelled[split["train"]].sum()
     assert ens.loc[("regionB", "test"), "n_chips"] == 36  # every chip of the other region
     # intervals on the evaluated sets' ensemble and baseline rows, around their estimate
-    rated = written[(written["subset"] != "train") & (written["seed"].fillna("") != "0")]
+    rated = written[(written["subset"] == "test") & (written["seed"].fillna("") != "0")]
     assert rated["auprc_ci_low"].notna().all() and (rated["auprc_ci_low"] <= rated["auprc"] + 1e-9).all()
     assert (rated["auprc"] <= rated["auprc_ci_high"] + 1e-9).all()
     assert (rated["no_skill_ci_low"] <= rated["no_skill"]).all() and (rated["no_skill"] <= rated["no_skill_ci_high"]).all()
-    assert written.loc[written["subset"] == "train", "auprc_ci_low"].isna().all()
+    assert written.loc[written["subset"] != "test", "auprc_ci_low"].isna().all()  # fitted or selected on
     assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 12
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline

@@ -5,8 +5,8 @@ SAR+DEM - VV+VH on every test region.
 
 Per comparison: the mean and sd over training seeds of the member-wise AUPRC difference (member k
 against member k; the baseline, one "member", against each), and the ensembles' difference with
-a paired bootstrap interval over chips (the same resampled chips for both;
-landslide_sar.stats.paired_auprc_difference). Verdict: "holds" (a above b), "reversed" (b above
+a paired bootstrap interval over chips (the same resampled chips for both, and for every
+comparison on a region's test chips: landslide_sar.stats.chip_weights, auprc_samples). Verdict: "holds" (a above b), "reversed" (b above
 a) or "within noise" (the interval contains 0).
 """
 
@@ -26,7 +26,7 @@ from landslide_sar.detection.report import INPUT_LABELS
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.stats import auprc_samples, mean_sd, paired_auprc_difference, verdict
+from landslide_sar.stats import auprc_samples, chip_weights, mean_sd, percentile_interval, verdict
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,23 @@ def difference_rows(
     pairs: Sequence[tuple[str, str, str, str]], intervals: Mapping[str, Any],
 ) -> pd.DataFrame:  # fmt: skip
     """One row per (label, experiment, a, b) and test set (region, subset "test") that a holds."""
-    args = (int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"]))
+    n_samples, seed, level = int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"])
+    weights: dict[str, np.ndarray] = {}  # per region: the bootstrap samples of its test chips, shared by all
+    scored: dict[tuple, tuple[float, np.ndarray]] = {}  # (experiment, name, region, var) -> (AUPRC, samples)
+
+    def score(exp: str, name: str, region: str, var: str, pred: xr.Dataset, idx: np.ndarray) -> tuple[float, np.ndarray]:
+        key = (exp, name, region, var)
+        if key not in scored:
+            label = pred["label"].values[idx]
+            valid = pred["valid"].values[idx].astype(bool)
+            values = pred[var].values[idx].astype(np.float64)
+            if region not in weights:
+                weights[region] = chip_weights(label.reshape(len(idx), -1).any(axis=1), n_samples, seed)
+            one = np.ones((1, len(idx)))
+            scored[key] = (float(auprc_samples(label, values, valid, one)[0]),
+                           auprc_samples(label, values, valid, weights[region]))  # fmt: skip
+        return scored[key]
+
     rows = []
     for label, exp, a, b in pairs:
         pa = predictions[(exp, a)]
@@ -117,12 +133,9 @@ def difference_rows(
                 np.array_equal(pa[k].values[ia], pb[k].values[ib]) for k in ("row0", "col0", "label"))  # fmt: skip
             if not same:
                 raise InputError(f"{exp}/{a} and {exp}/{b}: different test chips of {region}; expected one split")
-            label_ = pa["label"].values[ia]
-            score_a, valid_a = pa["prob"].values[ia], pa["valid"].values[ia].astype(bool)
-            if b == BASELINE:
-                score_b, valid_b = pa["baseline"].values[ia].astype(np.float64), valid_a
-            else:
-                score_b, valid_b = pb["prob"].values[ib], pb["valid"].values[ib].astype(bool)
+            est_a, samples_a = score(exp, a, region, "prob", pa, ia)
+            est_b, samples_b = score(exp, a, region, "baseline", pa, ia) if b == BASELINE else score(exp, b, region, "prob", pb, ib)
+            low, high = percentile_interval(samples_a - samples_b, level)
             ma = _members(metrics[(exp, a)], "unet", region, "test")
             mb = _members(metrics[(exp, a)], "handwerger", region, "test") if b == BASELINE else _members(
                 metrics[(exp, b)], "unet", region, "test")  # fmt: skip
@@ -130,15 +143,11 @@ def difference_rows(
                 mb = pd.Series(mb.iloc[0], index=ma.index)
             seeds = ma.index.intersection(mb.index)
             diff, sd = mean_sd((ma[seeds] - mb[seeds]).tolist())
-            iv = paired_auprc_difference(label_, score_a, valid_a, score_b, valid_b, *args)
-            one = np.ones((1, len(ia)))
             rows.append({
                 "comparison": label, "experiment": exp, "region": region, "subset": "test", "a": a,
                 "b": "VH change baseline" if b == BASELINE else b, "n_seeds": int(len(seeds)),
-                "member_diff": diff, "member_diff_sd": sd,
-                "ensemble_a": float(auprc_samples(label_, score_a, valid_a, one)[0]),
-                "ensemble_b": float(auprc_samples(label_, score_b, valid_b, one)[0]),
-                "ensemble_diff": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "verdict": verdict(iv.low, iv.high),
+                "member_diff": diff, "member_diff_sd": sd, "ensemble_a": est_a, "ensemble_b": est_b,
+                "ensemble_diff": est_a - est_b, "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
             })  # fmt: skip
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 

@@ -47,7 +47,7 @@ METRIC_COLUMNS = [
     "no_skill_ci_high", "n_chips", "n_labelled_chips", "n_pixels", "n_positive", "precision", "recall", "f1",
     "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
 ]  # fmt: skip
-EVALUATED = ("val", "test")  # subsets whose rows carry a bootstrap interval (train: fitted on, not reported)
+EVALUATED = ("test",)  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
 DEFAULT_INTERVALS = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
 CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
@@ -56,8 +56,9 @@ SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  
 def no_skill_interval(label: np.ndarray, valid: np.ndarray, n_samples: int, seed: int, level: float) -> tuple[float, float]:
     """Percentile interval of the positive pixel fraction (no skill's AUPRC) over the same
     bootstrap samples of chips as auprc_interval."""
-    pos = ((np.asarray(label) > 0) & valid).reshape(len(label), -1)
-    w = chip_weights(pos.any(axis=1), n_samples, seed)
+    lab = (np.asarray(label) > 0).reshape(len(label), -1)
+    pos = lab & valid.reshape(len(label), -1)
+    w = chip_weights(lab.any(axis=1), n_samples, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         return percentile_interval((w @ pos.sum(axis=1)) / (w @ valid.reshape(len(label), -1).sum(axis=1)), level)
 
@@ -170,8 +171,8 @@ def run_detection_experiment(
     never seen before scoring.
 
     Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val, test
-    of the training region and test of test_cube; intervals on the val and test rows of the
-    ensemble and the baseline), curves_out CSV (CURVE_COLUMNS), predictions_out zarr (val and test
+    of the training region and test of test_cube; intervals on the test rows of the ensemble and
+    the baseline), curves_out CSV (CURVE_COLUMNS), predictions_out zarr (val and test
     chips, the ensemble's mean probability; None: not written) and, from train_detection,
     model_out and history_out. U-Net rows come per member (`seed`) and for the ensemble (seed
     "ensemble": the members' mean probability); PR curves of the ensemble. Returns the metrics.

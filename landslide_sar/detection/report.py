@@ -109,6 +109,8 @@ def detection_table(
     if oracle is not None:
         frames.append(pd.read_csv(oracle, dtype={"seed": str}))
     table = pd.concat(frames, ignore_index=True)
+    for col in ("revisits", "n_pre"):  # integers; empty on the oracle's rows (any revisits)
+        table[col] = table[col].astype("Int64")
     table["method"] = pd.Categorical(table["method"], list(METHODS), ordered=True)
     table = table.sort_values(["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable")
     table["method"] = table["method"].astype(str)
@@ -189,7 +191,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95) -> str:
     out = []
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     if not w.empty:
-        revisits = sorted(w["revisits"].unique())
+        revisits = sorted(int(n) for n in w["revisits"].dropna().unique())
         region = w["region"].iloc[0]
         out += [f"### Within {region}: test AUPRC (poster's grid; test chips never trained on or selected with)\n",
                 "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
