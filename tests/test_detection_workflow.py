@@ -169,7 +169,7 @@ def test_a_misspelt_detection_key_is_one_line_and_a_missing_one_the_schemas_defa
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR")]
     assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-2000:]
     assert errors[0].startswith("ERROR: config key detection.training.patiense is not allowed; allowed keys at detection.training:")
-    del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 3)
+    del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 2)
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
     assert proc.returncode == 0 and "train_detection" in proc.stdout + proc.stderr, proc.stderr[-2000:]

@@ -67,8 +67,8 @@ def _region_rows(
     method: str, region: str, subset: str, label: np.ndarray, score: np.ndarray, valid: np.ndarray,
     binary: np.ndarray, threshold: float, curve_points: int, seed: str = "", intervals: Mapping | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
-    """One metrics row and its PR curve points for one method (and member seed) on one chip set;
-    with `intervals` (bootstrap_samples, seed, interval) the AUPRC's and no skill's bootstrap
+    """One metrics row and its PR curve points (curve_points 0: none) for one method (and member
+    seed) on one chip set; with `intervals` (bootstrap_samples, seed, interval) the AUPRC's and no skill's bootstrap
     intervals over chips, else NaN."""
     lo = hi = ns_lo = ns_hi = float("nan")
     if intervals is not None:
@@ -84,6 +84,8 @@ def _region_rows(
         "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
         **binary_scores(label, binary, valid), "threshold": float(threshold),
     }  # fmt: skip
+    if curve_points == 0:  # no curve wanted (ensemble members)
+        return row, pd.DataFrame(columns=CURVE_COLUMNS)
     curve = pr_curve(label, score, valid, curve_points)
     curve.insert(0, "subset", subset)
     curve.insert(0, "region", region)
@@ -250,8 +252,9 @@ def run_detection_experiment(
         prob = members.mean(axis=0)  # the ensemble: the members' mean probability
         seeds = [str(s) for s in summary["seeds"]]
         for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
-            row, curve = _region_rows("unet", chips.region, subset, a.label, p, valid, p >= thr, thr, points, seed,
-                                      iv if seed == ENSEMBLE else None)  # fmt: skip
+            ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
+            row, curve = _region_rows("unet", chips.region, subset, a.label, p, valid, p >= thr, thr,
+                                      points if ens else 0, seed, iv if ens else None)  # fmt: skip
             rows.append(row)
             if seed == ENSEMBLE:
                 curves.append(curve)
