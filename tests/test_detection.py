@@ -580,3 +580,49 @@ def test_perturbing_test_chips_changes_no_trained_model(tmp_path) -> None:
     a, b = (m.set_index(key)["auprc"] for m in (first, second))
     assert a.loc[("unet", "ensemble", "regionA", "val")] == b.loc[("unet", "ensemble", "regionA", "val")]
     assert a.loc[("unet", "ensemble", "regionA", "test")] != b.loc[("unet", "ensemble", "regionA", "test")]
+
+
+# ---------------------------------------------------------------- oracle and differences
+
+
+def test_oracle_reads_the_covered_fraction_at_the_chips_pixel_centres(tmp_path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from landslide_sar.detection.oracle import chip_truth
+
+    frac = (np.arange(6 * 8, dtype=np.float32).reshape(6, 8)) / 100
+    path = tmp_path / "truth.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=8, count=2, dtype="float32", crs="EPSG:32619",
+                       transform=from_origin(1000.0, 2000.0, 10.0, 10.0)) as dst:  # fmt: skip
+        dst.write(np.zeros((6, 8), np.float32), 1)
+        dst.write(frac, 2)
+        dst.set_band_description(1, "elevation")
+        dst.set_band_description(2, "landslide_fraction")
+    # two 2 x 3 chips: rows 1-2 / cols 4-6 and rows 4-5 / cols 0-2 (pixel centres)
+    y = np.array([[1985.0, 1975.0], [1955.0, 1945.0]])
+    x = np.array([[1045.0, 1055.0, 1065.0], [1005.0, 1015.0, 1025.0]])
+    got = chip_truth(path, y, x)
+    np.testing.assert_array_equal(got[0], frac[1:3, 4:7])
+    np.testing.assert_array_equal(got[1], frac[4:6, 0:3])
+    with pytest.raises(InputError, match="outside the truth raster"):
+        chip_truth(path, y + 100.0, x)
+
+
+def test_differences_pair_the_grids_experiments() -> None:
+    from landslide_sar.detection.differences import BASELINE, comparisons
+
+    exps = [("within", f"{i}_r{r}_noaug") for i in ("vv", "vh", "sar", "fused") for r in (1, 4)]
+    exps += [("transfer", f"{i}_r4_{a}") for i in ("sar", "fused") for a in ("noaug", "aug")]
+    pairs = {(label, exp, a, b) for label, exp, a, b in comparisons(exps)}
+    assert ("SAR+DEM - VV+VH, 1 revisits", "within", "fused_r1_noaug", "sar_r1_noaug") in pairs
+    assert ("VV+VH - VH, 4 revisits", "within", "sar_r4_noaug", "vh_r4_noaug") in pairs
+    assert ("VH: 4 - 1 revisits", "within", "vh_r4_noaug", "vh_r1_noaug") in pairs
+    assert ("U-Net SAR+DEM - VH change baseline, 4 revisits", "within", "fused_r4_noaug", BASELINE) in pairs
+    assert ("VV+VH: with - without augmentation", "transfer", "sar_r4_aug", "sar_r4_noaug") in pairs
+    assert ("SAR+DEM (no elevation) - VV+VH, with augmentation", "transfer", "fused_r4_aug", "sar_r4_aug") in pairs
+    # within: fused - sar x 2 revisits, sar - vv / vh x 2, 4 - 1 x 4 input sets, net - baseline x 4;
+    # transfer: with - without x 2, fused - sar x 2, net - baseline x 4
+    assert len(pairs) == 2 + 4 + 4 + 4 + 2 + 2 + 4
+    # a comparison needs both experiments: without vv, no VV+VH - VV
+    assert not any("- VV," in p[0] for p in comparisons([e for e in exps if not e[1].startswith("vv")]))
