@@ -24,6 +24,7 @@ import xarray as xr
 from landslide_sar.detection.baseline import handwerger_score, percentile_map
 from landslide_sar.detection.data import (
     INPUTS,
+    ChipArrays,
     DetectionChips,
     build_channels,
     detection_chips,
@@ -241,14 +242,18 @@ def run_detection_experiment(
 
     rows, curves, pred_sets = [], [], []
     thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
-    for key, chips in sets.items():
-        a = arrays[key]
-        if len(a) == 0:
-            continue
+    # every set in one prediction (one model load); then each set's slice of the chips
+    keys = [k for k in sets if len(arrays[k])]
+    ends = np.cumsum([len(arrays[k]) for k in keys])
+    every = ChipArrays(x=np.concatenate([arrays[k].x for k in keys]), label=np.concatenate([arrays[k].label for k in keys]),
+                       channels=arrays["train"].channels, is_log=arrays["train"].is_log)  # fmt: skip
+    predicted = predict_chips(model_out, every, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+    for key, end in zip(keys, ends):
+        chips, a = sets[key], arrays[key]
         subset = "test" if key == "transfer" else key
         iv = iv_cfg if subset in EVALUATED else None
         valid = a.valid
-        members = predict_chips(model_out, a, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+        members = predicted[:, end - len(a) : end]
         prob = members.mean(axis=0)  # the ensemble: the members' mean probability
         seeds = [str(s) for s in summary["seeds"]]
         for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
