@@ -333,7 +333,8 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
 
 def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
     """Detection regions are areas (train and test differ), chips.max_revisits covers every
-    revisits of the grid, detection.map is one of the transfer experiments."""
+    revisits of the grid, val + test fractions leave train chips, detection.map is one of the
+    transfer experiments."""
     within, transfer = detection["within"], detection["transfer"]
     for where, region in (("within.region", within["region"]), ("transfer.train_region", transfer["train_region"]),
                           ("transfer.test_region", transfer["test_region"])):  # fmt: skip
@@ -346,6 +347,12 @@ def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
     lowest = min(max_revisits) if isinstance(max_revisits, list) else max_revisits
     if lowest is not None and wanted > lowest:
         raise ConfigError(f"config detection.chips.max_revisits = {max_revisits!r} is not allowed; expected at least the largest revisits, {wanted}")
+    ch = detection["chips"]
+    if ch["val_fraction"] + ch["test_fraction"] >= 1:
+        raise ConfigError(
+            f"config detection.chips.val_fraction + detection.chips.test_fraction = {ch['val_fraction']} + "
+            f"{ch['test_fraction']} is not allowed; expected < 1 (the rest of the training region's chips train)"
+        )
     m = detection.get("map")
     if m is not None and (m["inputs"] not in transfer["inputs"] or m["augment"] not in transfer["augment"]):
         raise ConfigError(

@@ -39,6 +39,7 @@ rule train_detection:
         augment=lambda w: DETECTION["augment"] if w.aug == "aug" else None,
         evaluation=DETECTION["evaluation"] if DETECTION else {},
         baseline=DETECTION["baseline"] if DETECTION else {},
+        intervals=config["evaluation"],
     message:
         "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
         "{wildcards.revisits} revisit(s), {wildcards.aug}"
@@ -46,9 +47,34 @@ rule train_detection:
         "../workflow_scripts/train_detection.py"
 
 
+rule detection_oracle:
+    input:
+        unpack(detection_oracle_inputs),
+    output:
+        metrics=f"{DETECTION_ROOT}/oracle/metrics.csv",
+    log:
+        "logs/detection/detection_oracle.log",
+    benchmark:
+        "benchmarks/detection/detection_oracle.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        truth_regions=detection_truth_regions(),
+        intervals=config["evaluation"],
+    message:
+        "Detection oracle: AUPRC of the true covered fraction of {params.truth_regions}"
+    script:
+        "../workflow_scripts/detection_oracle.py"
+
+
 rule detection_table:
     input:
         metrics=detection_outputs("metrics.csv"),
+        oracle=rules.detection_oracle.output.metrics,
     output:
         csv=report(
             f"{DETECTION_ROOT}/metrics.csv",
@@ -69,10 +95,42 @@ rule detection_table:
         runtime=5,
     params:
         experiments=[(e.experiment, e.name) for e in DETECTION_EXPERIMENTS],
+        interval_level=config["evaluation"]["interval"],
     message:
         "Detection AUPRC table of {params.experiments}"
     script:
         "../workflow_scripts/detection_table.py"
+
+
+rule detection_differences:
+    input:
+        metrics=detection_outputs("metrics.csv"),
+        predictions=detection_outputs("predictions.zarr"),
+    output:
+        csv=report(
+            f"{DETECTION_ROOT}/differences.csv",
+            caption="../report/detection_differences.rst",
+            category="Detection",
+            labels={"result": "paired differences"},
+        ),
+        markdown=f"{DETECTION_ROOT}/differences.md",
+    log:
+        "logs/detection/detection_differences.log",
+    benchmark:
+        "benchmarks/detection/detection_differences.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        experiments=[(e.experiment, e.name) for e in DETECTION_EXPERIMENTS],
+        intervals=config["evaluation"],
+    message:
+        "Detection paired differences (test AUPRC) with bootstrap intervals over chips"
+    script:
+        "../workflow_scripts/detection_differences.py"
 
 
 rule detection_figures:
@@ -119,4 +177,4 @@ rule detection_all:
     input:
         detection_targets(),
     message:
-        "Detection and transfer: the table and figures"
+        "Detection and transfer: the tables and figures"

@@ -57,13 +57,38 @@ def detection_outputs(filename, experiment=None):
     ]
 
 
+def detection_truth_regions():
+    """The synthetic detection regions (their generated truth feeds the oracle row)."""
+    regions = dict.fromkeys(
+        r for e in DETECTION_EXPERIMENTS for r in (e.train_region, e.test_region) if r
+    )
+    return [r for r in regions if "synthetic" in config["areas"][r]]
+
+
+def detection_oracle_inputs(wildcards):
+    """One predictions zarr per experiment kind (its experiments share the chips) and the
+    truth rasters of the synthetic regions."""
+    first = {}
+    for e in DETECTION_EXPERIMENTS:
+        first.setdefault(e.experiment, e.path(DETECTION_ROOT, "predictions.zarr"))
+    return {
+        **first,
+        "truth": [
+            rules.generate_event.output.truth_raster.format(area=r)
+            for r in detection_truth_regions()
+        ],
+    }
+
+
 def detection_targets():
-    """The final detection outputs: the table and the three figures."""
+    """The final detection outputs: the tables (metrics, differences) and the three figures."""
     if DETECTION is None:
         return []
     return [
         f"{DETECTION_ROOT}/metrics.csv",
         f"{DETECTION_ROOT}/metrics.md",
+        f"{DETECTION_ROOT}/differences.csv",
+        f"{DETECTION_ROOT}/differences.md",
         f"{DETECTION_ROOT}/report/auprc_vs_revisits.png",
         f"{DETECTION_ROOT}/report/pr_curves.png",
         f"{DETECTION_ROOT}/report/transfer_maps.png",

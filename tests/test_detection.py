@@ -32,7 +32,8 @@ from landslide_sar.detection.data import (
     build_channels,
     channel_names,
     detection_chips,
-    split_indices,
+    select_chips,
+    split_chips,
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.experiment import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
@@ -41,6 +42,7 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.nn.preprocess import to_db
+from landslide_sar.stats import auprc_interval, auprc_samples, chip_weights, paired_auprc_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +64,7 @@ def test_log_noise_has_requested_std_and_zero_mean_on_log_channels_only() -> Non
 @pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
 def test_gaussian_kernel_sums_to_one_and_blur_keeps_constant_fields(sigma: float) -> None:
     k = gaussian_kernel1d(sigma)
-    assert k.sum() == pytest.approx(1.0, abs=1e-12)
+    assert k.sum() == pytest.approx(1.0, abs=1e-6)
     assert np.allclose(k, k[::-1])
     x = np.full((2, 20, 23), 7.5, dtype=np.float32)
     assert np.allclose(gaussian_blur(x, sigma, [0, 1]), 7.5, atol=1e-5)
@@ -234,6 +236,55 @@ def test_percentile_map_selects_exactly_the_top_share_of_unmasked_pixels() -> No
     assert percentile_map(masked, 100.0)[0].sum() == 0
 
 
+# ---------------------------------------------------------------- intervals over chips
+
+
+def test_auprc_samples_weights_chips_by_hand_and_as_sklearn_on_repeated_chips() -> None:
+    from sklearn.metrics import average_precision_score
+
+    # chip 0: a positive at 0.9, a negative at 0.8; chip 1: a negative at 0.7, a positive at 0.6
+    label = np.array([[[1, 0]], [[0, 1]]])
+    score = np.array([[[0.9, 0.8]], [[0.7, 0.6]]])
+    valid = np.ones_like(label, dtype=bool)
+    # unit weights: precisions 1/1 and 2/4 at the positives -> AP 0.75; chip 0 twice: positives
+    # at 0.9 (x2: precision 2/2) and 0.6 (precision 3/6), weights 2 and 1 -> (2 * 1 + 0.5) / 3
+    got = auprc_samples(label, score, valid, np.array([[1, 1], [2, 1], [0, 1], [1, 0]]))
+    np.testing.assert_allclose(got, [0.75, 2.5 / 3, 0.5, 1.0])
+    rng = np.random.default_rng(0)
+    lab = rng.random((12, 8, 8)) < 0.1
+    sc = np.round(rng.random((12, 8, 8)) + 0.4 * lab, 1)  # many ties
+    ok = rng.random((12, 8, 8)) > 0.1
+    w = chip_weights(lab.any(axis=(1, 2)), 4, seed=1)
+    for k in range(4):
+        rep = np.repeat(np.arange(12), w[k].astype(int))
+        want = average_precision_score(lab[rep][ok[rep]], sc[rep][ok[rep]])
+        assert auprc_samples(lab, sc, ok, w[k : k + 1])[0] == pytest.approx(want, abs=1e-6)
+    assert auprc(lab, sc, ok) == pytest.approx(auprc_samples(lab, sc, ok, np.ones((1, 12)))[0], abs=1e-6)
+
+
+def test_chip_weights_keep_the_counts_of_chips_with_and_without_landslides() -> None:
+    has = np.array([True, False, False, True, False])
+    w = chip_weights(has, 50, seed=3)
+    assert w.shape == (50, 5) and (w[:, has].sum(axis=1) == 2).all() and (w[:, ~has].sum(axis=1) == 3).all()
+    assert np.array_equal(w, chip_weights(has, 50, seed=3))
+
+
+def test_auprc_interval_is_a_point_where_every_chip_is_perfect_and_spreads_otherwise() -> None:
+    label = np.zeros((6, 4, 4), np.uint8)
+    label[:3, 0, 0] = 1
+    perfect = label + 0.1 * np.arange(16).reshape(4, 4) / 16  # every positive above every negative
+    valid = np.ones(label.shape, bool)
+    iv = auprc_interval(label, perfect, valid, 200, seed=0)
+    assert (iv.estimate, iv.low, iv.high) == (1.0, 1.0, 1.0)
+    mixed = perfect.copy()
+    mixed[0, 0, 0] = 0.0  # chip 0's positive now ranks last
+    iv = auprc_interval(label, mixed, valid, 500, seed=0)
+    assert iv.low < iv.estimate < 1.0 and iv.high == 1.0  # samples without chip 0 reach 1
+    d = paired_auprc_difference(label, perfect, valid, mixed, valid, 500, seed=0)
+    assert d.estimate == pytest.approx(1.0 - iv.estimate) and d.low == 0.0 and d.high > 0
+    assert paired_auprc_difference(label, mixed, valid, mixed, valid, 100, 0).high == 0.0  # paired: no spread
+
+
 # ---------------------------------------------------------------- chips and channels
 
 
@@ -304,11 +355,30 @@ def test_build_channels_counts_and_time_means() -> None:
         build_channels(chips, "hh", 1)
 
 
-def test_split_indices_is_seeded_and_follows_the_poster_proportion() -> None:
-    tr, va = split_indices(277, 0.22, seed=42)
-    assert (len(tr), len(va)) == (216, 61) and not set(tr) & set(va)
-    assert np.array_equal(split_indices(277, 0.22, 42)[1], va)
-    assert not np.array_equal(split_indices(277, 0.22, 43)[1], va)
+def test_split_chips_is_disjoint_covers_every_chip_once_and_is_stratified_and_seeded() -> None:
+    labelled = np.zeros(100, dtype=bool)
+    labelled[::4] = True  # 25 labelled chips, 75 without landslides
+    split = split_chips(labelled, 0.2, 0.4, seed=42)
+    allpos = np.concatenate(list(split.values()))
+    assert sorted(allpos.tolist()) == list(range(100))  # every chip exactly once
+    # per stratum: round(25 * 0.4) = 10 and round(75 * 0.4) = 30 test chips; 5 + 15 val; the rest train
+    assert [int(labelled[split[k]].sum()) for k in ("train", "val", "test")] == [10, 5, 10]
+    assert [int((~labelled[split[k]]).sum()) for k in ("train", "val", "test")] == [30, 15, 30]
+    assert all(np.array_equal(a, b) for a, b in zip(split.values(), split_chips(labelled, 0.2, 0.4, 42).values()))
+    assert not np.array_equal(split_chips(labelled, 0.2, 0.4, 43)["test"], split["test"])
+    with pytest.raises(InputError, match=r"chips.test_fraction=1.2; expected in \[0, 1\)"):
+        split_chips(labelled, 0.2, 1.2, 0)
+    with pytest.raises(InputError, match="val_fraction \\+ chips.test_fraction = 1; expected < 1"):
+        split_chips(labelled, 0.5, 0.5, 0)
+
+
+def test_select_chips_labelled_keeps_chips_with_landslides_and_all_keeps_every_chip() -> None:
+    n_positive = np.array([0, 3, 1, 0, 7])
+    assert select_chips(n_positive, "labelled", 1).tolist() == [False, True, True, False, True]
+    assert select_chips(n_positive, "labelled", 3).tolist() == [False, True, False, False, True]
+    assert select_chips(n_positive, "all", 3).all()
+    with pytest.raises(InputError, match="selection='some'"):
+        select_chips(n_positive, "some", 1)
 
 
 # ---------------------------------------------------------------- training
@@ -414,41 +484,145 @@ def test_a_section_missing_from_the_experiments_settings_is_one_line(tmp_path) -
         run_detection_experiment(toy_cube(0), None, "vv", 1, False, cfg, 1, *(tmp_path / n for n in "abcd"), None)
 
 
-@pytest.mark.filterwarnings("ignore:Consolidated metadata")
-def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) -> None:
-    for name, seed in (("regionA", 0), ("regionB", 1)):
-        toy_cube(seed).to_zarr(tmp_path / name / "cube.zarr", mode="w")
+def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.DataFrame:
+    """One fused, augmented transfer experiment of toy cubes (regionA -> regionB) into tmp_path/out."""
+    (tmp_path / out).mkdir(parents=True, exist_ok=True)
+    cube_a.to_zarr(tmp_path / out / "regionA" / "cube.zarr", mode="w")
+    if not (tmp_path / "regionB" / "cube.zarr").exists():
+        toy_cube(1, 96, 96).to_zarr(tmp_path / "regionB" / "cube.zarr", mode="w")
     cfg = detection_section(
-        chips={"size": 32, "val_fraction": 0.25, "split_seed": 0, "max_revisits": 2},
+        chips={"size": 16, "split_seed": 0, "max_revisits": 2, **chips},
         model=MODEL,
         training={**TRAINING, "max_epochs": 2},
         baseline={"min_slope_deg": 10.0, "percentile": 90.0},
     )
-    assert cfg["baseline"]["direction"] == "decrease" and cfg["evaluation"]["curve_points"] == 200  # the schema's
-    out = tmp_path / "out"
-    metrics = run_detection_experiment(
-        tmp_path / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "fused", 1, True, cfg, 2,
-        out / "model.pt", out / "history.csv", out / "metrics.csv", out / "curves.csv", out / "pred.zarr",
+    o = tmp_path / out
+    return run_detection_experiment(
+        o / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "fused", 1, True, cfg, 2,
+        o / "model.pt", o / "history.csv", o / "metrics.csv", o / "curves.csv", o / "pred.zarr",
+        intervals={"bootstrap_samples": 200, "seed": 0, "interval": 0.9},
     )  # fmt: skip
-    written = pd.read_csv(out / "metrics.csv")
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")
+def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) -> None:
+    cube = toy_cube(0, 96, 96)  # 36 chips of 16 px, some without landslides
+    metrics = _experiment(tmp_path, "out", cube)
+    out = tmp_path / "out"
+    written = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
     assert list(written.columns) == METRIC_COLUMNS
     assert set(zip(written["method"], written["seed"].fillna(""), written["region"], written["subset"])) == {
         (m, seed, r, s) for m, seed in (("unet", "0"), ("unet", "ensemble"), ("handwerger", ""))
-        for r, s in (("regionA", "train"), ("regionA", "val"), ("regionB", "test"))
+        for r, s in (("regionA", "train"), ("regionA", "val"), ("regionA", "test"), ("regionB", "test"))
     }  # fmt: skip
-    assert written.loc[written["subset"] == "val", "n_chips"].tolist() == [1, 1, 1]
-    assert (written.loc[written["subset"] == "test", "n_chips"] == 4).all()
-    assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 9
-    assert (written["revisits"] == 1).all() and (written["n_pre"] == 1).all()
+    # the split: stratified 40 % test / 20 % val of the labelled and of the other chips; train keeps
+    # the labelled chips only (selection.train: labelled), val and test every chip (evaluation: all)
+    chips = detection_chips(cube, None, 16, 2, keep_negatives=True)
+    labelled = chips.label.reshape(len(chips), -1).any(axis=1)
+    split = split_chips(labelled, 0.2, 0.4, 0)
+    ens = written[written["seed"] == "ensemble"].set_index(["region", "subset"])
+    for subset in ("val", "test"):
+        assert ens.loc[("regionA", subset), "n_chips"] == len(split[subset])
+        assert ens.loc[("regionA", subset), "n_labelled_chips"] == labelled[split[subset]].sum()
+    assert ens.loc[("regionA", "test"), "n_chips"] > ens.loc[("regionA", "test"), "n_labelled_chips"] > 0
+    assert ens.loc[("regionA", "train"), "n_chips"] == ens.loc[("regionA", "train"), "n_labelled_chips"] == labelled[split["train"]].sum()
+    assert ens.loc[("regionB", "test"), "n_chips"] == 36  # every chip of the other region
+    # intervals on the evaluated sets' ensemble and baseline rows, around their estimate
+    rated = written[(written["subset"] == "test") & (written["seed"].fillna("") != "0")]
+    assert rated["auprc_ci_low"].notna().all() and (rated["auprc_ci_low"] <= rated["auprc"] + 1e-9).all()
+    assert (rated["auprc"] <= rated["auprc_ci_high"] + 1e-9).all()
+    assert (rated["no_skill_ci_low"] <= rated["no_skill"]).all() and (rated["no_skill"] <= rated["no_skill_ci_high"]).all()
+    assert written.loc[written["subset"] != "test", "auprc_ci_low"].isna().all()  # fitted or selected on
+    assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 12
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
     curves = pd.read_csv(out / "curves.csv")
     assert list(curves.columns) == CURVE_COLUMNS and set(curves["subset"]) == {"train", "val", "test"}
     pred = xr.open_zarr(out / "pred.zarr")
-    assert pred["prob"].shape == (5, 32, 32) and list(pred["subset"].values) == ["val"] + ["test"] * 4
+    n_val, n_test = len(split["val"]), len(split["test"])
+    assert pred["prob"].shape == (n_val + n_test + 36, 16, 16) and pred["prob"].dtype == np.float32
+    assert list(pred["subset"].values) == ["val"] * n_val + ["test"] * (n_test + 36)
     assert pred.attrs["channels"] == ["vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature"]
     assert set(np.unique(pred["label"].values)) <= {0, 1}
     assert len(pd.read_csv(out / "history.csv")) == 2
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert ckpt["config"]["in_channels"] == 7
     assert to_db(np.array([0.1]))[0] == pytest.approx(-10.0)
+    # the papers' protocol as an option: evaluation on labelled chips only
+    labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
+    e = labelled_only[labelled_only["seed"] == "ensemble"].set_index(["region", "subset"])
+    assert (e["n_chips"] == e["n_labelled_chips"]).all() and e.loc[("regionA", "test"), "n_chips"] == labelled[split["test"]].sum()
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")
+def test_perturbing_test_chips_changes_no_trained_model(tmp_path) -> None:
+    """The test chips' SAR and DEM values (not their labels, which set the stratified split) feed
+    neither fitting nor early stopping: scrambling them leaves the weights and the history as they
+    were, and changes the test scores."""
+    cube = toy_cube(0, 96, 96)
+    first = _experiment(tmp_path, "a", cube)
+    pred = xr.open_zarr(tmp_path / "a" / "pred.zarr")
+    test = (pred["subset"].values == "test") & (pred["region"].values == "regionA")
+    noisy = cube.copy(deep=True)
+    rng = np.random.default_rng(5)
+    for r, c in zip(pred["row0"].values[test], pred["col0"].values[test]):
+        win = {"y": slice(int(r), int(r) + 16), "x": slice(int(c), int(c) + 16)}
+        for v in ("vv", "vh"):
+            block = noisy[v][dict(timestep=slice(None), **win)]
+            noisy[v][dict(timestep=slice(None), **win)] = block * rng.uniform(0.2, 5.0, block.shape).astype(np.float32)
+        noisy["dem_slope_radians"][win] = rng.uniform(0, 1, (16, 16))
+    second = _experiment(tmp_path, "b", noisy)
+    ma, mb = (torch.load(tmp_path / k / "model.pt", weights_only=True)["state_dict"] for k in "ab")
+    assert ma.keys() == mb.keys() and all(torch.equal(ma[k], mb[k]) for k in ma)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "history.csv").drop(columns="seconds"),
+                                  pd.read_csv(tmp_path / "b" / "history.csv").drop(columns="seconds"))  # fmt: skip
+    key = ["method", "seed", "region", "subset"]
+    a, b = (m.set_index(key)["auprc"] for m in (first, second))
+    assert a.loc[("unet", "ensemble", "regionA", "val")] == b.loc[("unet", "ensemble", "regionA", "val")]
+    assert a.loc[("unet", "ensemble", "regionA", "test")] != b.loc[("unet", "ensemble", "regionA", "test")]
+
+
+# ---------------------------------------------------------------- oracle and differences
+
+
+def test_oracle_reads_the_covered_fraction_at_the_chips_pixel_centres(tmp_path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from landslide_sar.detection.oracle import chip_truth
+
+    frac = (np.arange(6 * 8, dtype=np.float32).reshape(6, 8)) / 100
+    path = tmp_path / "truth.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=8, count=2, dtype="float32", crs="EPSG:32619",
+                       transform=from_origin(1000.0, 2000.0, 10.0, 10.0)) as dst:  # fmt: skip
+        dst.write(np.zeros((6, 8), np.float32), 1)
+        dst.write(frac, 2)
+        dst.set_band_description(1, "elevation")
+        dst.set_band_description(2, "landslide_fraction")
+    # two 2 x 3 chips: rows 1-2 / cols 4-6 and rows 4-5 / cols 0-2 (pixel centres)
+    y = np.array([[1985.0, 1975.0], [1955.0, 1945.0]])
+    x = np.array([[1045.0, 1055.0, 1065.0], [1005.0, 1015.0, 1025.0]])
+    got = chip_truth(path, y, x)
+    np.testing.assert_array_equal(got[0], frac[1:3, 4:7])
+    np.testing.assert_array_equal(got[1], frac[4:6, 0:3])
+    with pytest.raises(InputError, match="outside the truth raster"):
+        chip_truth(path, y + 100.0, x)
+
+
+def test_differences_pair_the_grids_experiments() -> None:
+    from landslide_sar.detection.differences import BASELINE, comparisons
+
+    exps = [("within", f"{i}_r{r}_noaug") for i in ("vv", "vh", "sar", "fused") for r in (1, 4)]
+    exps += [("transfer", f"{i}_r4_{a}") for i in ("sar", "fused") for a in ("noaug", "aug")]
+    pairs = {(label, exp, a, b) for label, exp, a, b in comparisons(exps)}
+    assert ("SAR+DEM - VV+VH, 1 revisits", "within", "fused_r1_noaug", "sar_r1_noaug") in pairs
+    assert ("VV+VH - VH, 4 revisits", "within", "sar_r4_noaug", "vh_r4_noaug") in pairs
+    assert ("VH: 4 - 1 revisits", "within", "vh_r4_noaug", "vh_r1_noaug") in pairs
+    assert ("U-Net SAR+DEM - VH change baseline, 4 revisits", "within", "fused_r4_noaug", BASELINE) in pairs
+    assert ("VV+VH: with - without augmentation", "transfer", "sar_r4_aug", "sar_r4_noaug") in pairs
+    assert ("SAR+DEM (no elevation) - VV+VH, with augmentation", "transfer", "fused_r4_aug", "sar_r4_aug") in pairs
+    # within: fused - sar x 2 revisits, sar - vv / vh x 2, 4 - 1 x 4 input sets, net - baseline x 4;
+    # transfer: with - without x 2, fused - sar x 2, net - baseline x 4
+    assert len(pairs) == 2 + 4 + 4 + 4 + 2 + 2 + 4
+    # a comparison needs both experiments: without vv, no VV+VH - VV
+    assert not any("- VV," in p[0] for p in comparisons([e for e in exps if not e[1].startswith("vv")]))

@@ -1,5 +1,6 @@
 """The detection part of the workflow (rules/detection.smk) end to end on two tiny regions of
-config.yaml's detection setup: train_detection per experiment, detection_table, detection_figures."""
+config.yaml's detection setup: train_detection per experiment, detection_oracle, detection_table,
+detection_differences, detection_figures."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata")
 
 def tiny_detection_config() -> dict:
     """config.yaml's detection regions and section alone (no density area: `embedded` dropped) on
-    two ~2 x 2 km regions, 32-pixel chips, 2 epochs, a reduced grid."""
+    two ~2 x 2 km regions, 32-pixel chips (36 a region), 2 epochs, a reduced grid, 200 bootstrap samples."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     del cfg["areas"]["embedded"]
     cfg["density"]["areas"] = []
@@ -33,6 +34,7 @@ def tiny_detection_config() -> dict:
     det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
     det["training"].update(seeds=[0, 1], max_epochs=2, patience=2, device="cpu")
     det["evaluation"]["curve_points"] = 50
+    cfg["evaluation"]["bootstrap_samples"] = 200
     return cfg
 
 
@@ -51,22 +53,41 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     all_unet = table[table["method"] == "unet"]
     assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
     unet = all_unet[all_unet["seed"] == "ensemble"]
-    # within: 2 input sets x 2 revisits x (train, val); transfer: 2 augmentations x (train, val, test)
+    # within: 2 input sets x 2 revisits x (train, val, test); transfer: 2 augmentations x (train, val,
+    # test of region_a; test of region_b)
     within = unet[unet["experiment"] == "within"]
     assert set(zip(within["inputs"], within["revisits"])) == {(b, n) for b in ("vh", "fused") for n in (1, 2)}
-    assert set(within["subset"]) == {"train", "val"} and set(within["region"]) == {"region_a"}
+    assert set(within["subset"]) == {"train", "val", "test"} and set(within["region"]) == {"region_a"}
     transfer = unet[unet["experiment"] == "transfer"]
     assert set(transfer["augment"]) == {True, False} and set(transfer["inputs"]) == {"sar"}
-    assert set(zip(transfer["subset"], transfer["region"])) == {("train", "region_a"), ("val", "region_a"), ("test", "region_b")}
+    assert set(zip(transfer["subset"], transfer["region"])) == {
+        ("train", "region_a"), ("val", "region_a"), ("test", "region_a"), ("test", "region_b")}  # fmt: skip
     assert len(table[table["method"] == "handwerger"]) == len(unet)
     assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
+    # the reported sets: every chip of the area (evaluation: all), some without landslides; train:
+    # labelled chips only; every reported row has its interval around the estimate
+    test = unet[unet["subset"] == "test"]
+    assert (test["n_chips"] >= test["n_labelled_chips"]).all() and (test["n_chips"] > test["n_labelled_chips"]).any()
+    train = unet[unet["subset"] == "train"]
+    assert (train["n_chips"] == train["n_labelled_chips"]).all()
+    rated = table[(table["subset"] == "test") & ~table["seed"].fillna("").isin(["0", "1"])]
+    assert rated["auprc_ci_low"].notna().all()
+    assert ((rated["auprc_ci_low"] <= rated["auprc"] + 1e-4) & (rated["auprc"] <= rated["auprc_ci_high"] + 1e-4)).all()
+    # the oracle: the true covered fraction, on the same chips, far above no skill
+    oracle = table[table["method"] == "oracle"].set_index(["experiment", "region", "subset"])
+    assert {("within", "region_a", "test"), ("transfer", "region_b", "test")} <= set(oracle.index)
+    ref = unet.set_index(["experiment", "region", "subset"]).sort_index()
+    for key in oracle.index:
+        assert oracle.loc[key, "n_chips"] == ref.loc[key, "n_chips"].iloc[0]
+        assert oracle.loc[key, "auprc"] > 0.5 > ref.loc[key, "no_skill"].iloc[0]
     # the no-skill rows: AUPRC = the positive fraction of the chips they describe
     ns = table[table["method"] == "no_skill"]
     assert len(ns) == len(unet.drop_duplicates(["experiment", "region", "subset", "revisits"]))
     np.testing.assert_allclose(ns["auprc"], ns["n_positive"] / ns["n_pixels"], atol=1e-4)
     np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
     md = (out / "metrics.md").read_text()
-    assert "Within region_a" in md and "Transfer region_a → region_b" in md and "no skill" in md and " ± " in md
+    assert "Within region_a: test AUPRC" in md and "Transfer region_a → region_b" in md and "no skill" in md
+    assert " ± " in md and "oracle" in md and "] |" in md  # members' sd, ensembles' intervals
     for name in ("auprc_vs_revisits", "pr_curves", "transfer_maps"):
         png = out / "report" / f"{name}.png"
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
@@ -76,9 +97,33 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     assert (detection_run / "benchmarks" / "detection" / "detection_table.tsv").exists()
 
 
+def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> None:
+    out = detection_run / "results" / "detection"
+    diff = pd.read_csv(out / "differences.csv")
+    table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
+    assert set(diff["verdict"]) <= {"holds", "reversed", "within noise"}
+    labels = set(diff["comparison"])
+    assert {"VH: 2 - 1 revisits", "SAR+DEM: 2 - 1 revisits", "VV+VH: with - without augmentation"} <= labels
+    assert set(diff.loc[diff["comparison"] == "VV+VH: with - without augmentation", "region"]) == {"region_a", "region_b"}
+    for _, r in diff.iterrows():
+        assert r["ci_low"] <= r["ensemble_diff"] + 1e-4 and r["ensemble_diff"] <= r["ci_high"] + 1e-4
+        assert r["verdict"] == ("holds" if r["ci_low"] > 0 else "reversed" if r["ci_high"] < 0 else "within noise")
+    # the ensembles' AUPRC in the differences are the table's (same chips, same pixels)
+    r = diff[diff["comparison"] == "VH: 2 - 1 revisits"].iloc[0]
+    ens = table[(table["seed"] == "ensemble") & (table["subset"] == "test") & (table["experiment"] == "within")]
+    got = ens.set_index(["inputs", "revisits"])["auprc"]
+    assert r["ensemble_a"] == pytest.approx(got[("vh", 2)], abs=1e-3) and r["ensemble_b"] == pytest.approx(got[("vh", 1)], abs=1e-3)
+    # member differences: member k against member k
+    members = table[(table["method"] == "unet") & table["seed"].isin(["0", "1"]) & (table["subset"] == "test")
+                    & (table["experiment"] == "within") & (table["inputs"] == "vh")].set_index(["seed", "revisits"])["auprc"]  # fmt: skip
+    d = [members[(k, 2)] - members[(k, 1)] for k in ("0", "1")]
+    assert r["member_diff"] == pytest.approx(np.mean(d), abs=1e-3) and r["n_seeds"] == 2
+    assert "| verdict |" in (out / "differences.md").read_text()
+
+
 def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     """detection.map's transfer model on both regions' grids: region_b's test chips, region_a's
-    validation chips (never trained on); polygons in the GeoPackage; a web map of each region."""
+    validation and test chips (never trained on); polygons in the GeoPackage; a web map of each region."""
     import geopandas as gpd
     import rasterio
     import rioxarray  # noqa: F401 - the .rio accessor
@@ -88,7 +133,7 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     targets = [f"results/{r}/{f}" for r in ("region_a", "region_b") for f in ("detection/probability.tif", "detection/landslides.gpkg", "webmap.html")]
     snakemake(detection_run, config, "--cores", "2", *targets)
     pred = xr.open_zarr(detection_run / "results/detection/transfer/sar_r2_aug/predictions.zarr").load()
-    for region, subset in (("region_a", "val"), ("region_b", "test")):
+    for region, subset in (("region_a", "test, val"), ("region_b", "test")):
         cube = xr.open_zarr(detection_run / f"results/{region}/cube.zarr", decode_coords="all")
         with rasterio.open(detection_run / f"results/{region}/detection/probability.tif") as src:
             assert src.crs == cube.rio.crs and src.shape == (cube.sizes["y"], cube.sizes["x"])
@@ -124,7 +169,7 @@ def test_a_misspelt_detection_key_is_one_line_and_a_missing_one_the_schemas_defa
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR")]
     assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-2000:]
     assert errors[0].startswith("ERROR: config key detection.training.patiense is not allowed; allowed keys at detection.training:")
-    del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 4)
+    del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 2)
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
     assert proc.returncode == 0 and "train_detection" in proc.stdout + proc.stderr, proc.stderr[-2000:]

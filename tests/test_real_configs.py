@@ -103,6 +103,7 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     proc = snakemake(tmp_path, ROOT / "config.yaml", "-n", "all")
     jobs = _jobs(proc.stdout)
     assert jobs["train_detection"] == 4 * 4 + 2 * 2 and jobs["detection_table"] == jobs["detection_figures"] == 1
+    assert jobs["detection_oracle"] == jobs["detection_differences"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
     # split schemes (random, blocked) x split seeds (42, 43) x halves x (DEM once + SAR, fused x 3 revisits)
     assert cfg["splits"]["seeds"] == [42, 43] and cfg["splits"]["schemes"] == ["random", "blocked"]

@@ -1,5 +1,6 @@
-"""Rule detection_table: every detection experiment's metrics in one CSV (with the no-skill rows)
-and the papers' two tables in Markdown (the poster's grid, the transfer paper's Table 1)."""
+"""Rule detection_table: every detection experiment's metrics in one CSV (with the no-skill and
+oracle rows) and the papers' two tables in Markdown (the poster's grid, the transfer paper's
+Table 1), on test chips with bootstrap intervals."""
 
 from landslide_sar.detection.report import detection_table
 from landslide_sar.io import run_rule
@@ -12,6 +13,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         metrics=list(snakemake.input.metrics),
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.markdown,
+        oracle=snakemake.input.oracle,
+        interval_level=snakemake.params.interval_level,
     )
 
 

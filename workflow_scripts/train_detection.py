@@ -1,6 +1,7 @@
 """Rule train_detection: one detection experiment (input set, revisits, augmentation) — train
-the U-Net on the training region's train chips, score it and the VH-change baseline with AUPRC on
-the val chips and, for transfer, on every chip of the test region. Every setting comes from the
+the U-Net on the training region's train chips (early stopping on its val chips), score it and the
+VH-change baseline with AUPRC and a bootstrap interval over chips on its test chips and, for
+transfer, on the chips of the test region. Every setting comes from the
 config, as the config validator leaves it (the schema's defaults filled in)."""
 
 from landslide_sar.detection.experiment import run_detection_experiment
@@ -33,6 +34,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         test_event_time=regions["test_event_time"],
         train_region=regions["train_region"],
         test_region=regions["test_region"],
+        intervals=p.intervals,
     )
 
 

@@ -140,7 +140,7 @@ def detection_chips(
     """
     if not isinstance(cube, xr.Dataset):
         region = region or Path(cube).parent.name
-        cube = xr.open_zarr(cube, decode_coords="all")
+        cube = xr.open_zarr(cube, decode_coords="all", chunks=None)  # lazy numpy: no dask overhead per strip
     need = [*SAR_BANDS, *DEM_LAYERS.values(), LABEL_VARIABLE]
     missing = [v for v in need if v not in cube]
     if missing:
@@ -267,13 +267,37 @@ def build_channels(
     return ChipArrays(x=x, label=chips.label.astype(np.uint8), channels=names, is_log=is_log)
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random train / val positions (each sorted) of n chips; val gets round(n *
-    val_fraction) chips, at least 1 and at most n - 1 when n >= 2 (the poster: 216 / 61)."""
-    if not 0 <= val_fraction < 1:
-        raise InputError(f"val_fraction={val_fraction}; expected in [0, 1)")
-    n_val = int(round(n * val_fraction))
-    if n >= 2 and val_fraction > 0:
-        n_val = min(max(n_val, 1), n - 1)
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+SUBSETS = ("train", "val", "test")  # the training region's chips: fit / model selection / reported
+SELECTIONS = ("labelled", "all")  # labelled: chips with >= min_positive_pixels (the papers); all: every chip
+
+
+def split_chips(labelled: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Seeded train / val / test positions (each sorted) of the chips, stratified by `labelled`
+    (bool per chip): within the labelled and within the other chips, round(n * test_fraction)
+    go to test, round(n * val_fraction) to val, the rest to train. Every chip is in exactly one
+    set; the draw does not depend on the chips' content, only on their count and labelled flags."""
+    labelled = np.asarray(labelled, dtype=bool)
+    for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise InputError(f"chips.{key}={value!r}; expected in [0, 1)")
+    if val_fraction + test_fraction >= 1:
+        raise InputError(f"chips.val_fraction + chips.test_fraction = {val_fraction + test_fraction:g}; expected < 1")
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in SUBSETS}
+    for stratum in (True, False):
+        where = np.flatnonzero(labelled == stratum)
+        perm = where[rng.permutation(where.size)]
+        n_test, n_val = int(round(where.size * test_fraction)), int(round(where.size * val_fraction))
+        out["test"].append(perm[:n_test])
+        out["val"].append(perm[n_test : n_test + n_val])
+        out["train"].append(perm[n_test + n_val :])
+    return {k: np.sort(np.concatenate(v)).astype(int) for k, v in out.items()}
+
+
+def select_chips(n_positive: np.ndarray, selection: str, min_positive_pixels: int) -> np.ndarray:
+    """Boolean mask of the chips a set keeps: `labelled` those with >= min_positive_pixels
+    landslide pixels (the papers' protocol), `all` every chip (the whole area is mapped)."""
+    if selection not in SELECTIONS:
+        raise InputError(f"chips selection={selection!r}; expected one of {list(SELECTIONS)}")
+    n_positive = np.asarray(n_positive)
+    return np.ones(n_positive.shape, dtype=bool) if selection == "all" else n_positive >= max(1, min_positive_pixels)

@@ -1,7 +1,9 @@
 """One detection experiment end to end, the unit a Snakemake rule runs: chips of the training
-region -> seeded train / val split -> U-Net for one (input set, revisits, augmentation) ->
-AUPRC of the U-Net and of the Handwerger baseline on the region's chips and, for transfer, on all
-chips of another region -> metrics CSV, precision-recall curve points CSV, predictions zarr.
+region -> seeded train / val / test split (stratified by labelled chips) -> U-Net for one
+(input set, revisits, augmentation), early stopping on val -> AUPRC of the U-Net and of the
+Handwerger baseline on every set and, for transfer, on the chips of another region, with a
+bootstrap interval over chips on the evaluated sets -> metrics CSV, precision-recall curve points
+CSV, predictions zarr (val and test chips). Test chips are never used for fitting or selection.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import xarray as xr
 from landslide_sar.detection.baseline import handwerger_score, percentile_map
 from landslide_sar.detection.data import (
     INPUTS,
+    ChipArrays,
     DetectionChips,
     build_channels,
     detection_chips,
-    split_indices,
+    select_chips,
+    split_chips,
 )
 from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
@@ -34,29 +38,55 @@ from landslide_sar.detection.train import train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
+from landslide_sar.stats import auprc_interval, chip_weights, percentile_interval
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
-    "method", "seed", "region", "subset", "auprc", "no_skill", "n_chips", "n_pixels", "n_positive",
-    "precision", "recall", "f1", "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
+    "method", "seed", "region", "subset", "auprc", "auprc_ci_low", "auprc_ci_high", "no_skill", "no_skill_ci_low",
+    "no_skill_ci_high", "n_chips", "n_labelled_chips", "n_pixels", "n_positive", "precision", "recall", "f1",
+    "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
 ]  # fmt: skip
+EVALUATED = ("test",)  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
+DEFAULT_INTERVALS = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
 CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 
+def no_skill_interval(label: np.ndarray, valid: np.ndarray, n_samples: int, seed: int, level: float) -> tuple[float, float]:
+    """Percentile interval of the positive pixel fraction (no skill's AUPRC) over the same
+    bootstrap samples of chips as auprc_interval."""
+    lab = (np.asarray(label) > 0).reshape(len(label), -1)
+    pos = lab & valid.reshape(len(label), -1)
+    w = chip_weights(lab.any(axis=1), n_samples, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return percentile_interval((w @ pos.sum(axis=1)) / (w @ valid.reshape(len(label), -1).sum(axis=1)), level)
+
+
 def _region_rows(
     method: str, region: str, subset: str, label: np.ndarray, score: np.ndarray, valid: np.ndarray,
-    binary: np.ndarray, threshold: float, curve_points: int, seed: str = "",
+    binary: np.ndarray, threshold: float, curve_points: int, seed: str = "", intervals: Mapping | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
-    """One metrics row and its PR curve points for one method (and member seed) on one chip set."""
+    """One metrics row and its PR curve points (curve_points 0: none) for one method (and member
+    seed) on one chip set; with `intervals` (bootstrap_samples, seed, interval) the AUPRC's and no skill's bootstrap
+    intervals over chips, else NaN."""
+    lo = hi = ns_lo = ns_hi = float("nan")
+    if intervals is not None:
+        args = (int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"]))
+        iv = auprc_interval(label, score, valid, *args)
+        lo, hi = iv.low, iv.high
+        ns_lo, ns_hi = no_skill_interval(label, valid, *args)
     row = {
         "method": method, "seed": seed, "region": region, "subset": subset,
-        "auprc": auprc(label, score, valid), "no_skill": no_skill(label, valid),
-        "n_chips": int(label.shape[0]), "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
+        "auprc": auprc(label, score, valid), "auprc_ci_low": lo, "auprc_ci_high": hi,
+        "no_skill": no_skill(label, valid), "no_skill_ci_low": ns_lo, "no_skill_ci_high": ns_hi,
+        "n_chips": int(label.shape[0]), "n_labelled_chips": int(((label > 0) & valid).any(axis=(1, 2)).sum()),
+        "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
         **binary_scores(label, binary, valid), "threshold": float(threshold),
     }  # fmt: skip
+    if curve_points == 0:  # no curve wanted (ensemble members)
+        return row, pd.DataFrame(columns=CURVE_COLUMNS)
     curve = pr_curve(label, score, valid, curve_points)
     curve.insert(0, "subset", subset)
     curve.insert(0, "region", region)
@@ -76,8 +106,8 @@ def _write_predictions(
         subsets += [subset] * len(chips)
         regions += [chips.region] * len(chips)
         chips_all.append(chips)
-        arrays["prob"].append(prob.astype(np.float16))
-        arrays["baseline"].append(base.astype(np.float16))
+        arrays["prob"].append(prob.astype(np.float32))  # float32: the differences rescore it
+        arrays["baseline"].append(base.astype(np.float32))
         arrays["baseline_detected"].append(base_map.astype(bool))
         arrays["label"].append(chips.label.astype(np.uint8))
         arrays["valid"].append(valid.astype(bool))
@@ -125,6 +155,7 @@ def run_detection_experiment(
     test_event_time: str | datetime | None = None,
     train_region: str = "",
     test_region: str = "",
+    intervals: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Train one U-Net on the training region's train chips and score it and the baseline.
 
@@ -132,15 +163,22 @@ def run_detection_experiment(
     unless n_pre); elevation adds the DEM elevation channel to fused (poster: on, transfer:
     off). cfg: the config's `detection` section as landslide_sar.config.validate_config leaves it
     (every setting present, the schema's defaults filled in): chips, model, training, augment
-    (used only when `augment`), evaluation, baseline. Event times default to the cubes'
-    `event_time` attributes, region names to the cube folders' names.
+    (used only when `augment`), evaluation, baseline. intervals: the config's top-level
+    `evaluation` section (bootstrap_samples, seed, interval; default DEFAULT_INTERVALS). Event
+    times default to the cubes' `event_time` attributes, region names to the cube folders' names.
 
-    Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val of
-    the training region and test of test_cube), curves_out CSV (CURVE_COLUMNS), predictions_out
-    zarr (val and test chips, the ensemble's mean probability; None: not written) and, from
-    train_detection, model_out and history_out. U-Net rows come per member (`seed`) and for the
-    ensemble (seed "ensemble": the members' mean probability); PR curves of the ensemble. Returns the
-    metrics.
+    The training region's chips are split train / val / test (chips.val_fraction,
+    chips.test_fraction, chips.split_seed; stratified by labelled chips); train keeps the chips of
+    chips.selection.train, val and test (and the test cube's chips) those of
+    chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
+    never seen before scoring.
+
+    Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val, test
+    of the training region and test of test_cube; intervals on the test rows of the ensemble and
+    the baseline), curves_out CSV (CURVE_COLUMNS), predictions_out zarr (val and test
+    chips, the ensemble's mean probability; None: not written) and, from train_detection,
+    model_out and history_out. U-Net rows come per member (`seed`) and for the ensemble (seed
+    "ensemble": the members' mean probability); PR curves of the ensemble. Returns the metrics.
     """
     t0 = time.perf_counter()
     missing = [s for s in SECTIONS if s not in cfg]
@@ -154,6 +192,9 @@ def run_detection_experiment(
         raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
     n_pre_ = revisits if n_pre is None else int(n_pre)
     ch, base_cfg, ev = c["chips"], c["baseline"], c["evaluation"]
+    iv_cfg = {**DEFAULT_INTERVALS, **(intervals or {})}
+    selection = ch["selection"]
+    min_pos = int(ch["min_positive_pixels"])
 
     max_revisits = ch.get("max_revisits")
     if max_revisits is None:
@@ -165,22 +206,34 @@ def run_detection_experiment(
 
     def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
         return detection_chips(
-            cube, event, int(ch["size"]), (int(pre_post[0]), int(pre_post[1])), bool(ch["keep_negatives"]),
-            int(ch["min_positive_pixels"]), float(ch["min_valid_fraction"]), region=region,
+            cube, event, int(ch["size"]), (int(pre_post[0]), int(pre_post[1])), True, min_pos,
+            float(ch["min_valid_fraction"]), region=region,
         )  # fmt: skip
 
+    def n_positive(chips: DetectionChips) -> np.ndarray:
+        return chips.label.reshape(len(chips), -1).sum(axis=1)
+
     region_chips = load(train_cube, train_event_time, train_region)
-    train_idx, val_idx = split_indices(len(region_chips), float(ch["val_fraction"]), int(ch["split_seed"]))
-    sets: dict[str, DetectionChips] = {"train": region_chips.subset(train_idx), "val": region_chips.subset(val_idx)}
+    npos = n_positive(region_chips)
+    split = split_chips(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), int(ch["split_seed"]))
+    sets: dict[str, DetectionChips] = {}
+    for subset, idx in split.items():
+        keep = select_chips(npos[idx], selection["train" if subset == "train" else "evaluation"], min_pos)
+        sets[subset] = region_chips.subset(idx[keep])
     if test_cube is not None:
-        sets["test"] = load(test_cube, test_event_time, test_region)
-        if sets["test"].region == sets["train"].region:
-            sets["test"].region = f"{sets['test'].region}_test"
-    if len(sets["val"]) == 0 and "test" not in sets:
-        raise InputError("no val chips and no test cube: nothing to evaluate; expected val_fraction > 0 or a test cube")
+        other = load(test_cube, test_event_time, test_region)
+        other = other.subset(np.flatnonzero(select_chips(n_positive(other), selection["evaluation"], min_pos)))
+        if other.region == region_chips.region:
+            raise InputError(f"test region {other.region!r} is the training region; expected another region")
+        sets["transfer"] = other  # scored as subset "test" of its own region
+    if len(sets["train"]) == 0 or not sets["train"].label.any():
+        raise InputError(f"no train chip with a landslide pixel in {region_chips.region or '?'}; expected a larger region or test_fraction")
+    if len(sets["test"]) == 0:
+        raise InputError(f"no test chip in {region_chips.region or '?'} (test_fraction {ch['test_fraction']}); expected at least one")
     arrays = {k: build_channels(v, inputs, int(revisits), n_pre_, bool(elevation)) for k, v in sets.items()}
-    logger.info("experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s",
-                inputs, n_pre_, revisits, augment, elevation, {k: len(v) for k, v in sets.items()})  # fmt: skip
+    logger.info("experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s "
+                "(train %s, evaluation %s)", inputs, n_pre_, revisits, augment, elevation,
+                {k: len(v) for k, v in sets.items()}, selection["train"], selection["evaluation"])  # fmt: skip
 
     summary = train_detection(
         arrays["train"], arrays["val"] if len(arrays["val"]) else None, c["model"], c["training"],
@@ -188,25 +241,32 @@ def run_detection_experiment(
     )  # fmt: skip
 
     rows, curves, pred_sets = [], [], []
-    for subset, chips in sets.items():
-        a = arrays[subset]
-        if len(a) == 0:
-            continue
+    thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
+    # every set in one prediction (one model load); then each set's slice of the chips
+    keys = [k for k in sets if len(arrays[k])]
+    ends = np.cumsum([len(arrays[k]) for k in keys])
+    every = ChipArrays(x=np.concatenate([arrays[k].x for k in keys]), label=np.concatenate([arrays[k].label for k in keys]),
+                       channels=arrays["train"].channels, is_log=arrays["train"].is_log)  # fmt: skip
+    predicted = predict_chips(model_out, every, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+    for key, end in zip(keys, ends):
+        chips, a = sets[key], arrays[key]
+        subset = "test" if key == "transfer" else key
+        iv = iv_cfg if subset in EVALUATED else None
         valid = a.valid
-        members = predict_chips(model_out, a, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+        members = predicted[:, end - len(a) : end]
         prob = members.mean(axis=0)  # the ensemble: the members' mean probability
-        thr = float(ev["probability_threshold"])
         seeds = [str(s) for s in summary["seeds"]]
         for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
+            ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
             row, curve = _region_rows("unet", chips.region, subset, a.label, p, valid, p >= thr, thr,
-                                      int(ev["curve_points"]), seed)  # fmt: skip
+                                      points if ens else 0, seed, iv if ens else None)  # fmt: skip
             rows.append(row)
             if seed == ENSEMBLE:
                 curves.append(curve)
         base = handwerger_score(chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
         base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
-        row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr,
-                                  int(ev["curve_points"]))  # fmt: skip
+        row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr, points,
+                                  intervals=iv)  # fmt: skip
         rows.append(row)
         curves.append(curve)
         if subset != "train":
@@ -218,8 +278,9 @@ def run_detection_experiment(
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
     for _, r in metrics.iterrows():
-        logger.info("%-10s %-10s %-5s AUPRC %.3f (no skill %.3f) on %d chips", r["method"], r["region"], r["subset"],
-                    r["auprc"], r["no_skill"], r["n_chips"])  # fmt: skip
+        logger.info("%-10s %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] (no skill %.3f) on %d chips (%d labelled)",
+                    r["method"], r["seed"], r["region"], r["subset"], r["auprc"], r["auprc_ci_low"],
+                    r["auprc_ci_high"], r["no_skill"], r["n_chips"], r["n_labelled_chips"])  # fmt: skip
     with atomic_path(metrics_out) as tmp:
         metrics.to_csv(tmp, index=False)
     with atomic_path(curves_out) as tmp:
@@ -231,5 +292,3 @@ def run_detection_experiment(
         _write_predictions(predictions_out, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)
     return metrics
-
-

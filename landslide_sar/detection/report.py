@@ -88,29 +88,44 @@ def _experiment_of(path: PathLike) -> str:
     return parts[-3]
 
 
-def detection_table(metrics: Sequence[PathLike], csv_out: PathLike, md_out: PathLike) -> pd.DataFrame:
-    """All experiments' metrics in one CSV, with a `no_skill` row (AUPRC = the positive fraction)
-    per (experiment, region, subset, revisits), and a Markdown file holding the poster's grid
-    (val AUPRC, input set x revisits) and the transfer paper's Table 1 (val AUPRC in the training
-    region, test AUPRC in the other region)."""
+def detection_table(
+    metrics: Sequence[PathLike], csv_out: PathLike, md_out: PathLike, oracle: PathLike | None = None,
+    interval_level: float = 0.95,
+) -> pd.DataFrame:
+    """All experiments' metrics in one CSV, with a `no_skill` row (AUPRC = the positive fraction,
+    with its interval) per (experiment, region, subset, revisits) and, when given, the oracle's
+    rows (detection_oracle); and a Markdown file holding the poster's grid (test AUPRC, input
+    set x revisits) and the transfer paper's Table 1 (test AUPRC in both regions)."""
     df = _read(metrics, [{"experiment": _experiment_of(p)} for p in metrics])
     if df.empty:
         raise InputError("no detection metrics rows; expected at least one experiment")
     keys = ["experiment", "region", "subset", "revisits", "n_pre"]
-    ns = df[df["method"] == "unet"].drop_duplicates(keys)[keys + ["no_skill", "n_chips", "n_pixels", "n_positive"]].copy()
-    ns["method"], ns["auprc"], ns["inputs"], ns["seed"] = "no_skill", ns["no_skill"], "", ""
-    table = pd.concat([df, ns], ignore_index=True)
-    table["method"] = pd.Categorical(table["method"], ["no_skill", "handwerger", "unet"], ordered=True)
-    table = table.sort_values(["experiment", "subset", "method", "inputs", "revisits", "augment"], kind="stable")
+    counts = ["n_chips", "n_labelled_chips", "n_pixels", "n_positive"]
+    ens = df[(df["method"] == "unet") & (df["seed"].astype(str) == ENSEMBLE)]
+    ns = ens.drop_duplicates(keys)[keys + ["no_skill", "no_skill_ci_low", "no_skill_ci_high", *counts]].copy()
+    ns["method"], ns["inputs"], ns["seed"] = "no_skill", "", ""
+    ns["auprc"], ns["auprc_ci_low"], ns["auprc_ci_high"] = ns["no_skill"], ns["no_skill_ci_low"], ns["no_skill_ci_high"]
+    frames = [df, ns]
+    if oracle is not None:
+        frames.append(pd.read_csv(oracle, dtype={"seed": str}))
+    table = pd.concat(frames, ignore_index=True)
+    for col in ("revisits", "n_pre"):  # integers; empty on the oracle's rows (any revisits)
+        table[col] = table[col].astype("Int64")
+    table["method"] = pd.Categorical(table["method"], list(METHODS), ordered=True)
+    table = table.sort_values(["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable")
     table["method"] = table["method"].astype(str)
     table = table[["experiment", *[c for c in df.columns if c != "experiment"]]].reset_index(drop=True)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(md_out) as tmp:
         with open(tmp, "w") as f:
-            f.write(markdown_tables(table))
+            f.write(markdown_tables(table, interval_level))
     logger.info("detection table: %d rows from %d experiment file(s)", len(table), len(metrics))
     return table
+
+
+METHODS = {"no_skill": "no skill", "handwerger": "VH change baseline", "oracle": "oracle (true covered fraction)",
+           "unet": "U-Net"}  # fmt: skip
 
 
 def _fmt(x: float, sd: float | None = None) -> str:
@@ -119,13 +134,19 @@ def _fmt(x: float, sd: float | None = None) -> str:
     return f"{x:.3f}" if sd is None or pd.isna(sd) else f"{x:.3f} ± {sd:.3f}"
 
 
+def _fmt_ci(x: float, low: float, high: float) -> str:
+    if pd.isna(x):
+        return ""
+    return f"{x:.3f}" if pd.isna(low) else f"{x:.3f} [{low:.3f}, {high:.3f}]"
+
+
 MEMBER_KEYS = ["experiment", "region", "subset", "inputs", "revisits", "n_pre", "augment", "elevation"]
 
 
 def unet_summary(table: pd.DataFrame) -> pd.DataFrame:
     """The U-Net rows collapsed over their members (training seeds): per experiment, region,
     subset and setting, `auprc` = mean over seeds, `auprc_sd`, `n_seeds`, and `auprc_ensemble`
-    (the members' mean probability)."""
+    (the members' mean probability) with its interval `ensemble_ci_low` / `ensemble_ci_high`."""
     u = table[table["method"] == "unet"].copy()
     u["seed"] = u["seed"].astype(str) if "seed" in u else "0"
     members = u[u["seed"] != ENSEMBLE]
@@ -133,50 +154,91 @@ def unet_summary(table: pd.DataFrame) -> pd.DataFrame:
     out = g.mean().to_frame("auprc")
     out["auprc_sd"] = g.std(ddof=1)
     out["n_seeds"] = g.size()
-    ens = u[u["seed"] == ENSEMBLE].set_index(MEMBER_KEYS)["auprc"]
-    out["auprc_ensemble"] = ens.reindex(out.index)
+    ens = u[u["seed"] == ENSEMBLE].set_index(MEMBER_KEYS)
+    out["auprc_ensemble"] = ens["auprc"].reindex(out.index)
+    for side in ("low", "high"):
+        col = f"auprc_ci_{side}"
+        out[f"ensemble_ci_{side}"] = ens[col].reindex(out.index) if col in ens else np.nan
     return out.reset_index().assign(method="unet")
 
 
-def markdown_tables(table: pd.DataFrame) -> str:
-    """The two tables of the papers as Markdown, from detection_table's rows."""
+def _reference_rows(t: pd.DataFrame, columns: Sequence[Any], column_of: str) -> list[str]:
+    """Markdown rows of no skill, the baseline and the oracle: value [interval] per column."""
     out = []
-    w = table[(table["experiment"] == "within") & (table["subset"] == "val")]
+    for method in ("no_skill", "handwerger", "oracle"):
+        r = t[t["method"] == method]
+        if r.empty:
+            continue
+        cells = []
+        for c in columns:
+            v = r if r[column_of].isna().all() else r[r[column_of] == c]  # the oracle: one row for every column
+            cells.append(_fmt_ci(*v[["auprc", "auprc_ci_low", "auprc_ci_high"]].iloc[0]) if len(v) else "")
+        out.append(f"| {METHODS[method]} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _chips_line(t: pd.DataFrame) -> str:
+    """Chip counts of every (region, subset) of one experiment kind's rows."""
+    ns = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)].drop_duplicates(["region", "subset"])
+    parts = [f"{r['region']} {r['subset']}: {int(r['n_chips'])} chips ({int(r['n_labelled_chips'])} with landslides)"
+             for _, r in ns.iterrows()]  # fmt: skip
+    return "Chips: " + "; ".join(parts) + "." if parts else ""
+
+
+def markdown_tables(table: pd.DataFrame, level: float = 0.95) -> str:
+    """The two tables of the papers as Markdown, from detection_table's rows: U-Nets as members'
+    mean ± sd and the ensemble with its bootstrap interval over chips; the reference rows."""
+    out = []
+    w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     if not w.empty:
-        revisits = sorted(w["revisits"].unique())
+        revisits = sorted(int(n) for n in w["revisits"].dropna().unique())
         region = w["region"].iloc[0]
-        out += [f"### Within {region}: validation AUPRC (poster)\n",
+        out += [f"### Within {region}: test AUPRC (poster's grid; test chips never trained on or selected with)\n",
                 "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
                 "|---" * (len(revisits) + 1) + "|"]  # fmt: skip
         u = unet_summary(w)
         for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
             vals = u[u["inputs"] == b].set_index("revisits")
-            out.append(f"| U-Net {INPUT_LABELS[b]} | " + " | ".join(
+            n_seeds = int(vals["n_seeds"].max())
+            out.append(f"| U-Net {INPUT_LABELS[b]}, {n_seeds} members (mean ± sd) | " + " | ".join(
                 _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits) + " |")  # fmt: skip
-        for method, label in (("handwerger", "VH change baseline"), ("no_skill", "no skill")):
-            vals = w[w["method"] == method].groupby("revisits")["auprc"].first()
-            out.append(f"| {label} | " + " | ".join(_fmt(vals.get(n)) for n in revisits) + " |")
-        n = w[w["method"] == "no_skill"]
-        out.append(f"\n{int(n['n_chips'].iloc[0]) if len(n) else 0} validation chips; "
-                   f"train chips: {int(table[(table['experiment'] == 'within') & (table['subset'] == 'train')]['n_chips'].iloc[0])}.\n")  # fmt: skip
-    t = table[table["experiment"] == "transfer"]
+            out.append(f"| U-Net {INPUT_LABELS[b]}, ensemble [interval] | " + " | ".join(
+                _fmt_ci(vals["auprc_ensemble"].get(n), vals["ensemble_ci_low"].get(n), vals["ensemble_ci_high"].get(n))
+                for n in revisits) + " |")  # fmt: skip
+        out += _reference_rows(w, revisits, "revisits")
+        line = _chips_line(table[table["experiment"] == "within"])
+        out.append(f"\n{line}" if line else "")
+        out.append("")
+    t = table[(table["experiment"] == "transfer") & (table["subset"] == "test")]
     if not t.empty:
-        train_r = t.loc[t["subset"] == "val", "region"].iloc[0]
-        test_r = t.loc[t["subset"] == "test", "region"].iloc[0]
-        out += [f"### Transfer {train_r} → {test_r}: AUPRC (transfer paper's Table 1)\n",
-                f"| inputs | augmentation | {train_r} (val) | {test_r} (test) |", "|---|---|---|---|"]  # fmt: skip
-        for method, label in (("no_skill", "no skill"), ("handwerger", "VH change baseline")):
-            r = t[t["method"] == method]
-            v = r[r["subset"] == "val"]["auprc"]
-            s = r[r["subset"] == "test"]["auprc"]
-            out.append(f"| {label} | | {_fmt(v.iloc[0] if len(v) else np.nan)} | {_fmt(s.iloc[0] if len(s) else np.nan)} |")
+        regions = list(dict.fromkeys(t["region"]))
+        train_r = table.loc[(table["experiment"] == "transfer") & (table["subset"] == "train"), "region"]
+        train_r = train_r.iloc[0] if len(train_r) else regions[0]
+        test_r = [r for r in regions if r != train_r]
+        order = [r for r in (train_r, *test_r) if r in regions]
+        out += [f"### Transfer {train_r} → {', '.join(test_r)}: test AUPRC (transfer paper's Table 1)\n",
+                "| inputs | augmentation | " + " | ".join(f"{r} (test)" for r in order) + " |",
+                "|---|---|" + "---|" * len(order)]  # fmt: skip
+        for line in _reference_rows(t, order, "region"):
+            name, rest = line[2:].split(" | ", 1)
+            out.append(f"| {name} | | {rest}")
         u = unet_summary(t)
         for (b, a), g in u.groupby(["inputs", "augment"], sort=False):
             el = " (no elevation)" if b == "fused" and not g["elevation"].iloc[0] else ""
-            v, s = g[g["subset"] == "val"], g[g["subset"] == "test"]
-            cell = [_fmt(r["auprc"].iloc[0], r["auprc_sd"].iloc[0]) if len(r) else "" for r in (v, s)]
-            out.append(f"| U-Net {INPUT_LABELS.get(b, b)}{el} | {'with' if a else 'without'} | {cell[0]} | {cell[1]} |")
+            g = g.set_index("region")
+            name = f"U-Net {INPUT_LABELS.get(b, b)}{el}"
+            aug = "with" if a else "without"
+            out.append(f"| {name}, members | {aug} | " + " | ".join(
+                _fmt(g["auprc"].get(r), g["auprc_sd"].get(r)) for r in order) + " |")  # fmt: skip
+            out.append(f"| {name}, ensemble | {aug} | " + " | ".join(
+                _fmt_ci(g["auprc_ensemble"].get(r), g["ensemble_ci_low"].get(r), g["ensemble_ci_high"].get(r))
+                for r in order) + " |")  # fmt: skip
+        out.append("\n" + _chips_line(table[table["experiment"] == "transfer"]))
         out.append("")
+    out.append("Members: mean ± sd over the training seeds; ensemble: the members' mean probability; [interval]: "
+               f"the {100 * level:g} % percentile interval of a bootstrap over the test chips (stratified by chips "
+               "with / without landslides; config `evaluation`). The oracle reads the generated truth (a reference, "
+               "never a model input).")  # fmt: skip
     return "\n".join(out) + "\n"
 
 
@@ -190,27 +252,36 @@ def _plt():
 
 
 def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
-    """The poster's figure: validation AUPRC against revisits, one line per input set, with the
-    VH-change baseline and the no-skill line."""
+    """The poster's figure: test AUPRC against revisits, one line per input set (the ensemble
+    with its bootstrap interval over chips as error bars, the members' mean as open markers),
+    with the VH-change baseline, the oracle and the no-skill line."""
     plt = _plt()
-    w = table[(table["experiment"] == "within") & (table["subset"] == "val")]
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
     u = unet_summary(w)
-    for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
+    for k, b in enumerate([b for b in INPUT_LABELS if b in set(u["inputs"])]):
         g = u[u["inputs"] == b].sort_values("revisits")
-        ax.errorbar(g["revisits"], g["auprc"], yerr=g["auprc_sd"].fillna(0.0), marker="o", capsize=3,
-                    label=f"U-Net {INPUT_LABELS[b]} (mean ± sd, {int(g['n_seeds'].max())} seeds)")  # fmt: skip
+        x = g["revisits"].to_numpy(dtype=float) + 0.06 * (k - 1.5)  # side by side, so the bars do not overlap
+        yerr = np.vstack([g["auprc_ensemble"] - g["ensemble_ci_low"], g["ensemble_ci_high"] - g["auprc_ensemble"]])
+        bars = ax.errorbar(x, g["auprc_ensemble"], yerr=np.nan_to_num(yerr), marker="o", capsize=3,
+                           label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}, interval")  # fmt: skip
+        ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
     for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
         g = w[w["method"] == method].groupby("revisits")["auprc"].first()
         if len(g):
             ax.plot(g.index, g.values, style, color=color, label=label)
-    revisits = sorted(w["revisits"].unique()) if len(w) else [1]
+    oracle = w[w["method"] == "oracle"]
+    if len(oracle):
+        ax.axhline(float(oracle["auprc"].iloc[0]), color="tab:green", ls="-.", lw=1, label="oracle (true covered fraction)")
+    ax.plot([], [], "o", mfc="none", color="0.4", label="members' mean")
+    revisits = sorted(w.loc[w["method"] != "oracle", "revisits"].dropna().unique()) if len(w) else [1]
     ax.set_xticks(revisits)
     ax.set_xlabel("revisits: acquisitions averaged after the event (and as many before)")
-    ax.set_ylabel("AUPRC (validation chips)")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Detection within {w['region'].iloc[0] if len(w) else '?'}")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("AUPRC (test chips)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Detection within {w['region'].iloc[0] if len(w) else '?'}: test chips, "
+                 "bootstrap intervals over chips", fontsize=10)  # fmt: skip
+    ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
@@ -218,7 +289,7 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
 
 
 def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: PathLike) -> None:
-    """Precision-recall curves: within (validation chips, the most revisits, each input set) and
+    """Precision-recall curves: within (test chips, the most revisits, each input set) and
     transfer (test region, each input set and augmentation), the baseline, and no-skill lines."""
     plt = _plt()
     c = _read(curves, [{"experiment": _experiment_of(p)} for p in curves])
@@ -227,9 +298,13 @@ def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: Pat
     lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves]
     c["name"] = np.repeat(names.values, lengths)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, exp, subset in ((axes[0], "within", "val"), (axes[1], "transfer", "test")):
+    train_region = table.loc[table["subset"] == "train", "region"]
+    train_region = train_region.iloc[0] if len(train_region) else ""
+    for ax, exp, subset in ((axes[0], "within", "test"), (axes[1], "transfer", "test")):
         e = c[(c["experiment"] == exp) & (c["subset"] == subset)]
         t = table[(table["experiment"] == exp) & (table["subset"] == subset)]
+        if exp == "transfer":  # the other region's chips
+            e, t = e[e["region"] != train_region], t[t["region"] != train_region]
         if exp == "within" and len(e):
             n_max = int(t["revisits"].max())
             e = e[e["name"].str.contains(f"_r{n_max}_")]
@@ -282,7 +357,7 @@ TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
 
 
 def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> list[str]:
-    """The transfer paper's Figure 1: per region (rows: the training region's validation chips,
+    """The transfer paper's Figure 1: per region (rows: the training region's val and test chips,
     the test region's chips), the truth and each transfer model's predicted probability with the
     truth's outline on top; a legend names the truth overlay and the chips not evaluated.
     Returns the legend's labels."""
@@ -303,7 +378,7 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
                              squeeze=False)  # fmt: skip
     fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
     for i, region in enumerate(regions):
-        subset = str(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region][0])
+        subset = ", ".join(sorted(set(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region].astype(str))))
         truth = _mosaic(preds[0][1], region, "label")
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
         axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
