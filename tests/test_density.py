@@ -14,7 +14,8 @@ import pytest
 import torch
 import xarray as xr
 
-from landslide_sar.density.evaluate import confusion_path, density_forests, evaluate_density
+from landslide_sar.density.evaluate import confusion_path, evaluate_density
+from landslide_sar.density.forest_io import density_forests
 from landslide_sar.density.model import DensityNet, batch_loss, select_channels
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density

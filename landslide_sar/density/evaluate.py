@@ -19,7 +19,6 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from landslide_sar.density.chip_io import read_chips_table
-from landslide_sar.density.forest_io import save_forests
 from landslide_sar.density.map import CLASSES
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
@@ -81,7 +80,7 @@ def member_seeds(frames: list[dict[int, pd.DataFrame]], where: str) -> list[int]
     return seeds[0]
 
 
-def _features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) -> np.ndarray:
+def member_features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) -> np.ndarray:
     """Feature rows (all columns but chip) of ONE member for the chip ids, in their order."""
     df = features if isinstance(features, pd.DataFrame) else pd.read_csv(features)
     df = df.drop(columns="seed", errors="ignore").set_index("chip")
@@ -91,7 +90,7 @@ def _features(features: PathLike | pd.DataFrame, chips: np.ndarray, where: str) 
     return df.loc[chips].to_numpy(dtype=np.float64)
 
 
-def _proba(forest: RandomForestClassifier, x: np.ndarray) -> np.ndarray:
+def forest_proba(forest: RandomForestClassifier, x: np.ndarray) -> np.ndarray:
     """(n, 3) class probabilities; a class the forest never saw gets 0."""
     out = np.zeros((x.shape[0], len(CLASSES)))
     if x.shape[0]:
@@ -124,43 +123,12 @@ def fit_forest(x_train: np.ndarray, y_train: np.ndarray, forest_cfg: Mapping, th
     return forest
 
 
-def _check_forest_cfg(forest_cfg: Mapping) -> None:
+def check_forest_cfg(forest_cfg: Mapping) -> None:
     if "seed" not in forest_cfg or "n_estimators" not in forest_cfg:
         raise InputError(f"forest_cfg={dict(forest_cfg)}; expected keys seed and n_estimators")
 
 
-def density_forests(
-    chips_table: PathLike | pd.DataFrame,
-    features_half0: PathLike | pd.DataFrame,
-    features_half1: PathLike | pd.DataFrame,
-    forest_cfg: Mapping,
-    forests_out: PathLike,
-    *,
-    threads: int = 1,
-) -> dict[int, dict[int, RandomForestClassifier]]:
-    """Every member's forests of both halves ({seed: {half: forest}}), fitted exactly as
-    evaluate_density fits them (same chips, features and seed, so the same trees), saved for rapid
-    response on areas without inventory (skops, see density.forest_io: loading never runs code).
-    A rule of its own, for the one experiment rapid response uses: serialising 1,800 trees took
-    most of every evaluate_density job."""
-    _check_forest_cfg(forest_cfg)
-    table = _train_val_table(chips_table)
-    frames = [read_features(features_half0), read_features(features_half1)]
-    forests: dict[int, dict[int, RandomForestClassifier]] = {}
-    for seed in member_seeds(frames, "density_forests"):
-        forests[seed] = {}
-        for k in (0, 1):
-            train = table[(table["half"] == k) & (table["subset"] == "train")]
-            if train.empty:
-                raise InputError(f"half {k} has no train chips in the chip table; expected some")
-            x = _features(frames[k][seed], train["chip"].to_numpy(), f"features of half {k}")
-            forests[seed][k] = fit_forest(x, train["density_class"].to_numpy(dtype=int), forest_cfg, threads)
-    save_forests(forests, forests_out)
-    logger.info("saved the forests of seeds %s (halves 0 and 1) to %s", sorted(forests), forests_out)
-    return forests
-
-
-def _train_val_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
+def train_val_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
     """The chip table's train and val chips of halves 0 and 1, with checked density classes."""
     table = read_chips_table(chips_table)
     table = table[table["half"].isin([0, 1]) & table["subset"].isin(["train", "val"])]
@@ -185,7 +153,7 @@ def _evaluate_member(
         train = mine[mine["subset"] == "train"]
         if train.empty:
             raise InputError(f"half {k} has no train chips in the chip table; expected some")
-        x_train = _features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
+        x_train = member_features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
         y_train = train["density_class"].to_numpy(dtype=int)
         forests[k] = forest = fit_forest(x_train, y_train, forest_cfg, threads)
         priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
@@ -193,7 +161,7 @@ def _evaluate_member(
             if subset == "train":
                 prob, chips = _out_of_bag(forest, chips, k)
             else:
-                prob = _proba(forest, _features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
+                prob = forest_proba(forest, member_features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
             if subset == "cross":
                 cross_prob[1 - k] = prob
             y = chips["density_class"].to_numpy(dtype=int)
@@ -226,8 +194,8 @@ def evaluate_density(
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
     The forests themselves are saved by density_forests (the same trees), for rapid response.
     """
-    _check_forest_cfg(forest_cfg)
-    table = _train_val_table(chips_table)
+    check_forest_cfg(forest_cfg)
+    table = train_val_table(chips_table)
     ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
 
     def interval(y: np.ndarray, prob: np.ndarray) -> dict:

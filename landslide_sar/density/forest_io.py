@@ -12,8 +12,11 @@ import logging
 import os
 import zipfile
 
+import pandas as pd
+
 from sklearn.ensemble import RandomForestClassifier
 
+from landslide_sar.density.evaluate import check_forest_cfg, fit_forest, member_features, member_seeds, read_features, train_val_table
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
@@ -73,3 +76,34 @@ def load_forests(path: PathLike) -> Forests:
         )
     log.info("loaded the forests of %s (seeds %s)", path, seeds)
     return {int(s): {k: obj[f"seed{s}_half{k}"] for k in (0, 1)} for s in seeds}
+
+
+def density_forests(
+    chips_table: PathLike | pd.DataFrame,
+    features_half0: PathLike | pd.DataFrame,
+    features_half1: PathLike | pd.DataFrame,
+    forest_cfg: Mapping,
+    forests_out: PathLike,
+    *,
+    threads: int = 1,
+) -> dict[int, dict[int, RandomForestClassifier]]:
+    """Every member's forests of both halves ({seed: {half: forest}}), fitted exactly as
+    evaluate_density fits them (same chips, features and seed, so the same trees), saved for rapid
+    response on areas without inventory (skops, see density.forest_io: loading never runs code).
+    A rule of its own, for the one experiment rapid response uses: serialising 1,800 trees took
+    most of every evaluate_density job."""
+    check_forest_cfg(forest_cfg)
+    table = train_val_table(chips_table)
+    frames = [read_features(features_half0), read_features(features_half1)]
+    forests: dict[int, dict[int, RandomForestClassifier]] = {}
+    for seed in member_seeds(frames, "density_forests"):
+        forests[seed] = {}
+        for k in (0, 1):
+            train = table[(table["half"] == k) & (table["subset"] == "train")]
+            if train.empty:
+                raise InputError(f"half {k} has no train chips in the chip table; expected some")
+            x = member_features(frames[k][seed], train["chip"].to_numpy(), f"features of half {k}")
+            forests[seed][k] = fit_forest(x, train["density_class"].to_numpy(dtype=int), forest_cfg, threads)
+    save_forests(forests, forests_out)
+    log.info("saved the forests of seeds %s (halves 0 and 1) to %s", sorted(forests), forests_out)
+    return forests

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.density.forest_io import load_forests
-from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, _features, _proba, member_seeds, read_features
+from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, forest_proba, member_features, member_seeds, read_features
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
@@ -31,7 +31,7 @@ def classify_chips(features_half0: PathLike, features_half1: PathLike, forests: 
         raise InputError(f"forests {forests} are of seeds {sorted(forest)}, the features of seeds {seeds}; expected the same")
     ids = frames[0][seeds[0]]["chip"].to_numpy()
     prob = np.mean(
-        [_proba(forest[s][k], _features(frames[k][s], ids, f"features of half {k}")) for s in seeds for k in (0, 1)],
+        [forest_proba(forest[s][k], member_features(frames[k][s], ids, f"features of half {k}")) for s in seeds for k in (0, 1)],
         axis=0,
     )
     pred = pd.DataFrame({"chip": ids, "half": -1, "density_class": -1, **{f"prob_class{c}": prob[:, c] for c in CLASSES}})

@@ -13,8 +13,7 @@ from ..grid import InputError
 from ..io import atomic_path
 from ..nn import ENSEMBLE
 from ..stats import auc_interval
-from .evaluate import CLASSES, DEFAULT_EVALUATION, class_metrics
-from .pool import pool_runs
+from .pool import CLASSES, pool_runs
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +83,8 @@ def pooled_ensemble_rows(predictions: dict[tuple, list[pd.DataFrame]], evaluatio
     cross-predicted probabilities averaged over the split seeds' predictions (each already the
     training seeds' mean; every chip is cross-predicted under every split), its class metrics and
     stratified bootstrap interval over chips. Rows tagged split_seed "all"."""
+    from .evaluate import DEFAULT_EVALUATION, class_metrics  # scikit-learn: not for the figures' env
+
     ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
     rows = []
     for (inputs, revisits, scheme), frames in predictions.items():
