@@ -138,24 +138,32 @@ def train_val_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def fit_half_forest(
+    table: pd.DataFrame, features: PathLike | pd.DataFrame, half: int, forest_cfg: Mapping, threads: int = 1
+) -> tuple[RandomForestClassifier, pd.DataFrame]:
+    """The forest of one member's half: fitted on that half's train chips of the chip table
+    (train_val_table) with the member's features; returns it and those train chips. The one
+    place both evaluate_density and density_forests fit, so the saved trees are the scored ones."""
+    train = table[(table["half"] == half) & (table["subset"] == "train")]
+    if train.empty:
+        raise InputError(f"half {half} has no train chips in the chip table; expected some")
+    x_train = member_features(features, train["chip"].to_numpy(), f"features of half {half}")
+    return fit_forest(x_train, train["density_class"].to_numpy(dtype=int), forest_cfg, threads), train
+
+
 def _evaluate_member(
     table: pd.DataFrame, feats: dict[int, pd.DataFrame], forest_cfg: Mapping, threads: int, where: str
-) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray, dict[int, RandomForestClassifier]]:
+) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray]:
     """One member: a forest per half on its train chips, scored on train (out of bag), val and
-    the other half (cross). Returns the metric rows, each half's cross-predicted probabilities,
-    the pooled train class counts and the forests."""
+    the other half (cross). Returns the metric rows, each half's cross-predicted probabilities
+    and the pooled train class counts."""
     rows: list[dict] = []
     cross_prob: dict[int, np.ndarray] = {}  # half h's chips, predicted by the other half's models
     priors = []
-    forests: dict[int, RandomForestClassifier] = {}
     for k in (0, 1):
         mine, other = table[table["half"] == k], table[table["half"] == 1 - k]
-        train = mine[mine["subset"] == "train"]
-        if train.empty:
-            raise InputError(f"half {k} has no train chips in the chip table; expected some")
-        x_train = member_features(feats[k], train["chip"].to_numpy(), f"features of half {k}")
+        forest, train = fit_half_forest(table, feats[k], k, forest_cfg, threads)
         y_train = train["density_class"].to_numpy(dtype=int)
-        forests[k] = forest = fit_forest(x_train, y_train, forest_cfg, threads)
         priors.append(np.bincount(y_train, minlength=len(CLASSES))[: len(CLASSES)])
         for subset, chips in (("train", train), ("val", mine[mine["subset"] == "val"]), ("cross", other)):
             if subset == "train":
@@ -166,7 +174,7 @@ def _evaluate_member(
                 cross_prob[1 - k] = prob
             y = chips["density_class"].to_numpy(dtype=int)
             rows.append({"split": str(k), "subset": subset, **class_metrics(y, prob, f"{where}half {k} {subset}")})
-    return rows, cross_prob, np.sum(priors, axis=0), forests
+    return rows, cross_prob, np.sum(priors, axis=0)
 
 
 def evaluate_density(
@@ -211,7 +219,7 @@ def evaluate_density(
     y_all = np.concatenate([y_half[0], y_half[1]])
     for seed in seeds:
         where = f"seed {seed} " if len(seeds) > 1 else ""
-        member_rows, cross_prob, counts, _ = _evaluate_member(
+        member_rows, cross_prob, counts = _evaluate_member(
             table, {0: frames[0][seed], 1: frames[1][seed]}, forest_cfg, threads, where
         )
         prob = np.concatenate([cross_prob[0], cross_prob[1]])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sklearn.ensemble import RandomForestClassifier
 
-from landslide_sar.density.evaluate import check_forest_cfg, fit_forest, member_features, member_seeds, read_features, train_val_table
+from landslide_sar.density.evaluate import check_forest_cfg, fit_half_forest, member_seeds, read_features, train_val_table
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 
@@ -95,15 +95,10 @@ def density_forests(
     check_forest_cfg(forest_cfg)
     table = train_val_table(chips_table)
     frames = [read_features(features_half0), read_features(features_half1)]
-    forests: dict[int, dict[int, RandomForestClassifier]] = {}
-    for seed in member_seeds(frames, "density_forests"):
-        forests[seed] = {}
-        for k in (0, 1):
-            train = table[(table["half"] == k) & (table["subset"] == "train")]
-            if train.empty:
-                raise InputError(f"half {k} has no train chips in the chip table; expected some")
-            x = member_features(frames[k][seed], train["chip"].to_numpy(), f"features of half {k}")
-            forests[seed][k] = fit_forest(x, train["density_class"].to_numpy(dtype=int), forest_cfg, threads)
+    forests = {
+        seed: {k: fit_half_forest(table, frames[k][seed], k, forest_cfg, threads)[0] for k in (0, 1)}
+        for seed in member_seeds(frames, "density_forests")
+    }
     save_forests(forests, forests_out)
     log.info("saved the forests of seeds %s (halves 0 and 1) to %s", sorted(forests), forests_out)
     return forests
