@@ -16,7 +16,15 @@ import xarray as xr
 
 from landslide_sar.density.evaluate import confusion_path, evaluate_density
 from landslide_sar.density.forest_io import density_forests
-from landslide_sar.density.model import DensityNet, batch_loss, select_channels
+from landslide_sar.density.model import (
+    DensityNet,
+    batch_loss,
+    block_counts,
+    loss_from_sums,
+    multilook_chips,
+    select_channels,
+    weighted_loss_sums,
+)
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
@@ -117,6 +125,27 @@ def test_batch_loss_without_labels_is_the_negative_term_only() -> None:
     assert loss.item() == pytest.approx(0.3)
     loss.backward()
     assert out.grad is not None and torch.all(out.grad > 0)
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_coarse_loss_with_block_counts_equals_the_full_size_loss(members: int) -> None:
+    """Training runs the net at the multilooked size once (block_counts): the same loss and
+    gradients as batch_loss of the full-size output, to float rounding."""
+    torch.manual_seed(0)
+    net = DensityNet(4, 6, 4, 2, multilook=4, members=members)
+    x = torch.randn(5, 10, 16, 16)
+    label = torch.rand(5, 16, 16) > 0.9
+    valid = torch.rand(5, 16, 16) > 0.1
+    full = batch_loss(net(x), label, valid)
+    grads_full = torch.autograd.grad(full.sum(), list(net.parameters()))
+    pos, neg = block_counts(label, valid, 4)
+    assert pos.shape == (5, 4, 4) and float(pos.sum()) == float((label & valid).sum())
+    coarse = loss_from_sums(*weighted_loss_sums(net(multilook_chips(x, 4), multilooked=True), pos, neg))
+    grads_coarse = torch.autograd.grad(coarse.sum(), list(net.parameters()))
+    assert coarse.shape == (members,)
+    torch.testing.assert_close(coarse, full, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_coarse, grads_full):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 # --- network -------------------------------------------------------------------------------

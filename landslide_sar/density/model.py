@@ -89,20 +89,21 @@ class DensityNet(MemberLoop, nn.Module):
             y = conv(x[:, :, lo:hi].reshape(x.shape[0], -1, *x.shape[3:]))
         return layers[1:](y)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, multilooked: bool = False) -> torch.Tensor:
+        """Output maps at the chip size; with `multilooked` the input is already
+        multilook_chips(chips, multilook) and the output stays at that coarse size (training
+        multilooks its chips once instead of in every step, and scores the coarse maps with
+        block_counts: the same loss)."""
         n_ch = self.n_dem + self.n_sar
         if not ((x.ndim == 4 and x.shape[1] == n_ch) or (x.ndim == 5 and x.shape[1:3] == (self.members, n_ch))):
             raise ValueError(
                 f"DensityNet: input shape {tuple(x.shape)}; expected (B, {n_ch}, H, W) or (B, {self.members}, {n_ch}, H, W)"
             )
         if not self.grouped and self.members > 1:
-            return self.loop_forward(x)
-        m = self.multilook
+            return self.loop_forward(x, multilooked=multilooked)
+        m = 1 if multilooked else self.multilook
         if m > 1:
-            if x.shape[-1] % m or x.shape[-2] % m:
-                raise ValueError(f"DensityNet: chip {tuple(x.shape[-2:])} px is not a multiple of multilook={m}")
-            size = x.shape[-2:]
-            x = F.avg_pool2d(x.reshape(-1, *x.shape[-3:]), m).reshape(*x.shape[:-2], size[0] // m, size[1] // m)
+            x = multilook_chips(x, m)
         c = 1 if x.ndim == 4 else 2
         feats = []
         if self.dem_in is not None:
@@ -112,6 +113,27 @@ class DensityNet(MemberLoop, nn.Module):
         h = feats[0] if len(feats) == 1 else member_cat(feats, self.members)
         out = torch.sigmoid(self.fuse(self.deep(h)))
         return out if m == 1 else out.repeat_interleave(m, dim=-2).repeat_interleave(m, dim=-1)
+
+
+def multilook_chips(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Chips (..., C, H, W) averaged over m x m pixels: (..., C, H/m, W/m) (DensityNet's first step)."""
+    if x.shape[-1] % m or x.shape[-2] % m:
+        raise ValueError(f"DensityNet: chip {tuple(x.shape[-2:])} px is not a multiple of multilook={m}")
+    if m == 1:
+        return x
+    h, w = x.shape[-2] // m, x.shape[-1] // m
+    return F.avg_pool2d(x.reshape(-1, *x.shape[-3:]), m).reshape(*x.shape[:-2], h, w)
+
+
+def block_counts(label: torch.Tensor, valid: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per m x m block of (..., H, W) label and valid masks: the number of valid label pixels and
+    of valid other pixels (float32). A coarse output value o repeated over its block contributes
+    o x these counts to the E+ and E- sums, so weighted_loss_sums of the coarse map with them
+    is batch_loss of the full-size map."""
+    pos = (label > 0.5) & valid.bool()
+    neg = ~(label > 0.5) & valid.bool()
+    shape = (*label.shape[:-2], label.shape[-2] // m, m, label.shape[-1] // m, m)
+    return tuple(t.reshape(shape).sum(dim=(-3, -1), dtype=torch.float32) for t in (pos, neg))  # type: ignore[return-value]
 
 
 def build_density_net(config: dict, members: int, device: torch.device) -> DensityNet:
@@ -136,6 +158,15 @@ def loss_sums(output: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | N
         pos, neg = pos & v, neg & v
     dims = (0, 2)
     return (out * pos).sum(dims), pos.sum(dims), (out * neg).sum(dims), neg.sum(dims)
+
+
+def weighted_loss_sums(output: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """loss_sums with pixel weights: per member (sum o x pos, sum pos, sum o x neg, sum neg) of
+    output (B, K, H, W); pos and neg (B, K, H, W), or (B, H, W) shared (e.g. block_counts)."""
+    if pos.ndim == 3:
+        pos, neg = pos.unsqueeze(1), neg.unsqueeze(1)
+    dims = (0, 2, 3)
+    return (output * pos).sum(dims), pos.expand_as(output).sum(dims), (output * neg).sum(dims), neg.expand_as(output).sum(dims)
 
 
 def loss_from_sums(s_pos: torch.Tensor, n_pos: torch.Tensor, s_neg: torch.Tensor, n_neg: torch.Tensor) -> torch.Tensor:

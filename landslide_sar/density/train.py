@@ -25,11 +25,12 @@ from landslide_sar.density.model import (
     LABEL_CHANNEL,
     GROUPED,
     DensityNet,
-    batch_loss,
+    block_counts,
     build_density_net,
     loss_from_sums,
-    loss_sums,
+    multilook_chips,
     select_channels,
+    weighted_loss_sums,
 )
 from landslide_sar.density.predict import write_predictions
 from landslide_sar.grid import InputError
@@ -118,12 +119,19 @@ def training_seeds(training_cfg: Mapping) -> list[int]:
 
 class DensityTask:
     """The density net's part of the fit loop: per-member batches of the half's standardised
-    train chips, the paper's batch loss, the val loss pooled over all val chips."""
+    train chips, the paper's batch loss, the val loss pooled over all val chips.
+
+    The chips are multilooked once here (not in every step) and the labels become per-block
+    counts (model.block_counts), so every step runs the net at the coarse size only; the loss
+    is the same as batch_loss of the full-size output (tests/test_density.py)."""
 
     def __init__(
-        self, train: tuple[torch.Tensor, ...], val: tuple[torch.Tensor, ...], batch_size: int, device: torch.device
-    ) -> None:
-        (self.x, self.y, self.v), (self.x_va, self.y_va, self.v_va) = train, val
+        self, train: tuple[torch.Tensor, ...], val: tuple[torch.Tensor, ...], batch_size: int, device: torch.device,
+        multilook: int = 1,
+    ) -> None:  # fmt: skip
+        (self.x, self.pos, self.neg), (self.x_va, self.pos_va, self.neg_va) = (
+            (multilook_chips(x, multilook), *block_counts(y, v, multilook)) for x, y, v in (train, val)
+        )
         self.n_train, self.batch_size, self.device = int(self.x.shape[0]), batch_size, device
 
     def init_member(self, model: torch.nn.Module) -> None:
@@ -133,28 +141,29 @@ class DensityTask:
         self, model: torch.nn.Module, idx: torch.Tensor, epoch: int, members: Sequence[int]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         b = idx.T  # (B, K): batch-major, so the gathered chips are already (B, K, C, H, W)
-        out = model(self.x[b].to(self.device))
-        losses = batch_loss(out, self.y[b].to(self.device), self.v[b].to(self.device))
-        return losses, torch.ones(len(members))
+        out = model(self.x[b].to(self.device), multilooked=True)
+        sums = weighted_loss_sums(out, self.pos[b].to(self.device), self.neg[b].to(self.device))
+        return loss_from_sums(*sums), torch.ones(len(members))
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module, members: Sequence[int]) -> dict[str, np.ndarray]:
         if self.x_va.shape[0] == 0:
             return {}
-        return {"val_loss": dataset_loss(model, self.x_va, self.y_va, self.v_va, self.batch_size, self.device)}
+        return {"val_loss": dataset_loss(model, self.x_va, self.pos_va, self.neg_va, self.batch_size, self.device)}
 
 
 @torch.no_grad()
 def dataset_loss(
-    model: DensityNet, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, batch_size: int, device: torch.device
+    model: DensityNet, x: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, batch_size: int, device: torch.device
 ) -> np.ndarray:
-    """Per member, batch_loss over ALL chips given (E+ and E- pooled over them), in batches."""
+    """Per member, batch_loss over ALL chips given (E+ and E- pooled over them), in batches; x
+    multilooked chips, pos and neg their block_counts."""
     was_training = model.training
     model.eval()
     sums = [torch.zeros(model.members, dtype=torch.float64) for _ in range(4)]
     for s in range(0, x.shape[0], batch_size):
-        out = model(x[s : s + batch_size].to(device))
-        parts = loss_sums(out, y[s : s + batch_size].to(device), valid[s : s + batch_size].to(device))
+        out = model(x[s : s + batch_size].to(device), multilooked=True)
+        parts = weighted_loss_sums(out, pos[s : s + batch_size].to(device), neg[s : s + batch_size].to(device))
         sums = [a + b.detach().double().cpu() for a, b in zip(sums, parts)]
     model.train(was_training)
     return loss_from_sums(*sums).numpy()
@@ -237,7 +246,7 @@ def train_density(
     def build(members: int) -> DensityNet:
         return build_density_net(config, members, device)
 
-    task = DensityTask(train, val, fit_cfg.batch_size, device)
+    task = DensityTask(train, val, fit_cfg.batch_size, device, multilook)
     result = fit_ensemble(build, task, fit_cfg, device, name=f"half {half} ", vectorise=GROUPED.get(device.type, True))
     model = build(len(seeds))
     model.load_state_dict(pack_states(result.states))

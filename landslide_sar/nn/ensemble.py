@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from landslide_sar.nn.optim import Adam
+
 
 def grouped_conv(members: int, n_in: int, n_out: int, kernel: int, *, groups: int = 1, **kw) -> nn.Conv2d:
     """A conv of `members` independent members, each n_in -> n_out channels in `groups` groups."""
@@ -38,8 +40,9 @@ class MemberLoop:
     def _twin(self, build: Callable[[], nn.Module]) -> None:
         self.__dict__["_member_twin"] = build() if self.members > 1 else None  # not a submodule: no own weights
 
-    def loop_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Member k's output of (B, C, H, W) shared or (B, K, C, H, W) own input, stacked on dim 1."""
+    def loop_forward(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        """Member k's output of (B, C, H, W) shared or (B, K, C, H, W) own input, stacked on dim 1
+        (keyword arguments go to the twin's forward)."""
         twin = self.__dict__["_member_twin"]
         twin.train(self.training)  # type: ignore[attr-defined]
         tensors = dict(self.named_parameters(), **dict(self.named_buffers()))  # type: ignore[attr-defined]
@@ -47,7 +50,7 @@ class MemberLoop:
         for k in range(self.members):
             views = {n: t if t.ndim == 0 else t.view(self.members, -1, *t.shape[1:])[k] for n, t in tensors.items()}
             xk = x if x.ndim == 4 else x[:, k]
-            outs.append(torch.func.functional_call(twin, views, (xk,))[:, 0])
+            outs.append(torch.func.functional_call(twin, views, (xk,), kwargs)[:, 0])
         return torch.stack(outs, dim=1)
 
 
@@ -87,9 +90,8 @@ def unpack_state(state: dict[str, torch.Tensor], members: int) -> list[dict[str,
 
 
 def select_members(
-    model: nn.Module, optimizer: torch.optim.Optimizer, members: int, keep: Sequence[int],
-    build: Callable[[int], nn.Module],
-) -> tuple[nn.Module, torch.optim.Optimizer]:  # fmt: skip
+    model: nn.Module, optimizer: Adam, members: int, keep: Sequence[int], build: Callable[[int], nn.Module],
+) -> tuple[nn.Module, Adam]:  # fmt: skip
     """A new ensemble of members `keep` of `model` (weights and optimiser state carried over):
     members that stopped early no longer cost compute. `build(n)` makes an n-member module."""
     device = next(model.parameters()).device

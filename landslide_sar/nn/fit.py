@@ -24,6 +24,7 @@ from torch import nn
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.ensemble import pack_states, select_members, unpack_state
+from landslide_sar.nn.optim import Adam
 from landslide_sar.nn.runtime import deterministic, progress
 
 logger = logging.getLogger(__name__)
@@ -133,9 +134,7 @@ def fit_ensemble(
     n_members = len(seeds)
     with deterministic(seeds[0]):
         model = init_ensemble(build, seeds, task).to(device)
-        opt: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-        )
+        opt = Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         gens = [torch.Generator().manual_seed(s) for s in seeds]
         active = list(range(n_members))
         sign = 1.0 if cfg.higher_is_better else -1.0
