@@ -37,7 +37,7 @@ class Interval:
     high: float
 
 
-def _binary_auc(pos: np.ndarray, score: np.ndarray) -> np.ndarray:
+def binary_auc(pos: np.ndarray, score: np.ndarray) -> np.ndarray:
     """AUC of `score` for the positives `pos` along the last axis (ties count 1/2); NaN where a
     row has no positive or no negative."""
     ranks = rankdata(score, axis=-1)
@@ -53,7 +53,7 @@ def macro_auc(y: np.ndarray, prob: np.ndarray, classes: Sequence[int]) -> np.nda
     the mean over classes of each class's binary AUC; leading axes are samples."""
     y = np.asarray(y)
     prob = np.asarray(prob, dtype=float)
-    per_class = [_binary_auc(y == c, prob[..., i]) for i, c in enumerate(classes)]
+    per_class = [binary_auc(y == c, prob[..., i]) for i, c in enumerate(classes)]
     return np.mean(per_class, axis=0)
 
 

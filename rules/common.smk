@@ -20,7 +20,12 @@ from landslide_sar.config import (
     validate_config,
 )
 
-from landslide_sar.density.experiments import SPLIT_PATTERN, experiment_id, parse_split
+from landslide_sar.density.experiments import (
+    SPLIT_PATTERN,
+    experiment_id,
+    parse_split,
+    split_suffix,
+)
 from landslide_sar.io import RUN_ID_ENV
 
 try:
@@ -36,6 +41,14 @@ os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
 AREAS = list(config["areas"])
 # the split seeds of the density grid (splits.seeds): each split scheme is drawn once per seed
 SPLIT_SEEDS = [int(s) for s in config["splits"]["seeds"]]
+# the folder suffix of every split (splits.schemes x splits.seeds; "": random, first seed)
+SPLITS = [
+    split_suffix(scheme, seed, SPLIT_SEEDS)
+    for scheme in config["splits"].get("schemes", ["random"])
+    for seed in SPLIT_SEEDS
+]
+# the two halves of every density split: each trains on its own chips and predicts the other's
+HALVES = [0, 1]
 
 
 wildcard_constraints:
@@ -166,13 +179,36 @@ def split_table(wildcards):
     return f"results/{wildcards.area}/chips/chips{wildcards.split}.gpkg"
 
 
-def density_features(wildcards):
-    """The features evaluate_density scores for each half: a net's own per half; the
-    baseline's one file for both (nothing in it is learnt)."""
-    base = f"results/{wildcards.area}/density/{wildcards.inputs}_r{wildcards.revisits}"
-    if wildcards.inputs == "baseline":  # the same features under every split
+def half_features(area, inputs, revisits, split):
+    """The features of one split's two halves: a net's own per half; the baseline's one file
+    for both (nothing in it is learnt, the same under every split)."""
+    base = f"results/{area}/density/{inputs}_r{revisits}"
+    if inputs == "baseline":
         return [f"{base}/features.csv"] * 2
-    return [f"{base}{wildcards.split}/half{half}/features.csv" for half in (0, 1)]
+    return [f"{base}{split}/half{half}/features.csv" for half in HALVES]
+
+
+def density_features(wildcards):
+    """half_features of the wildcard split (density_forests)."""
+    return half_features(
+        wildcards.area, wildcards.inputs, wildcards.revisits, wildcards.split
+    )
+
+
+def experiment_features(wildcards):
+    """half_features of every split (SPLITS) in order, two per split (evaluate_density)."""
+    return [
+        f
+        for split in SPLITS
+        for f in half_features(
+            wildcards.area, wildcards.inputs, wildcards.revisits, split
+        )
+    ]
+
+
+def split_tables(wildcards):
+    """The chip table of every split (SPLITS), in order."""
+    return [f"results/{wildcards.area}/chips/chips{split}.gpkg" for split in SPLITS]
 
 
 def map_experiment():

@@ -36,16 +36,28 @@ rule train_density:
         chips=rules.make_chips.output.zarr,
         table=split_table,
     output:
-        model="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/model.pt",
-        history="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/history.csv",
-        features="results/{area}/density/{inputs}_r{revisits}{split}/half{half}/features.csv",
+        model=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{{split}}/half{half}/model.pt",
+            half=HALVES,
+        ),
+        history=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{{split}}/half{half}/history.csv",
+            half=HALVES,
+        ),
+        features=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{{split}}/half{half}/features.csv",
+            half=HALVES,
+        ),
         embeddings=directory(
-            "results/{area}/density/{inputs}_r{revisits}{split}/half{half}/embeddings.zarr"
+            expand(
+                "results/{{area}}/density/{{inputs}}_r{{revisits}}{{split}}/half{half}/embeddings.zarr",
+                half=HALVES,
+            )
         ),
     log:
-        "logs/{area}/train_density/{inputs}_r{revisits}{split}_half{half}.log",
+        "logs/{area}/train_density/{inputs}_r{revisits}{split}.log",
     benchmark:
-        "benchmarks/{area}/train_density/{inputs}_r{revisits}{split}_half{half}.tsv"
+        "benchmarks/{area}/train_density/{inputs}_r{revisits}{split}.tsv"
     wildcard_constraints:
         inputs="dem|sar|fused",  # the nets; the baseline learns nothing
     conda:
@@ -53,14 +65,15 @@ rule train_density:
     threads: 1
     resources:
         mem_mb=6000,
-        runtime=120,
+        runtime=240,
         gpu=1,
     params:
+        halves=HALVES,
         model=config["density"]["model"],
         training=config["density"]["training"],
         percentiles=config["density"]["forest"]["percentiles"],
     message:
-        "Train the {wildcards.inputs} density net ({wildcards.revisits} revisits) on half {wildcards.half} of {wildcards.area} and apply it to every chip"
+        "Train the {wildcards.inputs} density nets ({wildcards.revisits} revisits) of {wildcards.area}{wildcards.split}, one per half, and apply each to every chip"
     script:
         "../workflow_scripts/train_density.py"
 
@@ -90,27 +103,36 @@ rule baseline_features:
 
 rule evaluate_density:
     input:
-        table=split_table,
-        features=density_features,
+        tables=split_tables,
+        features=experiment_features,
     output:
-        metrics="results/{area}/density/{inputs}_r{revisits}{split}/metrics.csv",
-        predictions="results/{area}/density/{inputs}_r{revisits}{split}/predictions.csv",
-        confusion="results/{area}/density/{inputs}_r{revisits}{split}/metrics_confusion.csv",
+        metrics=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/metrics.csv",
+            split=SPLITS,
+        ),
+        predictions=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/predictions.csv",
+            split=SPLITS,
+        ),
+        confusion=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/metrics_confusion.csv",
+            split=SPLITS,
+        ),
     log:
-        "logs/{area}/evaluate_density/{inputs}_r{revisits}{split}.log",
+        "logs/{area}/evaluate_density/{inputs}_r{revisits}.log",
     benchmark:
-        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}{split}.tsv"
+        "benchmarks/{area}/evaluate_density/{inputs}_r{revisits}.tsv"
     conda:
         "../envs/density.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=20,
     params:
         forest=config["density"]["forest"],
         evaluation=config["evaluation"],
     message:
-        "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}"
+        "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}, under every split"
     script:
         "../workflow_scripts/evaluate_density.py"
 

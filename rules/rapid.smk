@@ -30,7 +30,7 @@ rule predict_rapid:
 
 rule classify_rapid:
     input:
-        features=expand("results/{{area}}/rapid/half{half}/features.csv", half=[0, 1]),
+        features=expand("results/{{area}}/rapid/half{half}/features.csv", half=HALVES),
         forests=lambda w: f"{rapid_source(w)}/forests.skops",
     output:
         predictions="results/{area}/rapid/predictions.csv",

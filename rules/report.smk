@@ -14,13 +14,13 @@ rule density_figures:
         embeddings=expand(
             "results/{{area}}/density/{experiment}/half{half}/embeddings.zarr",
             experiment="{}_r{}".format(*map_experiment()),
-            half=[0, 1],
+            half=HALVES,
         ),
         metrics=rules.density_table.output.csv,
         histories=lambda w: [
             f"results/{w.area}/density/{i}_r{r}/half{h}/history.csv"
             for i, r in density_experiments()
-            for h in (0, 1)
+            for h in HALVES
         ],
     output:
         map=report(

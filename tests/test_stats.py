@@ -41,6 +41,21 @@ def test_macro_auc_equals_sklearn_with_ties():
     assert got == pytest.approx(want, abs=1e-12)
 
 
+def test_class_metrics_equal_sklearn_per_class_and_macro():
+    """density.evaluate.class_metrics scores on ranks (stats.binary_auc): sklearn's numbers."""
+    from landslide_sar.density.evaluate import class_metrics
+
+    y, prob = _scores(80, 0.8, 1)
+    prob = np.round(prob, 2)
+    prob = prob / prob.sum(axis=1, keepdims=True)
+    row = class_metrics(y, prob)
+    for c in CLASSES:
+        assert row[f"auc_class{c}"] == pytest.approx(roc_auc_score(y == c, prob[:, c]), abs=1e-12)
+    assert row["auc_macro_ovr"] == pytest.approx(roc_auc_score(y, prob, multi_class="ovr", average="macro"), abs=1e-12)
+    missing = class_metrics(np.array([0, 0, 1, 1]), np.full((4, 3), 1 / 3))
+    assert np.isnan(missing["auc_class2"]) and np.isnan(missing["auc_macro_ovr"]) and missing["auc_class0"] == 0.5
+
+
 def test_bootstrap_keeps_class_counts_and_is_seeded():
     y = np.array([0] * 5 + [1] * 3 + [2] * 7)
     idx = bootstrap_indices(y, 50, seed=3)

@@ -2,8 +2,9 @@
 
 Prints, in one run (Markdown tables, figures not pass/fail):
 1. the sgemm rate of torch here (2048 x 2048 float32) on 1 and 2 threads;
-2. per net and input (density: each input set at the default 128 px chips and batch 8; detection:
-   32 and 128 px at batch 16), on 1 and 2 threads: FLOPs per sample of a training step
+2. per net and input (density: each input set at the default 128 px chips and batch 8, as the fit
+   loop runs it: multilooked once, nn.optim.Adam; detection: the default 64 px at batch 4 and
+   128 px at batch 16), on 1 and 2 threads: FLOPs per sample of a training step
    (forward + backward, torch.utils.flop_counter.FlopCounterMode), samples/s, achieved GFLOP/s
    and its ratio to an sgemm measured right before it (so a loaded machine shifts both alike),
    for one model and for a 3-member ensemble (the default run's seeds), and layout variants
@@ -28,12 +29,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from landslide_sar.density.model import DensityNet, batch_loss
+from landslide_sar.density.model import DensityNet, block_counts, loss_from_sums, multilook_chips, weighted_loss_sums
 from landslide_sar.density.train import DensityTask
 from landslide_sar.detection.data import ChipArrays
 from landslide_sar.detection.model import ResNetUNet
 from landslide_sar.detection.train import DetectionTask, member_cross_entropy
 from landslide_sar.nn.fit import FitConfig, fit_ensemble
+from landslide_sar.nn.optim import Adam
 
 DENSITY_MODEL = {"width": 16, "depth": 3, "multilook": 4}  # config.yaml's density.model
 DETECTION_MODEL = {"base_width": 8, "depth": 3, "blocks_per_stage": 1}  # config.yaml's detection.model
@@ -75,18 +77,21 @@ def step_rate(step: Callable[[], None], device: torch.device, reps: int) -> floa
 def density_step(n_dem: int, n_sar: int, members: int, batch: int, px: int, device: torch.device, *,
                  dilated: bool = True, channels_last: bool = False,
                  multilook: int = DENSITY_MODEL["multilook"]) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
-    """(one training step, one forward+backward for the FLOP counter) of the density net."""
+    """(one training step, one forward+backward for the FLOP counter) of the density net as the
+    fit loop runs it (density.train.DensityTask): chips of `px` multilooked once beforehand, the
+    loss on the coarse output with per-block label counts, nn.optim.Adam."""
     model = DensityNet(n_dem, n_sar, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], dilated=dilated,
                        multilook=multilook, members=members)  # fmt: skip
     model = model.to(device)
-    x = torch.randn(batch, members, n_dem + n_sar, px, px, device=device)
+    x = multilook_chips(torch.randn(batch, members, n_dem + n_sar, px, px, device=device), multilook)
     y = torch.rand(batch, members, px, px, device=device) > 0.99
+    pos, neg = block_counts(y, torch.ones_like(y), multilook)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = Adam(model.parameters(), lr=1e-3)
 
     def fwd_bwd() -> None:
-        batch_loss(model(x), y).sum().backward()
+        loss_from_sums(*weighted_loss_sums(model(x, multilooked=True), pos, neg)).sum().backward()
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -105,7 +110,7 @@ def detection_step(members: int, batch: int, px: int, device: torch.device, *, c
     w = torch.tensor([1.0, 1.0], device=device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = Adam(model.parameters(), lr=1e-3)
 
     def fwd_bwd() -> None:
         member_cross_entropy(model(x), t, w)[0].sum().backward()
@@ -141,13 +146,14 @@ def throughput_rows(device: torch.device, threads: list[int], reps: int, quick: 
                       lambda m: density_step(*fused, m, 8, 128, device, channels_last=True)))  # fmt: skip
         cases.append(("density", "fused r3, K=1, undilated", 1, 8, lambda m: density_step(*fused, m, 8, 128, device, dilated=False)))
         cases.append(("density", "fused r3, K=1, batch 32", 1, 32, lambda m: density_step(*fused, m, 32, 128, device)))
-    for px in (32, 128):
+    for px, batch in ((64, 4), (128, 16)):  # the default (64 px chips, batch 4) and larger steps
         for k in (1, 3):
-            cases.append(("detection", f"{px} px, batch 16, K={k}", k, 16, lambda m, px=px: detection_step(m, 16, px, device)))
+            cases.append(("detection", f"{px} px, batch {batch}, K={k}", k, batch,
+                          lambda m, px=px, batch=batch: detection_step(m, batch, px, device)))  # fmt: skip
     if not quick:
-        cases.append(("detection", "32 px, batch 16, K=3, channels_last", 3, 16,
-                      lambda m: detection_step(m, 16, 32, device, channels_last=True)))  # fmt: skip
-        cases.append(("detection", "32 px, batch 64, K=3", 3, 64, lambda m: detection_step(m, 64, 32, device)))
+        cases.append(("detection", "64 px, batch 4, K=3, channels_last", 3, 4,
+                      lambda m: detection_step(m, 4, 64, device, channels_last=True)))  # fmt: skip
+        cases.append(("detection", "64 px, batch 16, K=3", 3, 16, lambda m: detection_step(m, 16, 64, device)))
     rows = []
     for n_threads in threads:
         torch.set_num_threads(n_threads)
@@ -172,7 +178,7 @@ def toy_density_task(n: int, px: int, device: torch.device) -> DensityTask:
     x = torch.randn(n, 16, px, px, generator=g)
     y = torch.rand(n, px, px, generator=g) > 0.99
     v = torch.ones(n, px, px, dtype=torch.bool)
-    return DensityTask((x, y, v), (x[:4], y[:4], v[:4]), 8, device)
+    return DensityTask((x, y, v), (x[:4], y[:4], v[:4]), 8, device, DENSITY_MODEL["multilook"])
 
 
 def toy_detection_task(n: int, px: int, seeds: list[int], device: torch.device) -> DetectionTask:
@@ -193,7 +199,8 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
     ks = (1, 3) if quick else (1, 3, 5)
     def density(grouped: bool) -> Callable[[int], torch.nn.Module]:
         def build(k: int) -> torch.nn.Module:
-            net = DensityNet(4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], members=k)
+            net = DensityNet(4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], multilook=DENSITY_MODEL["multilook"],
+                             members=k)  # fmt: skip
             net.grouped = grouped
             return net
 
@@ -210,8 +217,8 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
                                                  "val_loss", False, True),
         f"{dens}, members one after another": (lambda seeds: toy_density_task(32, 128, device), density(False), 8,
                                                "val_loss", False, False),
-        "detection (SAR+DEM, 32 px, 64 chips), grouped convs": (lambda seeds: toy_detection_task(64, 32, seeds, device),
-                                                                detection, 16, "val_auprc", True, True),
+        "detection (SAR+DEM, 64 px, 32 chips), grouped convs": (lambda seeds: toy_detection_task(32, 64, seeds, device),
+                                                                detection, 4, "val_auprc", True, True),
     }  # fmt: skip
     for name, (make_task, build, batch, monitor, higher, vectorise) in nets.items():
         for k in ks:

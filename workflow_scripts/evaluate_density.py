@@ -1,20 +1,19 @@
-"""Rule evaluate_density: random forest on percentile features, AUC per half and for the cross-prediction."""
+"""Rule evaluate_density: random forest on percentile features, AUC per half and for the cross-prediction, under every split."""
 
 from landslide_sar.io import run_rule
-from landslide_sar.density.evaluate import evaluate_density
+from landslide_sar.density.evaluate import evaluate_density_splits
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
     run_rule(
-        evaluate_density,
+        evaluate_density_splits,
         snakemake.log[0],
-        chips_table=snakemake.input.table,
-        features_half0=snakemake.input.features[0],
-        features_half1=snakemake.input.features[1],
+        chips_tables=list(snakemake.input.tables),
+        features=list(snakemake.input.features),
         forest_cfg=snakemake.params.forest,
         evaluation_cfg=snakemake.params.evaluation,
-        metrics_out=snakemake.output.metrics,
-        predictions_out=snakemake.output.predictions,
+        metrics_out=list(snakemake.output.metrics),
+        predictions_out=list(snakemake.output.predictions),
     )
 
 

@@ -169,7 +169,47 @@ def dataset_loss(
     return loss_from_sums(*sums).numpy()
 
 
+def _per_half(value: PathLike | Sequence[PathLike] | None, n: int, name: str) -> list[PathLike | None]:
+    """One path per half: a sequence of n paths, or one path (n == 1), or None for each."""
+    if value is None:
+        return [None] * n
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    value = list(value)
+    if len(value) != n:
+        raise InputError(f"train_density: {len(value)} {name} path(s) for {n} half/halves; expected one per half")
+    return value
+
+
 def train_density(
+    chips_zarr: PathLike,
+    chips_table: PathLike | pd.DataFrame,
+    half: int | Sequence[int],
+    inputs: str,
+    revisits: int,
+    model_cfg: Mapping,
+    training_cfg: Mapping,
+    threads: int,
+    model_out: PathLike | Sequence[PathLike],
+    history_out: PathLike | Sequence[PathLike],
+    percentiles: Sequence[float] | None = None,
+    features_out: PathLike | Sequence[PathLike] | None = None,
+    embeddings_out: PathLike | Sequence[PathLike] | None = None,
+) -> None:
+    """_train_half for each half given (an int or a sequence, e.g. [0, 1]), each output one path
+    per half, in ONE process: the rule trains both halves of an experiment in one job, so Python,
+    torch and the chip store start once (4 s of each job's start, docs/benchmark_training.md)."""
+    halves = [half] if isinstance(half, (int, np.integer)) else list(half)
+    n = len(halves)
+    outs = [_per_half(v, n, name) for v, name in ((model_out, "model_out"), (history_out, "history_out"),
+                                                  (features_out, "features_out"), (embeddings_out, "embeddings_out"))]  # fmt: skip
+    table = read_chips_table(chips_table)
+    for h, model_h, history_h, features_h, embeddings_h in zip(halves, *outs):
+        _train_half(chips_zarr, table, h, inputs, revisits, model_cfg, training_cfg, threads, model_h,  # type: ignore[arg-type]
+                    history_h, percentiles, features_h, embeddings_h)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _train_half(
     chips_zarr: PathLike,
     chips_table: PathLike | pd.DataFrame,
     half: int,
