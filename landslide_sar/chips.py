@@ -10,14 +10,15 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-import dask.array as da
-import geopandas as gpd
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
-from shapely.geometry import box
 from tqdm import tqdm
+
+if TYPE_CHECKING:  # dask, geopandas, rioxarray and shapely load in the functions that use them:
+    import geopandas as gpd  # the detection and density jobs import this module's names only (1-2 s)
 
 from .grid import InputError
 from .io import LogStream, atomic_path
@@ -139,6 +140,11 @@ def make_chips(
     `min_val_chips` validation chips among the usable ones (valid fraction at least
     `min_valid_fraction`), or an unlabelled area has no usable chip; the line gives the counts and
     the least valid channel with its acquisition date."""
+    import dask.array as da
+    import geopandas as gpd
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    from shapely.geometry import box
+
     cube = xr.open_zarr(cube_zarr, decode_coords="all")
     pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), n_pre, n_post)
     steps = pre + post
@@ -302,6 +308,8 @@ def split_chips(
     random (assign_splits, as make_chips does with the first split seed) or blocked by spatial
     blocks (assign_blocked_splits); logs each half's class mix and train / val counts. Fails like
     make_chips when a half has too few train or val chips."""
+    import geopandas as gpd
+
     table = gpd.read_file(chips_table, layer="chips")
     missing = [c for c in ("row", "col", "density_class", "subset", "geometry") if c not in table.columns]
     if missing:

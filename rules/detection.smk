@@ -11,19 +11,20 @@ rule train_detection:
     input:
         unpack(detection_cubes),
     output:
-        model=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/model.pt",
-        history=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/history.csv",
-        metrics=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/metrics.csv",
-        curves=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/curves.csv",
+        model=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}{{split}}/model.pt",
+        history=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}{{split}}/history.csv",
+        metrics=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}{{split}}/metrics.csv",
+        curves=f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}{{split}}/curves.csv",
         predictions=directory(
-            f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}/predictions.zarr"
+            f"{DETECTION_ROOT}/{{experiment}}/{{inputs}}_r{{revisits}}_{{aug}}{{split}}/predictions.zarr"
         ),
     log:
-        "logs/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}.log",
+        "logs/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}{split}.log",
     benchmark:
-        "benchmarks/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}.tsv"
+        "benchmarks/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}{split}.tsv"
     wildcard_constraints:
         inputs="vv|vh|sar|fused",
+        split=r"(_s\d+)?",  # the split seed; none: the first of chips.split_seeds
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -33,7 +34,7 @@ rule train_detection:
         gpu=1,
     params:
         regions=detection_regions,
-        chips=DETECTION["chips"] if DETECTION else {},
+        chips=detection_chips,
         model=DETECTION["model"] if DETECTION else {},
         training=DETECTION["training"] if DETECTION else {},
         augment=lambda w: DETECTION["augment"] if w.aug == "aug" else None,
@@ -42,7 +43,7 @@ rule train_detection:
         intervals=config["evaluation"],
     message:
         "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
-        "{wildcards.revisits} revisit(s), {wildcards.aug}"
+        "{wildcards.revisits} revisit(s), {wildcards.aug}, split seed {params.chips[split_seed]}"
     script:
         "../workflow_scripts/train_detection.py"
 
@@ -136,8 +137,8 @@ rule detection_differences:
 rule detection_figures:
     input:
         table=rules.detection_table.output.csv,
-        curves=detection_outputs("curves.csv"),
-        predictions=detection_outputs("predictions.zarr", "transfer"),
+        curves=detection_outputs("curves.csv", first_split=True),
+        predictions=detection_outputs("predictions.zarr", "transfer", first_split=True),
     output:
         auprc=report(
             f"{DETECTION_ROOT}/report/auprc_vs_revisits.png",

@@ -21,9 +21,16 @@ def detection_experiment(wildcards):
     return DETECTION_BY_KEY[
         (
             wildcards.experiment,
-            f"{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}",
+            f"{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}{wildcards.split}",
         )
     ]
+
+
+def detection_chips(wildcards):
+    """The chips settings of a train_detection job: chips.split_seeds replaced by its own
+    split_seed (so adding a split seed re-runs no existing experiment)."""
+    chips = {k: v for k, v in DETECTION["chips"].items() if k != "split_seeds"}
+    return {**chips, "split_seed": detection_experiment(wildcards).split_seed}
 
 
 def detection_cubes(wildcards):
@@ -48,12 +55,13 @@ def detection_regions(wildcards):
     }
 
 
-def detection_outputs(filename, experiment=None):
-    """`filename` of every detection experiment (of one kind when `experiment` is given)."""
+def detection_outputs(filename, experiment=None, first_split=False):
+    """`filename` of every detection experiment (of one kind when `experiment` is given; of the
+    first split seed only with `first_split`)."""
     return [
         e.path(DETECTION_ROOT, filename)
         for e in DETECTION_EXPERIMENTS
-        if experiment in (None, e.experiment)
+        if experiment in (None, e.experiment) and (e.first_split or not first_split)
     ]
 
 
@@ -66,11 +74,12 @@ def detection_truth_regions():
 
 
 def detection_oracle_inputs(wildcards):
-    """One predictions zarr per experiment kind (its experiments share the chips) and the
-    truth rasters of the synthetic regions."""
+    """One predictions zarr per experiment kind, of the first split seed (its experiments share
+    the chips), and the truth rasters of the synthetic regions."""
     first = {}
     for e in DETECTION_EXPERIMENTS:
-        first.setdefault(e.experiment, e.path(DETECTION_ROOT, "predictions.zarr"))
+        if e.first_split:
+            first.setdefault(e.experiment, e.path(DETECTION_ROOT, "predictions.zarr"))
     return {
         **first,
         "truth": [

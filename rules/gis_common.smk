@@ -13,6 +13,7 @@ def detection_map_experiment():
         e
         for e in DETECTION_EXPERIMENTS
         if e.experiment == "transfer"
+        and e.first_split
         and e.inputs == DETECTION_MAP["inputs"]
         and e.augment == DETECTION_MAP["augment"]
     )

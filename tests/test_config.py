@@ -106,6 +106,7 @@ def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_y
         ("detection.transfer", "time_steps", "revisits", ""),
         ("detection.map", "band_set", "inputs", ""),
         ("detection.chips", "max_steps", "max_revisits", ""),
+        ("detection.chips", "split_seed", "split_seeds", " (a list)"),
         ("detection.training", "seed", "seeds", " (a list)"),
         ("splits", "seed", "seeds", " (a list)"),
     ],

@@ -491,7 +491,7 @@ def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.Dat
     if not (tmp_path / "regionB" / "cube.zarr").exists():
         toy_cube(1, 96, 96).to_zarr(tmp_path / "regionB" / "cube.zarr", mode="w")
     cfg = detection_section(
-        chips={"size": 16, "split_seed": 0, "max_revisits": 2, **chips},
+        chips={"size": 16, "split_seeds": [0], "max_revisits": 2, **chips},
         model=MODEL,
         training={**TRAINING, "max_epochs": 2},
         baseline={"min_slope_deg": 10.0, "percentile": 90.0},
@@ -626,3 +626,23 @@ def test_differences_pair_the_grids_experiments() -> None:
     assert len(pairs) == 2 + 4 + 4 + 4 + 2 + 2 + 4
     # a comparison needs both experiments: without vv, no VV+VH - VV
     assert not any("- VV," in p[0] for p in comparisons([e for e in exps if not e[1].startswith("vv")]))
+
+
+def test_split_of_names_the_setting_and_split_seed_of_a_folder() -> None:
+    from landslide_sar.detection.differences import split_of
+    from landslide_sar.detection.report import experiments
+
+    assert split_of("fused_r4_noaug") == ("fused_r4_noaug", "")
+    assert split_of("sar_r2_aug_s43") == ("sar_r2_aug", "_s43")
+    with pytest.raises(InputError, match="expected <inputs>_r<revisits>_<aug|noaug>"):
+        split_of("fused_r4")
+    section = {
+        "within": {"region": "a", "inputs": ["vv"], "revisits": [1, 2], "augment": False, "elevation": True},
+        "transfer": {"train_region": "a", "test_region": "b", "inputs": ["sar"], "revisits": 2, "augment": [True],
+                     "elevation": False},
+        "chips": {"split_seeds": [7, 3]},
+    }  # fmt: skip
+    names = [(e.experiment, e.name, e.split_seed) for e in experiments(section)]
+    assert names == [("within", "vv_r1_noaug", 7), ("within", "vv_r2_noaug", 7), ("within", "vv_r1_noaug_s3", 3),
+                     ("within", "vv_r2_noaug_s3", 3), ("transfer", "sar_r2_aug", 7), ("transfer", "sar_r2_aug_s3", 3)]  # fmt: skip
+    assert all(split_of(n)[0] == e.setting for e, (_, n, _) in zip(experiments(section), names))

@@ -52,7 +52,14 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     assert {"experiment", "method", "seed", "region", "subset", "auprc", "no_skill", "inputs", "revisits", "augment"} <= set(table.columns)
     all_unet = table[table["method"] == "unet"]
     assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
-    unet = all_unet[all_unet["seed"] == "ensemble"]
+    # every experiment under both split seeds (chips.split_seeds), each its own test chips
+    assert set(all_unet["split_seed"]) == {42, 43}
+    assert all_unet.groupby(["experiment", "inputs", "revisits", "augment", "region", "subset"])["split_seed"].nunique().eq(2).all()
+    assert (out / "within" / "vh_r1_noaug_s43" / "metrics.csv").exists() and (out / "within" / "vh_r1_noaug" / "metrics.csv").exists()
+    both = all_unet[(all_unet["seed"] == "ensemble") & (all_unet["subset"] == "test") & (all_unet["experiment"] == "within")]
+    split_rows = both.set_index(["inputs", "revisits", "split_seed"])["n_positive"].unstack()
+    assert (split_rows[42] != split_rows[43]).any()  # another split: other test chips
+    unet = all_unet[(all_unet["seed"] == "ensemble") & (all_unet["split_seed"] == 42)]
     # within: 2 input sets x 2 revisits x (train, val, test); transfer: 2 augmentations x (train, val,
     # test of region_a; test of region_b)
     within = unet[unet["experiment"] == "within"]
@@ -62,7 +69,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     assert set(transfer["augment"]) == {True, False} and set(transfer["inputs"]) == {"sar"}
     assert set(zip(transfer["subset"], transfer["region"])) == {
         ("train", "region_a"), ("val", "region_a"), ("test", "region_a"), ("test", "region_b")}  # fmt: skip
-    assert len(table[table["method"] == "handwerger"]) == len(unet)
+    assert len(table[table["method"] == "handwerger"]) == 2 * len(unet)  # per split seed
     assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
     # the reported sets: every chip of the area (evaluation: all), some without landslides; train:
     # labelled chips only; every reported row has its interval around the estimate
@@ -82,12 +89,13 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
         assert oracle.loc[key, "auprc"] > 0.5 > ref.loc[key, "no_skill"].iloc[0]
     # the no-skill rows: AUPRC = the positive fraction of the chips they describe
     ns = table[table["method"] == "no_skill"]
-    assert len(ns) == len(unet.drop_duplicates(["experiment", "region", "subset", "revisits"]))
+    assert len(ns) == 2 * len(unet.drop_duplicates(["experiment", "region", "subset", "revisits"]))  # per split seed
     np.testing.assert_allclose(ns["auprc"], ns["n_positive"] / ns["n_pixels"], atol=1e-4)
     np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
     md = (out / "metrics.md").read_text()
     assert "Within region_a: test AUPRC" in md and "Transfer region_a → region_b" in md and "no skill" in md
-    assert " ± " in md and "oracle" in md and "] |" in md  # members' sd, ensembles' intervals
+    assert " ± " in md and "oracle" in md and "] |" in md  # runs' sd, ensembles' intervals
+    assert "2 seeds × 2 splits (mean ± sd)" in md and "ensemble, split 42 [interval]" in md
     for name in ("auprc_vs_revisits", "pr_curves", "transfer_maps"):
         png = out / "report" / f"{name}.png"
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
@@ -108,16 +116,17 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
     for _, r in diff.iterrows():
         assert r["ci_low"] <= r["ensemble_diff"] + 1e-4 and r["ensemble_diff"] <= r["ci_high"] + 1e-4
         assert r["verdict"] == ("holds" if r["ci_low"] > 0 else "reversed" if r["ci_high"] < 0 else "within noise")
-    # the ensembles' AUPRC in the differences are the table's (same chips, same pixels)
+    # the ensembles' AUPRC in the differences: the mean over split seeds of the table's (each
+    # split's ensembles on that split's test chips)
     r = diff[diff["comparison"] == "VH: 2 - 1 revisits"].iloc[0]
     ens = table[(table["seed"] == "ensemble") & (table["subset"] == "test") & (table["experiment"] == "within")]
-    got = ens.set_index(["inputs", "revisits"])["auprc"]
-    assert r["ensemble_a"] == pytest.approx(got[("vh", 2)], abs=1e-3) and r["ensemble_b"] == pytest.approx(got[("vh", 1)], abs=1e-3)
-    # member differences: member k against member k
+    got = ens[ens["inputs"] == "vh"].groupby("revisits")["auprc"].mean()
+    assert r["ensemble_a"] == pytest.approx(got[2], abs=1e-3) and r["ensemble_b"] == pytest.approx(got[1], abs=1e-3)
+    # run differences: member k against member k of the same split seed, over both split seeds
     members = table[(table["method"] == "unet") & table["seed"].isin(["0", "1"]) & (table["subset"] == "test")
-                    & (table["experiment"] == "within") & (table["inputs"] == "vh")].set_index(["seed", "revisits"])["auprc"]  # fmt: skip
-    d = [members[(k, 2)] - members[(k, 1)] for k in ("0", "1")]
-    assert r["member_diff"] == pytest.approx(np.mean(d), abs=1e-3) and r["n_seeds"] == 2
+                    & (table["experiment"] == "within") & (table["inputs"] == "vh")].set_index(["split_seed", "seed", "revisits"])["auprc"]  # fmt: skip
+    d = [members[(sp, k, 2)] - members[(sp, k, 1)] for sp in (42, 43) for k in ("0", "1")]
+    assert r["member_diff"] == pytest.approx(np.mean(d), abs=1e-3) and r["n_runs"] == 4 and r["n_splits"] == 2
     assert "| verdict |" in (out / "differences.md").read_text()
 
 
@@ -157,7 +166,7 @@ def test_adding_an_input_set_trains_only_the_new_models(detection_run: Path) -> 
     proc = snakemake(detection_run, config, "-n", "detection_all")
     counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in proc.stdout.splitlines())
               if len(parts) == 2 and parts[1].isdigit()}  # fmt: skip
-    assert counts.get("train_detection") == 2  # vv with 1 and 2 revisits; nothing else is retrained
+    assert counts.get("train_detection") == 4  # vv with 1 and 2 revisits, 2 split seeds; nothing else is retrained
     assert "generate_event" not in counts and "assemble_cube" not in counts
 
 

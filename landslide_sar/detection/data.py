@@ -191,11 +191,9 @@ def detection_chips(
             f"valid fraction >= {min_valid_fraction}; expected at least one"
         )
     times = np.asarray(cube["timestep"].values)
-    crs = ""
-    try:
-        crs = cube.rio.crs.to_string() if cube.rio.crs is not None else ""
-    except Exception:  # noqa: BLE001 - rioxarray absent or no CRS: coordinates still identify the chips
-        crs = ""
+    import rioxarray  # noqa: F401 - registers the .rio accessor (here: this module's importers need not load it)
+
+    crs = cube.rio.crs.to_string() if cube.rio.crs is not None else ""  # no CRS: coordinates still identify the chips
     chips = DetectionChips(
         sar_pre=np.stack(parts["pre"]),
         sar_post=np.stack(parts["post"]),

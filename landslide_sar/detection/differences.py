@@ -3,17 +3,20 @@ SAR+DEM - VV+VH at every revisits, most - fewest revisits for every input set, V
 VV+VH - VH, every U-Net - the VH-change baseline, and in transfer with - without augmentation and
 SAR+DEM - VV+VH on every test region.
 
-Per comparison: the mean and sd over training seeds of the member-wise AUPRC difference (member k
-against member k; the baseline, one "member", against each), and the ensembles' difference with
-a paired bootstrap interval over chips (the same resampled chips for both, and for every
-comparison on a region's test chips: landslide_sar.stats.chip_weights, auprc_samples). Verdict: "holds" (a above b), "reversed" (b above
-a) or "within noise" (the interval contains 0).
+Per comparison, within each split seed (chips.split_seeds: its own test chips): member k against
+member k (the baseline, one "member", against each) and the ensembles' difference with a paired
+bootstrap over chips (the same resampled chips for both, and for every comparison on a region's
+test chips: landslide_sar.stats.chip_weights, auprc_samples). Over the split seeds: the mean and
+sd of the runs' differences (split seed x training seed) and the mean of the splits' ensemble
+differences with the interval of the mean of their bootstrap samples. Verdict: "holds" (a above
+b), "reversed" (b above a) or "within noise" (the interval contains 0).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,7 +36,7 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 BASELINE = "baseline"  # b of a "net - baseline" comparison: experiment a's own VH-change baseline
 DIFFERENCE_COLUMNS = [
-    "comparison", "experiment", "region", "subset", "a", "b", "n_seeds", "member_diff", "member_diff_sd",
+    "comparison", "experiment", "region", "subset", "a", "b", "n_splits", "n_runs", "member_diff", "member_diff_sd",
     "ensemble_a", "ensemble_b", "ensemble_diff", "ci_low", "ci_high", "verdict",
 ]  # fmt: skip
 
@@ -44,7 +47,7 @@ def _name(inputs: str, revisits: int, augment: bool) -> str:
 
 def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
     """(label, experiment, a, b) of every difference the grid holds; experiments are
-    (experiment, name) pairs, name as Experiment.name (<inputs>_r<revisits>_<aug|noaug>)."""
+    (experiment, setting) pairs of one split, setting as Experiment.setting (<inputs>_r<revisits>_<aug|noaug>)."""
     have = set(experiments)
     parsed = {}
     for exp, name in experiments:
@@ -99,12 +102,23 @@ def _chips(pred: xr.Dataset, region: str, subset: str) -> np.ndarray:
                           & (np.asarray(pred["subset"].values).astype(str) == subset))  # fmt: skip
 
 
-def difference_rows(
+def split_of(name: str) -> tuple[str, str]:
+    """(setting, split suffix) of an experiment folder name: "fused_r4_noaug_s43" ->
+    ("fused_r4_noaug", "_s43"); the first split seed's folders have no suffix."""
+    m = re.fullmatch(r"(.+_(?:aug|noaug))(_s\d+)?", name)
+    if m is None:
+        raise InputError(f"detection experiment {name!r}; expected <inputs>_r<revisits>_<aug|noaug>[_s<seed>]")
+    return m.group(1), m.group(2) or ""
+
+
+def _split_parts(
     metrics: Mapping[tuple[str, str], pd.DataFrame], predictions: Mapping[tuple[str, str], xr.Dataset],
     pairs: Sequence[tuple[str, str, str, str]], intervals: Mapping[str, Any],
-) -> pd.DataFrame:  # fmt: skip
-    """One row per (label, experiment, a, b) and test set (region, subset "test") that a holds."""
-    n_samples, seed, level = int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"])
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per (label, experiment, a, b) of ONE split and test set (region, subset "test") that a
+    holds: the member-wise differences (member k against member k), the ensembles' AUPRC and
+    the bootstrap samples of their difference over that split's test chips."""
+    n_samples, seed = int(intervals["bootstrap_samples"]), int(intervals["seed"])
     weights: dict[str, np.ndarray] = {}  # per region: the bootstrap samples of its test chips, shared by all
     scored: dict[tuple, tuple[float, np.ndarray]] = {}  # (experiment, name, region, var) -> (AUPRC, samples)
 
@@ -121,7 +135,7 @@ def difference_rows(
                            auprc_samples(label, values, valid, weights[region]))  # fmt: skip
         return scored[key]
 
-    rows = []
+    parts = []
     for label, exp, a, b in pairs:
         pa = predictions[(exp, a)]
         pb = pa if b == BASELINE else predictions[(exp, b)]
@@ -135,41 +149,78 @@ def difference_rows(
                 raise InputError(f"{exp}/{a} and {exp}/{b}: different test chips of {region}; expected one split")
             est_a, samples_a = score(exp, a, region, "prob", pa, ia)
             est_b, samples_b = score(exp, a, region, "baseline", pa, ia) if b == BASELINE else score(exp, b, region, "prob", pb, ib)
-            low, high = percentile_interval(samples_a - samples_b, level)
             ma = _members(metrics[(exp, a)], "unet", region, "test")
             mb = _members(metrics[(exp, a)], "handwerger", region, "test") if b == BASELINE else _members(
                 metrics[(exp, b)], "unet", region, "test")  # fmt: skip
             if len(mb) == 1 and len(ma) > 1:  # the baseline: one member against each of the net's
                 mb = pd.Series(mb.iloc[0], index=ma.index)
             seeds = ma.index.intersection(mb.index)
-            diff, sd = mean_sd((ma[seeds] - mb[seeds]).tolist())
-            rows.append({
-                "comparison": label, "experiment": exp, "region": region, "subset": "test", "a": a,
-                "b": "VH change baseline" if b == BASELINE else b, "n_seeds": int(len(seeds)),
-                "member_diff": diff, "member_diff_sd": sd, "ensemble_a": est_a, "ensemble_b": est_b,
-                "ensemble_diff": est_a - est_b, "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
+            parts.append({
+                "comparison": label, "experiment": exp, "region": region, "a": split_of(a)[0],
+                "b": "VH change baseline" if b == BASELINE else split_of(b)[0],
+                "member_diffs": (ma[seeds] - mb[seeds]).to_numpy(dtype=float), "ensemble_a": est_a,
+                "ensemble_b": est_b, "samples": samples_a - samples_b,
             })  # fmt: skip
+    return parts
+
+
+def difference_rows(
+    metrics: Mapping[tuple[str, str], pd.DataFrame], predictions: Mapping[tuple[str, str], xr.Dataset],
+    experiments: Sequence[tuple[str, str]], intervals: Mapping[str, Any],
+) -> pd.DataFrame:  # fmt: skip
+    """One row per comparison (label, experiment, a, b) and test region, over every split seed.
+
+    Within each split seed the comparison is paired on that split's test chips (_split_parts);
+    over split seeds: the member-wise differences of every run (split seed x training seed)
+    give the mean ± sd; the ensembles' AUPRC and their difference are the means over split
+    seeds, its interval the percentile interval of the mean of the splits' bootstrap samples
+    (each split's test chips resampled on their own)."""
+    level = float(intervals["interval"])
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for exp, name in experiments:
+        groups.setdefault(split_of(name)[1], []).append((exp, name))
+    parts: list[dict[str, Any]] = []
+    for suffix, keys in groups.items():
+        settings = [(exp, split_of(name)[0]) for exp, name in keys]
+        pairs = [(label, exp, a + suffix, b if b == BASELINE else b + suffix) for label, exp, a, b in comparisons(settings)]
+        parts += _split_parts(metrics, predictions, pairs, intervals)
+    merged: dict[tuple, list[dict[str, Any]]] = {}
+    for p in parts:
+        merged.setdefault((p["comparison"], p["experiment"], p["region"], p["a"], p["b"]), []).append(p)
+    rows = []
+    for (label, exp, region, a, b), ps in merged.items():
+        diff, sd = mean_sd(np.concatenate([p["member_diffs"] for p in ps]).tolist())
+        low, high = percentile_interval(np.mean([p["samples"] for p in ps], axis=0), level)
+        est_a, est_b = float(np.mean([p["ensemble_a"] for p in ps])), float(np.mean([p["ensemble_b"] for p in ps]))
+        rows.append({
+            "comparison": label, "experiment": exp, "region": region, "subset": "test", "a": a, "b": b,
+            "n_splits": len(ps), "n_runs": int(sum(len(p["member_diffs"]) for p in ps)), "member_diff": diff,
+            "member_diff_sd": sd, "ensemble_a": est_a, "ensemble_b": est_b, "ensemble_diff": est_a - est_b,
+            "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
+        })  # fmt: skip
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
 def markdown_differences(table: pd.DataFrame, level: float) -> str:
     """The differences as Markdown: members' mean ± sd, ensembles' difference [interval], verdict."""
     lines = [
-        f"| difference (test AUPRC) | experiment | test chips of | members: mean ± sd | ensembles | "
+        f"| difference (test AUPRC) | experiment | test chips of | runs: mean ± sd | ensembles (mean over splits) | "
         f"{100 * level:g} % interval (chips) | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_seeds"] < 2 else f" ± {r['member_diff_sd']:.3f}"
+        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_runs"] < 2 else f" ± {r['member_diff_sd']:.3f}"
         lines.append(
-            f"| {r['comparison']} | {r['experiment']} | {r['region']} | {r['member_diff']:+.3f}{sd} (n={r['n_seeds']}) | "
+            f"| {r['comparison']} | {r['experiment']} | {r['region']} | {r['member_diff']:+.3f}{sd} (n={r['n_runs']}) | "
             f"{r['ensemble_a']:.3f} - {r['ensemble_b']:.3f} = {r['ensemble_diff']:+.3f} | "
             f"{r['ci_low']:+.3f} … {r['ci_high']:+.3f} | {r['verdict']} |"
         )
-    lines += ["", "paired: member k against member k (same seed; the baseline against every member) on the same test "
-              "chips; the interval is a bootstrap over those chips (stratified by chips with / without landslides), "
-              "the same samples for both. holds: the interval is above 0; reversed: below 0; within noise: it "
-              "contains 0."]  # fmt: skip
+    lines += ["", "paired: run against run (the same split seed and training seed; the baseline against every member "
+              "of its split) on the same test chips; ensembles: each split seed's ensemble against the other's on "
+              "that split's test chips, averaged over the split seeds; the interval is a bootstrap over the test "
+              "chips (stratified by chips with / without landslides, the same samples for both), each split's "
+              "chips resampled on their own and the differences averaged. holds: the interval is above 0; "
+              "reversed: below 0; within noise: it contains 0."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +238,7 @@ def detection_differences(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         pred = {k: xr.open_zarr(p).load() for k, p in zip(keys, predictions)}
-    table = difference_rows(met, pred, comparisons(keys), intervals)
+    table = difference_rows(met, pred, keys, intervals)
     text = markdown_differences(table, float(intervals["interval"]))
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

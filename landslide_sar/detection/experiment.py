@@ -34,6 +34,7 @@ from landslide_sar.detection.data import (
 from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.predict import predict_chips
+from landslide_sar.detection.report import split_seeds
 from landslide_sar.detection.train import train_detection
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
@@ -46,7 +47,7 @@ PathLike = str | os.PathLike
 METRIC_COLUMNS = [
     "method", "seed", "region", "subset", "auprc", "auprc_ci_low", "auprc_ci_high", "no_skill", "no_skill_ci_low",
     "no_skill_ci_high", "n_chips", "n_labelled_chips", "n_pixels", "n_positive", "precision", "recall", "f1",
-    "threshold", "inputs", "revisits", "n_pre", "augment", "elevation",
+    "threshold", "inputs", "revisits", "n_pre", "augment", "elevation", "split_seed",
 ]  # fmt: skip
 EVALUATED = ("test",)  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
 DEFAULT_INTERVALS = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
@@ -168,7 +169,7 @@ def run_detection_experiment(
     times default to the cubes' `event_time` attributes, region names to the cube folders' names.
 
     The training region's chips are split train / val / test (chips.val_fraction,
-    chips.test_fraction, chips.split_seed; stratified by labelled chips); train keeps the chips of
+    chips.test_fraction, chips.split_seed (default: the first of chips.split_seeds); stratified by labelled chips); train keeps the chips of
     chips.selection.train, val and test (and the test cube's chips) those of
     chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
     never seen before scoring.
@@ -215,7 +216,8 @@ def run_detection_experiment(
 
     region_chips = load(train_cube, train_event_time, train_region)
     npos = n_positive(region_chips)
-    split = split_chips(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), int(ch["split_seed"]))
+    split_seed = int(ch["split_seed"]) if "split_seed" in ch else split_seeds(ch)[0]
+    split = split_chips(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed)
     sets: dict[str, DetectionChips] = {}
     for subset, idx in split.items():
         keep = select_chips(npos[idx], selection["train" if subset == "train" else "evaluation"], min_pos)
@@ -274,7 +276,7 @@ def run_detection_experiment(
 
     metrics = pd.DataFrame(rows)
     for k, v in (("inputs", inputs), ("revisits", int(revisits)), ("n_pre", n_pre_),
-                 ("augment", bool(augment)), ("elevation", bool(elevation))):  # fmt: skip
+                 ("augment", bool(augment)), ("elevation", bool(elevation)), ("split_seed", split_seed)):  # fmt: skip
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
     for _, r in metrics.iterrows():
@@ -287,7 +289,7 @@ def run_detection_experiment(
         pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
     attrs = {"inputs": inputs, "revisits": int(revisits), "n_pre": n_pre_, "augment": int(bool(augment)),
              "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
-             "best_epoch": summary["best_epoch"], "seeds": summary["seeds"]}  # fmt: skip
+             "best_epoch": summary["best_epoch"], "seeds": summary["seeds"], "split_seed": split_seed}  # fmt: skip
     if predictions_out is not None:
         _write_predictions(predictions_out, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)

@@ -41,31 +41,51 @@ class Experiment:
     train_region: str
     test_region: str | None  # None: within one region (train / val chips only)
     elevation: bool
+    split_seed: int = 42  # of the train / val / test split of the training region (chips.split_seeds)
+    first_split: bool = True  # the first of chips.split_seeds: its folder has no suffix (the map's)
+
+    @property
+    def setting(self) -> str:
+        """<inputs>_r<revisits>_<aug|noaug>: the experiment without its split."""
+        return f"{self.inputs}_r{self.revisits}_{'aug' if self.augment else 'noaug'}"
 
     @property
     def name(self) -> str:
-        """The target's folder under results/detection/{experiment}/."""
-        return f"{self.inputs}_r{self.revisits}_{'aug' if self.augment else 'noaug'}"
+        """The target's folder under results/detection/{experiment}/: the setting, and _s<seed>
+        for every split seed but the first."""
+        return self.setting + ("" if self.first_split else f"_s{self.split_seed}")
 
     def path(self, root: str, filename: str) -> str:
         return f"{root}/{self.experiment}/{self.name}/{filename}"
 
 
+def split_seeds(chips: Mapping[str, Any]) -> list[int]:
+    """chips.split_seeds (a list; the first is the map's split)."""
+    seeds = chips.get("split_seeds", [42])
+    return [int(s) for s in ([seeds] if isinstance(seeds, (int, np.integer)) else seeds)]
+
+
 def experiments(detection: Mapping[str, Any]) -> list[Experiment]:
     """Every experiment of the config's `detection` section (as landslide_sar.config.validate_config
-    checked it: regions are areas, revisits within chips.max_revisits), within first."""
+    checked it: regions are areas, revisits within chips.max_revisits), within first, each once
+    per split seed (chips.split_seeds), the first split seed's first."""
     within, transfer = detection["within"], detection["transfer"]
-    out = [
-        Experiment("within", b, int(n), bool(within["augment"]), within["region"], None, bool(within["elevation"]))
-        for b in within["inputs"]
-        for n in within["revisits"]
-    ]
-    out += [
-        Experiment("transfer", b, int(transfer["revisits"]), bool(a), transfer["train_region"],
-                   transfer["test_region"], bool(transfer["elevation"]))  # fmt: skip
-        for b in transfer["inputs"]
-        for a in transfer["augment"]
-    ]
+    seeds = split_seeds(detection.get("chips", {}))
+    out = []
+    for k, seed in enumerate(seeds):
+        out += [
+            Experiment("within", b, int(n), bool(within["augment"]), within["region"], None, bool(within["elevation"]),
+                       seed, k == 0)  # fmt: skip
+            for b in within["inputs"]
+            for n in within["revisits"]
+        ]
+    for k, seed in enumerate(seeds):
+        out += [
+            Experiment("transfer", b, int(transfer["revisits"]), bool(a), transfer["train_region"],
+                       transfer["test_region"], bool(transfer["elevation"]), seed, k == 0)  # fmt: skip
+            for b in transfer["inputs"]
+            for a in transfer["augment"]
+        ]
     return out
 
 
@@ -99,7 +119,10 @@ def detection_table(
     df = _read(metrics, [{"experiment": _experiment_of(p)} for p in metrics])
     if df.empty:
         raise InputError("no detection metrics rows; expected at least one experiment")
-    keys = ["experiment", "region", "subset", "revisits", "n_pre"]
+    if "split_seed" not in df.columns:  # metrics of one split (e.g. written before split seeds)
+        df["split_seed"] = 0
+    first_split = int(df["split_seed"].iloc[0])  # the first file is the first split seed's (experiments())
+    keys = ["experiment", "region", "subset", "revisits", "n_pre", "split_seed"]
     counts = ["n_chips", "n_labelled_chips", "n_pixels", "n_positive"]
     ens = df[(df["method"] == "unet") & (df["seed"].astype(str) == ENSEMBLE)]
     ns = ens.drop_duplicates(keys)[keys + ["no_skill", "no_skill_ci_low", "no_skill_ci_high", *counts]].copy()
@@ -113,13 +136,14 @@ def detection_table(
         table[col] = table[col].astype("Int64")
     table["method"] = pd.Categorical(table["method"], list(METHODS), ordered=True)
     table = table.sort_values(["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable")
+    table["split_seed"] = table["split_seed"].astype("Int64")  # empty on the oracle's rows (the first split's chips)
     table["method"] = table["method"].astype(str)
     table = table[["experiment", *[c for c in df.columns if c != "experiment"]]].reset_index(drop=True)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(md_out) as tmp:
         with open(tmp, "w") as f:
-            f.write(markdown_tables(table, interval_level))
+            f.write(markdown_tables(table, interval_level, first_split))
     logger.info("detection table: %d rows from %d experiment file(s)", len(table), len(metrics))
     return table
 
@@ -143,22 +167,34 @@ def _fmt_ci(x: float, low: float, high: float) -> str:
 MEMBER_KEYS = ["experiment", "region", "subset", "inputs", "revisits", "n_pre", "augment", "elevation"]
 
 
-def unet_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """The U-Net rows collapsed over their members (training seeds): per experiment, region,
-    subset and setting, `auprc` = mean over seeds, `auprc_sd`, `n_seeds`, and `auprc_ensemble`
-    (the members' mean probability) with its interval `ensemble_ci_low` / `ensemble_ci_high`."""
+def unet_summary(table: pd.DataFrame, first_split: int | None = None) -> pd.DataFrame:
+    """The U-Net rows collapsed over their runs (training seed x split seed): per experiment,
+    region, subset and setting, `auprc` = mean over runs, `auprc_sd`, `n_runs`, `n_seeds`,
+    `n_splits`; `auprc_ensemble` (the members' mean probability) of the first split seed with
+    its interval `ensemble_ci_low` / `ensemble_ci_high`, and the ensembles' mean and sd over the
+    split seeds (`ensemble_split_mean`, `ensemble_split_sd`)."""
     u = table[table["method"] == "unet"].copy()
     u["seed"] = u["seed"].astype(str) if "seed" in u else "0"
+    if "split_seed" not in u:
+        u["split_seed"] = 0
+    if first_split is None:
+        first_split = int(u["split_seed"].iloc[0]) if len(u) else 0
     members = u[u["seed"] != ENSEMBLE]
     g = members.groupby(MEMBER_KEYS, sort=False)["auprc"]
     out = g.mean().to_frame("auprc")
     out["auprc_sd"] = g.std(ddof=1)
-    out["n_seeds"] = g.size()
-    ens = u[u["seed"] == ENSEMBLE].set_index(MEMBER_KEYS)
+    out["n_runs"] = g.size()
+    out["n_seeds"] = members.groupby(MEMBER_KEYS, sort=False)["seed"].nunique()
+    out["n_splits"] = members.groupby(MEMBER_KEYS, sort=False)["split_seed"].nunique()
+    ens_all = u[u["seed"] == ENSEMBLE]
+    ens = ens_all[ens_all["split_seed"].astype(int) == int(first_split)].set_index(MEMBER_KEYS)
     out["auprc_ensemble"] = ens["auprc"].reindex(out.index)
     for side in ("low", "high"):
         col = f"auprc_ci_{side}"
         out[f"ensemble_ci_{side}"] = ens[col].reindex(out.index) if col in ens else np.nan
+    by_split = ens_all.groupby(MEMBER_KEYS, sort=False)["auprc"]
+    out["ensemble_split_mean"] = by_split.mean().reindex(out.index)
+    out["ensemble_split_sd"] = by_split.std(ddof=1).reindex(out.index)
     return out.reset_index().assign(method="unet")
 
 
@@ -185,10 +221,24 @@ def _chips_line(t: pd.DataFrame) -> str:
     return "Chips: " + "; ".join(parts) + "." if parts else ""
 
 
-def markdown_tables(table: pd.DataFrame, level: float = 0.95) -> str:
-    """The two tables of the papers as Markdown, from detection_table's rows: U-Nets as members'
-    mean ± sd and the ensemble with its bootstrap interval over chips; the reference rows."""
+def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int | None = None) -> str:
+    """The two tables of the papers as Markdown, from detection_table's rows: U-Nets as the runs'
+    mean ± sd (training seed x split seed) and the first split seed's ensemble with its bootstrap
+    interval over chips; the reference rows of the first split seed's test chips."""
     out = []
+    split = table["split_seed"] if "split_seed" in table else pd.Series(pd.NA, index=table.index)
+    if first_split is None:
+        first_split = int(split.dropna().iloc[0]) if split.notna().any() else 0
+    first = table[split.isna() | (split == first_split)]  # the reference rows and chips: the first split's
+    n_splits = int(split.dropna().nunique()) or 1
+
+    def runs(vals: pd.DataFrame) -> str:
+        n_seeds = int(vals["n_seeds"].max())
+        return f"{n_seeds} seeds × {n_splits} splits" if n_splits > 1 else f"{n_seeds} members"
+
+    def ensemble(vals: pd.DataFrame) -> str:
+        return f"ensemble, split {first_split} [interval]" if n_splits > 1 else "ensemble [interval]"
+
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     if not w.empty:
         revisits = sorted(int(n) for n in w["revisits"].dropna().unique())
@@ -196,17 +246,16 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95) -> str:
         out += [f"### Within {region}: test AUPRC (poster's grid; test chips never trained on or selected with)\n",
                 "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
                 "|---" * (len(revisits) + 1) + "|"]  # fmt: skip
-        u = unet_summary(w)
+        u = unet_summary(w, first_split)
         for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
             vals = u[u["inputs"] == b].set_index("revisits")
-            n_seeds = int(vals["n_seeds"].max())
-            out.append(f"| U-Net {INPUT_LABELS[b]}, {n_seeds} members (mean ± sd) | " + " | ".join(
+            out.append(f"| U-Net {INPUT_LABELS[b]}, {runs(vals)} (mean ± sd) | " + " | ".join(
                 _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits) + " |")  # fmt: skip
-            out.append(f"| U-Net {INPUT_LABELS[b]}, ensemble [interval] | " + " | ".join(
+            out.append(f"| U-Net {INPUT_LABELS[b]}, {ensemble(vals)} | " + " | ".join(
                 _fmt_ci(vals["auprc_ensemble"].get(n), vals["ensemble_ci_low"].get(n), vals["ensemble_ci_high"].get(n))
                 for n in revisits) + " |")  # fmt: skip
-        out += _reference_rows(w, revisits, "revisits")
-        line = _chips_line(table[table["experiment"] == "within"])
+        out += _reference_rows(w.loc[w.index.intersection(first.index)], revisits, "revisits")
+        line = _chips_line(first[first["experiment"] == "within"])
         out.append(f"\n{line}" if line else "")
         out.append("")
     t = table[(table["experiment"] == "transfer") & (table["subset"] == "test")]
@@ -219,26 +268,28 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95) -> str:
         out += [f"### Transfer {train_r} → {', '.join(test_r)}: test AUPRC (transfer paper's Table 1)\n",
                 "| inputs | augmentation | " + " | ".join(f"{r} (test)" for r in order) + " |",
                 "|---|---|" + "---|" * len(order)]  # fmt: skip
-        for line in _reference_rows(t, order, "region"):
+        for line in _reference_rows(t.loc[t.index.intersection(first.index)], order, "region"):
             name, rest = line[2:].split(" | ", 1)
             out.append(f"| {name} | | {rest}")
-        u = unet_summary(t)
+        u = unet_summary(t, first_split)
         for (b, a), g in u.groupby(["inputs", "augment"], sort=False):
             el = " (no elevation)" if b == "fused" and not g["elevation"].iloc[0] else ""
             g = g.set_index("region")
             name = f"U-Net {INPUT_LABELS.get(b, b)}{el}"
             aug = "with" if a else "without"
-            out.append(f"| {name}, members | {aug} | " + " | ".join(
+            out.append(f"| {name}, {runs(g)} | {aug} | " + " | ".join(
                 _fmt(g["auprc"].get(r), g["auprc_sd"].get(r)) for r in order) + " |")  # fmt: skip
-            out.append(f"| {name}, ensemble | {aug} | " + " | ".join(
+            out.append(f"| {name}, {ensemble(g)} | {aug} | " + " | ".join(
                 _fmt_ci(g["auprc_ensemble"].get(r), g["ensemble_ci_low"].get(r), g["ensemble_ci_high"].get(r))
                 for r in order) + " |")  # fmt: skip
-        out.append("\n" + _chips_line(table[table["experiment"] == "transfer"]))
+        out.append("\n" + _chips_line(first[first["experiment"] == "transfer"]))
         out.append("")
-    out.append("Members: mean ± sd over the training seeds; ensemble: the members' mean probability; [interval]: "
-               f"the {100 * level:g} % percentile interval of a bootstrap over the test chips (stratified by chips "
-               "with / without landslides; config `evaluation`). The oracle reads the generated truth (a reference, "
-               "never a model input).")  # fmt: skip
+    out.append("Runs: mean ± sd over the members (training seeds) of every split seed (chips.split_seeds; each "
+               "its own train / val / test chips of the training region); ensemble: the members' mean probability, of "
+               f"split seed {first_split} (the map's); [interval]: the {100 * level:g} % percentile interval of a "
+               "bootstrap over its test chips (stratified by chips with / without landslides; config `evaluation`). "
+               f"Reference rows and chip counts: split seed {first_split}'s test chips; metrics.csv holds every "
+               "split's. The oracle reads the generated truth (a reference, never a model input).")  # fmt: skip
     return "\n".join(out) + "\n"
 
 
@@ -252,13 +303,16 @@ def _plt():
 
 
 def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
-    """The poster's figure: test AUPRC against revisits, one line per input set (the ensemble
-    with its bootstrap interval over chips as error bars, the members' mean as open markers),
-    with the VH-change baseline, the oracle and the no-skill line."""
+    """The poster's figure: test AUPRC against revisits, one line per input set (the first split
+    seed's ensemble with its bootstrap interval over chips as error bars, the runs' mean over
+    every split seed as open markers), with that split's VH-change baseline and no-skill line,
+    and the oracle."""
     plt = _plt()
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
+    split = w["split_seed"] if "split_seed" in w else pd.Series(pd.NA, index=w.index)
+    first_split = int(split.dropna().iloc[0]) if split.notna().any() else None
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    u = unet_summary(w)
+    u = unet_summary(w, first_split)
     for k, b in enumerate([b for b in INPUT_LABELS if b in set(u["inputs"])]):
         g = u[u["inputs"] == b].sort_values("revisits")
         x = g["revisits"].to_numpy(dtype=float) + 0.06 * (k - 1.5)  # side by side, so the bars do not overlap
@@ -267,13 +321,14 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
                            label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}, interval")  # fmt: skip
         ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
     for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
-        g = w[w["method"] == method].groupby("revisits")["auprc"].first()
+        ref = w[(w["method"] == method) & (split.isna() | (split == first_split))]
+        g = ref.groupby("revisits")["auprc"].first()
         if len(g):
             ax.plot(g.index, g.values, style, color=color, label=label)
     oracle = w[w["method"] == "oracle"]
     if len(oracle):
         ax.axhline(float(oracle["auprc"].iloc[0]), color="tab:green", ls="-.", lw=1, label="oracle (true covered fraction)")
-    ax.plot([], [], "o", mfc="none", color="0.4", label="members' mean")
+    ax.plot([], [], "o", mfc="none", color="0.4", label="runs' mean (seeds x splits)")
     revisits = sorted(w.loc[w["method"] != "oracle", "revisits"].dropna().unique()) if len(w) else [1]
     ax.set_xticks(revisits)
     ax.set_xlabel("revisits: acquisitions averaged after the event (and as many before)")
