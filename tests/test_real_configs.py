@@ -164,3 +164,14 @@ def test_root_default_dry_run_is_config_yaml() -> None:
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert areas == set(cfg["areas"]) | {"detection"}
     assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 4 * 4 + 2 * 2
+
+
+def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
+    """config/overlays/one_split.yaml merged after config.yaml (the README's shorter run): the
+    same experiments and seeds, one density split and one detection split."""
+    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/one_split.yaml")
+    full, _ = _root_jobs_and_areas()
+    assert jobs["train_density"] == 1 + 2 * 3 and full["train_density"] == 4 * jobs["train_density"]
+    assert jobs["train_detection"] == 4 * 4 + 2 * 2 and full["train_detection"] == 2 * jobs["train_detection"]
+    assert "split_chips" not in jobs and jobs["evaluate_density"] == full["evaluate_density"]
+    assert areas == set(yaml.safe_load((ROOT / "config.yaml").read_text())["areas"]) | {"detection"}
