@@ -28,6 +28,7 @@ from landslide_sar.density.model import (
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
+from landslide_sar.grid import InputError
 
 PERCENTILES = list(range(5, 100, 5))
 TRAINING = dict(seeds=[0], max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
@@ -386,6 +387,22 @@ def test_prediction_in_the_training_job_equals_the_saved_model_applied(toy_event
     pd.testing.assert_frame_equal(pd.read_csv(d / "again.csv"), pd.read_csv(d / "features0.csv"))
     a, b = (xr.open_zarr(d / name)["embedding"].values for name in ("again.zarr", "embeddings0.zarr"))
     assert a.shape[0] == len(TRAINING["seeds"]) and np.array_equal(a, b, equal_nan=True)
+
+
+def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    """The rule's call (half=[0, 1], one path per half) trains and predicts exactly what one call
+    per half does; a list of the wrong length is one line."""
+    d, table = toy_event
+    outs = {k: [tmp_path / f"{k}{h}{ext}" for h in (0, 1)] for k, ext in
+            (("model", ".pt"), ("history", ".csv"), ("features", ".csv"), ("embeddings", ".zarr"))}  # fmt: skip
+    train_density(d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"], outs["history"],
+                  PERCENTILES, outs["features"], outs["embeddings"])  # fmt: skip
+    for h in (0, 1):
+        a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (outs["model"][h], d / f"model{h}.pt"))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        pd.testing.assert_frame_equal(pd.read_csv(outs["features"][h]), pd.read_csv(d / f"features{h}.csv"))
+    with pytest.raises(InputError, match="1 model_out path"):
+        train_density(d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"][:1], outs["history"])
 
 
 def test_saved_forests_are_the_evaluated_ones(toy_event: tuple[Path, pd.DataFrame]) -> None:

@@ -102,7 +102,7 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     assert cfg["density"]["areas"] == ["embedded"] and {"region_a", "region_b"} <= set(cfg["areas"])
     proc = snakemake(tmp_path, ROOT / "config.yaml", "-n", "all")
     jobs = _jobs(proc.stdout)
-    assert jobs["train_detection"] == 4 * 4 + 2 * 2 and jobs["detection_table"] == jobs["detection_figures"] == 1
+    assert jobs["train_detection"] == 2 * (4 * 4 + 2 * 2) and jobs["detection_table"] == jobs["detection_figures"] == 1  # 2 split seeds
     assert jobs["detection_oracle"] == jobs["detection_differences"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
     # split schemes (random, blocked) x split seeds (42, 43) x halves x (DEM once + SAR, fused x 3 revisits)
@@ -163,7 +163,7 @@ def test_root_default_dry_run_is_config_yaml() -> None:
     assert (jobs, areas) == _root_jobs_and_areas("--configfile", "config.yaml")
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert areas == set(cfg["areas"]) | {"detection"}
-    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 4 * 4 + 2 * 2
+    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 2 * (4 * 4 + 2 * 2)  # 2 split seeds
 
 
 def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
