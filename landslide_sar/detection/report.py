@@ -318,7 +318,8 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
         x = g["revisits"].to_numpy(dtype=float) + 0.06 * (k - 1.5)  # side by side, so the bars do not overlap
         yerr = np.vstack([g["auprc_ensemble"] - g["ensemble_ci_low"], g["ensemble_ci_high"] - g["auprc_ensemble"]])
         bars = ax.errorbar(x, g["auprc_ensemble"], yerr=np.nan_to_num(yerr), marker="o", capsize=3,
-                           label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}, interval")  # fmt: skip
+                           label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}"
+                                 f"{'' if first_split is None or int(g['n_splits'].max()) < 2 else f', split {first_split}'}, interval")  # fmt: skip
         ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
     for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
         ref = w[(w["method"] == method) & (split.isna() | (split == first_split))]
