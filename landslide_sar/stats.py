@@ -16,8 +16,9 @@ average_precision_score, which the unit weights reproduce exactly).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -215,3 +216,14 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     if v.size == 0:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def difference_cells(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The Markdown cells of one paired-difference row (density's and detection's tables): the
+    runs' mean ± sd (n), the ensembles' a - b = difference, and the interval."""
+    sd = "" if not np.isfinite(row["member_diff_sd"]) or row["n_runs"] < 2 else f" ± {row['member_diff_sd']:.3f}"
+    return (
+        f"{row['member_diff']:+.3f}{sd} (n={row['n_runs']})",
+        f"{row['ensemble_a']:.3f} - {row['ensemble_b']:.3f} = {row['ensemble_diff']:+.3f}",
+        f"{row['ci_low']:+.3f} … {row['ci_high']:+.3f}",
+    )

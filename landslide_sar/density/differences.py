@@ -24,7 +24,7 @@ from landslide_sar.density.pool import pool_runs
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.stats import macro_auc, mean_sd, paired_auc_difference, verdict
+from landslide_sar.stats import difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +132,7 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
         "|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_runs"] < 2 else f" ± {r['member_diff_sd']:.3f}"
-        lines.append(
-            f"| {r['comparison']} | {r['member_diff']:+.3f}{sd} (n={r['n_runs']}) | "
-            f"{r['ensemble_a']:.3f} - {r['ensemble_b']:.3f} = {r['ensemble_diff']:+.3f} | "
-            f"{r['ci_low']:+.3f} … {r['ci_high']:+.3f} | {r['verdict']} |"
-        )
+        lines.append(f"| {r['comparison']} | " + " | ".join(difference_cells(r)) + f" | {r['verdict']} |")
     lines += ["", "paired: member k against member k under the same split (same training seed, same split seed; "
               "n: the runs); ensembles: each chip's probabilities averaged over all runs; the interval is a stratified "
               "bootstrap over the chips both experiments scored, the same samples for both. holds: the interval "

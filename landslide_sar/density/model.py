@@ -143,30 +143,28 @@ def build_density_net(config: dict, members: int, device: torch.device) -> Densi
     return net
 
 
-def loss_sums(output: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-    """Per member (sum E+, count E+, sum E-, count E-) of output (B, K, H, W); label and valid
-    (B, K, H, W), or (B, H, W) / (B, 1, H, W) shared by every member. Lets a loss span batches."""
-    if output.ndim == 3:  # (B, H, W): one member
-        output, label = output.unsqueeze(1), label.reshape(output.shape).unsqueeze(1)
-        valid = None if valid is None else valid.reshape(label.shape)
-    shape = (output.shape[0], output.shape[1] if label.ndim == output.ndim and label.shape[1] == output.shape[1] else 1, -1)
-    out = output.reshape(output.shape[0], output.shape[1], -1)
-    pos = (label.reshape(shape) > 0.5).expand_as(out)
-    neg = ~pos
-    if valid is not None:
-        v = valid.reshape(shape).bool().expand_as(out)
-        pos, neg = pos & v, neg & v
-    dims = (0, 2)
-    return (out * pos).sum(dims), pos.sum(dims), (out * neg).sum(dims), neg.sum(dims)
-
-
 def weighted_loss_sums(output: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """loss_sums with pixel weights: per member (sum o x pos, sum pos, sum o x neg, sum neg) of
-    output (B, K, H, W); pos and neg (B, K, H, W), or (B, H, W) shared (e.g. block_counts)."""
+    """Per member (sum o x pos, sum pos, sum o x neg, sum neg) of output (B, K, H, W) with pixel
+    weights pos and neg (B, K, H, W), or (B, 1, H, W) / (B, H, W) shared: 0/1 masks (loss_sums)
+    or per-block counts of a multilooked map (block_counts). Lets a loss span batches."""
     if pos.ndim == 3:
         pos, neg = pos.unsqueeze(1), neg.unsqueeze(1)
     dims = (0, 2, 3)
     return (output * pos).sum(dims), pos.expand_as(output).sum(dims), (output * neg).sum(dims), neg.expand_as(output).sum(dims)
+
+
+def loss_sums(output: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """Per member (sum E+, count E+, sum E-, count E-) of output (B, K, H, W) or (B, H, W); label
+    and valid (B, K, H, W), or (B, H, W) / (B, 1, H, W) shared by every member: weighted_loss_sums
+    of the label and non-label masks, nodata pixels in neither."""
+    if output.ndim == 3:  # (B, H, W): one member
+        output = output.unsqueeze(1)
+    pos = label.reshape(output.shape[0], -1, *output.shape[-2:]) > 0.5  # (B, K or 1, H, W)
+    neg = ~pos
+    if valid is not None:
+        v = valid.reshape(pos.shape).bool()
+        pos, neg = pos & v, neg & v
+    return weighted_loss_sums(output, pos.to(output.dtype), neg.to(output.dtype))
 
 
 def loss_from_sums(s_pos: torch.Tensor, n_pos: torch.Tensor, s_neg: torch.Tensor, n_neg: torch.Tensor) -> torch.Tensor:

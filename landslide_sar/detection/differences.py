@@ -29,7 +29,7 @@ from landslide_sar.detection.report import INPUT_LABELS
 from landslide_sar.grid import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.stats import auprc_samples, chip_weights, mean_sd, percentile_interval, verdict
+from landslide_sar.stats import auprc_samples, chip_weights, difference_cells, mean_sd, percentile_interval, verdict
 
 logger = logging.getLogger(__name__)
 
@@ -209,12 +209,8 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        sd = "" if not np.isfinite(r["member_diff_sd"]) or r["n_runs"] < 2 else f" ± {r['member_diff_sd']:.3f}"
-        lines.append(
-            f"| {r['comparison']} | {r['experiment']} | {r['region']} | {r['member_diff']:+.3f}{sd} (n={r['n_runs']}) | "
-            f"{r['ensemble_a']:.3f} - {r['ensemble_b']:.3f} = {r['ensemble_diff']:+.3f} | "
-            f"{r['ci_low']:+.3f} … {r['ci_high']:+.3f} | {r['verdict']} |"
-        )
+        lines.append(f"| {r['comparison']} | {r['experiment']} | {r['region']} | " + " | ".join(difference_cells(r))
+                     + f" | {r['verdict']} |")  # fmt: skip
     lines += ["", "paired: run against run (the same split seed and training seed; the baseline against every member "
               "of its split) on the same test chips; ensembles: each split seed's ensemble against the other's on "
               "that split's test chips, averaged over the split seeds; the interval is a bootstrap over the test "

@@ -89,6 +89,13 @@ def experiments(detection: Mapping[str, Any]) -> list[Experiment]:
     return out
 
 
+def first_split_seed(rows: pd.DataFrame) -> int | None:
+    """The split seed of the first row that has one: the first of chips.split_seeds, since
+    experiments() lists its experiments first and the tables keep that order (None: no split_seed)."""
+    seeds = rows["split_seed"].dropna() if "split_seed" in rows else pd.Series(dtype=float)
+    return int(seeds.iloc[0]) if len(seeds) else None
+
+
 def _read(paths: Sequence[PathLike], keys: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if len(paths) != len(keys):
         raise InputError(f"{len(paths)} files for {len(keys)} experiments; expected one each")
@@ -121,7 +128,7 @@ def detection_table(
         raise InputError("no detection metrics rows; expected at least one experiment")
     if "split_seed" not in df.columns:  # metrics of one split (e.g. written before split seeds)
         df["split_seed"] = 0
-    first_split = int(df["split_seed"].iloc[0])  # the first file is the first split seed's (experiments())
+    first_split = first_split_seed(df)
     keys = ["experiment", "region", "subset", "revisits", "n_pre", "split_seed"]
     counts = ["n_chips", "n_labelled_chips", "n_pixels", "n_positive"]
     ens = df[(df["method"] == "unet") & (df["seed"].astype(str) == ENSEMBLE)]
@@ -178,7 +185,7 @@ def unet_summary(table: pd.DataFrame, first_split: int | None = None) -> pd.Data
     if "split_seed" not in u:
         u["split_seed"] = 0
     if first_split is None:
-        first_split = int(u["split_seed"].iloc[0]) if len(u) else 0
+        first_split = first_split_seed(u) or 0
     members = u[u["seed"] != ENSEMBLE]
     g = members.groupby(MEMBER_KEYS, sort=False)["auprc"]
     out = g.mean().to_frame("auprc")
@@ -228,7 +235,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
     out = []
     split = table["split_seed"] if "split_seed" in table else pd.Series(pd.NA, index=table.index)
     if first_split is None:
-        first_split = int(split.dropna().iloc[0]) if split.notna().any() else 0
+        first_split = first_split_seed(table) or 0
     first = table[split.isna() | (split == first_split)]  # the reference rows and chips: the first split's
     n_splits = int(split.dropna().nunique()) or 1
 
@@ -236,8 +243,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
         n_seeds = int(vals["n_seeds"].max())
         return f"{n_seeds} seeds × {n_splits} splits" if n_splits > 1 else f"{n_seeds} members"
 
-    def ensemble(vals: pd.DataFrame) -> str:
-        return f"ensemble, split {first_split} [interval]" if n_splits > 1 else "ensemble [interval]"
+    ensemble = f"ensemble, split {first_split} [interval]" if n_splits > 1 else "ensemble [interval]"
 
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     if not w.empty:
@@ -251,7 +257,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
             vals = u[u["inputs"] == b].set_index("revisits")
             out.append(f"| U-Net {INPUT_LABELS[b]}, {runs(vals)} (mean ± sd) | " + " | ".join(
                 _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits) + " |")  # fmt: skip
-            out.append(f"| U-Net {INPUT_LABELS[b]}, {ensemble(vals)} | " + " | ".join(
+            out.append(f"| U-Net {INPUT_LABELS[b]}, {ensemble} | " + " | ".join(
                 _fmt_ci(vals["auprc_ensemble"].get(n), vals["ensemble_ci_low"].get(n), vals["ensemble_ci_high"].get(n))
                 for n in revisits) + " |")  # fmt: skip
         out += _reference_rows(w.loc[w.index.intersection(first.index)], revisits, "revisits")
@@ -279,7 +285,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
             aug = "with" if a else "without"
             out.append(f"| {name}, {runs(g)} | {aug} | " + " | ".join(
                 _fmt(g["auprc"].get(r), g["auprc_sd"].get(r)) for r in order) + " |")  # fmt: skip
-            out.append(f"| {name}, {ensemble(g)} | {aug} | " + " | ".join(
+            out.append(f"| {name}, {ensemble} | {aug} | " + " | ".join(
                 _fmt_ci(g["auprc_ensemble"].get(r), g["ensemble_ci_low"].get(r), g["ensemble_ci_high"].get(r))
                 for r in order) + " |")  # fmt: skip
         out.append("\n" + _chips_line(first[first["experiment"] == "transfer"]))
@@ -310,7 +316,7 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
     plt = _plt()
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     split = w["split_seed"] if "split_seed" in w else pd.Series(pd.NA, index=w.index)
-    first_split = int(split.dropna().iloc[0]) if split.notna().any() else None
+    first_split = first_split_seed(w)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     u = unet_summary(w, first_split)
     for k, b in enumerate([b for b in INPUT_LABELS if b in set(u["inputs"])]):
