@@ -20,9 +20,8 @@ from tqdm import tqdm
 if TYPE_CHECKING:  # dask, geopandas, rioxarray and shapely load in the functions that use them:
     import geopandas as gpd  # the detection and density jobs import this module's names only (1-2 s)
 
-from .grid import InputError
+from .grid import InputError, parse_time
 from .io import LogStream, atomic_path
-from .sentinel1 import parse_time
 
 log = logging.getLogger(__name__)
 #: Random block orders tried by assign_blocked_splits (the most class-balanced is kept).

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
 from .io import GDAL_CACHE_MB, atomic_path
@@ -72,6 +71,8 @@ def published_layout(ds: xr.Dataset, event_time: str | None = None) -> xr.Datase
 
 def _bands(path: str | Path, names: tuple[str, ...], chunk: int) -> dict[str, xr.DataArray]:
     """The raster's bands, opened lazily (dask chunks of chunk x chunk pixels, one band each)."""
+    import rioxarray  # here, not at the top: the training jobs import this module's names only (0.5 s)
+
     da = rioxarray.open_rasterio(path, masked=False, chunks={"band": 1, "y": chunk, "x": chunk})
     return {name: da.isel(band=i, drop=True) for i, name in enumerate(names)}
 
@@ -89,6 +90,8 @@ def assemble_cube(
 
     Every variable stays lazy (dask) until `to_zarr` streams it chunk by chunk, so memory does
     not grow with the area."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
     s1 = xr.open_zarr(sentinel1_zarr, decode_coords="all")
     static = {
         **_bands(dem_tif, ("dem",), chunk),

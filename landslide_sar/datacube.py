@@ -194,7 +194,7 @@ def _static(da: xr.DataArray) -> xr.DataArray:
 
 def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chunk: int = 512) -> xr.Dataset:
     """Write a published datacube as the area's cube.zarr (the layout `make_chips` reads)."""
-    from .sentinel1 import parse_time
+    from .grid import parse_time
 
     s1, cfg = area["sentinel1"], area["datacube"]
     ds = open_datacube(cube_path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 from affine import Affine
@@ -133,3 +134,15 @@ def area_grid(bbox: BBox, resolution: float = 10.0, crs: str | None = None) -> G
     width = int(round((right - left) / resolution))
     height = int(round((top - bottom) / resolution))
     return Grid(crs, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height)
+
+
+def parse_time(value: str | datetime, where: str) -> datetime:
+    """A timezone-aware UTC datetime from an ISO string; InputError naming `where` otherwise."""
+    if isinstance(value, datetime):
+        t = value
+    else:
+        try:
+            t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{where}: {value!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)

@@ -34,7 +34,7 @@ from rasterio.enums import Resampling
 
 from .cube import SAR_VARIABLES
 from .download import PC_KEY_ENV, Network, is_network_failure, redact
-from .grid import Grid, InputError, NetworkError, area_grid
+from .grid import Grid, InputError, NetworkError, area_grid, parse_time
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -46,18 +46,6 @@ PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 #: and shadow are nodata in RTC products and take a few percent of steep terrain (up to ~10 %),
 #: so only less than this share of valid pixels points at a missing frame.
 PARTIAL_COVERAGE = 0.9
-
-
-def parse_time(value: str | datetime, where: str) -> datetime:
-    """A timezone-aware UTC datetime from an ISO string; InputError naming `where` otherwise."""
-    if isinstance(value, datetime):
-        t = value
-    else:
-        try:
-            t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{where}: {value!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def search_window(s1: dict, event_time: datetime) -> tuple[datetime, datetime]:

@@ -403,6 +403,17 @@ def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd
         pd.testing.assert_frame_equal(pd.read_csv(outs["features"][h]), pd.read_csv(d / f"features{h}.csv"))
     with pytest.raises(InputError, match="1 model_out path"):
         train_density(d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"][:1], outs["history"])
+    # the halves share one read of the chips, so they must read the same channels
+    from landslide_sar.density.chip_io import open_chips
+    from landslide_sar.density.predict import Prediction, load_model, write_all_predictions
+
+    model, ckpt = load_model(d / "model0.pt")
+    other = {**ckpt, "channels": list(reversed(ckpt["channels"]))}
+    with pytest.raises(InputError, match="reads channels .* expected the same"):
+        write_all_predictions([Prediction(model, ckpt, tmp_path / "a.csv", tmp_path / "a.zarr"),
+                               Prediction(model, other, tmp_path / "b.csv", tmp_path / "b.zarr")],
+                              open_chips(d / "chips.zarr"), PERCENTILES)  # fmt: skip
+    assert not (tmp_path / "a.csv").exists()
 
 
 def test_saved_forests_are_the_evaluated_ones(toy_event: tuple[Path, pd.DataFrame]) -> None:

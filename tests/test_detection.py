@@ -35,7 +35,7 @@ from landslide_sar.detection.data import (
     select_chips,
     split_chips,
 )
-from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
+from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve, precision_recall_points
 from landslide_sar.detection.experiment import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
 from landslide_sar.detection.model import ResNetUNet, landslide_probability
 from landslide_sar.detection.predict import predict_chips
@@ -199,6 +199,40 @@ def test_binary_scores_and_pr_curve_points() -> None:
     assert list(curve.columns) == ["recall", "precision", "threshold"] and len(curve) <= 50
     assert np.all(np.diff(curve["recall"]) >= 0) and curve["recall"].iloc[-1] == 1.0
     assert curve["precision"].iloc[-1] == pytest.approx(label.mean())
+
+
+def test_cube_crs_reads_what_rioxarray_wrote() -> None:
+    """detection.data reads the cube's CRS with pyproj from the grid-mapping coordinate: the
+    same string as rioxarray's, for a projected and a geographic CRS; "" without one."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    import xarray as xr
+
+    from landslide_sar.detection.data import cube_crs
+
+    ds = xr.Dataset({"vv": (("y", "x"), np.zeros((2, 3), dtype=np.float32))}, coords={"y": [1.0, 0.0], "x": [0.0, 1.0, 2.0]})
+    assert cube_crs(ds) == ""
+    for epsg in ("EPSG:32619", "EPSG:4326"):
+        written = ds.rio.write_crs(epsg)
+        assert cube_crs(written) == written.rio.crs.to_string() == epsg
+
+
+def test_precision_recall_points_and_auprc_are_sklearns_with_ties() -> None:
+    """detection.evaluate computes the curve and average precision without importing sklearn
+    (1.2 s of every detection job); they must be sklearn's, ties and all."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    rng = np.random.default_rng(3)
+    for n, levels in ((50, 5), (2000, 40), (2000, None)):
+        label = rng.uniform(size=n) < 0.15
+        score = label * 0.5 + rng.normal(0, 1, n)
+        if levels:  # coarse scores: many pixels share a threshold
+            score = np.round(score * levels / 4) / levels
+        want = precision_recall_curve(label, score)
+        got = precision_recall_points(label, score)
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g, w)
+        assert auprc(label, score) == average_precision_score(label, score)
+    assert precision_recall_points(np.array([True]), np.array([0.3]))[1].tolist() == [1.0, 0.0]
 
 
 # ---------------------------------------------------------------- baseline

@@ -11,6 +11,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,17 @@ def predict_density(
                       batch_size=batch_size, device=dev, source=str(model_path))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """One trained ensemble to apply (model, its checkpoint dict) and where its outputs go."""
+
+    model: DensityNet
+    ckpt: dict
+    features_out: PathLike
+    embeddings_out: PathLike
+    source: str = ""
+
+
 def write_predictions(
     model: DensityNet,
     ckpt: dict,
@@ -102,52 +114,88 @@ def write_predictions(
     variable `embedding` (seed, chip, y, x) float16, the output maps with NaN where an input
     channel is nodata.
     """
+    write_all_predictions([Prediction(model, ckpt, features_out, embeddings_out, source)], ds, percentiles,
+                          batch_size=batch_size, device=device)  # fmt: skip
+
+
+def write_all_predictions(
+    predictions: Sequence[Prediction],
+    ds: xr.Dataset,
+    percentiles: Sequence[float],
+    *,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+) -> None:
+    """write_predictions for several ensembles on the same chips and channels (the two halves of
+    one experiment), reading each block of chips and converting it to model units ONCE for all
+    of them (each standardises its own copy with its own statistics): the same outputs as one
+    call per ensemble, with one chip read instead of one per ensemble."""
+    if not predictions:
+        return
     dev = torch.device(device)
     cols = percentile_columns(percentiles)
-    model = model.to(dev).eval()
-    channels, is_sar = list(ckpt["channels"]), list(ckpt["is_sar"])
-    mean, std = np.asarray(ckpt["mean"]), np.asarray(ckpt["std"])
+    channels, is_sar = list(predictions[0].ckpt["channels"]), list(predictions[0].ckpt["is_sar"])
     names = channel_names(ds)
-    missing = [c for c in channels if c not in names]
-    if missing:
-        raise InputError(f"chips lack channel(s) {missing} the model {source} was trained on")
+    for p in predictions:
+        if list(p.ckpt["channels"]) != channels or list(p.ckpt["is_sar"]) != is_sar:
+            raise InputError(f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "
+                             f"expected the same as the first model's {channels}")  # fmt: skip
+        missing = [c for c in channels if c not in names]
+        if missing:
+            raise InputError(f"chips lack channel(s) {missing} the model {p.source} was trained on")
     ids = ds["chip"].values
-    seeds = [int(s) for s in ckpt["seeds"]]
-    k, n, h, w = len(seeds), ids.size, ds.sizes["y"], ds.sizes["x"]
-    emb = np.empty((k, n, h, w), dtype=np.float16)
-    feats = np.empty((k, n, len(cols)), dtype=np.float64)
+    n, h, w = ids.size, ds.sizes["y"], ds.sizes["x"]
+    seeds = [[int(s) for s in p.ckpt["seeds"]] for p in predictions]
+    emb = [np.empty((len(k), n, h, w), dtype=np.float16) for k in seeds]
+    feats = [np.empty((len(k), n, len(cols)), dtype=np.float64) for k in seeds]
+    models = [p.model.to(dev).eval() for p in predictions]
+    stats = [(np.asarray(p.ckpt["mean"]), np.asarray(p.ckpt["std"])) for p in predictions]
     block = max(batch_size, 128 // batch_size * batch_size)  # chips read from zarr at a time
+    halves = ", ".join(str(p.ckpt.get("half")) for p in predictions)
     t0 = time.perf_counter()
     with torch.no_grad():
-        for s in progress(range(0, n, block), desc=f"predict half {ckpt.get('half')}", log=logger):
-            z = to_model_units(load_chips(ds, ids[s : s + block], channels), is_sar)
-            valid = np.isfinite(z).all(axis=1)
-            standardise_in_place(z, mean, std)
-            x = torch.from_numpy(z)
-            maps = np.concatenate(
-                [model(x[b : b + batch_size].to(dev)).float().cpu().numpy() for b in range(0, len(z), batch_size)]
-            )  # (chips, K, H, W)
-            for m in range(k):
-                feats[m, s : s + len(z)] = percentile_features(maps[:, m], percentiles, valid)
-                emb[m, s : s + len(z)] = np.where(valid, maps[:, m], np.nan)
-    logger.info("predicted %d chips with %s in %.1f s", n, source or "the model", time.perf_counter() - t0)
+        for s in progress(range(0, n, block), desc=f"predict half {halves}", log=logger):
+            raw = to_model_units(load_chips(ds, ids[s : s + block], channels), is_sar)
+            valid = np.isfinite(raw).all(axis=1)
+            for j, (model, (mean, std)) in enumerate(zip(models, stats)):
+                z = raw.copy() if j < len(models) - 1 else raw  # the last ensemble standardises the block itself
+                standardise_in_place(z, mean, std)
+                x = torch.from_numpy(z)
+                maps = np.concatenate(
+                    [model(x[b : b + batch_size].to(dev)).float().cpu().numpy() for b in range(0, len(z), batch_size)]
+                )  # (chips, K, H, W)
+                for m in range(len(seeds[j])):
+                    feats[j][m, s : s + len(z)] = percentile_features(maps[:, m], percentiles, valid)
+                    emb[j][m, s : s + len(z)] = np.where(valid, maps[:, m], np.nan)
+    logger.info("predicted %d chips with %s in %.1f s", n, ", ".join(p.source or "the model" for p in predictions),
+                time.perf_counter() - t0)  # fmt: skip
+    for p, k, f, e in zip(predictions, seeds, feats, emb):
+        _write_outputs(p, ds, k, f, e, cols)
+
+
+def _write_outputs(p: Prediction, ds: xr.Dataset, seeds: list[int], feats: np.ndarray, emb: np.ndarray,
+                   cols: list[str]) -> None:  # fmt: skip
+    """One ensemble's features CSV and embeddings zarr (see write_predictions)."""
+    ids = ds["chip"].values
+    k, n, h, w = emb.shape
     features = pd.DataFrame(feats.reshape(k * n, len(cols)), columns=cols)
     features.insert(0, "chip", np.tile(ids, k))
     features.insert(0, "seed", np.repeat(seeds, n))
-    with atomic_path(features_out) as tmp:
+    with atomic_path(p.features_out) as tmp:
         features.to_csv(tmp, index=False)
     coords = {"seed": seeds, "chip": ids}
     for name, coord in ds.coords.items():
         if name != "chip" and set(coord.dims) <= {"chip", "y", "x"}:
             coords[name] = (coord.dims, coord.values)
     out = xr.Dataset({"embedding": (("seed", "chip", "y", "x"), emb)}, coords=coords)
+    ckpt = p.ckpt
     out.attrs.update(
-        model=source, inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
-        half=int(ckpt.get("half", -1)), channels=channels,
+        model=p.source, inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
+        half=int(ckpt.get("half", -1)), channels=list(ckpt["channels"]),
         description="DensityNet sigmoid output per pixel of each member (seed); NaN where an input channel is nodata",
     )  # fmt: skip
     encoding = {"embedding": {"chunks": (1, max(1, min(n, 64)), h, w)}}
-    with atomic_path(embeddings_out) as tmp, warnings.catch_warnings():
+    with atomic_path(p.embeddings_out) as tmp, warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is an extension of its format
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         out.to_zarr(tmp, mode="w", encoding=encoding)

@@ -32,7 +32,7 @@ from landslide_sar.density.model import (
     select_channels,
     weighted_loss_sums,
 )
-from landslide_sar.density.predict import write_predictions
+from landslide_sar.density.predict import Prediction, write_all_predictions
 from landslide_sar.grid import InputError
 from landslide_sar.nn.ensemble import pack_states
 from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
@@ -198,19 +198,31 @@ def train_density(
 ) -> None:
     """_train_half for each half given (an int or a sequence, e.g. [0, 1]), each output one path
     per half, in ONE process: the rule trains both halves of an experiment in one job, so Python,
-    torch and the chip store start once (4 s of each job's start, docs/benchmark_training.md)."""
+    torch and the chip store start once (4 s of each job's start, docs/benchmark_training.md);
+    then every half's ensemble is applied to every chip in one pass over the chips
+    (density.predict.write_all_predictions: the percentile features of the forest and the output
+    maps), each block of chips read once for all halves."""
     halves = [half] if isinstance(half, (int, np.integer)) else list(half)
     n = len(halves)
     outs = [_per_half(v, n, name) for v, name in ((model_out, "model_out"), (history_out, "history_out"),
                                                   (features_out, "features_out"), (embeddings_out, "embeddings_out"))]  # fmt: skip
+    predict = [f is not None for f in outs[2]] + [e is not None for e in outs[3]]
+    if any(predict) and (not all(predict) or percentiles is None):
+        raise InputError("train_density: features_out, embeddings_out and percentiles go together; expected all or none")
     table = read_chips_table(chips_table)
+    ds = open_chips(chips_zarr)
+    trained = []
     for h, model_h, history_h, features_h, embeddings_h in zip(halves, *outs):
-        _train_half(chips_zarr, table, h, inputs, revisits, model_cfg, training_cfg, threads, model_h,  # type: ignore[arg-type]
-                    history_h, percentiles, features_h, embeddings_h)  # type: ignore[arg-type]  # fmt: skip
+        model, checkpoint = _train_half(ds, table, h, inputs, revisits, model_cfg, training_cfg, threads, model_h,  # type: ignore[arg-type]
+                                        history_h)  # type: ignore[arg-type]  # fmt: skip
+        if features_h is not None:
+            trained.append(Prediction(model, checkpoint, features_h, embeddings_h, str(model_h)))  # type: ignore[arg-type]
+    if trained:  # every half's model applied to every chip in one pass over the chips (one read for all halves)
+        write_all_predictions(trained, ds, percentiles or [], device=trained[0].ckpt["training"]["device"])
 
 
 def _train_half(
-    chips_zarr: PathLike,
+    ds: xr.Dataset,
     chips_table: PathLike | pd.DataFrame,
     half: int,
     inputs: str,
@@ -220,15 +232,12 @@ def _train_half(
     threads: int,
     model_out: PathLike,
     history_out: PathLike,
-    percentiles: Sequence[float] | None = None,
-    features_out: PathLike | None = None,
-    embeddings_out: PathLike | None = None,
-) -> None:
-    """Train the models of `half` (one per training seed, at once) on its train chips, early-stop
-    each on its val chips, save every member's best weights; with features_out and embeddings_out,
-    then apply them to every chip (density.predict.write_predictions: the percentile features of
-    the forest and the output maps), in the same job, so that no second job starts Python and
-    torch and reloads the chips only to predict.
+) -> tuple[DensityNet, dict]:
+    """Train the models of `half` (one per training seed, at once) on its train chips of the
+    chips `ds`, early-stop each on its val chips, save every member's best weights and the
+    history; returns the trained ensemble and its checkpoint dict (train_density then applies
+    every half's to every chip, in the same job, so that no second job starts Python and torch
+    and reloads the chips only to predict).
 
     model_cfg: width, depth, dilated, batch_norm, multilook (default 1). training_cfg: seeds, max_epochs, batch_size,
     learning_rate, patience, device ("auto", "cpu", "cuda"). The checkpoint (tensors and plain
@@ -261,7 +270,6 @@ def _train_half(
     if train_ids.size == 0:
         raise InputError(f"half {half} has no train chips in the chip table; expected some")
 
-    ds = open_chips(chips_zarr)
     names = channel_names(ds)
     if LABEL_CHANNEL not in names:
         raise InputError(f"chips lack the {LABEL_CHANNEL!r} channel; channels are {names}")
@@ -311,10 +319,6 @@ def _train_half(
         },
         "torch_version": str(torch.__version__),
     }  # fmt: skip
-    if (features_out is None) != (embeddings_out is None) or (features_out is not None and percentiles is None):
-        raise InputError("train_density: features_out, embeddings_out and percentiles go together; expected all or none")
-    if features_out is not None:
-        write_predictions(model, checkpoint, ds, percentiles, features_out, embeddings_out, device=device,
-                          source=str(model_out))  # fmt: skip
     save_checkpoint(model_out, checkpoint)
     save_history(history_out, result)
+    return model, checkpoint

@@ -77,7 +77,9 @@ def standardise_in_place(z: np.ndarray, mean: np.ndarray, std: np.ndarray) -> No
     standardised mean), in place."""
     z -= np.asarray(mean, dtype=np.float32)[None, :, None, None]
     z /= np.asarray(std, dtype=np.float32)[None, :, None, None]
-    np.nan_to_num(z, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    # one isfinite pass and a masked write: np.nan_to_num(posinf=, neginf=) makes three passes
+    # and a copy per value kind (1 s of a 6 s prediction of 144 chips)
+    np.copyto(z, np.float32(0.0), where=~np.isfinite(z))
 
 
 def standardise(z: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
