@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,3 +66,26 @@ print("torch._dynamo" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "absent"),
+    [
+        # every detection job imports these: sklearn (1.2 s), rioxarray (0.5 s), stackstac and
+        # scipy.stats are used by other rules only
+        ("train_detection.py", ("sklearn", "rioxarray", "stackstac", "pystac_client", "scipy.stats")),
+        ("train_density.py", ("sklearn", "rioxarray", "stackstac", "geopandas", "scipy.stats")),
+    ],
+)
+def test_training_scripts_import_only_what_they_use(script: str, absent: tuple[str, ...]) -> None:
+    """A training job starts a Python process that imports its script's modules: libraries it
+    never calls must not be among them (they cost seconds of every one of 68 jobs)."""
+    path = Path(__file__).resolve().parents[1] / "workflow_scripts" / script
+    code = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("rule_script", {str(path)!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(" ".join(m for m in {absent!r} if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"{script} imports {out.stdout.strip()}"
