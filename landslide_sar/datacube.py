@@ -23,7 +23,7 @@ import xarray as xr
 
 from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
 from .download import zarr_root_in
-from .grid import InputError, check_bbox
+from .grid import InputError, check_bbox, parse_time
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,6 @@ def _static(da: xr.DataArray) -> xr.DataArray:
 
 def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chunk: int = 512) -> xr.Dataset:
     """Write a published datacube as the area's cube.zarr (the layout `make_chips` reads)."""
-    from .grid import parse_time
-
     s1, cfg = area["sentinel1"], area["datacube"]
     ds = open_datacube(cube_path)
     log.info("opened %s: dims %s, variables %s", cube_path, dict(ds.sizes), sorted(map(str, ds.data_vars)))
