@@ -211,7 +211,7 @@ def train_density(
         raise InputError("train_density: features_out, embeddings_out and percentiles go together; expected all or none")
     table = read_chips_table(chips_table)
     ds = open_chips(chips_zarr)
-    trained = []
+    trained: list[Prediction] = []
     for h, model_h, history_h, features_h, embeddings_h in zip(halves, *outs):
         model, checkpoint = _train_half(ds, table, h, inputs, revisits, model_cfg, training_cfg, threads, model_h,  # type: ignore[arg-type]
                                         history_h)  # type: ignore[arg-type]  # fmt: skip
