@@ -364,6 +364,24 @@ def test_detection_chips_keeps_positive_chips_in_grid_order() -> None:
         detection_chips(cube, None, 4, 4, keep_negatives=False)
 
 
+@pytest.mark.parametrize(("chunk", "rows"), [(8, 2), (4, 1), (6, 1), (2, 1)])
+def test_detection_chips_read_whole_chunk_rows_and_cut_the_same_chips(tmp_path: Path, chunk: int, rows: int) -> None:
+    """From a zarr cube whose chunk height is a multiple of the chip size, several chip rows are
+    read at once (each chunk decompressed once); the chips are the same as from the cube in memory."""
+    from landslide_sar.detection.data import chip_rows_per_read
+
+    cube = hand_cube()
+    path = tmp_path / "cube.zarr"
+    cube.chunk({"timestep": 1, "y": chunk, "x": chunk}).to_zarr(path, mode="w")
+    opened = xr.open_zarr(path, chunks=None)
+    assert chip_rows_per_read(opened, 4) == rows and chip_rows_per_read(cube, 4) == 1
+    want = detection_chips(cube, None, 4, 2, keep_negatives=True)
+    got = detection_chips(path, None, 4, 2, keep_negatives=True)
+    assert len(got) == len(want) == 6
+    for name in ("sar_pre", "sar_post", "dem", "label", "row0", "col0", "y", "x"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
 def test_build_channels_counts_and_time_means() -> None:
     cube = hand_cube()
     cube["vv"][1, 0, 0] = np.nan  # step 1 (second closest before) missing at one pixel
