@@ -140,9 +140,9 @@ def write_all_predictions(
         if list(p.ckpt["channels"]) != channels or list(p.ckpt["is_sar"]) != is_sar:
             raise InputError(f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "
                              f"expected the same as the first model's {channels}")  # fmt: skip
-        missing = [c for c in channels if c not in names]
-        if missing:
-            raise InputError(f"chips lack channel(s) {missing} the model {p.source} was trained on")
+    missing = [c for c in channels if c not in names]
+    if missing:
+        raise InputError(f"chips lack channel(s) {missing} the model {predictions[0].source} was trained on")
     ids = ds["chip"].values
     n, h, w = ids.size, ds.sizes["y"], ds.sizes["x"]
     seeds = [[int(s) for s in p.ckpt["seeds"]] for p in predictions]

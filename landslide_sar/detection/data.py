@@ -25,9 +25,8 @@ from pyproj import CRS
 
 from landslide_sar.chips import LABEL_CHANNEL, sar_timesteps
 from landslide_sar.cube import SAR_VARIABLES
-from landslide_sar.grid import InputError
+from landslide_sar.grid import InputError, parse_time
 from landslide_sar.nn.preprocess import to_db
-from landslide_sar.grid import parse_time
 
 logger = logging.getLogger(__name__)
 
