@@ -12,11 +12,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from landslide_sar.errors import ConfigError
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-
-class ConfigError(ValueError):
-    """A config value the schema does not allow; the message names key, value and what is allowed."""
 
 
 def _sub_schema(path: Path) -> dict:
@@ -228,7 +226,8 @@ def inventory_filename(area: dict[str, Any]) -> str:
 def check_area(name: str, area: dict[str, Any]) -> None:
     """The checks on one area that the schema cannot express, as one ConfigError line each:
     the keys each source needs, bbox on Earth, the event inside an explicit search window."""
-    from .grid import InputError, check_bbox
+    from landslide_sar.errors import InputError
+    from landslide_sar.grid import check_bbox
 
     where = f"config areas.{name}"
     s1 = area["sentinel1"]

@@ -8,12 +8,15 @@ long_name, grid_mapping) on every variable, so that GDAL's Zarr driver reads the
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import rasterio
 import xarray as xr
 
+from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid
 from .io import GDAL_CACHE_MB, atomic_path
 from .labels import LABEL_BANDS
 from .labels import LONG_NAMES as LABEL_LONG_NAMES
@@ -23,6 +26,8 @@ from .terrain import LONG_NAMES as TERRAIN_LONG_NAMES
 from .terrain import UNITS as TERRAIN_UNITS
 
 log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
 
 #: the cube's SAR variables: the Sentinel-1 polarisations, linear gamma0 per time step
 SAR_VARIABLES = ("vv", "vh")
@@ -121,3 +126,13 @@ def assemble_cube(
         ds.to_zarr(tmp, mode="w", consolidated=True)
     log.info("cube %s: %d time steps, %d x %d pixels, variables %s", out_zarr, ds.sizes["timestep"], ds.sizes["y"], ds.sizes["x"], list(ds.data_vars))
     return ds
+
+
+def cube_grid(cube_zarr: PathLike) -> Grid:
+    """The grid (CRS, transform, size) of an area's cube (zarr written by assemble_cube)."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    cube = xr.open_zarr(cube_zarr, decode_coords="all")
+    if cube.rio.crs is None:
+        raise InputError(f"{cube_zarr}: cube has no CRS")
+    return Grid(cube.rio.crs.to_string(), cube.rio.transform(recalc=True), cube.sizes["x"], cube.sizes["y"])

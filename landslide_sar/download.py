@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grid import InputError, NetworkError
+from landslide_sar.errors import InputError, NetworkError
 from .io import atomic_path
 
 log = logging.getLogger(__name__)

@@ -14,17 +14,9 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Transformer
 
+from landslide_sar.errors import InputError
+
 BBox = tuple[float, float, float, float]
-
-
-class InputError(ValueError):
-    """Bad input from a user: the message is one line naming the culprit, value and expectation.
-    Rerunning the job cannot change it, so a rule's retries skip it (io.run_rule)."""
-
-
-class NetworkError(RuntimeError):
-    """A server that could not be reached or kept failing after the configured retries: one line
-    naming the URL and the last error. Unlike InputError, a later attempt may succeed."""
 
 
 @dataclass(frozen=True)

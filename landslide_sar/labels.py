@@ -11,7 +11,8 @@ from rasterio import features
 from rasterio.transform import rowcol
 from shapely.geometry import box
 
-from .grid import Grid, InputError, area_grid
+from landslide_sar.grid import Grid, area_grid
+from landslide_sar.errors import InputError
 from .io import write_cog_annotated
 
 log = logging.getLogger(__name__)

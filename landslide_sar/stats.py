@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 #: Verdicts of a difference a - b: its interval above 0, below 0, or containing 0.
 HOLDS, REVERSED, WITHIN_NOISE = "holds", "reversed", "within noise"

@@ -19,7 +19,8 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from .download import Network, redact
-from .grid import Grid, InputError, area_grid
+from landslide_sar.grid import Grid, area_grid
+from landslide_sar.errors import InputError
 from .io import GDAL_CACHE_MB, cog_writer, write_cog_annotated
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ DEM_ASSETS = {"cop-dem-glo-30": "data", "cop-dem-glo-90": "data", "nasadem": "el
 def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network) -> np.ndarray:
     """The DEM tiles of a STAC collection (e.g. Planetary Computer `cop-dem-glo-30` or `nasadem`)
     that intersect the grid, mosaicked and resampled (bilinear) onto it: float32 metres, NaN nodata."""
-    from .sentinel1 import raise_read_error, search_stac, sign_items, stack_on_grid
+    # stac imports stackstac and dask (0.7 s): only the STAC source pays for them
+    from landslide_sar.stac import raise_read_error, search_stac, sign_items, stack_on_grid
 
     endpoint = dem_cfg["endpoint"]
     collection = dem_cfg["collection"]

@@ -10,7 +10,6 @@ import html
 import io
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
 from .density.map import CLASS_COLOURS, NODATA, class_names
-from .grid import InputError
+from landslide_sar.errors import InputError
 from .io import atomic_path
 from .terrain import hillshade
 
@@ -137,9 +136,9 @@ def web_map(
 
     from .labels import read_inventory
 
-    from .gis import region_grid
+    from landslide_sar.cube import cube_grid
 
-    grid = region_grid(cube_zarr)
+    grid = cube_grid(cube_zarr)
     dem, bounds = _to_web(f'ZARR:"{cube_zarr}":/dem', 1, Resampling.bilinear)
     if not np.isfinite(dem).any():
         raise InputError(f"{cube_zarr}: variable dem has no data; expected the area's DEM for the hillshade")

@@ -14,7 +14,6 @@ sys.path.insert(0, workflow.basedir)
 
 import landslide_sar
 from landslide_sar.config import (
-    ConfigError,
     inventory_filename,
     is_datacube,
     validate_config,
@@ -26,7 +25,8 @@ from landslide_sar.density.experiments import (
     parse_split,
     split_suffix,
 )
-from landslide_sar.io import RUN_ID_ENV
+from landslide_sar.errors import ConfigError
+from landslide_sar.runner import RUN_ID_ENV
 
 try:
     validate_config(config)

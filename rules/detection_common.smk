@@ -1,7 +1,7 @@
 # Helpers of rules/detection.smk: the experiments of the config's `detection` section, the input
 # and params functions of train_detection and the list of final detection targets.
 
-from landslide_sar.detection.report import experiments as detection_experiments_of
+from landslide_sar.detection.experiments import experiments as detection_experiments_of
 
 DETECTION = config.get("detection")
 DETECTION_ROOT = "results/detection"

@@ -10,19 +10,14 @@ import rioxarray  # noqa: F401
 import xarray as xr
 from affine import Affine
 
-from landslide_sar.chips import (
-    assign_blocked_splits,
-    assign_splits,
-    channel_names,
-    density_class,
-    make_chips,
-    sar_timesteps,
-)
-from landslide_sar.grid import InputError
+from landslide_sar.density.splits import assign_blocked_splits, assign_splits
+from landslide_sar.chips import chip_channels, density_class, sar_timesteps
+from landslide_sar.density.chips import make_chips
+from landslide_sar.errors import InputError
 
 
 def test_channel_names_follow_the_paper() -> None:
-    names = channel_names(3, 3)
+    names = chip_channels(3, 3)
     assert len(names) == 17
     assert names[:4] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
     assert names[4:6] == ["vv_pre1", "vh_pre1"] and names[10:12] == ["vv_post1", "vh_post1"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landslide_sar.config import ConfigError, validate_config
+from landslide_sar.errors import ConfigError
+from landslide_sar.config import validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

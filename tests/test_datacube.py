@@ -18,8 +18,8 @@ import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
 
 from conftest import snakemake, tiny_config, write_config
-from landslide_sar.datacube import import_datacube, open_datacube, prepare_datacube
-from landslide_sar.grid import InputError
+from landslide_sar.published_cube import import_datacube, open_datacube, prepare_datacube
+from landslide_sar.errors import InputError
 
 SIZE = 96  # px; 3 x 3 chips of 32
 RES = 10.0
@@ -183,7 +183,8 @@ def test_bad_cube_through_snakemake_is_one_line_on_stderr(tmp_path) -> None:
 
 
 def test_datacube_config_is_checked(tmp_path, monkeypatch) -> None:
-    from landslide_sar.config import ConfigError, validate_config
+    from landslide_sar.errors import ConfigError
+    from landslide_sar.config import validate_config
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.zip").write_bytes(b"")

@@ -28,7 +28,7 @@ from landslide_sar.density.model import (
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 PERCENTILES = list(range(5, 100, 5))
 TRAINING = dict(seeds=[0], max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")

@@ -22,7 +22,7 @@ from landslide_sar.density.baseline import BASELINE_LAYERS, baseline_features, c
 from landslide_sar.density.differences import comparisons, density_differences
 from landslide_sar.density.model import DensityNet
 from landslide_sar.density.oracle import class_probabilities, oracle_metrics
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.stats import HOLDS, WITHIN_NOISE, macro_auc
 
 NAMES = ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect",

@@ -26,21 +26,21 @@ from landslide_sar.detection.augment import (
     motion_blur_kernel,
     random_box,
 )
-from landslide_sar.detection.baseline import handwerger_score, percentile_map, slope_masked, vh_change_db
+from landslide_sar.detection.baseline import percentile_map, slope_masked, vh_change_db
 from landslide_sar.detection.data import (
     ChipArrays,
     build_channels,
-    channel_names,
+    input_channels,
     detection_chips,
     select_chips,
-    split_chips,
+    split_train_val_test,
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve, precision_recall_points
-from landslide_sar.detection.experiment import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
+from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
 from landslide_sar.detection.model import ResNetUNet, landslide_probability
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.preprocess import to_db
 from landslide_sar.stats import auprc_interval, auprc_samples, chip_weights, paired_auprc_difference
 
@@ -389,7 +389,7 @@ def test_build_channels_counts_and_time_means() -> None:
     counts = {b: len(build_channels(chips, b, 1).channels) for b in ("vv", "vh", "sar", "fused")}
     assert counts == {"vv": 2, "vh": 2, "sar": 4, "fused": 7}
     full = build_channels(chips, "fused", 2, elevation=True)
-    assert full.channels == channel_names("fused", True) == [
+    assert full.channels == input_channels("fused", True) == [
         "vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature", "elevation"
     ]  # fmt: skip
     assert full.is_log == [True] * 4 + [False] * 4
@@ -410,18 +410,18 @@ def test_build_channels_counts_and_time_means() -> None:
 def test_split_chips_is_disjoint_covers_every_chip_once_and_is_stratified_and_seeded() -> None:
     labelled = np.zeros(100, dtype=bool)
     labelled[::4] = True  # 25 labelled chips, 75 without landslides
-    split = split_chips(labelled, 0.2, 0.4, seed=42)
+    split = split_train_val_test(labelled, 0.2, 0.4, seed=42)
     allpos = np.concatenate(list(split.values()))
     assert sorted(allpos.tolist()) == list(range(100))  # every chip exactly once
     # per stratum: round(25 * 0.4) = 10 and round(75 * 0.4) = 30 test chips; 5 + 15 val; the rest train
     assert [int(labelled[split[k]].sum()) for k in ("train", "val", "test")] == [10, 5, 10]
     assert [int((~labelled[split[k]]).sum()) for k in ("train", "val", "test")] == [30, 15, 30]
-    assert all(np.array_equal(a, b) for a, b in zip(split.values(), split_chips(labelled, 0.2, 0.4, 42).values()))
-    assert not np.array_equal(split_chips(labelled, 0.2, 0.4, 43)["test"], split["test"])
+    assert all(np.array_equal(a, b) for a, b in zip(split.values(), split_train_val_test(labelled, 0.2, 0.4, 42).values()))
+    assert not np.array_equal(split_train_val_test(labelled, 0.2, 0.4, 43)["test"], split["test"])
     with pytest.raises(InputError, match=r"chips.test_fraction=1.2; expected in \[0, 1\)"):
-        split_chips(labelled, 0.2, 1.2, 0)
+        split_train_val_test(labelled, 0.2, 1.2, 0)
     with pytest.raises(InputError, match="val_fraction \\+ chips.test_fraction = 1; expected < 1"):
-        split_chips(labelled, 0.5, 0.5, 0)
+        split_train_val_test(labelled, 0.5, 0.5, 0)
 
 
 def test_select_chips_labelled_keeps_chips_with_landslides_and_all_keeps_every_chip() -> None:
@@ -571,7 +571,7 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     # the labelled chips only (selection.train: labelled), val and test every chip (evaluation: all)
     chips = detection_chips(cube, None, 16, 2, keep_negatives=True)
     labelled = chips.label.reshape(len(chips), -1).any(axis=1)
-    split = split_chips(labelled, 0.2, 0.4, 0)
+    split = split_train_val_test(labelled, 0.2, 0.4, 0)
     ens = written[written["seed"] == "ensemble"].set_index(["region", "subset"])
     for subset in ("val", "test"):
         assert ens.loc[("regionA", subset), "n_chips"] == len(split[subset])
@@ -682,7 +682,7 @@ def test_differences_pair_the_grids_experiments() -> None:
 
 def test_split_of_names_the_setting_and_split_seed_of_a_folder() -> None:
     from landslide_sar.detection.differences import split_of
-    from landslide_sar.detection.report import experiments
+    from landslide_sar.detection.experiments import experiments
 
     assert split_of("fused_r4_noaug") == ("fused_r4_noaug", "")
     assert split_of("sar_r2_aug_s43") == ("sar_r2_aug", "_s43")

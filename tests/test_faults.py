@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import http.server
 import json
-import os
 import random
 import re
 import socket
@@ -278,7 +277,7 @@ def test_unreachable_cog_server_is_a_network_error(tmp_path, faulty_world) -> No
     items = json.loads((faulty_world["folder"] / "items.json").read_text())
     dead = _free_port()
     from landslide_sar.download import Network
-    from landslide_sar.grid import NetworkError
+    from landslide_sar.errors import NetworkError
     from landslide_sar.sentinel1 import download_sentinel1
 
     feats = [f for f in items["features"] if f["collection"] == "s1-direct"]

@@ -18,8 +18,9 @@ from shapely.geometry import Point
 
 from browser import open_page
 from landslide_sar.cube import published_layout
-from landslide_sar.gis import detection_map, landslide_polygons
-from landslide_sar.grid import Grid, InputError
+from landslide_sar.detection.map import detection_map, landslide_polygons
+from landslide_sar.grid import Grid
+from landslide_sar.errors import InputError
 from landslide_sar.io import write_category_names, write_cog_annotated
 from landslide_sar.webmap import web_map
 

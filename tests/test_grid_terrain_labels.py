@@ -10,7 +10,8 @@ import rasterio.windows
 from affine import Affine
 from shapely.geometry import Point, box
 
-from landslide_sar.grid import Grid, InputError, area_grid, check_bbox, utm_epsg
+from landslide_sar.grid import Grid, area_grid, check_bbox, utm_epsg
+from landslide_sar.errors import InputError
 from landslide_sar.labels import pixel_of, rasterize_inventory, read_inventory
 from landslide_sar.terrain import curvature, dem_derivatives, derivatives_of, slope_aspect
 from landslide_sar.io import cog_writer, write_cog

@@ -4,7 +4,6 @@ touches, single targets, config errors in one line, lint, the SLURM profile's dr
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 

@@ -23,8 +23,10 @@ import yaml
 from affine import Affine
 
 from conftest import snakemake, tiny_config, write_config
-from landslide_sar.config import ConfigError, validate_config
-from landslide_sar.grid import InputError, NetworkError, area_grid
+from landslide_sar.errors import ConfigError
+from landslide_sar.config import validate_config
+from landslide_sar.errors import InputError, NetworkError
+from landslide_sar.grid import area_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -265,7 +267,7 @@ def _cube(path: Path, ny: int, nx: int, nan_post: bool = False) -> Path:
 
 
 def _chips(tmp_path: Path, cube: Path, size: int, **kw):  # noqa: ANN202
-    from landslide_sar.chips import make_chips
+    from landslide_sar.density.chips import make_chips
 
     args = dict(size=size, event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
                 class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
@@ -407,22 +409,22 @@ def sas_url(monkeypatch):  # noqa: ANN201
     """Point the Planetary Computer SDK's token service at a URL (its settings are cached)."""
     from planetary_computer.settings import Settings
 
-    from landslide_sar import sentinel1
+    from landslide_sar import stac
 
     def point(url: str) -> None:
         monkeypatch.setenv("PC_SDK_SAS_URL", url)
         Settings.get.cache_clear()
-        sentinel1._TOKENS.clear()
+        stac._TOKENS.clear()
 
     yield point
     monkeypatch.delenv("PC_SDK_SAS_URL", raising=False)
     Settings.get.cache_clear()
-    sentinel1._TOKENS.clear()
+    stac._TOKENS.clear()
 
 
 def test_planetary_computer_signing_uses_the_tokens_service(json_server, sas_url) -> None:
     from landslide_sar.download import Network
-    from landslide_sar.sentinel1 import PLANETARY_COMPUTER_STAC, sign_items
+    from landslide_sar.stac import PLANETARY_COMPUTER_STAC, sign_items
 
     json_server.body = {"msft:expiry": "2099-01-01T00:00:00Z", "token": "st=2026&se=2099&sig=abc"}
     sas_url(f"http://127.0.0.1:{json_server.server_port}/api/sas/v1/token")
@@ -438,7 +440,7 @@ def test_unreachable_token_service_gives_up_within_the_download_budget(sas_url, 
     against a refused port) and has no timeout at all (for ever against a silent one); signing
     here gives up within the area's download budget: (retries + 1) x timeout + backoff."""
     from landslide_sar.download import Network
-    from landslide_sar.sentinel1 import PLANETARY_COMPUTER_STAC, sign_items
+    from landslide_sar.stac import PLANETARY_COMPUTER_STAC, sign_items
 
     silent = socket.socket()  # accepts connections (backlog) but never answers
     silent.bind(("127.0.0.1", 0))
@@ -471,7 +473,7 @@ def test_unreachable_token_service_gives_up_within_the_download_budget(sas_url, 
     ],
 )
 def test_cog_read_failures_are_named_network_or_file(detail, kind) -> None:
-    from landslide_sar.sentinel1 import raise_read_error
+    from landslide_sar.stac import raise_read_error
 
     err = RuntimeError(f"Error opening 'http://h/a_vv.tif': RasterioIOError('{detail}')")
     with pytest.raises(kind) as caught:

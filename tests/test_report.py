@@ -13,8 +13,8 @@ from PIL import Image
 from shapely.geometry import box
 
 from landslide_sar.density.map import CLASS_COLOURS
-from landslide_sar.detection.report import TRUTH_COLOUR, plot_transfer_maps
-from landslide_sar.report import plot_confusion_matrix, plot_map_vs_truth, terrain_and_heads
+from landslide_sar.detection.figures import TRUTH_COLOUR, plot_transfer_maps
+from landslide_sar.density.figures import plot_confusion_matrix, plot_map_vs_truth, terrain_and_heads
 
 CRS = "EPSG:32619"
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from landslide_sar.grid import InputError, area_grid
+from landslide_sar.errors import InputError
+from landslide_sar.grid import area_grid
 from landslide_sar.io import write_cog
 from landslide_sar.sentinel1 import download_sentinel1
 

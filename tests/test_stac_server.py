@@ -435,7 +435,7 @@ def test_secrets_never_reach_a_message(monkeypatch) -> None:
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the cut file, on purpose
 def test_corrupt_dem_file_is_one_line_naming_it(tmp_path, world) -> None:
-    from landslide_sar.grid import InputError
+    from landslide_sar.errors import InputError
     from landslide_sar.terrain import download_dem
 
     good = next(world["folder"].glob("Copernicus_*.tif"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.stats import (
     HOLDS,
     REVERSED,

@@ -21,7 +21,8 @@ from landslide_sar import synthetic as syn
 from landslide_sar.chips import density_class
 from landslide_sar.synthetic.backscatter import view_geometry
 from landslide_sar.synthetic.files import TRUTH_LAYERS
-from landslide_sar.grid import InputError, area_grid
+from landslide_sar.errors import InputError
+from landslide_sar.grid import area_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())

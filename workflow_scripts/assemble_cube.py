@@ -1,6 +1,6 @@
 """Rule assemble_cube: SAR, DEM, derivatives and labels into one zarr datacube."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.cube import assemble_cube
 
 

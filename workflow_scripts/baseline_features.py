@@ -1,6 +1,6 @@
 """Rule baseline_features: per-chip change statistics and DEM percentiles, the baseline's features."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.baseline import baseline_features
 
 

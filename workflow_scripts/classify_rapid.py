@@ -1,7 +1,7 @@
 """Rule classify_rapid: both halves' forests of a trained area classify every chip of a new area."""
 
 from landslide_sar.density.rapid import classify_chips
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

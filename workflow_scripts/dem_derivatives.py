@@ -1,6 +1,6 @@
 """Rule dem_derivatives: slope, aspect and curvature with richdem's definitions."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.terrain import dem_derivatives
 
 

@@ -1,6 +1,6 @@
 """Rule density_differences: the paired differences of the density experiments, with intervals."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.differences import density_differences
 
 

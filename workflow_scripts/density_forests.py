@@ -1,6 +1,6 @@
 """Rule density_forests: every member's forests of both halves, saved for rapid response."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.forest_io import density_forests
 
 

@@ -1,7 +1,7 @@
 """Rule density_map (and rapid_map): the density class map (COG, one pixel per chip, colour table,
 category names, provenance tags), its class probabilities (COG) and a GeoPackage of chips."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.map import density_map
 
 

@@ -1,6 +1,6 @@
 """Rule density_oracle: the AUC of the generated truth's expected counts (synthetic areas only)."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.oracle import oracle_metrics
 
 

@@ -1,6 +1,6 @@
 """Rule density_table: every density experiment's metrics in one CSV and Markdown table."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.table import density_table
 
 

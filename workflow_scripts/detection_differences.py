@@ -3,7 +3,7 @@ chips, member k against member k, the ensembles with a paired bootstrap interval
 their verdicts, as CSV and Markdown."""
 
 from landslide_sar.detection.differences import detection_differences
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,8 +1,8 @@
 """Rule detection_figures: AUPRC against revisits (one line per input set), precision-recall
 curves, and each transfer model's predicted probability against the truth in both regions."""
 
-from landslide_sar.detection.report import detection_figures
-from landslide_sar.io import run_rule
+from landslide_sar.detection.figures import detection_figures
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,8 +1,8 @@
 """Rule detection_map: a region's landslide probability from the detection.map transfer model
 (its chips mosaicked on the region's grid, COG) and the thresholded landslide polygons (GeoPackage)."""
 
-from landslide_sar.gis import detection_map
-from landslide_sar.io import run_rule
+from landslide_sar.detection.map import detection_map
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

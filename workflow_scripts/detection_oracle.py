@@ -2,7 +2,7 @@
 generated truth's covered fraction on the chips the U-Nets are scored on (never a model input)."""
 
 from landslide_sar.detection.oracle import detection_oracle
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

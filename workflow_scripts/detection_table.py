@@ -2,8 +2,8 @@
 oracle rows) and the papers' two tables in Markdown (the poster's grid, the transfer paper's
 Table 1), on test chips with bootstrap intervals."""
 
-from landslide_sar.detection.report import detection_table
-from landslide_sar.io import run_rule
+from landslide_sar.detection.table import detection_table
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -4,7 +4,7 @@ downloaded once, unpacked into resources/<area>/datacube.zarr, the archive remov
 from pathlib import Path
 
 from landslide_sar.download import Network, download_url, unpack_zarr
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 
 
 def fetch_and_unpack(url: str, out_zarr: str, network: Network, what: str) -> None:

@@ -2,7 +2,7 @@
 (bilinear) onto the area's grid."""
 
 from landslide_sar.download import Network
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.terrain import download_dem
 
 

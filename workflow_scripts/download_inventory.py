@@ -2,7 +2,7 @@
 with HTTP retries; the output is write-protected by the rule."""
 
 from landslide_sar.download import Network, download_url
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -4,7 +4,7 @@ Network settings come from the config (areas.<area>.download), not from params, 
 them does not re-run a finished (protected) download."""
 
 from landslide_sar.download import Network
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.sentinel1 import download_sentinel1
 
 

@@ -1,6 +1,6 @@
 """Rule evaluate_density: random forest on percentile features, AUC per half and for the cross-prediction, under every split."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.evaluate import evaluate_density_splits
 
 

@@ -1,6 +1,6 @@
 """Rule generate_event: generate the embedded synthetic event (SAR COGs + STAC items, DEM, inventory, truth)."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.synthetic import generate_event
 
 

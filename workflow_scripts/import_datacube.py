@@ -1,8 +1,8 @@
 """Rule import_datacube: a published datacube, one orbit kept, written as the area's cube.zarr
 (the layout make_chips reads), in place of the acquisition rules and assemble_cube."""
 
-from landslide_sar.datacube import import_datacube
-from landslide_sar.io import run_rule
+from landslide_sar.published_cube import import_datacube
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

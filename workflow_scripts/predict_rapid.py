@@ -1,6 +1,6 @@
 """Rule predict_rapid: apply one half's trained density net to every chip of a new area: percentile features and output maps."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.predict import predict_density
 
 

@@ -1,6 +1,6 @@
 """Rule rasterize_labels: the landslide inventory as label and counts on the area's grid."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.labels import rasterize_labels
 
 

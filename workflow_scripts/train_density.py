@@ -1,6 +1,6 @@
 """Rule train_density: train each half's density nets (early stopping on its validation chips), then apply them to every chip."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.density.train import train_density
 
 

@@ -4,8 +4,8 @@ VH-change baseline with AUPRC and a bootstrap interval over chips on its test ch
 transfer, on the chips of the test region. Every setting comes from the
 config, as the config validator leaves it (the schema's defaults filled in)."""
 
-from landslide_sar.detection.experiment import run_detection_experiment
-from landslide_sar.io import run_rule, usable_threads
+from landslide_sar.detection.run import run_detection_experiment
+from landslide_sar.runner import run_rule, usable_threads
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

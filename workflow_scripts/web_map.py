@@ -1,7 +1,7 @@
 """Rule web_map: one self-contained offline HTML page per area (hillshade of the DEM, density
 classes, detection probability, landslide heads, legend)."""
 
-from landslide_sar.io import run_rule
+from landslide_sar.runner import run_rule
 from landslide_sar.webmap import web_map
 
 

@@ -20,8 +20,8 @@ import pandas as pd
 
 from landslide_sar.density.model import SAR_CHANNEL_RE, DEM_CHANNELS
 from landslide_sar.density.predict import percentile_columns
-from landslide_sar.density.chip_io import channel_names, open_chips
-from landslide_sar.grid import InputError
+from landslide_sar.density.chip_io import stored_channels, open_chips
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.preprocess import to_db
 from landslide_sar.nn.runtime import progress
@@ -77,7 +77,7 @@ def baseline_features(chips_zarr: PathLike, revisits: int, percentiles: Sequence
     predict_density's features.csv, so evaluate_density scores it exactly as it scores a net."""
     cols = [f"{layer}_{p}" for layer in BASELINE_LAYERS for p in percentile_columns(percentiles)]
     ds = open_chips(chips_zarr)
-    names = channel_names(ds)
+    names = stored_channels(ds)
     chip_ids = ds["chip"].values
     chunk = (ds["chips"].encoding.get("chunks") or (64,))[0]
     parts = []

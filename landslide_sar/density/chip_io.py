@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the table alone
     import xarray as xr
@@ -45,7 +45,7 @@ def open_chips(chips_zarr: PathLike) -> xr.Dataset:
     return xr.open_zarr(chips_zarr, chunks=None)
 
 
-def channel_names(ds: xr.Dataset) -> list[str]:
+def stored_channels(ds: xr.Dataset) -> list[str]:
     """The chips' channel names, as str."""
     return [str(c) for c in ds["channel"].values]
 
@@ -61,7 +61,7 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
     if absent.size:
         raise InputError(f"chip ids {absent[:5].tolist()} (of {absent.size}) are not in the chips zarr")
     pos = pd.Index(known).get_indexer(ids)
-    names = channel_names(ds)
+    names = stored_channels(ds)
     ch = [names.index(c) for c in channels]
     arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
     return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)

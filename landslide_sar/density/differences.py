@@ -22,7 +22,7 @@ from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
 from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
 from landslide_sar.density.pool import pool_runs
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.stats import difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
 

@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 from landslide_sar.density.chip_io import read_chips_table
 from landslide_sar.density.map import CLASSES
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import auc_interval, binary_auc

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
+from collections.abc import Mapping
 
 import pandas as pd
 
 from sklearn.ensemble import RandomForestClassifier
 
 from landslide_sar.density.evaluate import check_forest_cfg, fit_half_forest, member_seeds, read_features, train_val_table
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 
 log = logging.getLogger(__name__)

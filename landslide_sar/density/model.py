@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 
 DEM_CHANNELS: tuple[str, ...] = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")

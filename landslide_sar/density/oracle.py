@@ -24,7 +24,7 @@ from scipy.stats import poisson
 
 from landslide_sar.density.chip_io import read_chips_table
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION, METRIC_COLUMNS, class_metrics
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.stats import auc_interval
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.density.map import CLASSES
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 PROB_COLUMNS = [f"prob_class{c}" for c in CLASSES]
 

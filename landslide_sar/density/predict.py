@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.chip_io import channel_names, load_chips, open_chips
+from landslide_sar.density.chip_io import stored_channels, load_chips, open_chips
 from landslide_sar.density.model import DensityNet, build_density_net
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.fit import load_checkpoint
 from landslide_sar.nn.preprocess import standardise_in_place, to_model_units
@@ -135,7 +135,7 @@ def write_all_predictions(
     dev = torch.device(device)
     cols = percentile_columns(percentiles)
     channels, is_sar = list(predictions[0].ckpt["channels"]), list(predictions[0].ckpt["is_sar"])
-    names = channel_names(ds)
+    names = stored_channels(ds)
     for p in predictions:
         if list(p.ckpt["channels"]) != channels or list(p.ckpt["is_sar"]) != is_sar:
             raise InputError(f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "

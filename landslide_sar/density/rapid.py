@@ -11,7 +11,7 @@ import pandas as pd
 
 from landslide_sar.density.forest_io import load_forests
 from landslide_sar.density.evaluate import CLASSES, PREDICTION_COLUMNS, forest_proba, member_features, member_seeds, read_features
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..grid import InputError
+from landslide_sar.errors import InputError
 from ..io import atomic_path
 from ..nn import ENSEMBLE
 from ..stats import auc_interval

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.chip_io import channel_names, load_chips, open_chips, read_chips_table
+from landslide_sar.density.chip_io import stored_channels, load_chips, open_chips, read_chips_table
 from landslide_sar.density.model import (
     LABEL_CHANNEL,
     GROUPED,
@@ -33,7 +33,7 @@ from landslide_sar.density.model import (
     weighted_loss_sums,
 )
 from landslide_sar.density.predict import Prediction, write_all_predictions
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import pack_states
 from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
 from landslide_sar.nn.preprocess import ChannelMoments, standardise_in_place, to_model_units
@@ -270,7 +270,7 @@ def _train_half(
     if train_ids.size == 0:
         raise InputError(f"half {half} has no train chips in the chip table; expected some")
 
-    names = channel_names(ds)
+    names = stored_channels(ds)
     if LABEL_CHANNEL not in names:
         raise InputError(f"chips lack the {LABEL_CHANNEL!r} channel; channels are {names}")
     dem_idx, sar_idx = select_channels(names, inputs, revisits)

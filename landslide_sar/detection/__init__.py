@@ -2,7 +2,7 @@
 segmentation of landslide pixels from SAR (+ DEM) before/after means, SAR augmentations, AUPRC,
 and the Handwerger et al. (2022) VH-change baseline.
 
-data: detection_chips, build_channels, split_chips, select_chips. model: ResNetUNet. augment: augment_chip.
+data: detection_chips, build_channels, split_train_val_test, select_chips. model: ResNetUNet. augment: augment_chip.
 train: train_detection. predict: predict_chips. evaluate: auprc, no_skill, pr_curve.
 baseline: handwerger_score, percentile_map. experiment: run_detection_experiment.
 Names are imported lazily so that light users (evaluate, baseline) do not pay for importing torch.
@@ -18,7 +18,7 @@ _EXPORTS = {
     "ChipArrays": "data",
     "detection_chips": "data",
     "build_channels": "data",
-    "split_chips": "data",
+    "split_train_val_test": "data",
     "select_chips": "data",
     "ResNetUNet": "model",
     "augment_chip": "augment",

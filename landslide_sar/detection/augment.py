@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 AUGMENTATIONS = ("crop_resize", "gaussian_blur", "motion_blur", "gaussian_noise")  # order of application
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from landslide_sar.detection.data import SAR_BANDS, DetectionChips
 from landslide_sar.nn.preprocess import to_db
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 DIRECTIONS = ("decrease", "increase", "absolute")
 

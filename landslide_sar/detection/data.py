@@ -25,7 +25,8 @@ from pyproj import CRS
 
 from landslide_sar.chips import LABEL_CHANNEL, sar_timesteps
 from landslide_sar.cube import SAR_VARIABLES
-from landslide_sar.grid import InputError, parse_time
+from landslide_sar.errors import InputError
+from landslide_sar.grid import parse_time
 from landslide_sar.nn.preprocess import to_db
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def _side_mean_db(sar: np.ndarray, n: int) -> np.ndarray:
         return to_db(np.nanmean(sar[:, :n], axis=1))
 
 
-def channel_names(inputs: str, elevation: bool = False) -> list[str]:
+def input_channels(inputs: str, elevation: bool = False) -> list[str]:
     """The channel names of an input set: <band>_pre, <band>_post per band, then DEM."""
     if inputs not in INPUTS:
         raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
@@ -279,7 +280,7 @@ def build_channels(
             f"revisits={revisits}, n_pre={n_pre} but the chips hold {k_pre} acquisition(s) before and "
             f"{k_post} after the event; expected 1..{k_post} revisits and 1..{k_pre} before"
         )
-    names = channel_names(inputs, elevation)
+    names = input_channels(inputs, elevation)
     pre, post = _side_mean_db(chips.sar_pre, n_pre), _side_mean_db(chips.sar_post, revisits)
     layers, is_log = [], []
     for name in names:
@@ -298,7 +299,7 @@ SUBSETS = ("train", "val", "test")  # the training region's chips: fit / model s
 SELECTIONS = ("labelled", "all")  # labelled: chips with >= min_positive_pixels (the papers); all: every chip
 
 
-def split_chips(labelled: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def split_train_val_test(labelled: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
     """Seeded train / val / test positions (each sorted) of the chips, stratified by `labelled`
     (bool per chip): within the labelled and within the other chips, round(n * test_fraction)
     go to test, round(n * val_fraction) to val, the rest to train. Every chip is in exactly one

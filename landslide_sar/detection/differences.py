@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landslide_sar.detection.report import INPUT_LABELS
-from landslide_sar.grid import InputError
+from landslide_sar.detection.experiments import INPUT_LABELS
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import auprc_samples, chip_weights, difference_cells, mean_sd, percentile_interval, verdict

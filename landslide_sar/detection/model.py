@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 
 N_CLASSES = 2  # background, landslide: two-class cross-entropy as in the papers

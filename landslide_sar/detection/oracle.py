@@ -19,7 +19,7 @@ import rasterio
 import xarray as xr
 
 from landslide_sar.detection.evaluate import auprc, no_skill
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.stats import auprc_interval
 

@@ -10,7 +10,7 @@ import torch
 
 from landslide_sar.detection.data import ChipArrays
 from landslide_sar.detection.model import GROUPED, ResNetUNet, landslide_probability
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.fit import load_checkpoint
 from landslide_sar.nn.preprocess import standardise
 from landslide_sar.nn.runtime import resolve_device, set_threads

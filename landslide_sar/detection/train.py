@@ -18,13 +18,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from landslide_sar.detection.augment import augment_batch, check_augment_cfg
 from landslide_sar.detection.data import ChipArrays
 from landslide_sar.detection.evaluate import auprc
 from landslide_sar.detection.model import MODEL_KEYS, ResNetUNet, build_model
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import pack_states
 from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
 from landslide_sar.nn.preprocess import channel_stats, fill_nodata, standardise

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.ensemble import pack_states, select_members, unpack_state
 from landslide_sar.nn.optim import Adam

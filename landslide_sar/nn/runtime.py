@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from tqdm import tqdm
 
-from landslide_sar.grid import InputError
-from landslide_sar.io import LogStream, usable_threads
+from landslide_sar.errors import InputError
+from landslide_sar.runner import LogStream, usable_threads
 
 logger = logging.getLogger(__name__)
 

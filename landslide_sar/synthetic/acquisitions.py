@@ -9,7 +9,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 
 from .params import area_value, check_params
 

@@ -12,8 +12,9 @@ import functools
 import math
 from typing import Any
 
-from landslide_sar.config import SCHEMA_DIR, ConfigError, validate_section
-from landslide_sar.grid import InputError
+from landslide_sar.config import SCHEMA_DIR, validate_section
+from landslide_sar.errors import ConfigError
+from landslide_sar.errors import InputError
 
 #: The schema of the ``areas.<name>.synthetic`` block. tests/test_synthetic.py keeps schema,
 #: config.yaml and docs/synthetic_event.md in sync.

@@ -4,7 +4,6 @@ masks pixels, ``mask``: the layover/shadow mask of the RTC product) as relative 
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import numpy as np
 import pystac

@@ -18,21 +18,15 @@ from rasterio import features
 from scipy import ndimage
 from shapely.geometry import shape
 
-from .grid import Grid, InputError
-from .io import atomic_path, write_cog_annotated
+from landslide_sar.cube import cube_grid
+from landslide_sar.grid import Grid
+from landslide_sar.errors import InputError
+from landslide_sar.io import atomic_path, write_cog_annotated
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 POLYGON_COLUMNS = ["landslide", "n_pixels", "area_m2", "mean_probability", "max_probability"]
-
-
-def region_grid(cube_zarr: PathLike) -> Grid:
-    """The grid (CRS, transform, size) of a region's cube."""
-    cube = xr.open_zarr(cube_zarr, decode_coords="all")
-    if cube.rio.crs is None:
-        raise InputError(f"{cube_zarr}: cube has no CRS")
-    return Grid(cube.rio.crs.to_string(), cube.rio.transform(recalc=True), cube.sizes["x"], cube.sizes["y"])
 
 
 def mosaic_probability(predictions: xr.Dataset, region: str, grid: Grid) -> tuple[np.ndarray, list[str]]:
@@ -93,7 +87,7 @@ def detection_map(
     "landslides"; `provenance` and the threshold as tags / in the log."""
     if not 0 <= threshold <= 1:
         raise InputError(f"config detection.evaluation.probability_threshold = {threshold}; expected a value in [0, 1]")
-    grid = region_grid(cube_zarr)
+    grid = cube_grid(cube_zarr)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         pred = xr.open_zarr(predictions_zarr)

@@ -29,14 +29,14 @@ from landslide_sar.detection.data import (
     build_channels,
     detection_chips,
     select_chips,
-    split_chips,
+    split_train_val_test,
 )
 from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
 from landslide_sar.detection.predict import predict_chips
-from landslide_sar.detection.report import split_seeds
+from landslide_sar.detection.experiments import split_seeds
 from landslide_sar.detection.train import train_detection
-from landslide_sar.grid import InputError
+from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import auprc_interval, chip_weights, percentile_interval
@@ -217,7 +217,7 @@ def run_detection_experiment(
     region_chips = load(train_cube, train_event_time, train_region)
     npos = n_positive(region_chips)
     split_seed = int(ch["split_seed"]) if "split_seed" in ch else split_seeds(ch)[0]
-    split = split_chips(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed)
+    split = split_train_val_test(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed)
     sets: dict[str, DetectionChips] = {}
     for subset, idx in split.items():
         keep = select_chips(npos[idx], selection["train" if subset == "train" else "evaluation"], min_pos)

@@ -20,8 +20,8 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from .density.map import CLASS_COLOURS, class_names  # noqa: E402
-from .terrain import hillshade  # noqa: E402
+from landslide_sar.density.map import CLASS_COLOURS, class_names  # noqa: E402
+from landslide_sar.terrain import hillshade  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     (solid, mean ± sd over runs: training seeds x split seeds), under the blocked split (dotted), validation (dashed), the
     change baseline, the twin's information limit (oracle), the paper's fused validation AUC
     (grey) and chance."""
-    from .density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
+    from landslide_sar.density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
 
     metrics = pd.read_csv(metrics_csv)
     if "scheme" not in metrics.columns:
@@ -312,7 +312,7 @@ def rapid_truth_check(map_gpkg: str | Path, truth_gpkg: str | Path, class_edges:
     AUC (one-vs-rest macro), accuracy and the confusion matrix; draw both maps side by side."""
     from sklearn.metrics import confusion_matrix, roc_auc_score
 
-    from .chips import density_class
+    from landslide_sar.chips import density_class
 
     chips = gpd.read_file(map_gpkg, layer="chips")
     heads = gpd.read_file(truth_gpkg, layer="heads").to_crs(chips.crs)

@@ -23,7 +23,8 @@ import xarray as xr
 
 from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
 from .download import zarr_root_in
-from .grid import InputError, check_bbox, parse_time
+from landslide_sar.errors import InputError
+from landslide_sar.grid import check_bbox, parse_time
 from .io import atomic_path
 
 log = logging.getLogger(__name__)

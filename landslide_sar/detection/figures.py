@@ -1,0 +1,213 @@
+"""The detection experiments of a config, their table and figures: the poster's AUPRC against
+revisits (one line per input set) and the transfer paper's Table 1, precision-recall curves, and
+predicted probability against the truth in both regions (the transfer paper's Figure 1).
+
+No torch here: the workflow imports `experiments` while it parses, the figure rules read CSVs
+and the predictions zarr written by `run_detection_experiment`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from landslide_sar.errors import InputError
+from landslide_sar.io import atomic_path
+from landslide_sar.detection.experiments import INPUT_LABELS
+from landslide_sar.detection.table import _experiment_of, _read, first_split_seed, unet_summary
+from landslide_sar.nn import ENSEMBLE
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
+    """The poster's figure: test AUPRC against revisits, one line per input set (the first split
+    seed's ensemble with its bootstrap interval over chips as error bars, the runs' mean over
+    every split seed as open markers), with that split's VH-change baseline and no-skill line,
+    and the oracle."""
+    plt = _plt()
+    w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
+    split = w["split_seed"] if "split_seed" in w else pd.Series(pd.NA, index=w.index)
+    first_split = first_split_seed(w)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    u = unet_summary(w, first_split)
+    for k, b in enumerate([b for b in INPUT_LABELS if b in set(u["inputs"])]):
+        g = u[u["inputs"] == b].sort_values("revisits")
+        x = g["revisits"].to_numpy(dtype=float) + 0.06 * (k - 1.5)  # side by side, so the bars do not overlap
+        yerr = np.vstack([g["auprc_ensemble"] - g["ensemble_ci_low"], g["ensemble_ci_high"] - g["auprc_ensemble"]])
+        bars = ax.errorbar(x, g["auprc_ensemble"], yerr=np.nan_to_num(yerr), marker="o", capsize=3,
+                           label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}"
+                                 f"{'' if first_split is None or int(g['n_splits'].max()) < 2 else f', split {first_split}'}, interval")  # fmt: skip
+        ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
+    for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
+        ref = w[(w["method"] == method) & (split.isna() | (split == first_split))]
+        g = ref.groupby("revisits")["auprc"].first()
+        if len(g):
+            ax.plot(g.index, g.values, style, color=color, label=label)
+    oracle = w[w["method"] == "oracle"]
+    if len(oracle):
+        ax.axhline(float(oracle["auprc"].iloc[0]), color="tab:green", ls="-.", lw=1, label="oracle (true covered fraction)")
+    ax.plot([], [], "o", mfc="none", color="0.4", label="runs' mean (seeds x splits)")
+    revisits = sorted(w.loc[w["method"] != "oracle", "revisits"].dropna().unique()) if len(w) else [1]
+    ax.set_xticks(revisits)
+    ax.set_xlabel("revisits: acquisitions averaged after the event (and as many before)")
+    ax.set_ylabel("AUPRC (test chips)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Detection within {w['region'].iloc[0] if len(w) else '?'}: test chips, "
+                 "bootstrap intervals over chips", fontsize=10)  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: PathLike) -> None:
+    """Precision-recall curves: within (test chips, the most revisits, each input set) and
+    transfer (test region, each input set and augmentation), the baseline, and no-skill lines."""
+    plt = _plt()
+    c = _read(curves, [{"experiment": _experiment_of(p)} for p in curves])
+    # the experiment folder names the input set / revisits / augmentation of each curve file
+    names = pd.Series([os.path.basename(os.path.dirname(str(p))) for p in curves])
+    lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves]
+    c["name"] = np.repeat(names.values, lengths)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    train_region = table.loc[table["subset"] == "train", "region"]
+    train_region = train_region.iloc[0] if len(train_region) else ""
+    for ax, exp, subset in ((axes[0], "within", "test"), (axes[1], "transfer", "test")):
+        e = c[(c["experiment"] == exp) & (c["subset"] == subset)]
+        t = table[(table["experiment"] == exp) & (table["subset"] == subset)]
+        if exp == "transfer":  # the other region's chips
+            e, t = e[e["region"] != train_region], t[t["region"] != train_region]
+        if exp == "within" and len(e):
+            n_max = int(t["revisits"].max())
+            e = e[e["name"].str.contains(f"_r{n_max}_")]
+        ens = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)] if "seed" in t else t[t["method"] == "unet"]
+        for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
+            band, rest = name.rsplit("_r", 1)
+            revisits, aug = int(rest.split("_")[0]), name.endswith("_aug")
+            label = f"{INPUT_LABELS.get(band, band)}, {revisits} revisits" + (", aug" if aug else "")
+            score = ens[(ens["inputs"] == band) & (ens["revisits"] == revisits) & (ens["augment"].astype(bool) == aug)]["auprc"]
+            if len(score):
+                label += f" (AUPRC {float(score.iloc[0]):.3f}, ensemble)"
+            ax.plot(g["recall"], g["precision"], label=label)
+        hw = e[e["method"] == "handwerger"]
+        if len(hw):
+            first = hw["name"].iloc[0]
+            g = hw[hw["name"] == first]
+            hw_score = t[t["method"] == "handwerger"]["auprc"]
+            extra = f" (AUPRC {float(hw_score.iloc[0]):.3f})" if exp == "transfer" and len(hw_score) else ""
+            ax.plot(g["recall"], g["precision"], "--", color="grey", label=f"VH change baseline{extra}")
+        ns = t.loc[t["method"] == "no_skill", "auprc"]
+        if len(ns):
+            ax.axhline(float(ns.iloc[0]), color="k", ls=":", label=f"no skill ({float(ns.iloc[0]):.3f})")
+        region = t["region"].iloc[0] if len(t) else "?"
+        ax.set_title(f"{exp}: {subset} chips of {region}")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def _mosaic(pred, region: str, var: str) -> np.ndarray:
+    """A region's chips of `var` placed at their origin in the region's cube (NaN elsewhere)."""
+    sel = np.asarray(pred["region"].values) == region
+    row0, col0 = pred["row0"].values[sel], pred["col0"].values[sel]
+    data = pred[var].values[sel].astype(np.float32)
+    valid = pred["valid"].values[sel]
+    h, w = data.shape[1:]
+    out = np.full((int(row0.max()) + h, int(col0.max()) + w), np.nan, dtype=np.float32)
+    for d, v, r, c in zip(data, valid, row0, col0):
+        out[r : r + h, c : c + w] = np.where(v, d, np.nan)
+    return out
+
+
+TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
+
+
+def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> list[str]:
+    """The transfer paper's Figure 1: per region (rows: the training region's val and test chips,
+    the test region's chips), the truth and each transfer model's predicted probability with the
+    truth's outline on top; a legend names the truth overlay and the chips not evaluated.
+    Returns the legend's labels."""
+    import xarray as xr
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    plt = _plt()
+    preds = []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        for p in predictions:
+            preds.append((os.path.basename(os.path.dirname(os.path.normpath(str(p)))), xr.open_zarr(p).load()))
+    if not preds:
+        raise InputError("no transfer predictions; expected at least one transfer experiment")
+    regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
+    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6),
+                             squeeze=False)  # fmt: skip
+    fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
+    for i, region in enumerate(regions):
+        subset = ", ".join(sorted(set(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region].astype(str))))
+        truth = _mosaic(preds[0][1], region, "label")
+        axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
+        axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
+        outline = np.nan_to_num(truth, nan=0.0)
+        for j, (name, pred) in enumerate(preds, start=1):
+            im = axes[i, j].imshow(_mosaic(pred, region, "prob"), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            if outline.any():
+                axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
+            band, rest = name.rsplit("_r", 1)
+            axes[i, j].set_title(f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_facecolor("0.85")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="landslide probability")
+    handles = [
+        Line2D([], [], color=TRUTH_COLOUR, lw=1.5, label="truth: landslide bodies (outline)"),
+        Patch(facecolor=plt.get_cmap("Reds")(1.0), label="truth: landslide pixel (first column)"),
+        Patch(facecolor="0.85", edgecolor="0.6", label="no chip evaluated"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return [h.get_label() for h in handles]
+
+
+def detection_figures(
+    table_csv: PathLike,
+    curves: Sequence[PathLike],
+    transfer_predictions: Sequence[PathLike],
+    auprc_png: PathLike,
+    pr_png: PathLike,
+    maps_png: PathLike,
+) -> None:
+    """The three detection figures from the table, the curves and the transfer predictions."""
+    table = pd.read_csv(table_csv, keep_default_na=False, na_values=[""])
+    table["inputs"] = table["inputs"].fillna("")
+    plot_auprc_vs_revisits(table, auprc_png)
+    plot_pr_curves(table, curves, pr_png)
+    plot_transfer_maps(transfer_predictions, maps_png)
+    logger.info("detection figures: %s, %s, %s", auprc_png, pr_png, maps_png)
