@@ -44,5 +44,3 @@ def density_class(density_per_km2: np.ndarray, edges: tuple[float, float]) -> np
     """0: no landslide (density <= edges[0]); 1: up to edges[1] per km²; 2: above edges[1]."""
     d = np.asarray(density_per_km2)
     return np.where(d <= edges[0], 0, np.where(d <= edges[1], 1, 2)).astype("int8")
-
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,14 @@ def _describe(error: jsonschema.ValidationError) -> str:
                 kind = error.schema["properties"].get(new, {}).get("type")
                 what = " (a list)" if kind == "array" else ""
                 return f"config key {where}{old} is now {where}{new}{what}; rename it"
-        return f"config key {where}{extra[0] if extra else '?'} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
+        bad = extra[0] if extra else "?"
+        return f"config key {where}{bad} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
     if v == "required":
         return f"config {key}: {error.message}"
     if v == "enum":
-        return f"config {key} = {error.instance!r} is not allowed; allowed: {', '.join(map(repr, error.validator_value))}"
+        return (
+            f"config {key} = {error.instance!r} is not allowed; allowed: {', '.join(map(repr, error.validator_value))}"
+        )
     limits = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     if v in limits:
         return f"config {key} = {error.instance!r} is not allowed; expected a value {limits[v]} {error.validator_value}"
@@ -176,7 +179,8 @@ def check_area_size(name: str, area: dict[str, Any], max_km2: float) -> None:
     if km2 > max_km2:
         raise ConfigError(
             f"config areas.{name}.bbox = {list(area['bbox'])} covers {km2:,.0f} km² ({grid.width} x {grid.height} px "
-            f"at {grid.resolution:g} m); expected at most limits.max_area_km2 = {max_km2:g} km² (raise it for a larger area)"
+            f"at {grid.resolution:g} m); expected at most limits.max_area_km2 = {max_km2:g} km² (raise it for "
+            "a larger area)"
         )
 
 
@@ -195,8 +199,11 @@ def generated_by_pipeline(config: dict[str, Any]) -> Callable[[str], bool]:
 def _check_source_files(config: dict[str, Any], produced: Callable[[str], bool]) -> None:
     """Every `source: file` path (dem, inventory) and datacube.path exists, or a rule makes it."""
     for name, area in config["areas"].items():
-        entries = [(f"{kind}.path", area[kind].get("path")) for kind in ("dem", "inventory")
-                   if kind in area and area[kind]["source"] == "file"]  # fmt: skip
+        entries = [
+            (f"{kind}.path", area[kind].get("path"))
+            for kind in ("dem", "inventory")
+            if kind in area and area[kind]["source"] == "file"
+        ]
         if is_datacube(area) and area.get("datacube", {}).get("path"):
             entries.append(("datacube.path", area["datacube"]["path"]))
         for key, path in entries:
@@ -239,19 +246,30 @@ def check_area(name: str, area: dict[str, Any]) -> None:
     try:
         event = datetime.fromisoformat(area["event_time"].replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"{where}.event_time = {area['event_time']!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
-    event = event if event.tzinfo else event.replace(tzinfo=timezone.utc)
+        raise ConfigError(
+            f"{where}.event_time = {area['event_time']!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z"
+        ) from None
+    event = event if event.tzinfo else event.replace(tzinfo=UTC)
 
     if is_datacube(area):
         cube = area.get("datacube")
         if not cube or bool(cube.get("url")) == bool(cube.get("path")):
-            raise ConfigError(f"{where}.datacube is missing or ambiguous; expected exactly one of datacube.url or datacube.path when sentinel1.source is 'datacube'")
+            raise ConfigError(
+                f"{where}.datacube is missing or ambiguous; expected exactly one of datacube.url or "
+                "datacube.path when sentinel1.source is 'datacube'"
+            )
         extra = [k for k in ("dem", "inventory", "resolution", "synthetic") if k in area]
         if extra:
-            raise ConfigError(f"{where}.{extra[0]} is not allowed with sentinel1.source 'datacube'; the datacube holds SAR, DEM, labels and its own grid")
+            raise ConfigError(
+                f"{where}.{extra[0]} is not allowed with sentinel1.source 'datacube'; the datacube holds SAR, "
+                "DEM, labels and its own grid"
+            )
         return
     if "datacube" in area:
-        raise ConfigError(f"{where}.datacube is not allowed with sentinel1.source {s1['source']!r}; expected sentinel1.source 'datacube'")
+        raise ConfigError(
+            f"{where}.datacube is not allowed with sentinel1.source {s1['source']!r}; expected "
+            "sentinel1.source 'datacube'"
+        )
     for key in ("bbox", "resolution", "dem", "inventory"):
         if key not in area:
             raise ConfigError(f"{where}.{key} is missing; expected it when sentinel1.source is {s1['source']!r}")
@@ -265,7 +283,7 @@ def check_area(name: str, area: dict[str, Any]) -> None:
                     t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
                 except ValueError:
                     raise ConfigError(f"{where}.sentinel1.{key} = {value!r} is not an ISO 8601 time") from None
-                t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+                t = t if t.tzinfo else t.replace(tzinfo=UTC)
                 if (key == "search_start" and t >= event) or (key == "search_end" and t <= event):
                     raise ConfigError(
                         f"{where}.event_time = {area['event_time']!r} is outside the search window "
@@ -282,7 +300,10 @@ def check_area(name: str, area: dict[str, Any]) -> None:
         if not inv.get("url"):
             raise ConfigError(f"{where}.inventory.url is missing; expected an http(s) URL when source is 'url'")
         if not inventory_filename(area):
-            raise ConfigError(f"{where}.inventory.filename is missing; the URL {inv['url']!r} names no file, so set e.g. filename: landslides.zip")
+            raise ConfigError(
+                f"{where}.inventory.filename is missing; the URL {inv['url']!r} names no file, so set e.g. "
+                "filename: landslides.zip"
+            )
     if "synthetic" in (s1["source"], dem["source"], inv["source"]) and "synthetic" not in area:
         raise ConfigError(f"{where}.synthetic is missing; expected it when a source is 'synthetic'")
 
@@ -299,7 +320,9 @@ def _check_density_areas(config: dict[str, Any]) -> None:
     labelled = sorted(a for a in areas if _inventory_source(areas[a]) != "none")
     for name in config["density"]["areas"]:
         if name not in areas:
-            raise ConfigError(f"config density.areas: no area {name!r}; expected areas with an inventory among {labelled}")
+            raise ConfigError(
+                f"config density.areas: no area {name!r}; expected areas with an inventory among {labelled}"
+            )
         if name not in labelled:
             raise ConfigError(
                 f"config density.areas: area {name!r} has no inventory (areas.{name}.inventory.source = 'none'); "
@@ -316,10 +339,15 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
         if name not in areas:
             raise ConfigError(f"{where}: no area {name!r}; expected one of the areas {sorted(areas)}")
         if _inventory_source(areas[name]) != "none":
-            raise ConfigError(f"{where}: areas.{name}.inventory.source = {_inventory_source(areas[name])!r}; expected 'none' for an area mapped without inventory")
+            raise ConfigError(
+                f"{where}: areas.{name}.inventory.source = {_inventory_source(areas[name])!r}; expected 'none' "
+                "for an area mapped without inventory"
+            )
         src = r["model_area"]
         if src not in density["areas"]:
-            raise ConfigError(f"{where}.model_area = {src!r} is not allowed; expected an area of density.areas {density['areas']}")
+            raise ConfigError(
+                f"{where}.model_area = {src!r} is not allowed; expected an area of density.areas {density['areas']}"
+            )
         if r["inputs"] not in density["inputs"] or (r["inputs"] != "dem" and r["revisits"] not in density["revisits"]):
             raise ConfigError(
                 f"{where} = {r['inputs']} with {r['revisits']} revisits is not allowed; expected an experiment of "
@@ -327,7 +355,10 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
             )
     for name, area in config["areas"].items():
         if _inventory_source(area) == "none" and name not in config.get("rapid_response", {}):
-            raise ConfigError(f"config areas.{name}.inventory.source = 'none' needs rapid_response.{name}; expected the trained area that maps it")
+            raise ConfigError(
+                f"config areas.{name}.inventory.source = 'none' needs rapid_response.{name}; expected the "
+                "trained area that maps it"
+            )
 
 
 def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
@@ -335,17 +366,26 @@ def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
     revisits of the grid, val + test fractions leave train chips, detection.map is one of the
     transfer experiments."""
     within, transfer = detection["within"], detection["transfer"]
-    for where, region in (("within.region", within["region"]), ("transfer.train_region", transfer["train_region"]),
-                          ("transfer.test_region", transfer["test_region"])):  # fmt: skip
+    for where, region in (
+        ("within.region", within["region"]),
+        ("transfer.train_region", transfer["train_region"]),
+        ("transfer.test_region", transfer["test_region"]),
+    ):
         if region not in areas:
             raise ConfigError(f"config detection.{where} = {region!r} is not an area; expected one of {areas}")
     if transfer["train_region"] == transfer["test_region"]:
-        raise ConfigError(f"config detection.transfer.test_region = {transfer['test_region']!r} is the training region; expected another area")
+        raise ConfigError(
+            f"config detection.transfer.test_region = {transfer['test_region']!r} is the training region; "
+            "expected another area"
+        )
     max_revisits = detection["chips"]["max_revisits"]
     wanted = max([*within["revisits"], transfer["revisits"]])
     lowest = min(max_revisits) if isinstance(max_revisits, list) else max_revisits
     if lowest is not None and wanted > lowest:
-        raise ConfigError(f"config detection.chips.max_revisits = {max_revisits!r} is not allowed; expected at least the largest revisits, {wanted}")
+        raise ConfigError(
+            f"config detection.chips.max_revisits = {max_revisits!r} is not allowed; expected at least the "
+            f"largest revisits, {wanted}"
+        )
     ch = detection["chips"]
     if ch["val_fraction"] + ch["test_fraction"] >= 1:
         raise ConfigError(
@@ -356,7 +396,8 @@ def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
     if m is not None and (m["inputs"] not in transfer["inputs"] or m["augment"] not in transfer["augment"]):
         raise ConfigError(
             f"config detection.map = {m} is not a transfer experiment; expected inputs in "
-            f"detection.transfer.inputs {transfer['inputs']} and augment in detection.transfer.augment {transfer['augment']}"
+            f"detection.transfer.inputs {transfer['inputs']} and augment in detection.transfer.augment "
+            f"{transfer['augment']}"
         )
 
 

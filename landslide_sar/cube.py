@@ -17,6 +17,7 @@ import xarray as xr
 
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
+
 from .io import GDAL_CACHE_MB, atomic_path
 from .labels import LABEL_BANDS
 from .labels import LONG_NAMES as LABEL_LONG_NAMES
@@ -110,7 +111,10 @@ def assemble_cube(
         {
             "vv": s1["vv"].astype("float32"),
             "vh": s1["vh"].astype("float32"),
-            **{name: (("y", "x"), da.data.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16")) for name, da in static.items()},
+            **{
+                name: (("y", "x"), da.data.astype("float32" if name in ("dem", *DERIVATIVES) else "uint16"))
+                for name, da in static.items()
+            },
         },
         coords={c: s1[c].compute() for c in s1.coords if c != "spatial_ref"},
         attrs=s1.attrs,
@@ -124,7 +128,14 @@ def assemble_cube(
     # rasters' decoded tiles, up to the whole area
     with atomic_path(out_zarr) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         ds.to_zarr(tmp, mode="w", consolidated=True)
-    log.info("cube %s: %d time steps, %d x %d pixels, variables %s", out_zarr, ds.sizes["timestep"], ds.sizes["y"], ds.sizes["x"], list(ds.data_vars))
+    log.info(
+        "cube %s: %d time steps, %d x %d pixels, variables %s",
+        out_zarr,
+        ds.sizes["timestep"],
+        ds.sizes["y"],
+        ds.sizes["x"],
+        list(ds.data_vars),
+    )
     return ds
 
 

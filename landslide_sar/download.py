@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landslide_sar.errors import InputError, NetworkError
+
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ class Network:
     timeout_s: float  # connect/read timeout of one request (s)
 
     @classmethod
-    def from_config(cls, area: dict) -> "Network":
+    def from_config(cls, area: dict) -> Network:
         """From the area's `download` block (defaults filled from the schema by validate_config)."""
         d = area["download"]
-        return cls(http_retries=int(d["http_retries"]), backoff_s=float(d["backoff_s"]), timeout_s=float(d["timeout_s"]))
+        return cls(
+            http_retries=int(d["http_retries"]), backoff_s=float(d["backoff_s"]), timeout_s=float(d["timeout_s"])
+        )
 
     def urllib3_retry(self):  # noqa: ANN201 - urllib3.Retry
         from urllib3 import Retry
@@ -151,7 +154,8 @@ def download_url(url: str, out_path: str | Path, network: Network, what: str = "
                     size += len(block)
     except requests.RequestException as err:
         raise NetworkError(
-            f"{what}: network error: {redact(url)} could not be downloaded after {network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+            f"{what}: network error: {redact(url)} could not be downloaded after {network.http_retries} "
+            f"retries ({type(err).__name__}: {redact(err)})"
         ) from None
     log.info("downloaded %s → %s: %.1f MB in %.1f s", redact(url), out_path, size / 1e6, time.monotonic() - start)
     return out_path

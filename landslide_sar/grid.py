@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from affine import Affine
@@ -65,7 +65,7 @@ class Grid:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Grid":
+    def from_dict(cls, d: dict) -> Grid:
         return cls(d["crs"], Affine(*d["transform"][:6]), int(d["width"]), int(d["height"]))
 
 
@@ -76,7 +76,9 @@ def check_bbox(bbox: BBox, where: str = "bbox") -> BBox:
     across the antimeridian (min_lon > max_lon by more than half the globe, or one spanning more
     than half the globe) is refused with that reason: an area's grid is one UTM zone."""
     if len(bbox) != 4:
-        raise InputError(f"{where}: {list(bbox)} has {len(bbox)} numbers; expected [min_lon, min_lat, max_lon, max_lat]")
+        raise InputError(
+            f"{where}: {list(bbox)} has {len(bbox)} numbers; expected [min_lon, min_lat, max_lon, max_lat]"
+        )
     w, s, e, n = (float(v) for v in bbox)
     if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
         swapped_ok = max(abs(s), abs(n)) <= 180 and max(abs(w), abs(e)) <= 90
@@ -97,8 +99,7 @@ def check_bbox(bbox: BBox, where: str = "bbox") -> BBox:
         )
     if w >= e or s >= n:
         raise InputError(
-            f"{where}: {list(bbox)} has min >= max; "
-            "expected [min_lon, min_lat, max_lon, max_lat] with min < max"
+            f"{where}: {list(bbox)} has min >= max; expected [min_lon, min_lat, max_lon, max_lat] with min < max"
         )
     return (w, s, e, n)
 
@@ -136,5 +137,7 @@ def parse_time(value: str | datetime, where: str) -> datetime:
         try:
             t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise InputError(f"{where}: {value!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+            raise InputError(
+                f"{where}: {value!r} is not an ISO 8601 time; expected e.g. 2017-09-20T00:00:00Z"
+            ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

@@ -6,9 +6,9 @@ import os
 import secrets
 import shutil
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import rasterio
@@ -23,7 +23,9 @@ def unique_sibling(path: str | Path, tag: str) -> Path:
     A job orphaned by a killed Snakemake and the rerun of that job never share one, and
     `remove_stale_siblings` can tell whose it is."""
     path = Path(path)
-    return path.with_name(f".{path.stem}.{tag}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+    return path.with_name(
+        f".{path.stem}.{tag}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
+    )
 
 
 def remove_stale_siblings(path: str | Path, tag: str) -> None:

@@ -11,8 +11,9 @@ from rasterio import features
 from rasterio.transform import rowcol
 from shapely.geometry import box
 
-from landslide_sar.grid import Grid, area_grid
 from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid, area_grid
+
 from .io import write_cog_annotated
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 LABEL_BANDS = ("landslides", "landslide_count")
 #: Units and long names of the label bands (raster bands, cube variables).
 UNITS = {"landslides": "1", "landslide_count": "count"}
-LONG_NAMES = {"landslides": "landslide label (1: a head or polygon in the pixel, 0: none)",
-              "landslide_count": "landslides per pixel (counted at their heads)"}
+LONG_NAMES = {
+    "landslides": "landslide label (1: a head or polygon in the pixel, 0: none)",
+    "landslide_count": "landslides per pixel (counted at their heads)",
+}
 
 
 def read_inventory(path: str | Path, grid: Grid, layer: str | None = None) -> gpd.GeoDataFrame:
@@ -96,7 +99,14 @@ def rasterize_labels(area: dict, inventory_path: str | Path, out_tif: str | Path
     inv = read_inventory(inventory_path, grid, layer=(area.get("inventory") or {}).get("layer"))
     label, counts = rasterize_inventory(inv, grid)
     log.info("%d features → %d landslides, %d labelled pixels", len(inv), int(counts.sum()), int(label.sum()))
-    write_cog_annotated(out_tif, np.stack([label.astype("uint16"), counts]), grid, nodata=None,
-                        descriptions=list(LABEL_BANDS), units=[UNITS[b] for b in LABEL_BANDS],
-                        band_tags=[{"long_name": LONG_NAMES[b]} for b in LABEL_BANDS],
-                        tags={"inventory": str(inventory_path)}, resampling="nearest")
+    write_cog_annotated(
+        out_tif,
+        np.stack([label.astype("uint16"), counts]),
+        grid,
+        nodata=None,
+        descriptions=list(LABEL_BANDS),
+        units=[UNITS[b] for b in LABEL_BANDS],
+        band_tags=[{"long_name": LONG_NAMES[b]} for b in LABEL_BANDS],
+        tags={"inventory": str(inventory_path)},
+        resampling="nearest",
+    )

@@ -21,18 +21,26 @@ import pandas as pd
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
-from .download import zarr_root_in
 from landslide_sar.errors import InputError
 from landslide_sar.grid import check_bbox, parse_time
+
+from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
+from .download import zarr_root_in
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
 #: what a published cube must hold besides SAR: the cube's static variables but the head counts
 REQUIRED_STATIC = tuple(v for v in STATIC_VARIABLES if v != "landslide_count")
-ORBIT_STATES = {"a": "ascending", "asc": "ascending", "ascending": "ascending",
-                "d": "descending", "dsc": "descending", "desc": "descending", "descending": "descending"}
+ORBIT_STATES = {
+    "a": "ascending",
+    "asc": "ascending",
+    "ascending": "ascending",
+    "d": "descending",
+    "dsc": "descending",
+    "desc": "descending",
+    "descending": "descending",
+}
 
 
 def open_datacube(path: str | Path) -> xr.Dataset:
@@ -63,7 +71,9 @@ def open_datacube(path: str | Path) -> xr.Dataset:
         # zarr 3 finds no consolidated metadata below the root of a ZipStore: read it per array
         return xr.open_zarr(store, group=group or None, decode_coords="all", consolidated=None if not group else False)
     except Exception as err:  # noqa: BLE001 - any zarr failure is the file's fault
-        raise InputError(f"datacube: {path} could not be opened as zarr ({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+        raise InputError(
+            f"datacube: {path} could not be opened as zarr ({type(err).__name__}: {' '.join(str(err).split())[:300]})"
+        ) from None
 
 
 def normalise_orbit_states(values: np.ndarray, where: str) -> np.ndarray:
@@ -71,7 +81,9 @@ def normalise_orbit_states(values: np.ndarray, where: str) -> np.ndarray:
     for v in (str(x) for x in np.asarray(values).astype(str)):
         state = ORBIT_STATES.get(v.strip().lower())
         if state is None:
-            raise InputError(f"{where}: sat:orbit_state {v!r} is not a known orbit direction; expected one of {sorted(ORBIT_STATES)}")
+            raise InputError(
+                f"{where}: sat:orbit_state {v!r} is not a known orbit direction; expected one of {sorted(ORBIT_STATES)}"
+            )
         out.append(state)
     return np.array(out)
 
@@ -118,19 +130,29 @@ def prepare_datacube(
             log.info("orbit direction chosen: %s (most time steps)", orbit_state)
         mask = states == orbit_state
         if not mask.any():
-            raise InputError(f"datacube: {source} has no time step with sat:orbit_state {orbit_state}; has {counts.to_dict()}")
+            raise InputError(
+                f"datacube: {source} has no time step with sat:orbit_state {orbit_state}; has {counts.to_dict()}"
+            )
         ds = ds.isel(timestep=np.flatnonzero(mask))
     elif orbit_state is not None:
         raise InputError(f"datacube: {source} has no sat:orbit_state coordinate to filter on orbit {orbit_state}")
     if relative_orbit is not None:
         if "sat:relative_orbit" not in ds.coords:
-            raise InputError(f"datacube: {source} has no sat:relative_orbit coordinate to filter on relative orbit {relative_orbit}")
+            raise InputError(
+                f"datacube: {source} has no sat:relative_orbit coordinate to filter on relative orbit {relative_orbit}"
+            )
         mask = ds["sat:relative_orbit"].values.astype(int) == relative_orbit
         ds = ds.isel(timestep=np.flatnonzero(mask))
     pre, post = sar_timesteps(ds["timestep"].values, event_time, n_pre, n_post)
-    log.info("%d time steps on the orbit: %d before and %d after %s (using %d + %d)", ds.sizes["timestep"],
-             sum(ds["timestep"].values < np.datetime64(event_time.replace(tzinfo=None))),
-             sum(ds["timestep"].values >= np.datetime64(event_time.replace(tzinfo=None))), event_time.date(), len(pre), len(post))
+    log.info(
+        "%d time steps on the orbit: %d before and %d after %s (using %d + %d)",
+        ds.sizes["timestep"],
+        sum(ds["timestep"].values < np.datetime64(event_time.replace(tzinfo=None))),
+        sum(ds["timestep"].values >= np.datetime64(event_time.replace(tzinfo=None))),
+        event_time.date(),
+        len(pre),
+        len(post),
+    )
 
     # georeferencing: north-up, projected metres (chip areas and densities depend on it)
     if crs:
@@ -215,6 +237,13 @@ def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chu
     cube = published_layout(cube, cube.attrs["event_time"])
     with atomic_path(out_zarr) as tmp:
         cube.to_zarr(tmp, mode="w", consolidated=True)
-    log.info("cube %s: %d time steps (%s), %d x %d px, CRS %s", out_zarr, cube.sizes["timestep"],
-             ", ".join(str(t)[:10] for t in cube["timestep"].values), cube.sizes["x"], cube.sizes["y"], cube.rio.crs)
+    log.info(
+        "cube %s: %d time steps (%s), %d x %d px, CRS %s",
+        out_zarr,
+        cube.sizes["timestep"],
+        ", ".join(str(t)[:10] for t in cube["timestep"].values),
+        cube.sizes["x"],
+        cube.sizes["y"],
+        cube.rio.crs,
+    )
     return cube

@@ -79,7 +79,9 @@ def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no
     if marker is not None and marker.exists():
         first = marker.read_text().split("\n", 1)
         if first[0] == run_id:
-            logger.error("not retried: bad input does not change between attempts: %s", first[1] if len(first) > 1 else "")
+            logger.error(
+                "not retried: bad input does not change between attempts: %s", first[1] if len(first) > 1 else ""
+            )
             print("not retried: the bad input reported by the first attempt does not change", file=sys.stderr)
             raise SystemExit(1)
         marker.unlink()  # from an earlier invocation: the input may have been fixed since

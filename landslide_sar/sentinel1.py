@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dask
@@ -29,12 +29,13 @@ import pystac
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
+from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid, area_grid, parse_time
+from landslide_sar.stac import raise_read_error, read_item_collection, search_stac, sign_items, stack_on_grid
+
 from .cube import SAR_VARIABLES
 from .download import Network, redact
-from landslide_sar.grid import Grid, area_grid, parse_time
-from landslide_sar.errors import InputError
 from .io import atomic_path
-from landslide_sar.stac import raise_read_error, read_item_collection, search_stac, sign_items, stack_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ def choose_orbit(
     (if none has, the one with most days, so that the shortfall is reported for it)."""
     counts = _orbit_days(items, event_time)
     candidates = [
-        o for o in counts if (orbit_state is None or o[0] == orbit_state) and (relative_orbit is None or o[1] == relative_orbit)
+        o
+        for o in counts
+        if (orbit_state is None or o[0] == orbit_state) and (relative_orbit is None or o[1] == relative_orbit)
     ]
     found = ", ".join(f"{s}/{r}: {a}+{b} days" for (s, r), (a, b) in sorted(counts.items()))
     if not candidates:
@@ -117,7 +120,9 @@ def choose_orbit(
         return (pre >= n_pre and post >= n_post, pre + post, o)
 
     best = max(candidates, key=rank)
-    log.info("orbit chosen: %s, relative orbit %d (%d days before, %d after); all orbits: %s", *best, *counts[best], found)
+    log.info(
+        "orbit chosen: %s, relative orbit %d (%d days before, %d after); all orbits: %s", *best, *counts[best], found
+    )
     return best
 
 
@@ -147,7 +152,9 @@ def select_acquisitions(
                 f"(none of the {len(items)} item(s) has both)"
             )
         removed["without vv+vh assets"] = len(items) - len(dual)
-        log.warning("%d item(s) without vv+vh assets left out (e.g. %s lacks %s)", len(items) - len(dual), first.id, missing)
+        log.warning(
+            "%d item(s) without vv+vh assets left out (e.g. %s lacks %s)", len(items) - len(dual), first.id, missing
+        )
     orbit_state, relative_orbit = choose_orbit(dual, event_time, n_pre, n_post, orbit_state, relative_orbit, source)
     kept = [i for i in dual if _orbit(i) == (orbit_state, relative_orbit)]
     for (state, rel), n in sorted(Counter(_orbit(i) for i in dual if i not in kept).items()):
@@ -160,7 +167,9 @@ def select_acquisitions(
     for day, day_items in sorted(by_day.items()):
         t = min(_time(i) for i in day_items)
         side = "pre" if t < event_time else "post"
-        acquisitions.append(Acquisition(day, t, tuple(sorted(day_items, key=lambda i: i.id)), orbit_state, relative_orbit, side))
+        acquisitions.append(
+            Acquisition(day, t, tuple(sorted(day_items, key=lambda i: i.id)), orbit_state, relative_orbit, side)
+        )
     pre = [a for a in acquisitions if a.side == "pre"][-n_pre:] if n_pre else []
     post = [a for a in acquisitions if a.side == "post"][:n_post]
     if len(pre) < n_pre or len(post) < n_post:
@@ -177,7 +186,7 @@ def select_acquisitions(
 
 def _time(item: pystac.Item) -> datetime:
     t = item.datetime or parse_time(item.properties["start_datetime"], item.id)
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _day(item: pystac.Item) -> str:
@@ -231,7 +240,8 @@ def download_sentinel1(
     start, end = search_window(s1, event_time)
     if s1["source"] == "stac":
         endpoint = s1["endpoint"]
-        source = f"sentinel1: {redact(endpoint)} collection {s1['collection']} bbox {list(area['bbox'])} {start:%Y-%m-%d} .. {end:%Y-%m-%d}"
+        window = f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"
+        source = f"sentinel1: {redact(endpoint)} collection {s1['collection']} bbox {list(area['bbox'])} {window}"
         items = search_stac(endpoint, s1["collection"], area["bbox"], start, end, network)
         if not items:
             raise InputError(
@@ -281,18 +291,32 @@ def download_sentinel1(
         template.to_zarr(tmp, mode="w", compute=False, consolidated=True)
         for k, acq in enumerate(acquisitions):
             items_k = sign_items(list(acq.items), endpoint, network) if endpoint else list(acq.items)
-            step = load_acquisition(Acquisition(acq.date, acq.time, tuple(items_k), acq.orbit_state, acq.relative_orbit, acq.side), grid, chunk, network)
+            step = load_acquisition(
+                Acquisition(acq.date, acq.time, tuple(items_k), acq.orbit_state, acq.relative_orbit, acq.side),
+                grid,
+                chunk,
+                network,
+            )
             region = xr.Dataset({p: (("timestep", "y", "x"), step.sel(band=p).data[None]) for p in POLARISATIONS})
             valid = (np.isfinite(region["vv"]) & np.isfinite(region["vh"])).mean().data
-            write = region.to_zarr(tmp, region={"timestep": slice(k, k + 1), "y": slice(None), "x": slice(None)}, compute=False)
+            write = region.to_zarr(
+                tmp, region={"timestep": slice(k, k + 1), "y": slice(None), "x": slice(None)}, compute=False
+            )
             try:
                 _, cov = dask.compute(write, valid)
             except RuntimeError as err:
                 raise_read_error(err, source)
             coverage[k] = cov
             level = logging.WARNING if cov < PARTIAL_COVERAGE else logging.INFO
-            log.log(level, "coverage %s (%s, %d frame(s)): %.1f %% of the area%s", acq.date, acq.side, len(acq.items),
-                    100 * cov, "; partial: the rest is NaN" if cov < PARTIAL_COVERAGE else "")
+            log.log(
+                level,
+                "coverage %s (%s, %d frame(s)): %.1f %% of the area%s",
+                acq.date,
+                acq.side,
+                len(acq.items),
+                100 * cov,
+                "; partial: the rest is NaN" if cov < PARTIAL_COVERAGE else "",
+            )
             check_coverage(acq, float(cov), float(s1.get("min_coverage", 0.0)), source)
         import zarr
 

@@ -70,7 +70,9 @@ def search_stac(
     from pystac_client.stac_api_io import StacApiIO
 
     try:
-        client = Client.open(endpoint, stac_io=StacApiIO(max_retries=network.urllib3_retry(), timeout=network.timeout_s))
+        client = Client.open(
+            endpoint, stac_io=StacApiIO(max_retries=network.urllib3_retry(), timeout=network.timeout_s)
+        )
         search = client.search(
             collections=[collection],
             bbox=list(bbox),
@@ -85,7 +87,9 @@ def search_stac(
             f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)}"
         ) from None
     window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
-    log.info("searched %s collection %s bbox %s%s: %d item(s)", redact(endpoint), collection, list(bbox), window, len(items))
+    log.info(
+        "searched %s collection %s bbox %s%s: %d item(s)", redact(endpoint), collection, list(bbox), window, len(items)
+    )
     for item in items:
         _fix_proj(item)
     return items
@@ -140,12 +144,17 @@ def _sas_token(account: str, container: str, network: Network):  # noqa: ANN202 
             f"{response.status_code} after {network.http_retries} retries"
         )
     if response.status_code >= 400:
-        raise InputError(f"Planetary Computer: the token service {redact(url)} answered HTTP {response.status_code} ({response.reason}); "
-                         f"check {PC_KEY_ENV} if the data need a subscription key")  # fmt: skip
+        raise InputError(
+            f"Planetary Computer: the token service {redact(url)} answered HTTP {response.status_code} "
+            f"({response.reason}); "
+            f"check {PC_KEY_ENV} if the data need a subscription key"
+        )
     try:
         token = SASToken(**response.json())
     except Exception as err:  # noqa: BLE001 - not JSON, or not a token
-        raise InputError(f"Planetary Computer: the token service {redact(url)} gave no token ({type(err).__name__})") from None
+        raise InputError(
+            f"Planetary Computer: the token service {redact(url)} gave no token ({type(err).__name__})"
+        ) from None
     _TOKENS[url] = token
     return token
 
@@ -223,6 +232,8 @@ def raise_read_error(err: Exception, what: str) -> None:
     if match:
         href, detail = match.groups()
         if _NETWORK_DETAIL.search(detail):
-            raise NetworkError(f"{what}: network error reading {redact(href)} after GDAL's retries ({redact(detail)[:300]})") from None
+            raise NetworkError(
+                f"{what}: network error reading {redact(href)} after GDAL's retries ({redact(detail)[:300]})"
+            ) from None
         raise InputError(f"{what}: {redact(href)} is not a readable COG ({redact(detail)[:300]})") from None
     raise err

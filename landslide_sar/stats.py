@@ -40,7 +40,9 @@ class Interval:
 def binary_auc(pos: np.ndarray, score: np.ndarray) -> np.ndarray:
     """AUC of `score` for the positives `pos` along the last axis (ties count 1/2); NaN where a
     row has no positive or no negative."""
-    from scipy.stats import rankdata  # here: scipy.stats costs the detection jobs, which never call this, 0.6 s to import
+    from scipy.stats import (
+        rankdata,
+    )  # here: scipy.stats costs the detection jobs, which never call this, 0.6 s to import
 
     ranks = rankdata(score, axis=-1)
     n_pos = pos.sum(axis=-1)
@@ -102,9 +104,14 @@ def auc_interval(
 
 
 def paired_auc_difference(
-    y: np.ndarray, prob_a: np.ndarray, prob_b: np.ndarray, classes: Sequence[int], n_samples: int, seed: int,
+    y: np.ndarray,
+    prob_a: np.ndarray,
+    prob_b: np.ndarray,
+    classes: Sequence[int],
+    n_samples: int,
+    seed: int,
     level: float = 0.95,
-) -> Interval:  # fmt: skip
+) -> Interval:
     """AUC(a) - AUC(b) on the same chips, with the interval of the difference over the SAME
     bootstrap samples for both (paired: the chips' common difficulty cancels)."""
     y = np.asarray(y)
@@ -137,8 +144,10 @@ def auprc_samples(label: np.ndarray, score: np.ndarray, valid: np.ndarray, weigh
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
     n = label.shape[0]
     if score.shape != label.shape or valid.shape != label.shape or weights.shape[1] != n:
-        raise InputError(f"auprc_samples: label {label.shape}, score {score.shape}, valid {valid.shape}, "
-                         f"weights {weights.shape}; expected the same (n, H, W) and (B, n)")  # fmt: skip
+        raise InputError(
+            f"auprc_samples: label {label.shape}, score {score.shape}, valid {valid.shape}, "
+            f"weights {weights.shape}; expected the same (n, H, W) and (B, n)"
+        )
     chip = np.broadcast_to(np.arange(n)[:, None, None], label.shape)[valid]
     y, s = label[valid], score[valid]
     bad = ~np.isfinite(s)
@@ -187,9 +196,15 @@ def auprc_interval(
 
 
 def paired_auprc_difference(
-    label: np.ndarray, score_a: np.ndarray, valid_a: np.ndarray, score_b: np.ndarray, valid_b: np.ndarray,
-    n_samples: int, seed: int, level: float = 0.95,
-) -> Interval:  # fmt: skip
+    label: np.ndarray,
+    score_a: np.ndarray,
+    valid_a: np.ndarray,
+    score_b: np.ndarray,
+    valid_b: np.ndarray,
+    n_samples: int,
+    seed: int,
+    level: float = 0.95,
+) -> Interval:
     """AUPRC(a) - AUPRC(b) on the same chips (each over its own valid pixels), with the interval
     of the difference over the SAME bootstrap samples of chips for both."""
     label = np.asarray(label) > 0

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import rasterio
@@ -18,9 +18,10 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 from scipy import ndimage
 
-from .download import Network, redact
-from landslide_sar.grid import Grid, area_grid
 from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid, area_grid
+
+from .download import Network, redact
 from .io import GDAL_CACHE_MB, cog_writer, write_cog_annotated
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ def dem_from_stac(dem_cfg: dict, grid: Grid, network: Network) -> np.ndarray:
         raise InputError(f"{where}: the search found no DEM tiles; check the bbox and the collection name")
     lacking = [i.id for i in items if asset not in i.assets]
     if lacking:
-        raise InputError(f"{where}: item {lacking[0]} has no asset {asset!r}; set dem.asset (assets: {sorted(items[0].assets)})")
+        raise InputError(
+            f"{where}: item {lacking[0]} has no asset {asset!r}; set dem.asset (assets: {sorted(items[0].assets)})"
+        )
     log.info("DEM tiles: %s", [i.id for i in items])
     mosaic = stack_on_grid(sign_items(items, endpoint, network), [asset], grid, 2048, network)
     try:
@@ -110,10 +113,27 @@ def download_dem(area: dict, src_path: str | Path | None, out_tif: str | Path, n
     else:
         dem = reproject_dem(src_path, grid)
         src = str(src_path)
-    log.info("DEM %s → %s: %d x %d, %.1f %% valid, %.0f–%.0f m", src, out_tif, grid.width, grid.height,
-             100 * np.isfinite(dem).mean(), np.nanmin(dem), np.nanmax(dem))
-    write_cog_annotated(out_tif, dem, grid, nodata=np.nan, descriptions=["dem"], units=[UNITS["dem"]],
-                        band_tags=[{"long_name": LONG_NAMES["dem"]}], tags={"source": src}, resampling="bilinear")
+    log.info(
+        "DEM %s → %s: %d x %d, %.1f %% valid, %.0f–%.0f m",
+        src,
+        out_tif,
+        grid.width,
+        grid.height,
+        100 * np.isfinite(dem).mean(),
+        np.nanmin(dem),
+        np.nanmax(dem),
+    )
+    write_cog_annotated(
+        out_tif,
+        dem,
+        grid,
+        nodata=np.nan,
+        descriptions=["dem"],
+        units=[UNITS["dem"]],
+        band_tags=[{"long_name": LONG_NAMES["dem"]}],
+        tags={"source": src},
+        resampling="bilinear",
+    )
 
 
 def slope_aspect(dem: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +178,9 @@ def smoothing_radius(smoothing_sigma_px: float) -> int:
     return int(4.0 * float(smoothing_sigma_px) + 0.5) if smoothing_sigma_px > 0 else 0
 
 
-def derivatives_of(dem: np.ndarray, resolution: float, smoothing_sigma_px: float = 0.0, fill: float | None = None) -> np.ndarray:
+def derivatives_of(
+    dem: np.ndarray, resolution: float, smoothing_sigma_px: float = 0.0, fill: float | None = None
+) -> np.ndarray:
     """Slope, aspect and curvature (3, y, x) of a float32 DEM array, optionally Gaussian-smoothed
     first with nodata filled by `fill` (default: the array's mean). Every output pixel depends on
     the input within smoothing_radius + 1 pixels only (the array's edges as the DEM's edges), so
@@ -179,7 +201,9 @@ def _strips(height: int, rows: int, halo: int) -> Iterator[tuple[int, int, int, 
         yield r0, r1, max(0, r0 - halo), min(height, r1 + halo)
 
 
-def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px: float = 0.0, strip_rows: int = STRIP_ROWS) -> None:
+def dem_derivatives(
+    dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px: float = 0.0, strip_rows: int = STRIP_ROWS
+) -> None:
     """Slope, aspect and curvature of the area's DEM (optionally Gaussian-smoothed first) as one
     three-band COG with band descriptions dem_slope_radians, dem_aspect, dem_curvature.
 
@@ -205,7 +229,9 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
             fill = total / count if count else np.nan
         step = max(1, int(np.sqrt(src.width * src.height / 1e6)))  # a ~1 Mpx sample for the log
         sample = []
-        with cog_writer(out_tif, grid, 3, "float32", nodata=np.nan, descriptions=list(DERIVATIVES), resampling="bilinear") as dst:
+        with cog_writer(
+            out_tif, grid, 3, "float32", nodata=np.nan, descriptions=list(DERIVATIVES), resampling="bilinear"
+        ) as dst:
             dst.units = tuple(UNITS[d] for d in DERIVATIVES)
             for i, name in enumerate(DERIVATIVES, start=1):
                 dst.update_tags(i, long_name=LONG_NAMES[name])
@@ -218,8 +244,13 @@ def dem_derivatives(dem_tif: str | Path, out_tif: str | Path, smoothing_sigma_px
     slope, curv = sample_arr[0], sample_arr[2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        log.info("slope %.1f–%.1f deg (median %.1f); curvature p5/p95 %.2f/%.2f (from every %d-th pixel in x and y)",
-                 *np.degrees(np.nanpercentile(slope, [0, 100])), np.degrees(np.nanmedian(slope)), *np.nanpercentile(curv, [5, 95]), step)
+        log.info(
+            "slope %.1f–%.1f deg (median %.1f); curvature p5/p95 %.2f/%.2f (from every %d-th pixel in x and y)",
+            *np.degrees(np.nanpercentile(slope, [0, 100])),
+            np.degrees(np.nanmedian(slope)),
+            *np.nanpercentile(curv, [5, 95]),
+            step,
+        )
 
 
 def hillshade(dem: np.ndarray, resolution: float) -> np.ndarray:

@@ -18,8 +18,9 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from .density.map import CLASS_COLOURS, NODATA, class_names
 from landslide_sar.errors import InputError
+
+from .density.map import CLASS_COLOURS, NODATA, class_names
 from .io import atomic_path
 from .terrain import hillshade
 
@@ -33,7 +34,9 @@ WEB_CRS = "EPSG:3857"
 MAX_PIXELS = 1600
 
 
-def _to_web(src_path: PathLike, band: int, resampling: Resampling, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _to_web(
+    src_path: PathLike, band: int, resampling: Resampling, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Band `band` of a raster resampled onto Web Mercator (at most max_pixels on a side), NaN
     where it has no data; and its lon/lat bounds (west, south, east, north)."""
     with rasterio.open(src_path) as src:
@@ -47,8 +50,17 @@ def _to_web(src_path: PathLike, band: int, resampling: Resampling, max_pixels: i
         data = src.read(band).astype("float32")
         if src.nodata is not None and not np.isnan(src.nodata):
             data[data == src.nodata] = np.nan
-        reproject(data, out, src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan, dst_transform=dst_transform,
-                  dst_crs=WEB_CRS, dst_nodata=np.nan, resampling=resampling)  # fmt: skip
+        reproject(
+            data,
+            out,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            src_nodata=np.nan,
+            dst_transform=dst_transform,
+            dst_crs=WEB_CRS,
+            dst_nodata=np.nan,
+            resampling=resampling,
+        )
     w, s, e, n = transform_bounds(WEB_CRS, "EPSG:4326", left, bottom, right, top)
     return out, (w, s, e, n)
 
@@ -102,18 +114,30 @@ def _legend(title: str, class_labels: Sequence[str] | None, probability: bool, h
     rows = [f"<b>{html.escape(title)}</b>"]
     if class_labels:
         rows.append("<i>landslide density</i>")
-        rows += [f'<span style="background:{c};border:1px solid #555;display:inline-block;width:14px;height:10px"></span> {html.escape(n)}'
-                 for c, n in zip(CLASS_COLOURS, class_labels)]  # fmt: skip
+        rows += [
+            f'<span style="background:{c};border:1px solid '
+            f'#555;display:inline-block;width:14px;height:10px"></span> {html.escape(n)}'
+            for c, n in zip(CLASS_COLOURS, class_labels)
+        ]
     if probability:
         stops = ", ".join(f"rgb{tuple(int(255 * v) for v in colormaps['magma'](x)[:3])}" for x in np.linspace(0, 1, 6))
         rows.append("<i>detection: landslide probability</i>")
-        rows.append(f'0 <span style="background:linear-gradient(to right, {stops});display:inline-block;width:110px;height:10px"></span> 1')
+        rows.append(
+            '0 <span style="background:linear-gradient(to right, '
+            f'{stops});display:inline-block;width:110px;height:10px"></span> 1'
+        )
     if heads:
-        rows.append('<span style="background:#1f78b4;border-radius:50%;display:inline-block;width:8px;height:8px"></span> landslide head (inventory)')
+        rows.append(
+            '<span style="background:#1f78b4;border-radius:50%;display:inline-block;width:8px;height:8px"></span>'
+            " landslide head (inventory)"
+        )
     rows.append('<span style="color:#666">base: hillshade of the DEM</span>')
-    return ('<div id="legend" style="position:fixed;bottom:18px;left:10px;z-index:9999;background:rgba(255,255,255,0.92);'
-            'padding:6px 9px;border:1px solid #888;border-radius:4px;font:12px sans-serif;line-height:17px">'
-            + "<br>".join(rows) + "</div>")  # fmt: skip
+    return (
+        '<div id="legend" style="position:fixed;bottom:18px;left:10px;z-index:9999;background:rgba(255,255,255,0.92);'
+        'padding:6px 9px;border:1px solid #888;border-radius:4px;font:12px sans-serif;line-height:17px">'
+        + "<br>".join(rows)
+        + "</div>"
+    )
 
 
 def web_map(
@@ -134,9 +158,9 @@ def web_map(
     import offlinefolium as folium
     from branca.element import Element
 
-    from .labels import read_inventory
-
     from landslide_sar.cube import cube_grid
+
+    from .labels import read_inventory
 
     grid = cube_grid(cube_zarr)
     dem, bounds = _to_web(f'ZARR:"{cube_zarr}":/dem', 1, Resampling.bilinear)
@@ -146,35 +170,61 @@ def web_map(
     w, s, e, n = bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True, prefer_canvas=True)
     m.fit_bounds([[s, w], [n, e]])
-    folium.raster_layers.ImageOverlay(_png(grey_rgba(hillshade(dem, res))), bounds=[[s, w], [n, e]], name="hillshade (DEM)",
-                                      overlay=False, control=True).add_to(m)  # fmt: skip
+    folium.raster_layers.ImageOverlay(
+        _png(grey_rgba(hillshade(dem, res))),
+        bounds=[[s, w], [n, e]],
+        name="hillshade (DEM)",
+        overlay=False,
+        control=True,
+    ).add_to(m)
     labels = None
     if density_tif is not None:
         classes, b = _to_web(density_tif, 1, Resampling.nearest)
         classes[classes == NODATA] = np.nan
         labels = class_names(class_edges)
-        folium.raster_layers.ImageOverlay(_png(class_rgba(classes)), bounds=[[b[1], b[0]], [b[3], b[2]]], name="density class",
-                                          opacity=0.6, interactive=False).add_to(m)  # fmt: skip
+        folium.raster_layers.ImageOverlay(
+            _png(class_rgba(classes)),
+            bounds=[[b[1], b[0]], [b[3], b[2]]],
+            name="density class",
+            opacity=0.6,
+            interactive=False,
+        ).add_to(m)
     if probability_tif is not None:
         prob, b = _to_web(probability_tif, 1, Resampling.bilinear)
-        folium.raster_layers.ImageOverlay(_png(probability_rgba(prob)), bounds=[[b[1], b[0]], [b[3], b[2]]],
-                                          name="detection probability", opacity=0.75).add_to(m)  # fmt: skip
+        folium.raster_layers.ImageOverlay(
+            _png(probability_rgba(prob)),
+            bounds=[[b[1], b[0]], [b[3], b[2]]],
+            name="detection probability",
+            opacity=0.75,
+        ).add_to(m)
     n_heads = 0
     if inventory is not None:
         inv = read_inventory(inventory, grid)
-        pts = inv.geometry.where(inv.geometry.geom_type == "Point", inv.geometry.representative_point()).to_crs("EPSG:4326")
+        pts = inv.geometry.where(inv.geometry.geom_type == "Point", inv.geometry.representative_point()).to_crs(
+            "EPSG:4326"
+        )
         if len(pts) > max_heads:
             log.warning("%s: %d heads; the web map shows the first %d", inventory, len(pts), max_heads)
             pts = pts.iloc[:max_heads]
         n_heads = len(pts)
         folium.GeoJson(
-            pts.__geo_interface__, name="landslide heads (inventory)",
-            marker=folium.CircleMarker(radius=2, color="#1f78b4", weight=1, fill=True, fill_color="#1f78b4", fill_opacity=0.9),
-        ).add_to(m)  # fmt: skip
+            pts.__geo_interface__,
+            name="landslide heads (inventory)",
+            marker=folium.CircleMarker(
+                radius=2, color="#1f78b4", weight=1, fill=True, fill_color="#1f78b4", fill_opacity=0.9
+            ),
+        ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.get_root().html.add_child(Element(_legend(title, labels, probability_tif is not None, n_heads > 0)))
     m.get_root().header.add_child(Element(f"<title>{html.escape(title)}</title>"))
     with atomic_path(html_out) as tmp:
         m.save(str(tmp))
-    log.info("web map %s: %s%s%s, %d heads, %.1f MB", html_out, "hillshade", ", density classes" if density_tif else "",
-             ", detection probability" if probability_tif else "", n_heads, Path(html_out).stat().st_size / 1e6)  # fmt: skip
+    log.info(
+        "web map %s: %s%s%s, %d heads, %.1f MB",
+        html_out,
+        "hillshade",
+        ", density classes" if density_tif else "",
+        ", detection probability" if probability_tif else "",
+        n_heads,
+        Path(html_out).stat().st_size / 1e6,
+    )

@@ -13,8 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync")  # fmt: skip
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def chromium_paths() -> tuple[str, str]:
@@ -27,7 +35,9 @@ def chromium_paths() -> tuple[str, str]:
     return chromium, driver
 
 
-def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float = 1.0, click: tuple[str, ...] = ()) -> tuple[list[dict], np.ndarray, dict]:
+def open_page(
+    path: Path, width: int = 1000, height: int = 800, settle_s: float = 1.0, click: tuple[str, ...] = ()
+) -> tuple[list[dict], np.ndarray, dict]:
     """Open `path` in a fresh headless Chromium with no network (a proxy on a closed port: any
     request to the outside fails, and shows as a console error). Returns the console messages,
     the screenshot as an (h, w, 3) uint8 array and what the page shows (image layers, circle
@@ -40,8 +50,13 @@ def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float 
     profile = tempfile.mkdtemp(prefix="chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):  # fmt: skip
+    for flag in (
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
@@ -53,14 +68,17 @@ def open_page(path: Path, width: int = 1000, height: int = 800, settle_s: float 
 
             driver.find_element(By.XPATH, f"//*[normalize-space(text())='{text}']").click()
             time.sleep(settle_s)
-        results = {"layers": driver.execute_script("return document.querySelectorAll('.leaflet-image-layer').length"),
-                   "markers": driver.execute_script(
-                       "if (typeof L === 'undefined') return null;"
-                       "var m = Object.values(window).find(v => v instanceof L.Map); var n = 0;"
-                       "m.eachLayer(l => { if (l instanceof L.CircleMarker) n++; }); return n;"),
-                   "text": driver.execute_script("return document.body.innerText"),
-                   "legend": driver.execute_script("var e = document.getElementById('legend'); return e ? e.innerText : null"),
-                   "title": driver.title}  # fmt: skip
+        results = {
+            "layers": driver.execute_script("return document.querySelectorAll('.leaflet-image-layer').length"),
+            "markers": driver.execute_script(
+                "if (typeof L === 'undefined') return null;"
+                "var m = Object.values(window).find(v => v instanceof L.Map); var n = 0;"
+                "m.eachLayer(l => { if (l instanceof L.CircleMarker) n++; }); return n;"
+            ),
+            "text": driver.execute_script("return document.body.innerText"),
+            "legend": driver.execute_script("var e = document.getElementById('legend'); return e ? e.innerText : null"),
+            "title": driver.title,
+        }
         logs = driver.get_log("browser")
         shot = np.asarray(Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB"))
     finally:

@@ -3,6 +3,8 @@ tiny hand-made cube."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +12,9 @@ import rioxarray  # noqa: F401
 import xarray as xr
 from affine import Affine
 
-from landslide_sar.density.splits import assign_blocked_splits, assign_splits
 from landslide_sar.chips import chip_channels, density_class, sar_timesteps
 from landslide_sar.density.chips import make_chips
+from landslide_sar.density.splits import assign_blocked_splits, assign_splits
 from landslide_sar.errors import InputError
 
 
@@ -53,9 +55,9 @@ def test_split_fractions_must_make_halves() -> None:
 
 def test_sar_timesteps_picks_closest_before_and_first_after() -> None:
     t = pd.to_datetime(["2017-08-23", "2017-09-04", "2017-09-16", "2017-09-22", "2017-10-10", "2017-10-22"]).values
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    event = datetime(2017, 9, 20, tzinfo=timezone.utc)
+    event = datetime(2017, 9, 20, tzinfo=UTC)
     assert sar_timesteps(t, event, 2, 1) == ([1, 2], [3])
     with pytest.raises(InputError, match="expected at least 4 before"):
         sar_timesteps(t, event, 4, 1)
@@ -73,24 +75,37 @@ def test_make_chips_on_a_hand_made_cube(tmp_path) -> None:
     count[5, 5] = 3  # chip 0: 3 landslides
     count[40, 40] = 1  # chip 4: 1
     count[65, 99] = 7  # outside the chipped area (row 65 >= 64, col 99 >= 96)
-    cube = xr.Dataset(
-        {
-            "vv": (("timestep", "y", "x"), vv),
-            "vh": (("timestep", "y", "x"), vv / 10),
-            "dem": (("y", "x"), np.ones((ny, nx), "float32")),
-            "dem_slope_radians": (("y", "x"), np.zeros((ny, nx), "float32")),
-            "dem_aspect": (("y", "x"), np.zeros((ny, nx), "float32")),
-            "dem_curvature": (("y", "x"), np.zeros((ny, nx), "float32")),
-            "landslides": (("y", "x"), (count > 0).astype("uint16")),
-            "landslide_count": (("y", "x"), count),
-        },
-        coords={"timestep": times.values, "x": x, "y": y},
-    ).rio.write_crs("EPSG:32619").rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    cube = (
+        xr.Dataset(
+            {
+                "vv": (("timestep", "y", "x"), vv),
+                "vh": (("timestep", "y", "x"), vv / 10),
+                "dem": (("y", "x"), np.ones((ny, nx), "float32")),
+                "dem_slope_radians": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "dem_aspect": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "dem_curvature": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "landslides": (("y", "x"), (count > 0).astype("uint16")),
+                "landslide_count": (("y", "x"), count),
+            },
+            coords={"timestep": times.values, "x": x, "y": y},
+        )
+        .rio.write_crs("EPSG:32619")
+        .rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    )
     cube.to_zarr(tmp_path / "cube.zarr")
     table = make_chips(
-        tmp_path / "cube.zarr", tmp_path / "chips.zarr", tmp_path / "chips.gpkg", size=32,
-        event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
-        class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
+        tmp_path / "cube.zarr",
+        tmp_path / "chips.zarr",
+        tmp_path / "chips.gpkg",
+        size=32,
+        event_time="2017-09-20T00:00:00Z",
+        n_pre=2,
+        n_post=1,
+        min_valid_fraction=0.9,
+        class_edges=(0, 25),
+        split_seed=0,
+        train_fraction=0.4,
+        val_fraction=0.1,
     )
     assert table["landslide_count"].tolist() == [3, 0, 0, 0, 1, 0]
     # 32 px at 10 m = 0.1024 km²: 3 heads = 29.3 /km² (class 2), 1 head = 9.8 /km² (class 1)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landslide_sar.errors import ConfigError
 from landslide_sar.config import validate_config
+from landslide_sar.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,19 +40,52 @@ def _rapid_from_region_a(c: dict) -> None:
     [
         (lambda c: c["chips"].update(size=3), "config chips.size = 3 is not allowed; expected a value >= 8"),
         (lambda c: c["chips"].update(sise=128), "config key chips.sise is not allowed; allowed keys at chips:"),
-        (lambda c: c["density"].update(inputs=["radar"]), "config density.inputs.0 = 'radar' is not allowed; allowed: 'dem', 'sar', 'fused'"),
-        (lambda c: c["areas"]["embedded"].update(bbox=[-66.6, 18.2, -66.7, 18.3]), "config areas.embedded.bbox: [-66.6, 18.2, -66.7, 18.3] has min >= max"),
+        (
+            lambda c: c["density"].update(inputs=["radar"]),
+            "config density.inputs.0 = 'radar' is not allowed; allowed: 'dem', 'sar', 'fused'",
+        ),
+        (
+            lambda c: c["areas"]["embedded"].update(bbox=[-66.6, 18.2, -66.7, 18.3]),
+            "config areas.embedded.bbox: [-66.6, 18.2, -66.7, 18.3] has min >= max",
+        ),
         (lambda c: c["density"].update(revisits=[4]), "config density.revisits = 4 is not allowed for area embedded"),
-        (lambda c: c["splits"].update(seeds=["x"]), "config splits.seeds.0 = 'x' is not allowed; expected type integer"),
+        (
+            lambda c: c["splits"].update(seeds=["x"]),
+            "config splits.seeds.0 = 'x' is not allowed; expected type integer",
+        ),
         (lambda c: c["splits"].update(seeds=[42, 42]), "config splits.seeds"),
-        (lambda c: c["density"]["areas"].append("nowhere"), "config density.areas: no area 'nowhere'; expected areas with an inventory among"),
-        (_unlabelled_region_b, "config density.areas: area 'region_b' has no inventory (areas.region_b.inventory.source = 'none')"),
+        (
+            lambda c: c["density"]["areas"].append("nowhere"),
+            "config density.areas: no area 'nowhere'; expected areas with an inventory among",
+        ),
+        (
+            _unlabelled_region_b,
+            "config density.areas: area 'region_b' has no inventory (areas.region_b.inventory.source = 'none')",
+        ),
         (lambda c: c["density"].pop("areas"), "config density: 'areas' is a required property"),
-        (_rapid_from_region_a, "config rapid_response.new.model_area = 'region_a' is not allowed; expected an area of density.areas ['embedded']"),
-        (lambda c: c["detection"]["within"].update(region="nowhere"), "config detection.within.region = 'nowhere' is not an area; expected one of ['embedded', 'region_a', 'region_b']"),
-        (lambda c: c["detection"]["transfer"].update(test_region="region_a"), "config detection.transfer.test_region = 'region_a' is the training region"),
-        (lambda c: c["detection"]["chips"].update(max_revisits=3), "config detection.chips.max_revisits = 3 is not allowed; expected at least the largest revisits, 4"),
-        (lambda c: c["detection"]["map"].update(inputs="vv"), "config detection.map = {'inputs': 'vv', 'augment': True} is not a transfer experiment; expected inputs in detection.transfer.inputs ['sar', 'fused']"),
+        (
+            _rapid_from_region_a,
+            "config rapid_response.new.model_area = 'region_a' is not allowed; expected an area of "
+            "density.areas ['embedded']",
+        ),
+        (
+            lambda c: c["detection"]["within"].update(region="nowhere"),
+            "config detection.within.region = 'nowhere' is not an area; expected one of ['embedded', "
+            "'region_a', 'region_b']",
+        ),
+        (
+            lambda c: c["detection"]["transfer"].update(test_region="region_a"),
+            "config detection.transfer.test_region = 'region_a' is the training region",
+        ),
+        (
+            lambda c: c["detection"]["chips"].update(max_revisits=3),
+            "config detection.chips.max_revisits = 3 is not allowed; expected at least the largest revisits, 4",
+        ),
+        (
+            lambda c: c["detection"]["map"].update(inputs="vv"),
+            "config detection.map = {'inputs': 'vv', 'augment': True} is not a transfer experiment; expected "
+            "inputs in detection.transfer.inputs ['sar', 'fused']",
+        ),
     ],
 )
 def test_bad_values_give_one_line(default, edit, expected) -> None:
@@ -79,7 +112,12 @@ def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> No
     cfg = copy.deepcopy(default)
     cfg["areas"]["embedded"]["download"] = {"http_retries": 0}
     validate_config(cfg)
-    assert cfg["areas"]["embedded"]["download"] == {"http_retries": 0, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
+    assert cfg["areas"]["embedded"]["download"] == {
+        "http_retries": 0,
+        "backoff_s": 1.0,
+        "timeout_s": 60.0,
+        "job_retries": 2,
+    }
 
 
 def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_yamls(default) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import shutil
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,17 +17,29 @@ import pandas as pd
 import pytest
 import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
-
 from conftest import snakemake, tiny_config, write_config
-from landslide_sar.published_cube import import_datacube, open_datacube, prepare_datacube
+
 from landslide_sar.errors import InputError
+from landslide_sar.published_cube import import_datacube, open_datacube, prepare_datacube
 
 SIZE = 96  # px; 3 x 3 chips of 32
 RES = 10.0
 EVENT = "2018-09-05T18:08:00Z"
 # ten passes around the event: descending ("d") on 12-day repeats, ascending ("a") in between
-DATES = ["2018-08-01", "2018-08-07", "2018-08-13", "2018-08-19", "2018-08-25", "2018-08-31",
-         "2018-09-06", "2018-09-12", "2018-09-18", "2018-09-24", "2018-09-30", "2018-10-06"]
+DATES = [
+    "2018-08-01",
+    "2018-08-07",
+    "2018-08-13",
+    "2018-08-19",
+    "2018-08-25",
+    "2018-08-31",
+    "2018-09-06",
+    "2018-09-12",
+    "2018-09-18",
+    "2018-09-24",
+    "2018-09-30",
+    "2018-10-06",
+]
 ORBITS = ["d", "a"] * 6
 
 
@@ -91,7 +104,12 @@ def cube_config(datacube: dict, pre: int = 3, post: int = 3, orbit_state: str | 
     cfg["areas"] = {
         "cube": {
             "event_time": EVENT,
-            "sentinel1": {"source": "datacube", "acquisitions_pre": pre, "acquisitions_post": post, "orbit_state": orbit_state},
+            "sentinel1": {
+                "source": "datacube",
+                "acquisitions_pre": pre,
+                "acquisitions_post": post,
+                "orbit_state": orbit_state,
+            },
             "datacube": datacube,
             "download": {"http_retries": 0, "job_retries": 0},
         }
@@ -121,7 +139,10 @@ def test_published_cube_goes_through_chips(tmp_path) -> None:
     # the SAR channels are the 3 descending passes before the event and the 3 after, in order
     descending = [k for k, o in enumerate(ORBITS) if o == "d"]  # 08-01, 08-13, 08-25 | 09-06, 09-18, 09-30
     expected = [sar_value(k) for k in descending]
-    got = [float(chips["chips"].sel(channel=c).mean()) for c in ("vv_pre1", "vv_pre2", "vv_pre3", "vv_post1", "vv_post2", "vv_post3")]
+    got = [
+        float(chips["chips"].sel(channel=c).mean())
+        for c in ("vv_pre1", "vv_pre2", "vv_pre3", "vv_post1", "vv_post2", "vv_post3")
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(float(chips["chips"].sel(channel="vh_post1").mean()), expected[3] / 10, rtol=1e-6)
     # labels: every labelled pixel counted once in its chip; DEM channels as published
@@ -133,9 +154,9 @@ def test_published_cube_goes_through_chips(tmp_path) -> None:
 
 
 def test_cube_layouts_are_normalised(tmp_path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    event = datetime(2018, 9, 5, 18, 8, tzinfo=timezone.utc)
+    event = datetime(2018, 9, 5, 18, 8, tzinfo=UTC)
     south_up = published_cube(y_up=True)
     up = prepare_datacube(south_up, "up", event, 3, 3)
     assert up["y"].values[0] > up["y"].values[-1]  # flipped north-up, values kept with their y
@@ -144,7 +165,11 @@ def test_cube_layouts_are_normalised(tmp_path) -> None:
     asc = prepare_datacube(published_cube(), "asc", event, 3, 3, orbit_state="ascending")
     assert [str(t)[:10] for t in asc["timestep"].values] == DATES[1::2]
     # a cube in lon/lat is resampled onto UTM (chip areas are in metres)
-    geo = published_cube(crs=None).assign_coords(x=139.9 + np.arange(SIZE) * 1e-4, y=42.7 - np.arange(SIZE) * 1e-4).rio.write_crs("EPSG:4326")
+    geo = (
+        published_cube(crs=None)
+        .assign_coords(x=139.9 + np.arange(SIZE) * 1e-4, y=42.7 - np.arange(SIZE) * 1e-4)
+        .rio.write_crs("EPSG:4326")
+    )
     utm = prepare_datacube(geo, "geo", event, 3, 3)
     assert utm.rio.crs.to_epsg() == 32654 and abs(float(utm.x[1] - utm.x[0]) - 8.0) < 1.01
     # a folder holding <name>.zarr opens as well as the zip or the store itself
@@ -158,8 +183,16 @@ def test_cube_layouts_are_normalised(tmp_path) -> None:
     [
         (published_cube().drop_vars("dem_curvature"), {}, "lacks variable(s) ['dem_curvature']"),
         (published_cube(crs=None), {}, "has no CRS (no spatial_ref/crs); set datacube.crs"),
-        (published_cube(), {"pre": 6}, "cube: 3 time step(s) before and 3 after 2018-09-05; expected at least 6 before"),
-        (published_cube().assign_coords({"sat:orbit_state": ("timestep", np.array(["x"] * len(DATES)))}), {}, "sat:orbit_state 'x' is not a known orbit direction"),
+        (
+            published_cube(),
+            {"pre": 6},
+            "cube: 3 time step(s) before and 3 after 2018-09-05; expected at least 6 before",
+        ),
+        (
+            published_cube().assign_coords({"sat:orbit_state": ("timestep", np.array(["x"] * len(DATES)))}),
+            {},
+            "sat:orbit_state 'x' is not a known orbit direction",
+        ),
     ],
     ids=["missing-variable", "no-crs", "too-few-steps", "unknown-orbit"],
 )
@@ -178,13 +211,16 @@ def test_bad_cube_through_snakemake_is_one_line_on_stderr(tmp_path) -> None:
     proc = snakemake(tmp_path, config, "--cores", "1", "results/cube/cube.zarr", check=False)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
-    assert lines == [f"ERROR: datacube: {archive} lacks variable(s) ['vh']; has {sorted(['coherence', 'dem', 'dem_aspect', 'dem_curvature', 'dem_slope_radians', 'landslides', 'vv'])}"]
+    assert lines == [
+        f"ERROR: datacube: {archive} lacks variable(s) ['vh']; has "
+        f"{sorted(['coherence', 'dem', 'dem_aspect', 'dem_curvature', 'dem_slope_radians', 'landslides', 'vv'])}"
+    ]
     assert not (tmp_path / "results/cube/cube.zarr").exists()
 
 
 def test_datacube_config_is_checked(tmp_path, monkeypatch) -> None:
-    from landslide_sar.errors import ConfigError
     from landslide_sar.config import validate_config
+    from landslide_sar.errors import ConfigError
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.zip").write_bytes(b"")

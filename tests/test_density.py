@@ -25,10 +25,10 @@ from landslide_sar.density.model import (
     select_channels,
     weighted_loss_sums,
 )
-from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
 from landslide_sar.errors import InputError
+from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 
 PERCENTILES = list(range(5, 100, 5))
 TRAINING = dict(seeds=[0], max_epochs=15, batch_size=8, learning_rate=0.01, patience=5, device="auto")
@@ -86,10 +86,15 @@ def make_chips(path: Path, n: int = 40, size: int = 32, seed: int = 0, drop_db: 
         ds.to_zarr(path, mode="w")
     return pd.DataFrame(
         {
-            "chip": ids, "landslide_count": counts, "density_per_km2": counts / (size * size * 1e-4),
-            "density_class": cls, "valid_fraction": 1.0, "half": half, "subset": subset,
+            "chip": ids,
+            "landslide_count": counts,
+            "density_per_km2": counts / (size * size * 1e-4),
+            "density_class": cls,
+            "valid_fraction": 1.0,
+            "half": half,
+            "subset": subset,
         }
-    )  # fmt: skip
+    )
 
 
 # --- batch loss -----------------------------------------------------------------------------
@@ -247,8 +252,18 @@ def test_normalisation_stats_come_from_train_chips_only(tmp_path: Path) -> None:
     cfg = dict(TRAINING, max_epochs=1)
 
     def stats(tag: str) -> tuple[torch.Tensor, torch.Tensor]:
-        train_density(tmp_path / "chips.zarr", table, 0, "fused", 2, MODEL, cfg, 1, tmp_path / f"{tag}.pt",
-                      tmp_path / f"{tag}.csv")  # fmt: skip
+        train_density(
+            tmp_path / "chips.zarr",
+            table,
+            0,
+            "fused",
+            2,
+            MODEL,
+            cfg,
+            1,
+            tmp_path / f"{tag}.pt",
+            tmp_path / f"{tag}.csv",
+        )
         ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
         return ckpt["mean"], ckpt["std"]
 
@@ -262,8 +277,9 @@ def test_normalisation_stats_come_from_train_chips_only(tmp_path: Path) -> None:
     def perturb(chip: int) -> None:
         data = ds["chips"].values.copy()
         data[list(ds["chip"].values).index(chip), :-1] *= 7.0
-        out = xr.Dataset({"chips": (ds["chips"].dims, data)}, coords={"chip": ds["chip"].values,
-                                                                      "channel": ds["channel"].values})  # fmt: skip
+        out = xr.Dataset(
+            {"chips": (ds["chips"].dims, data)}, coords={"chip": ds["chip"].values, "channel": ds["channel"].values}
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out.to_zarr(tmp_path / "chips.zarr", mode="w")
@@ -300,8 +316,18 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     cfg = dict(TRAINING, max_epochs=3)
     runs = []
     for tag, seed in (("a", 0), ("b", 0), ("c", 1)):
-        train_density(tmp_path / "chips.zarr", table, 1, "fused", 3, MODEL, dict(cfg, seeds=[seed]), 1,
-                      tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
+        train_density(
+            tmp_path / "chips.zarr",
+            table,
+            1,
+            "fused",
+            3,
+            MODEL,
+            dict(cfg, seeds=[seed]),
+            1,
+            tmp_path / f"{tag}.pt",
+            tmp_path / f"{tag}.csv",
+        )
         runs.append((torch.load(tmp_path / f"{tag}.pt", weights_only=True), pd.read_csv(tmp_path / f"{tag}.csv")))
     (ca, ha), (cb, hb), (cc, _) = runs
     assert ca["state_dict"].keys() == cb["state_dict"].keys()
@@ -320,8 +346,18 @@ def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path: Path) -> N
     cfg = dict(TRAINING, max_epochs=5, patience=2, batch_size=4)
 
     def run(tag: str, seeds: list[int]) -> tuple[list[dict], pd.DataFrame, dict]:
-        train_density(tmp_path / "chips.zarr", table, 0, "fused", 3, MODEL, dict(cfg, seeds=seeds), 1,
-                      tmp_path / f"{tag}.pt", tmp_path / f"{tag}.csv")  # fmt: skip
+        train_density(
+            tmp_path / "chips.zarr",
+            table,
+            0,
+            "fused",
+            3,
+            MODEL,
+            dict(cfg, seeds=seeds),
+            1,
+            tmp_path / f"{tag}.pt",
+            tmp_path / f"{tag}.csv",
+        )
         ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
         return unpack_state(ckpt["state_dict"], len(seeds)), pd.read_csv(tmp_path / f"{tag}.csv"), ckpt
 
@@ -335,7 +371,9 @@ def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path: Path) -> N
     pd.testing.assert_frame_equal(hist[hist["seed"] == 1][cols].reset_index(drop=True), hist1[cols], rtol=1e-4)
     assert ckpt["best_epoch"][1] == ckpt1["best_epoch"][0]
     for k in (0, 1):
-        assert all(torch.equal(other[k][n], ens[k][n]) or torch.allclose(other[k][n], ens[k][n], atol=1e-6) for n in ens[k])
+        assert all(
+            torch.equal(other[k][n], ens[k][n]) or torch.allclose(other[k][n], ens[k][n], atol=1e-6) for n in ens[k]
+        )
     assert not all(torch.allclose(other[2][n], ens[2][n]) for n in ens[2])
     assert not all(torch.allclose(ens[0][n], ens[1][n]) for n in ens[0])  # members differ from each other
 
@@ -371,8 +409,21 @@ def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
     """Both halves trained and applied to every chip, then evaluated; returns the chip table."""
     table = make_chips(d / "chips.zarr", drop_db=drop_db)
     for h in (0, 1):  # trained and applied to every chip in one call, as the rule does
-        train_density(d / "chips.zarr", table, h, "fused", 3, MODEL, TRAINING, 1, d / f"model{h}.pt",
-                      d / f"history{h}.csv", PERCENTILES, d / f"features{h}.csv", d / f"embeddings{h}.zarr")  # fmt: skip
+        train_density(
+            d / "chips.zarr",
+            table,
+            h,
+            "fused",
+            3,
+            MODEL,
+            TRAINING,
+            1,
+            d / f"model{h}.pt",
+            d / f"history{h}.csv",
+            PERCENTILES,
+            d / f"features{h}.csv",
+            d / f"embeddings{h}.zarr",
+        )
     forest = dict(seed=0, n_estimators=100)
     evaluate_density(table, d / "features0.csv", d / "features1.csv", forest, d / "metrics.csv", d / "predictions.csv")
     density_forests(table, d / "features0.csv", d / "features1.csv", forest, d / "forests.skops")
@@ -393,16 +444,33 @@ def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd
     """The rule's call (half=[0, 1], one path per half) trains and predicts exactly what one call
     per half does; a list of the wrong length is one line."""
     d, table = toy_event
-    outs = {k: [tmp_path / f"{k}{h}{ext}" for h in (0, 1)] for k, ext in
-            (("model", ".pt"), ("history", ".csv"), ("features", ".csv"), ("embeddings", ".zarr"))}  # fmt: skip
-    train_density(d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"], outs["history"],
-                  PERCENTILES, outs["features"], outs["embeddings"])  # fmt: skip
+    outs = {
+        k: [tmp_path / f"{k}{h}{ext}" for h in (0, 1)]
+        for k, ext in (("model", ".pt"), ("history", ".csv"), ("features", ".csv"), ("embeddings", ".zarr"))
+    }
+    train_density(
+        d / "chips.zarr",
+        table,
+        [0, 1],
+        "fused",
+        3,
+        MODEL,
+        TRAINING,
+        1,
+        outs["model"],
+        outs["history"],
+        PERCENTILES,
+        outs["features"],
+        outs["embeddings"],
+    )
     for h in (0, 1):
         a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (outs["model"][h], d / f"model{h}.pt"))
         assert all(torch.equal(a[k], b[k]) for k in a)
         pd.testing.assert_frame_equal(pd.read_csv(outs["features"][h]), pd.read_csv(d / f"features{h}.csv"))
     with pytest.raises(InputError, match="1 model_out path"):
-        train_density(d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"][:1], outs["history"])
+        train_density(
+            d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"][:1], outs["history"]
+        )
     # the halves share one read of the chips, so they must read the same channels
     from landslide_sar.density.chip_io import open_chips
     from landslide_sar.density.predict import Prediction, load_model, write_all_predictions
@@ -410,9 +478,14 @@ def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd
     model, ckpt = load_model(d / "model0.pt")
     other = {**ckpt, "channels": list(reversed(ckpt["channels"]))}
     with pytest.raises(InputError, match="reads channels .* expected the same"):
-        write_all_predictions([Prediction(model, ckpt, tmp_path / "a.csv", tmp_path / "a.zarr"),
-                               Prediction(model, other, tmp_path / "b.csv", tmp_path / "b.zarr")],
-                              open_chips(d / "chips.zarr"), PERCENTILES)  # fmt: skip
+        write_all_predictions(
+            [
+                Prediction(model, ckpt, tmp_path / "a.csv", tmp_path / "a.zarr"),
+                Prediction(model, other, tmp_path / "b.csv", tmp_path / "b.zarr"),
+            ],
+            open_chips(d / "chips.zarr"),
+            PERCENTILES,
+        )
     assert not (tmp_path / "a.csv").exists()
 
 
@@ -454,9 +527,18 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
     d, table = toy_event
     metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str, "seed": str})
     assert list(metrics.columns) == [
-        "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_ci_low", "auc_ci_high", "auc_class0", "auc_class1",
-        "auc_class2", "accuracy",
-    ]  # fmt: skip
+        "seed",
+        "split",
+        "subset",
+        "n_chips",
+        "auc_macro_ovr",
+        "auc_ci_low",
+        "auc_ci_high",
+        "auc_class0",
+        "auc_class1",
+        "auc_class2",
+        "accuracy",
+    ]
     # the interval over chips: on the rows over all chips only, around the estimate
     both_rows = metrics[metrics["split"] == "both"]
     assert metrics.loc[metrics["split"] != "both", "auc_ci_low"].isna().all()
@@ -464,9 +546,16 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
     assert (cross_rows["auc_ci_low"] < cross_rows["auc_macro_ovr"]).all()
     assert (cross_rows["auc_macro_ovr"] < cross_rows["auc_ci_high"]).all()
     assert metrics[["split", "subset"]].values.tolist() == [
-        ["0", "train"], ["0", "val"], ["0", "cross"], ["1", "train"], ["1", "val"], ["1", "cross"],
-        ["both", "cross"], ["both", "cross"], ["both", "no_skill"],
-    ]  # fmt: skip
+        ["0", "train"],
+        ["0", "val"],
+        ["0", "cross"],
+        ["1", "train"],
+        ["1", "val"],
+        ["1", "cross"],
+        ["both", "cross"],
+        ["both", "cross"],
+        ["both", "no_skill"],
+    ]
     assert metrics["seed"].tolist() == ["0"] * 7 + ["ensemble"] * 2
     # one member: the ensemble's cross-prediction is the member's
     assert metrics["auc_macro_ovr"].iloc[6] == pytest.approx(metrics["auc_macro_ovr"].iloc[7])
@@ -479,9 +568,17 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
 
     pred = pd.read_csv(d / "predictions.csv")
     assert list(pred.columns) == [
-        "chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2",
-        "prob_class0_sd", "prob_class1_sd", "prob_class2_sd",
-    ]  # fmt: skip
+        "chip",
+        "half",
+        "density_class",
+        "predicted_class",
+        "prob_class0",
+        "prob_class1",
+        "prob_class2",
+        "prob_class0_sd",
+        "prob_class1_sd",
+        "prob_class2_sd",
+    ]
     assert (pred[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]] == 0).all().all()  # one member
     assert sorted(pred["chip"]) == sorted(table["chip"])
     np.testing.assert_allclose(pred[["prob_class0", "prob_class1", "prob_class2"]].sum(axis=1), 1.0)
@@ -526,8 +623,9 @@ def test_toy_event_outputs(toy_event: tuple[Path, pd.DataFrame]) -> None:
 def test_evaluate_absent_class_gives_nan_and_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     chips = np.arange(12)
     cls = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0])  # the val chips (9..11) hold only class 0
-    table = pd.DataFrame({"chip": chips, "density_class": cls, "half": np.r_[[0] * 12],
-                          "subset": ["train"] * 9 + ["val"] * 3})  # fmt: skip
+    table = pd.DataFrame(
+        {"chip": chips, "density_class": cls, "half": np.r_[[0] * 12], "subset": ["train"] * 9 + ["val"] * 3}
+    )
     table = pd.concat([table, table.assign(chip=chips + 100, half=1)], ignore_index=True)
     table.loc[len(table)] = {"chip": 999, "density_class": 2, "half": -1, "subset": "excluded"}
     rng = np.random.default_rng(0)
@@ -574,14 +672,21 @@ def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     n = 200
     chips = np.arange(2 * n)
-    table = pd.DataFrame({"chip": chips, "density_class": rng.integers(0, 3, chips.size),
-                          "half": np.repeat([0, 1], n), "subset": np.tile(["train"] * 160 + ["val"] * 40, 2)})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "chip": chips,
+            "density_class": rng.integers(0, 3, chips.size),
+            "half": np.repeat([0, 1], n),
+            "subset": np.tile(["train"] * 160 + ["val"] * 40, 2),
+        }
+    )
     feats = pd.DataFrame(rng.normal(size=(chips.size, 5)), columns=[f"p{i}" for i in range(5)])
     feats.insert(0, "chip", chips)
     points = gpd.points_from_xy(np.arange(len(table)), np.zeros(len(table)))
     gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32619").to_file(tmp_path / "chips.gpkg", layer="chips")
-    evaluate_density(tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv",
-                     tmp_path / "p.csv")  # fmt: skip
+    evaluate_density(
+        tmp_path / "chips.gpkg", feats, feats, dict(seed=0, n_estimators=100), tmp_path / "m.csv", tmp_path / "p.csv"
+    )
     metrics = read_metrics(tmp_path / "m.csv")
     for half in ("0", "1"):
         train = metrics.loc[(half, "train")]

@@ -25,8 +25,21 @@ from landslide_sar.density.oracle import class_probabilities, oracle_metrics
 from landslide_sar.errors import InputError
 from landslide_sar.stats import HOLDS, WITHIN_NOISE, macro_auc
 
-NAMES = ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect",
-         "vv_pre1", "vh_pre1", "vv_pre2", "vh_pre2", "vv_post1", "vh_post1", "vv_post2", "vh_post2", "landslides"]  # fmt: skip
+NAMES = [
+    "dem",
+    "dem_slope_radians",
+    "dem_curvature",
+    "dem_aspect",
+    "vv_pre1",
+    "vh_pre1",
+    "vv_pre2",
+    "vh_pre2",
+    "vv_post1",
+    "vh_post1",
+    "vv_post2",
+    "vh_post2",
+    "landslides",
+]
 
 
 # --- multilook ----------------------------------------------------------------------------------
@@ -123,26 +136,58 @@ def test_oracle_of_a_hand_built_truth_gives_the_analytic_auc(tmp_path: Path) -> 
     res, size = 10.0, 2
     mu = np.array([0.0, 0.5, 5.0, 50.0])
     rate = np.zeros((2 * size, 2 * size), np.float32)
-    geoms, rows = [], []
+    geoms = []
     for i, m in enumerate(mu):
         r, c = divmod(i, 2)
         rate[r * size : (r + 1) * size, c * size : (c + 1) * size] = m / size**2
         geoms.append(box(c * size * res, -(r + 1) * size * res, (c + 1) * size * res, -r * size * res))
     classes = [0, 2, 1, 2]  # observed classes (a draw of the counts)
-    table = gpd.GeoDataFrame({"chip": range(4), "density_class": classes, "half": [0, 1, 0, 1],
-                              "subset": ["train", "train", "val", "train"]}, geometry=geoms, crs="EPSG:32619")  # fmt: skip
+    table = gpd.GeoDataFrame(
+        {
+            "chip": range(4),
+            "density_class": classes,
+            "half": [0, 1, 0, 1],
+            "subset": ["train", "train", "val", "train"],
+        },
+        geometry=geoms,
+        crs="EPSG:32619",
+    )
     table.to_file(tmp_path / "chips.gpkg", layer="chips", driver="GPKG")
     bands = np.zeros((9, *rate.shape), np.float32)
     bands[5] = rate
-    names = ("elevation", "rain", "land_cover", "landslide_fraction", "storm_damage", "rate", "layover_shadow",
-             "incidence_deg", "epicentre_distance_m")  # fmt: skip
-    with rasterio.open(tmp_path / "truth.tif", "w", driver="GTiff", width=rate.shape[1], height=rate.shape[0],
-                       count=9, dtype="float32", crs="EPSG:32619", transform=from_origin(0, 0, res, res)) as dst:  # fmt: skip
+    names = (
+        "elevation",
+        "rain",
+        "land_cover",
+        "landslide_fraction",
+        "storm_damage",
+        "rate",
+        "layover_shadow",
+        "incidence_deg",
+        "epicentre_distance_m",
+    )
+    with rasterio.open(
+        tmp_path / "truth.tif",
+        "w",
+        driver="GTiff",
+        width=rate.shape[1],
+        height=rate.shape[0],
+        count=9,
+        dtype="float32",
+        crs="EPSG:32619",
+        transform=from_origin(0, 0, res, res),
+    ) as dst:
         dst.write(bands)
         dst.descriptions = names
     chip_km2 = (size * res) ** 2 / 1e6  # 0.0004 km²: class 1 holds 1 head (2500 per km²), class 2 more
-    out = oracle_metrics(tmp_path / "chips.gpkg", tmp_path / "truth.tif", [0, 2500], 0.2,
-                         {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "oracle.csv")  # fmt: skip
+    out = oracle_metrics(
+        tmp_path / "chips.gpkg",
+        tmp_path / "truth.tif",
+        [0, 2500],
+        0.2,
+        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        tmp_path / "oracle.csv",
+    )
     want = class_probabilities(0.8 * mu, chip_km2, [0, 2500])  # 20 % of the heads are not mapped
     assert out["auc_macro_ovr"].iloc[0] == pytest.approx(float(macro_auc(np.array(classes), want, (0, 1, 2))))
     assert out["seed"].iloc[0] == "truth" and out["subset"].iloc[0] == "oracle_rate"
@@ -163,21 +208,38 @@ def test_oracle_dem_row_from_the_terrain_part_of_the_rate(tmp_path: Path, terrai
         rate[r * size : (r + 1) * size, c * size : (c + 1) * size] = m / size**2
         geoms.append(box(c * size * res, -(r + 1) * size * res, (c + 1) * size * res, -r * size * res))
     classes = [0, 1, 2, 2, 1, 2]
-    table = gpd.GeoDataFrame({"chip": range(6), "density_class": classes, "half": [0, 1] * 3,
-                              "subset": ["train"] * 6}, geometry=geoms, crs="EPSG:32619")  # fmt: skip
+    table = gpd.GeoDataFrame(
+        {"chip": range(6), "density_class": classes, "half": [0, 1] * 3, "subset": ["train"] * 6},
+        geometry=geoms,
+        crs="EPSG:32619",
+    )
     table.to_file(tmp_path / "chips.gpkg", layer="chips", driver="GPKG")
     from landslide_sar.synthetic.files import TRUTH_BANDS
 
     bands = np.zeros((len(TRUTH_BANDS), *rate.shape), np.float32)
     bands[TRUTH_BANDS.index("rate")] = rate
     bands[TRUTH_BANDS.index("terrain_rate")] = 3 * rate if terrain == "3x rate" else 1.0
-    with rasterio.open(tmp_path / "truth.tif", "w", driver="GTiff", width=rate.shape[1], height=rate.shape[0],
-                       count=len(TRUTH_BANDS), dtype="float32", crs="EPSG:32619",
-                       transform=from_origin(0, 0, res, res)) as dst:  # fmt: skip
+    with rasterio.open(
+        tmp_path / "truth.tif",
+        "w",
+        driver="GTiff",
+        width=rate.shape[1],
+        height=rate.shape[0],
+        count=len(TRUTH_BANDS),
+        dtype="float32",
+        crs="EPSG:32619",
+        transform=from_origin(0, 0, res, res),
+    ) as dst:
         dst.write(bands)
         dst.descriptions = TRUTH_BANDS
-    out = oracle_metrics(tmp_path / "chips.gpkg", tmp_path / "truth.tif", [0, 2500], 0.0,
-                         {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "oracle.csv").set_index("subset")  # fmt: skip
+    out = oracle_metrics(
+        tmp_path / "chips.gpkg",
+        tmp_path / "truth.tif",
+        [0, 2500],
+        0.0,
+        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        tmp_path / "oracle.csv",
+    ).set_index("subset")
     assert list(out.index) == ["oracle_rate", "oracle_dem"]
     if terrain == "3x rate":
         assert out.loc["oracle_dem", "auc_macro_ovr"] == pytest.approx(out.loc["oracle_rate", "auc_macro_ovr"])
@@ -191,19 +253,29 @@ def test_oracle_dem_row_from_the_terrain_part_of_the_rate(tmp_path: Path, terrai
 def test_comparisons_of_a_grid() -> None:
     grid = [("dem", 0), ("sar", 1), ("sar", 3), ("fused", 1), ("fused", 3), ("baseline", 1), ("baseline", 3)]
     pairs = {(a, b) for _, a, b in comparisons(grid)}
-    assert {("fused_r3", "sar_r3"), ("sar_r1", "dem_r0"), ("fused_r3", "fused_r1"), ("fused_r3", "baseline_r3")} <= pairs
+    assert {
+        ("fused_r3", "sar_r3"),
+        ("sar_r1", "dem_r0"),
+        ("fused_r3", "fused_r1"),
+        ("fused_r3", "baseline_r3"),
+    } <= pairs
     assert ("fused_r2", "sar_r2") not in pairs  # not in the grid
 
 
 def _experiment(d: Path, name: str, y: np.ndarray, probs: list[np.ndarray]) -> tuple[Path, Path]:
-    rows = [{"seed": str(k), "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, p, (0, 1, 2))}
-            for k, p in enumerate(probs)]  # fmt: skip
+    rows = [
+        {"seed": str(k), "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, p, (0, 1, 2))}
+        for k, p in enumerate(probs)
+    ]
     mean = np.mean(probs, axis=0)
-    rows.append({"seed": "ensemble", "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, mean, (0, 1, 2))})
+    rows.append(
+        {"seed": "ensemble", "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, mean, (0, 1, 2))}
+    )
     (d / name).mkdir()
     pd.DataFrame(rows).to_csv(d / name / "metrics.csv", index=False)
-    pred = pd.DataFrame({"chip": np.arange(y.size), "density_class": y,
-                         **{f"prob_class{c}": mean[:, c] for c in range(3)}})  # fmt: skip
+    pred = pd.DataFrame(
+        {"chip": np.arange(y.size), "density_class": y, **{f"prob_class{c}": mean[:, c] for c in range(3)}}
+    )
     pred.to_csv(d / name / "predictions.csv", index=False)
     return d / name / "metrics.csv", d / name / "predictions.csv"
 
@@ -214,13 +286,27 @@ def test_differences_known_answers(tmp_path: Path) -> None:
     good = [np.eye(3)[y] * 2 + rng.random((y.size, 3)) for _ in range(3)]
     good = [g / g.sum(axis=1, keepdims=True) for g in good]
     noise = [rng.dirichlet([1, 1, 1], y.size) for _ in range(3)]
-    paths = [_experiment(tmp_path, "fused_r1", y, good), _experiment(tmp_path, "sar_r1", y, good),
-             _experiment(tmp_path, "dem_r0", y, noise)]  # fmt: skip
-    out = density_differences([m for m, _ in paths], [p for _, p in paths], [("fused", 1), ("sar", 1), ("dem", 0)],
-                              {"bootstrap_samples": 300, "seed": 0, "interval": 0.95}, tmp_path / "d.csv",
-                              tmp_path / "d.md").set_index(["a", "b"])  # fmt: skip
+    paths = [
+        _experiment(tmp_path, "fused_r1", y, good),
+        _experiment(tmp_path, "sar_r1", y, good),
+        _experiment(tmp_path, "dem_r0", y, noise),
+    ]
+    out = density_differences(
+        [m for m, _ in paths],
+        [p for _, p in paths],
+        [("fused", 1), ("sar", 1), ("dem", 0)],
+        {"bootstrap_samples": 300, "seed": 0, "interval": 0.95},
+        tmp_path / "d.csv",
+        tmp_path / "d.md",
+    ).set_index(["a", "b"])
     same = out.loc[("fused_r1", "sar_r1")]  # identical scores: exactly no difference
-    assert (same["member_diff"], same["member_diff_sd"], same["ensemble_diff"], same["ci_low"], same["ci_high"]) == (0, 0, 0, 0, 0)
+    assert (same["member_diff"], same["member_diff_sd"], same["ensemble_diff"], same["ci_low"], same["ci_high"]) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     assert same["verdict"] == WITHIN_NOISE
     vs_dem = out.loc[("sar_r1", "dem_r0")]
     assert vs_dem["n_runs"] == 3 and vs_dem["ci_low"] > 0.2 and vs_dem["verdict"] == HOLDS
@@ -245,16 +331,23 @@ def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tm
             paths.append(_experiment(sub, name, y, probs))
             exps.append((name.split("_")[0], 1, "random", split_seed))
             pooled.setdefault(name, []).append(np.mean(probs, axis=0))
-    out = density_differences([m for m, _ in paths], [p for _, p in paths], exps,
-                              {"bootstrap_samples": 200, "seed": 0, "interval": 0.95}, tmp_path / "d.csv",
-                              tmp_path / "d.md").set_index(["a", "b"])  # fmt: skip
+    out = density_differences(
+        [m for m, _ in paths],
+        [p for _, p in paths],
+        exps,
+        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        tmp_path / "d.csv",
+        tmp_path / "d.md",
+    ).set_index(["a", "b"])
     row = out.loc[("sar_r1", "baseline_r1")]
     runs = []
-    for k, split_seed in enumerate((42, 43)):
+    for split_seed in (42, 43):
         m = {n: pd.read_csv(tmp_path / str(split_seed) / n / "metrics.csv") for n in ("sar_r1", "baseline_r1")}
         base = m["baseline_r1"].loc[m["baseline_r1"]["seed"] == "0", "auc_macro_ovr"].iloc[0]
         net = m["sar_r1"][m["sar_r1"]["seed"] != "ensemble"]["auc_macro_ovr"]
         runs += list(net - base)
     assert row["n_runs"] == 6 and row["member_diff"] == pytest.approx(np.mean(runs))
-    want = macro_auc(y, np.mean(pooled["sar_r1"], axis=0), (0, 1, 2)) - macro_auc(y, np.mean(pooled["baseline_r1"], axis=0), (0, 1, 2))
+    want = macro_auc(y, np.mean(pooled["sar_r1"], axis=0), (0, 1, 2)) - macro_auc(
+        y, np.mean(pooled["baseline_r1"], axis=0), (0, 1, 2)
+    )
     assert row["ensemble_diff"] == pytest.approx(want)

@@ -30,15 +30,15 @@ from landslide_sar.detection.baseline import percentile_map, slope_masked, vh_ch
 from landslide_sar.detection.data import (
     ChipArrays,
     build_channels,
-    input_channels,
     detection_chips,
+    input_channels,
     select_chips,
     split_train_val_test,
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve, precision_recall_points
-from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
 from landslide_sar.detection.model import ResNetUNet, landslide_probability
 from landslide_sar.detection.predict import predict_chips
+from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.nn.preprocess import to_db
@@ -209,7 +209,9 @@ def test_cube_crs_reads_what_rioxarray_wrote() -> None:
 
     from landslide_sar.detection.data import cube_crs
 
-    ds = xr.Dataset({"vv": (("y", "x"), np.zeros((2, 3), dtype=np.float32))}, coords={"y": [1.0, 0.0], "x": [0.0, 1.0, 2.0]})
+    ds = xr.Dataset(
+        {"vv": (("y", "x"), np.zeros((2, 3), dtype=np.float32))}, coords={"y": [1.0, 0.0], "x": [0.0, 1.0, 2.0]}
+    )
     assert cube_crs(ds) == ""
     for epsg in ("EPSG:32619", "EPSG:4326"):
         written = ds.rio.write_crs(epsg)
@@ -389,9 +391,11 @@ def test_build_channels_counts_and_time_means() -> None:
     counts = {b: len(build_channels(chips, b, 1).channels) for b in ("vv", "vh", "sar", "fused")}
     assert counts == {"vv": 2, "vh": 2, "sar": 4, "fused": 7}
     full = build_channels(chips, "fused", 2, elevation=True)
-    assert full.channels == input_channels("fused", True) == [
-        "vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature", "elevation"
-    ]  # fmt: skip
+    assert (
+        full.channels
+        == input_channels("fused", True)
+        == ["vv_pre", "vv_post", "vh_pre", "vh_post", "aspect", "slope", "curvature", "elevation"]
+    )
     assert full.is_log == [True] * 4 + [False] * 4
     a = build_channels(chips, "vv", 2)
     # linear mean of the 2 closest before (0.02, 0.03) then dB; after: 0.04, 0.05
@@ -416,7 +420,9 @@ def test_split_chips_is_disjoint_covers_every_chip_once_and_is_stratified_and_se
     # per stratum: round(25 * 0.4) = 10 and round(75 * 0.4) = 30 test chips; 5 + 15 val; the rest train
     assert [int(labelled[split[k]].sum()) for k in ("train", "val", "test")] == [10, 5, 10]
     assert [int((~labelled[split[k]]).sum()) for k in ("train", "val", "test")] == [30, 15, 30]
-    assert all(np.array_equal(a, b) for a, b in zip(split.values(), split_train_val_test(labelled, 0.2, 0.4, 42).values()))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(split.values(), split_train_val_test(labelled, 0.2, 0.4, 42).values())
+    )
     assert not np.array_equal(split_train_val_test(labelled, 0.2, 0.4, 43)["test"], split["test"])
     with pytest.raises(InputError, match=r"chips.test_fraction=1.2; expected in \[0, 1\)"):
         split_train_val_test(labelled, 0.2, 1.2, 0)
@@ -454,14 +460,25 @@ def toy_chips(n: int, seed: int, size: int = 32) -> ChipArrays:
 
 
 MODEL = {"base_width": 8, "depth": 2, "blocks_per_stage": 1}
-TRAINING = {"seeds": [0], "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01, "weight_decay": 0.0, "patience": 8, "device": "cpu",
-            "monitor": "val_auprc", "positive_weight": 2.0}  # fmt: skip
+TRAINING = {
+    "seeds": [0],
+    "max_epochs": 5,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "weight_decay": 0.0,
+    "patience": 8,
+    "device": "cpu",
+    "monitor": "val_auprc",
+    "positive_weight": 2.0,
+}
 
 
 def test_tiny_run_beats_no_skill_and_is_deterministic(tmp_path) -> None:
     train, val = toy_chips(16, 0), toy_chips(8, 1)
-    aug = {"gaussian_noise": {"enabled": True, "p": 0.5, "std_db": 0.5},
-           "crop_resize": {"enabled": True, "p": 0.3, "min_scale": 0.8}}  # fmt: skip
+    aug = {
+        "gaussian_noise": {"enabled": True, "p": 0.5, "std_db": 0.5},
+        "crop_resize": {"enabled": True, "p": 0.3, "min_scale": 0.8},
+    }
     runs = []
     for k in range(2):
         summary = train_detection(train, val, MODEL, TRAINING, aug, 2, tmp_path / f"m{k}.pt", tmp_path / f"h{k}.csv")
@@ -524,7 +541,10 @@ def detection_section(**sections: dict) -> dict:
     config validator leaves it: every other setting is the schema's documented default."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["detection"] = {k: config["detection"][k] for k in ("within", "transfer")} | sections
-    config["detection"]["within"]["revisits"], config["detection"]["transfer"]["revisits"] = [1], 1  # the toy cubes' 2 a side
+    config["detection"]["within"]["revisits"], config["detection"]["transfer"]["revisits"] = (
+        [1],
+        1,
+    )  # the toy cubes' 2 a side
     validate_config(config)
     return config["detection"]
 
@@ -550,10 +570,20 @@ def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.Dat
     )
     o = tmp_path / out
     return run_detection_experiment(
-        o / "regionA" / "cube.zarr", tmp_path / "regionB" / "cube.zarr", "fused", 1, True, cfg, 2,
-        o / "model.pt", o / "history.csv", o / "metrics.csv", o / "curves.csv", o / "pred.zarr",
+        o / "regionA" / "cube.zarr",
+        tmp_path / "regionB" / "cube.zarr",
+        "fused",
+        1,
+        True,
+        cfg,
+        2,
+        o / "model.pt",
+        o / "history.csv",
+        o / "metrics.csv",
+        o / "curves.csv",
+        o / "pred.zarr",
         intervals={"bootstrap_samples": 200, "seed": 0, "interval": 0.9},
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")
@@ -564,9 +594,10 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     written = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
     assert list(written.columns) == METRIC_COLUMNS
     assert set(zip(written["method"], written["seed"].fillna(""), written["region"], written["subset"])) == {
-        (m, seed, r, s) for m, seed in (("unet", "0"), ("unet", "ensemble"), ("handwerger", ""))
+        (m, seed, r, s)
+        for m, seed in (("unet", "0"), ("unet", "ensemble"), ("handwerger", ""))
         for r, s in (("regionA", "train"), ("regionA", "val"), ("regionA", "test"), ("regionB", "test"))
-    }  # fmt: skip
+    }
     # the split: stratified 40 % test / 20 % val of the labelled and of the other chips; train keeps
     # the labelled chips only (selection.train: labelled), val and test every chip (evaluation: all)
     chips = detection_chips(cube, None, 16, 2, keep_negatives=True)
@@ -577,13 +608,19 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
         assert ens.loc[("regionA", subset), "n_chips"] == len(split[subset])
         assert ens.loc[("regionA", subset), "n_labelled_chips"] == labelled[split[subset]].sum()
     assert ens.loc[("regionA", "test"), "n_chips"] > ens.loc[("regionA", "test"), "n_labelled_chips"] > 0
-    assert ens.loc[("regionA", "train"), "n_chips"] == ens.loc[("regionA", "train"), "n_labelled_chips"] == labelled[split["train"]].sum()
+    assert (
+        ens.loc[("regionA", "train"), "n_chips"]
+        == ens.loc[("regionA", "train"), "n_labelled_chips"]
+        == labelled[split["train"]].sum()
+    )
     assert ens.loc[("regionB", "test"), "n_chips"] == 36  # every chip of the other region
     # intervals on the evaluated sets' ensemble and baseline rows, around their estimate
     rated = written[(written["subset"] == "test") & (written["seed"].fillna("") != "0")]
     assert rated["auprc_ci_low"].notna().all() and (rated["auprc_ci_low"] <= rated["auprc"] + 1e-9).all()
     assert (rated["auprc"] <= rated["auprc_ci_high"] + 1e-9).all()
-    assert (rated["no_skill_ci_low"] <= rated["no_skill"]).all() and (rated["no_skill"] <= rated["no_skill_ci_high"]).all()
+    assert (rated["no_skill_ci_low"] <= rated["no_skill"]).all() and (
+        rated["no_skill"] <= rated["no_skill_ci_high"]
+    ).all()
     assert written.loc[written["subset"] != "test", "auprc_ci_low"].isna().all()  # fitted or selected on
     assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 12
     hw = written[written["method"] == "handwerger"]
@@ -603,7 +640,9 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     # the papers' protocol as an option: evaluation on labelled chips only
     labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
     e = labelled_only[labelled_only["seed"] == "ensemble"].set_index(["region", "subset"])
-    assert (e["n_chips"] == e["n_labelled_chips"]).all() and e.loc[("regionA", "test"), "n_chips"] == labelled[split["test"]].sum()
+    assert (e["n_chips"] == e["n_labelled_chips"]).all() and e.loc[("regionA", "test"), "n_chips"] == labelled[
+        split["test"]
+    ].sum()
 
 
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")
@@ -626,8 +665,10 @@ def test_perturbing_test_chips_changes_no_trained_model(tmp_path) -> None:
     second = _experiment(tmp_path, "b", noisy)
     ma, mb = (torch.load(tmp_path / k / "model.pt", weights_only=True)["state_dict"] for k in "ab")
     assert ma.keys() == mb.keys() and all(torch.equal(ma[k], mb[k]) for k in ma)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "history.csv").drop(columns="seconds"),
-                                  pd.read_csv(tmp_path / "b" / "history.csv").drop(columns="seconds"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "a" / "history.csv").drop(columns="seconds"),
+        pd.read_csv(tmp_path / "b" / "history.csv").drop(columns="seconds"),
+    )
     key = ["method", "seed", "region", "subset"]
     a, b = (m.set_index(key)["auprc"] for m in (first, second))
     assert a.loc[("unet", "ensemble", "regionA", "val")] == b.loc[("unet", "ensemble", "regionA", "val")]
@@ -645,8 +686,17 @@ def test_oracle_reads_the_covered_fraction_at_the_chips_pixel_centres(tmp_path) 
 
     frac = (np.arange(6 * 8, dtype=np.float32).reshape(6, 8)) / 100
     path = tmp_path / "truth.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=6, width=8, count=2, dtype="float32", crs="EPSG:32619",
-                       transform=from_origin(1000.0, 2000.0, 10.0, 10.0)) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=6,
+        width=8,
+        count=2,
+        dtype="float32",
+        crs="EPSG:32619",
+        transform=from_origin(1000.0, 2000.0, 10.0, 10.0),
+    ) as dst:
         dst.write(np.zeros((6, 8), np.float32), 1)
         dst.write(frac, 2)
         dst.set_band_description(1, "elevation")
@@ -690,11 +740,23 @@ def test_split_of_names_the_setting_and_split_seed_of_a_folder() -> None:
         split_of("fused_r4")
     section = {
         "within": {"region": "a", "inputs": ["vv"], "revisits": [1, 2], "augment": False, "elevation": True},
-        "transfer": {"train_region": "a", "test_region": "b", "inputs": ["sar"], "revisits": 2, "augment": [True],
-                     "elevation": False},
+        "transfer": {
+            "train_region": "a",
+            "test_region": "b",
+            "inputs": ["sar"],
+            "revisits": 2,
+            "augment": [True],
+            "elevation": False,
+        },
         "chips": {"split_seeds": [7, 3]},
-    }  # fmt: skip
+    }
     names = [(e.experiment, e.name, e.split_seed) for e in experiments(section)]
-    assert names == [("within", "vv_r1_noaug", 7), ("within", "vv_r2_noaug", 7), ("within", "vv_r1_noaug_s3", 3),
-                     ("within", "vv_r2_noaug_s3", 3), ("transfer", "sar_r2_aug", 7), ("transfer", "sar_r2_aug_s3", 3)]  # fmt: skip
+    assert names == [
+        ("within", "vv_r1_noaug", 7),
+        ("within", "vv_r2_noaug", 7),
+        ("within", "vv_r1_noaug_s3", 3),
+        ("within", "vv_r2_noaug_s3", 3),
+        ("transfer", "sar_r2_aug", 7),
+        ("transfer", "sar_r2_aug_s3", 3),
+    ]
     assert all(split_of(n)[0] == e.setting for e, (_, n, _) in zip(experiments(section), names))

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, snakemake, write_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata")
@@ -49,14 +48,34 @@ def detection_run(tmp_path_factory) -> Path:
 def test_detection_table_and_figures(detection_run: Path) -> None:
     out = detection_run / "results" / "detection"
     table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
-    assert {"experiment", "method", "seed", "region", "subset", "auprc", "no_skill", "inputs", "revisits", "augment"} <= set(table.columns)
+    assert {
+        "experiment",
+        "method",
+        "seed",
+        "region",
+        "subset",
+        "auprc",
+        "no_skill",
+        "inputs",
+        "revisits",
+        "augment",
+    } <= set(table.columns)
     all_unet = table[table["method"] == "unet"]
     assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
     # every experiment under both split seeds (chips.split_seeds), each its own test chips
     assert set(all_unet["split_seed"]) == {42, 43}
-    assert all_unet.groupby(["experiment", "inputs", "revisits", "augment", "region", "subset"])["split_seed"].nunique().eq(2).all()
-    assert (out / "within" / "vh_r1_noaug_s43" / "metrics.csv").exists() and (out / "within" / "vh_r1_noaug" / "metrics.csv").exists()
-    both = all_unet[(all_unet["seed"] == "ensemble") & (all_unet["subset"] == "test") & (all_unet["experiment"] == "within")]
+    assert (
+        all_unet.groupby(["experiment", "inputs", "revisits", "augment", "region", "subset"])["split_seed"]
+        .nunique()
+        .eq(2)
+        .all()
+    )
+    assert (out / "within" / "vh_r1_noaug_s43" / "metrics.csv").exists() and (
+        out / "within" / "vh_r1_noaug" / "metrics.csv"
+    ).exists()
+    both = all_unet[
+        (all_unet["seed"] == "ensemble") & (all_unet["subset"] == "test") & (all_unet["experiment"] == "within")
+    ]
     split_rows = both.set_index(["inputs", "revisits", "split_seed"])["n_positive"].unstack()
     assert (split_rows[42] != split_rows[43]).any()  # another split: other test chips
     unet = all_unet[(all_unet["seed"] == "ensemble") & (all_unet["split_seed"] == 42)]
@@ -68,7 +87,11 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     transfer = unet[unet["experiment"] == "transfer"]
     assert set(transfer["augment"]) == {True, False} and set(transfer["inputs"]) == {"sar"}
     assert set(zip(transfer["subset"], transfer["region"])) == {
-        ("train", "region_a"), ("val", "region_a"), ("test", "region_a"), ("test", "region_b")}  # fmt: skip
+        ("train", "region_a"),
+        ("val", "region_a"),
+        ("test", "region_a"),
+        ("test", "region_b"),
+    }
     assert len(table[table["method"] == "handwerger"]) == 2 * len(unet)  # per split seed
     assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
     # the reported sets: every chip of the area (evaluation: all), some without landslides; train:
@@ -112,7 +135,10 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
     assert set(diff["verdict"]) <= {"holds", "reversed", "within noise"}
     labels = set(diff["comparison"])
     assert {"VH: 2 - 1 revisits", "SAR+DEM: 2 - 1 revisits", "VV+VH: with - without augmentation"} <= labels
-    assert set(diff.loc[diff["comparison"] == "VV+VH: with - without augmentation", "region"]) == {"region_a", "region_b"}
+    assert set(diff.loc[diff["comparison"] == "VV+VH: with - without augmentation", "region"]) == {
+        "region_a",
+        "region_b",
+    }
     for _, r in diff.iterrows():
         assert r["ci_low"] <= r["ensemble_diff"] + 1e-4 and r["ensemble_diff"] <= r["ci_high"] + 1e-4
         assert r["verdict"] == ("holds" if r["ci_low"] > 0 else "reversed" if r["ci_high"] < 0 else "within noise")
@@ -123,8 +149,13 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
     got = ens[ens["inputs"] == "vh"].groupby("revisits")["auprc"].mean()
     assert r["ensemble_a"] == pytest.approx(got[2], abs=1e-3) and r["ensemble_b"] == pytest.approx(got[1], abs=1e-3)
     # run differences: member k against member k of the same split seed, over both split seeds
-    members = table[(table["method"] == "unet") & table["seed"].isin(["0", "1"]) & (table["subset"] == "test")
-                    & (table["experiment"] == "within") & (table["inputs"] == "vh")].set_index(["split_seed", "seed", "revisits"])["auprc"]  # fmt: skip
+    members = table[
+        (table["method"] == "unet")
+        & table["seed"].isin(["0", "1"])
+        & (table["subset"] == "test")
+        & (table["experiment"] == "within")
+        & (table["inputs"] == "vh")
+    ].set_index(["split_seed", "seed", "revisits"])["auprc"]
     d = [members[(sp, k, 2)] - members[(sp, k, 1)] for sp in (42, 43) for k in ("0", "1")]
     assert r["member_diff"] == pytest.approx(np.mean(d), abs=1e-3) and r["n_runs"] == 4 and r["n_splits"] == 2
     assert "| verdict |" in (out / "differences.md").read_text()
@@ -139,7 +170,11 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     import xarray as xr
 
     config = detection_run / "config.yaml"
-    targets = [f"results/{r}/{f}" for r in ("region_a", "region_b") for f in ("detection/probability.tif", "detection/landslides.gpkg", "webmap.html")]
+    targets = [
+        f"results/{r}/{f}"
+        for r in ("region_a", "region_b")
+        for f in ("detection/probability.tif", "detection/landslides.gpkg", "webmap.html")
+    ]
     snakemake(detection_run, config, "--cores", "2", *targets)
     pred = xr.open_zarr(detection_run / "results/detection/transfer/sar_r2_aug/predictions.zarr").load()
     for region, subset in (("region_a", "test, val"), ("region_b", "test")):
@@ -164,8 +199,11 @@ def test_adding_an_input_set_trains_only_the_new_models(detection_run: Path) -> 
     cfg["detection"]["within"]["inputs"] = ["vv", "vh", "fused"]
     config = write_config(detection_run / "config_more.yaml", cfg)
     proc = snakemake(detection_run, config, "-n", "detection_all")
-    counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in proc.stdout.splitlines())
-              if len(parts) == 2 and parts[1].isdigit()}  # fmt: skip
+    counts = {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in proc.stdout.splitlines())
+        if len(parts) == 2 and parts[1].isdigit()
+    }
     assert counts.get("train_detection") == 4  # vv with 1 and 2 revisits, 2 split seeds; nothing else is retrained
     assert "generate_event" not in counts and "assemble_cube" not in counts
 
@@ -177,7 +215,9 @@ def test_a_misspelt_detection_key_is_one_line_and_a_missing_one_the_schemas_defa
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR")]
     assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-2000:]
-    assert errors[0].startswith("ERROR: config key detection.training.patiense is not allowed; allowed keys at detection.training:")
+    assert errors[0].startswith(
+        "ERROR: config key detection.training.patiense is not allowed; allowed keys at detection.training:"
+    )
     del cfg["detection"]["training"]["patiense"]  # left out: the schema's default (config.yaml's 2)
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "-n", "detection_all", check=False)

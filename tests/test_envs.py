@@ -11,16 +11,27 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 #: Import name -> package name (conda-forge or PyPI) where they differ.
-PACKAGE_OF = {"yaml": "pyyaml", "sklearn": "scikit-learn", "torch": "pytorch", "PIL": "pillow",
-              "offlinefolium": "folium-offline", "pystac_client": "pystac-client",
-              "planetary_computer": "planetary-computer"}  # fmt: skip
+PACKAGE_OF = {
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "torch": "pytorch",
+    "PIL": "pillow",
+    "offlinefolium": "folium-offline",
+    "pystac_client": "pystac-client",
+    "planetary_computer": "planetary-computer",
+}
 #: Packages that a listed package brings with it (requirements.txt pins none of them).
-BROUGHT_BY = {"pillow": "matplotlib", "joblib": "scikit-learn", "branca": "folium-offline", "jinja2": "folium-offline",
-              "requests": "pystac-client", "urllib3": "pystac-client"}  # fmt: skip
+BROUGHT_BY = {
+    "pillow": "matplotlib",
+    "joblib": "scikit-learn",
+    "branca": "folium-offline",
+    "jinja2": "folium-offline",
+    "requests": "pystac-client",
+    "urllib3": "pystac-client",
+}
 #: The names requirements.txt and conda-forge give one package.
 REQUIREMENT_OF = {"pytorch": "torch"}
 
@@ -110,7 +121,15 @@ RULES = rules_with_scripts()
 
 
 def test_every_scripted_rule_is_found() -> None:
-    assert {"download_sentinel1", "dem_derivatives", "train_density", "train_detection", "density_figures", "web_map", "detection_map"} <= set(RULES)
+    assert {
+        "download_sentinel1",
+        "dem_derivatives",
+        "train_density",
+        "train_detection",
+        "density_figures",
+        "web_map",
+        "detection_map",
+    } <= set(RULES)
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))

@@ -24,13 +24,19 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-
 from conftest import snakemake, write_config
 from test_stac_server import AREA, BBOX, _dem_item, _free_port, _s1_item, _serve, loop_config
+
 from landslide_sar.grid import area_grid
 
-DAYS = ["2017-08-23T22:36:37Z", "2017-09-04T22:36:37Z", "2017-09-16T22:36:38Z",
-        "2017-09-22T22:36:09Z", "2017-10-04T22:36:38Z", "2017-10-10T22:36:38Z"]  # fmt: skip
+DAYS = [
+    "2017-08-23T22:36:37Z",
+    "2017-09-04T22:36:37Z",
+    "2017-09-16T22:36:38Z",
+    "2017-09-22T22:36:09Z",
+    "2017-10-04T22:36:38Z",
+    "2017-10-10T22:36:38Z",
+]
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
@@ -115,7 +121,11 @@ class FaultProxy(http.server.BaseHTTPRequestHandler):
             return
         host, port = self.server.upstream  # type: ignore[attr-defined]
         conn = http.client.HTTPConnection(host, port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "accept-encoding", "keep-alive")}
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in ("host", "connection", "accept-encoding", "keep-alive")
+        }
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
@@ -183,7 +193,9 @@ def faulty_world(tmp_path_factory):  # noqa: ANN201
     folder = tmp_path_factory.mktemp("faulty_world")
     w, s, e, n = BBOX
     wide = area_grid((w - 0.003, s - 0.003, e + 0.003, n + 0.003), 10)
-    base = [_s1_item(folder, f"S1A_{k}", "s1", when, "ascending", 135, wide, ("vv", "vh")) for k, when in enumerate(DAYS)]
+    base = [
+        _s1_item(folder, f"S1A_{k}", "s1", when, "ascending", 135, wide, ("vv", "vh")) for k, when in enumerate(DAYS)
+    ]
     dem = _dem_item(folder)
     files, badhead = _files(folder, broken_head=False), _files(folder, broken_head=True)
     cog_proxy = _proxy(files.server_port, seed=4)  # 14-26 % 503s, 6-14 % resets over any first 35-90 draws
@@ -204,14 +216,24 @@ def faulty_world(tmp_path_factory):  # noqa: ANN201
     if rustac is None:
         pytest.skip("rustac (PyPI package rustac) is not installed")
     stac_port = _free_port()
-    stac = _serve([rustac, "serve", "--create-collections", "--addr", f"127.0.0.1:{stac_port}", str(items_json)],
-                  f"http://127.0.0.1:{stac_port}/", folder / "rustac.log")  # fmt: skip
+    stac = _serve(
+        [rustac, "serve", "--create-collections", "--addr", f"127.0.0.1:{stac_port}", str(items_json)],
+        f"http://127.0.0.1:{stac_port}/",
+        folder / "rustac.log",
+    )
     next(stac)
     stac_proxy = _proxy(stac_port, seed=1)  # its first four draws: a 503 and a reset
     try:
-        yield {"stac": f"http://127.0.0.1:{stac_port}", "stac_faulty": f"http://127.0.0.1:{stac_proxy.server_port}",
-               "http": f"http://127.0.0.1:{files.server_port}", "files": files, "badhead": badhead,
-               "cog_proxy": cog_proxy, "stac_proxy": stac_proxy, "folder": folder}  # fmt: skip
+        yield {
+            "stac": f"http://127.0.0.1:{stac_port}",
+            "stac_faulty": f"http://127.0.0.1:{stac_proxy.server_port}",
+            "http": f"http://127.0.0.1:{files.server_port}",
+            "files": files,
+            "badhead": badhead,
+            "cog_proxy": cog_proxy,
+            "stac_proxy": stac_proxy,
+            "folder": folder,
+        }
     finally:
         next(stac, None)
         for server in (files, badhead, cog_proxy, stac_proxy):

@@ -14,13 +14,13 @@ import rasterio
 import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
 from affine import Affine
+from browser import open_page
 from shapely.geometry import Point
 
-from browser import open_page
 from landslide_sar.cube import published_layout
 from landslide_sar.detection.map import detection_map, landslide_polygons
-from landslide_sar.grid import Grid
 from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid
 from landslide_sar.io import write_category_names, write_cog_annotated
 from landslide_sar.webmap import web_map
 
@@ -50,7 +50,11 @@ def _cube(path: Path, grid: Grid = GRID) -> Path:
     x = grid.transform.c + grid.transform.a * (np.arange(grid.width) + 0.5)
     yy, xx = np.meshgrid(np.arange(grid.height), np.arange(grid.width), indexing="ij")
     dem = (200 + 30 * np.sin(xx / 6.0) + 20 * np.cos(yy / 5.0) + 2 * yy).astype("float32")
-    ds = xr.Dataset({"dem": (("y", "x"), dem)}, coords={"y": y, "x": x}).rio.write_crs(CRS).rio.write_transform(grid.transform)
+    ds = (
+        xr.Dataset({"dem": (("y", "x"), dem)}, coords={"y": y, "x": x})
+        .rio.write_crs(CRS)
+        .rio.write_transform(grid.transform)
+    )
     published_layout(ds).to_zarr(path, mode="w", consolidated=True)
     return path
 
@@ -65,10 +69,15 @@ def _predictions(path: Path, chip: int = 16) -> tuple[Path, np.ndarray]:
     valid[1, 0, 0] = False
     ds = xr.Dataset(
         {"prob": (("chip", "y", "x"), prob), "valid": (("chip", "y", "x"), valid)},
-        coords={"chip": np.arange(3), "region": ("chip", ["region_b", "region_b", "region_a"]),
-                "subset": ("chip", ["test", "test", "val"]), "row0": ("chip", [0, 16, 0]), "col0": ("chip", [0, 32, 16])},
+        coords={
+            "chip": np.arange(3),
+            "region": ("chip", ["region_b", "region_b", "region_a"]),
+            "subset": ("chip", ["test", "test", "val"]),
+            "row0": ("chip", [0, 16, 0]),
+            "col0": ("chip", [0, 32, 16]),
+        },
         attrs={"crs": json.dumps({"region_a": CRS, "region_b": CRS})},
-    )  # fmt: skip
+    )
     ds.to_zarr(path, mode="w")
     return path, prob.astype("float32")
 
@@ -90,7 +99,9 @@ def test_detection_map_mosaics_the_chips_on_the_region_grid(tmp_path) -> None:
     assert np.isfinite(out).sum() == 2 * 16 * 16 - 1
     polys = gpd.read_file(gpkg, layer="landslides")
     assert len(polys) == 1 and polys["n_pixels"].tolist() == [16] and polys.crs == CRS
-    np.testing.assert_allclose(polys.geometry.iloc[0].bounds, (743000 + 36 * 10, 2022000 - 24 * 10, 743000 + 40 * 10, 2022000 - 20 * 10))
+    np.testing.assert_allclose(
+        polys.geometry.iloc[0].bounds, (743000 + 36 * 10, 2022000 - 24 * 10, 743000 + 40 * 10, 2022000 - 20 * 10)
+    )
     with pytest.raises(InputError, match="no chip of region 'region_c'"):
         detection_map(preds, cube, "region_c", 0.5, tmp_path / "c.tif", tmp_path / "c.gpkg")
     assert not (tmp_path / "c.tif").exists() and not (tmp_path / "c.gpkg").exists()

@@ -10,11 +10,11 @@ import rasterio.windows
 from affine import Affine
 from shapely.geometry import Point, box
 
-from landslide_sar.grid import Grid, area_grid, check_bbox, utm_epsg
 from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid, area_grid, check_bbox, utm_epsg
+from landslide_sar.io import cog_writer, write_cog
 from landslide_sar.labels import pixel_of, rasterize_inventory, read_inventory
 from landslide_sar.terrain import curvature, dem_derivatives, derivatives_of, slope_aspect
-from landslide_sar.io import cog_writer, write_cog
 
 
 def test_utm_zone_of_puerto_rico_and_southern_hemisphere() -> None:
@@ -119,7 +119,9 @@ def test_cog_writer_leaves_nothing_behind_when_it_fails(tmp_path) -> None:
 
 def test_point_lands_in_the_pixel_that_contains_it() -> None:
     grid = Grid("EPSG:32619", Affine(10, 0, 1000, 0, -10, 5000), 8, 6)
-    rows, cols = pixel_of(np.array([1000.1, 1035.0, 1079.99, 1010.0]), np.array([4999.9, 4975.0, 4940.01, 4990.0]), grid)
+    rows, cols = pixel_of(
+        np.array([1000.1, 1035.0, 1079.99, 1010.0]), np.array([4999.9, 4975.0, 4940.01, 4990.0]), grid
+    )
     assert rows.tolist() == [0, 2, 5, 1]
     assert cols.tolist() == [0, 3, 7, 1]
 
@@ -143,7 +145,11 @@ def test_inventory_faults_are_one_line(tmp_path) -> None:
     gpd.GeoDataFrame(geometry=[], crs="EPSG:4326").to_file(empty)
     outside = tmp_path / "outside.gpkg"
     gpd.GeoDataFrame(geometry=[Point(10, 10)], crs="EPSG:4326").to_file(outside)
-    for path, fragment in ((empty, "no features"), (outside, "outside the area"), (tmp_path / "missing.gpkg", "not a readable")):
+    for path, fragment in (
+        (empty, "no features"),
+        (outside, "outside the area"),
+        (tmp_path / "missing.gpkg", "not a readable"),
+    ):
         with pytest.raises(InputError, match=fragment):
             read_inventory(path, grid)
     partly = tmp_path / "partly.gpkg"

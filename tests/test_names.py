@@ -86,6 +86,9 @@ def test_every_rule_is_named_like_its_script() -> None:
 
 @pytest.mark.parametrize("name", ["Acquisition"])
 def test_one_class_per_name_in_the_library(name: str) -> None:
-    defined = [str(p.relative_to(ROOT)) for p in (ROOT / "landslide_sar").rglob("*.py")
-               if re.search(rf"^class {name}\b", p.read_text(), re.M)]  # fmt: skip
+    defined = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "landslide_sar").rglob("*.py")
+        if re.search(rf"^class {name}\b", p.read_text(), re.M)
+    ]
     assert defined == ["landslide_sar/sentinel1.py"], defined

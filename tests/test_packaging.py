@@ -28,8 +28,14 @@ def test_pyproject_declares_the_pinned_packages_and_an_spdx_license(tmp_path) ->
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
     # the metadata setuptools builds (what pip installs from): Requires-Dist and License-Expression
     code = "import sys; from setuptools import build_meta as b; print(b.prepare_metadata_for_build_wheel(sys.argv[1]))"
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     meta = (tmp_path / out.stdout.strip().splitlines()[-1] / "METADATA").read_text()
     assert "License-Expression: MIT" in meta
     requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.\-]+)$", meta, re.M)
@@ -38,7 +44,26 @@ def test_pyproject_declares_the_pinned_packages_and_an_spdx_license(tmp_path) ->
 
 def test_no_issue_numbers_in_user_facing_files() -> None:
     files = [ROOT / "README.md", ROOT / "Snakefile", ROOT / "config.yaml", ROOT / "pyproject.toml"]
-    for folder in ("docs", "config", "rules", "schemas", "report", "workflow_scripts", "landslide_sar", "profiles", "envs", "tools"):
-        files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in (".md", ".rst", ".smk", ".yaml", ".py", ".sh", "")]
-    hits = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files for m in re.finditer(r"\bissues? #?\d+", p.read_text(errors="ignore"), re.I)]
+    for folder in (
+        "docs",
+        "config",
+        "rules",
+        "schemas",
+        "report",
+        "workflow_scripts",
+        "landslide_sar",
+        "profiles",
+        "envs",
+        "tools",
+    ):
+        files += [
+            p
+            for p in (ROOT / folder).rglob("*")
+            if p.is_file() and p.suffix in (".md", ".rst", ".smk", ".yaml", ".py", ".sh", "")
+        ]
+    hits = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for p in files
+        for m in re.finditer(r"\bissues? #?\d+", p.read_text(errors="ignore"), re.I)
+    ]
     assert not hits, hits

@@ -14,9 +14,9 @@ import pytest
 import rasterio
 import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
+from conftest import ROOT, snakemake, tiny_config, write_config
 from PIL import Image
 
-from conftest import ROOT, snakemake, tiny_config, write_config
 from landslide_sar.stats import macro_auc
 
 AREA = "tiny"
@@ -108,18 +108,26 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert per_split.groupby(["inputs", "revisits"])["split_seed"].nunique().eq(2).all()
     cross = both[(both["seed"] == "ensemble") & (both["split_seed"] == "all")]
     # the ensemble over every run: each chip's probabilities averaged over the two splits' predictions
-    runs = [pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3{sfx}/predictions.csv").sort_values("chip")
-            for sfx in ("", "_s43")]  # fmt: skip
+    runs = [
+        pd.read_csv(tiny_run / f"results/{AREA}/density/fused_r3{sfx}/predictions.csv").sort_values("chip")
+        for sfx in ("", "_s43")
+    ]
     assert runs[0]["chip"].tolist() == runs[1]["chip"].tolist()
     cols = ["prob_class0", "prob_class1", "prob_class2"]
-    pooled = macro_auc(runs[0]["density_class"].to_numpy(), (runs[0][cols].to_numpy() + runs[1][cols].to_numpy()) / 2, (0, 1, 2))
+    pooled = macro_auc(
+        runs[0]["density_class"].to_numpy(), (runs[0][cols].to_numpy() + runs[1][cols].to_numpy()) / 2, (0, 1, 2)
+    )
     row = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
     assert float(row["auc_macro_ovr"].iloc[0]) == pytest.approx(pooled, abs=1e-4)
     # one ensemble cross row per experiment: DEM once (revisits 0), fused and the change baseline
     # (one member: no net) per revisits of the tiny config
     assert sorted(zip(cross["inputs"], cross["revisits"])) == [
-        ("baseline", 1), ("baseline", 3), ("dem", 0), ("fused", 1), ("fused", 3),
-    ]  # fmt: skip
+        ("baseline", 1),
+        ("baseline", 3),
+        ("dem", 0),
+        ("fused", 1),
+        ("fused", 3),
+    ]
     # every row over all chips carries its bootstrap interval around the estimate
     assert ((cross["auc_ci_low"] <= cross["auc_macro_ovr"]) & (cross["auc_macro_ovr"] <= cross["auc_ci_high"])).all()
     assert (cross["auc_ci_high"] - cross["auc_ci_low"]).between(0.01, 0.6).all()
@@ -184,8 +192,15 @@ def test_cube_variables_open_in_gdal_with_crs_and_units(tiny_run) -> None:
     """GDAL's Zarr driver (rasterio's GDAL) reads each variable's CRS from the CF grid_mapping,
     its units and long_name; the time steps of vv are its bands."""
     cube = tiny_run / f"results/{AREA}/cube.zarr"
-    expected = {"vv": ("1", 6), "dem": ("m", 1), "dem_slope_radians": ("rad", 1), "dem_aspect": ("degree", 1),
-                "dem_curvature": ("1/(100 m)", 1), "landslides": ("1", 1), "landslide_count": ("count", 1)}
+    expected = {
+        "vv": ("1", 6),
+        "dem": ("m", 1),
+        "dem_slope_radians": ("rad", 1),
+        "dem_aspect": ("degree", 1),
+        "dem_curvature": ("1/(100 m)", 1),
+        "landslides": ("1", 1),
+        "landslide_count": ("count", 1),
+    }
     for var, (unit, count) in expected.items():
         with rasterio.open(f'ZARR:"{cube}":/{var}') as src:
             assert src.crs.to_epsg() == 32619 and src.count == count and src.units[0] == unit, (var, src.crs, src.units)
@@ -197,11 +212,15 @@ def test_cube_variables_open_in_gdal_with_crs_and_units(tiny_run) -> None:
 def test_rasters_have_units_and_descriptions(tiny_run) -> None:
     expected = {
         f"resources/{AREA}/dem.tif": (("dem",), ("m",)),
-        f"results/{AREA}/dem_derivatives.tif": (("dem_slope_radians", "dem_aspect", "dem_curvature"), ("rad", "degree", "1/(100 m)")),
+        f"results/{AREA}/dem_derivatives.tif": (
+            ("dem_slope_radians", "dem_aspect", "dem_curvature"),
+            ("rad", "degree", "1/(100 m)"),
+        ),
         f"results/{AREA}/labels.tif": (("landslides", "landslide_count"), ("1", "count")),
         f"results/{AREA}/density/map.tif": (("density_class",), ("class",)),
         f"results/{AREA}/density/map_probability.tif": (
-            ("prob_class0", "prob_class1", "prob_class2", "prob_class0_sd", "prob_class1_sd", "prob_class2_sd"), ("1",) * 6
+            ("prob_class0", "prob_class1", "prob_class2", "prob_class0_sd", "prob_class1_sd", "prob_class2_sd"),
+            ("1",) * 6,
         ),
     }
     for path, (descriptions, units) in expected.items():
@@ -226,7 +245,9 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
     gdalinfo = shutil.which("gdalinfo")
     if gdalinfo is None and os.environ.get("CI") != "true":
         pytest.skip("gdalinfo (Debian's gdal-bin) not installed; .ci/run installs it")
-    info = json.loads(subprocess.run([gdalinfo or "gdalinfo", "-json", str(tif)], capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run([gdalinfo or "gdalinfo", "-json", str(tif)], capture_output=True, text=True, check=True).stdout
+    )
     band = info["bands"][0]
     assert band["categories"] == ["0: no landslides", "1: up to 25 /km²", "2: more than 25 /km²"]
     assert band["colorInterpretation"] == "Palette" and band["colorTable"]["entries"][1][:3] == [244, 162, 89]
@@ -235,8 +256,16 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
     with rasterio.open(tiny_run / f"results/{AREA}/density/map_probability.tif") as src:
         prob, spread = src.read()[:3], src.read()[3:]
         chip = table.dropna(subset=["prob_class1"]).iloc[0]
-        np.testing.assert_allclose(prob[:, chip["row"], chip["col"]], chip[["prob_class0", "prob_class1", "prob_class2"]].to_numpy(float), rtol=1e-6)
-        np.testing.assert_allclose(spread[:, chip["row"], chip["col"]], chip[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]].to_numpy(float), rtol=1e-6)
+        np.testing.assert_allclose(
+            prob[:, chip["row"], chip["col"]],
+            chip[["prob_class0", "prob_class1", "prob_class2"]].to_numpy(float),
+            rtol=1e-6,
+        )
+        np.testing.assert_allclose(
+            spread[:, chip["row"], chip["col"]],
+            chip[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]].to_numpy(float),
+            rtol=1e-6,
+        )
         np.testing.assert_allclose(np.nansum(prob, axis=0)[np.isfinite(prob[0])], 1.0, atol=1e-5)
         assert np.nanmin(spread) >= 0 and np.nanmax(spread) > 0  # two seeds that disagree somewhere
 
@@ -271,7 +300,9 @@ def test_html_report_reads_as_a_document_in_chromium(tiny_run) -> None:
     source = report.read_text()
     assert "Density class per chip of tiny (0: no landslide, 1: up to\\n25 landslides/km" in source
     logs, _, page = open_page(report, settle_s=1.5, click=("Density",))
-    assert [m for m in logs if m["level"] == "SEVERE" or (m["level"] == "WARNING" and "tailwindcss" not in m["message"])] == [], logs
+    assert [
+        m for m in logs if m["level"] == "SEVERE" or (m["level"] == "WARNING" and "tailwindcss" not in m["message"])
+    ] == [], logs
     text = page["text"]
     assert "This run's areas: tiny, tiny_new." in text and "density classes cut at 0 and 25 landslides/km²" in text
     for result in ("density map vs truth", "example chips", "training curves", "AUC grid", "AUC of every experiment"):
@@ -297,7 +328,13 @@ def test_map_is_georeferenced_on_the_chips(tiny_run) -> None:
 
 
 def test_report_figures_exist(tiny_run) -> None:
-    for name in ("map_vs_truth.png", "confusion_matrix.png", "example_chip.png", "training_curves.png", "density_grid.png"):
+    for name in (
+        "map_vs_truth.png",
+        "confusion_matrix.png",
+        "example_chip.png",
+        "training_curves.png",
+        "density_grid.png",
+    ):
         path = tiny_run / f"results/{AREA}/report/{name}"
         assert path.stat().st_size > 10_000
         assert path.read_bytes()[:4] == b"\x89PNG"
@@ -322,7 +359,14 @@ def test_nothing_to_do_after_a_run_and_reruns_follow_params(tiny_run) -> None:
 def test_single_target_builds_only_what_it_needs(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", tiny_config())
     jobs = _jobs(snakemake(tmp_path, config, "-n", f"results/{AREA}/cube.zarr").stdout)
-    assert jobs == {"generate_event": 1, "download_sentinel1": 1, "download_dem": 1, "rasterize_labels": 1, "dem_derivatives": 1, "assemble_cube": 1}
+    assert jobs == {
+        "generate_event": 1,
+        "download_sentinel1": 1,
+        "download_dem": 1,
+        "rasterize_labels": 1,
+        "dem_derivatives": 1,
+        "assemble_cube": 1,
+    }
 
 
 def test_bad_config_stops_before_any_job_with_one_line(tmp_path) -> None:
@@ -331,7 +375,7 @@ def test_bad_config_stops_before_any_job_with_one_line(tmp_path) -> None:
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "--cores", "1", "all", check=False)
     assert proc.returncode != 0
-    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "chips.size" in l]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "chips.size" in line]
     assert lines == ["ERROR: config chips.size = 3 is not allowed; expected a value >= 8"]
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 

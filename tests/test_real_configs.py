@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import ROOT, SNAKEMAKE, snakemake
+
 from landslide_sar.config import validate_config
 from landslide_sar.grid import area_grid
 
@@ -47,7 +47,12 @@ def test_puerto_rico_config_is_the_density_papers_setup() -> None:
     validate_config(cfg)
     area = cfg["areas"]["puerto_rico"]
     s1 = area["sentinel1"]
-    assert (s1["source"], s1["collection"], s1["orbit_state"], s1["relative_orbit"]) == ("stac", "sentinel-1-rtc", "ascending", 135)
+    assert (s1["source"], s1["collection"], s1["orbit_state"], s1["relative_orbit"]) == (
+        "stac",
+        "sentinel-1-rtc",
+        "ascending",
+        135,
+    )
     assert s1["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
     assert (s1["acquisitions_pre"], s1["acquisitions_post"]) == (3, 3) and area["event_time"].startswith("2017-09-20")
     assert area["dem"] == {"source": "stac", "endpoint": s1["endpoint"], "collection": "cop-dem-glo-30"}
@@ -73,10 +78,22 @@ def test_hokkaido_talakmau_config_uses_the_published_cubes() -> None:
     [
         (
             "puerto_rico",
-            {"download_sentinel1": 1, "download_dem": 1, "download_inventory": 1, "rasterize_labels": 1, "dem_derivatives": 1,
-             "assemble_cube": 1, "make_chips": 1, "density_map": 1, "density_figures": 1},
+            {
+                "download_sentinel1": 1,
+                "download_dem": 1,
+                "download_inventory": 1,
+                "rasterize_labels": 1,
+                "dem_derivatives": 1,
+                "assemble_cube": 1,
+                "make_chips": 1,
+                "density_map": 1,
+                "density_figures": 1,
+            },
         ),
-        ("hokkaido_talakmau", {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "density_figures": 2}),
+        (
+            "hokkaido_talakmau",
+            {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "density_figures": 2},
+        ),
     ],
 )
 def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) -> None:
@@ -86,11 +103,17 @@ def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) 
         assert jobs.get(rule) == count, (rule, jobs)
     assert jobs["train_density"] >= len(yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["areas"])
     if name == "hokkaido_talakmau":  # the cube replaces acquisition and assembly
-        assert not {"download_sentinel1", "download_dem", "rasterize_labels", "assemble_cube", "generate_event"} & set(jobs)
+        assert not {"download_sentinel1", "download_dem", "rasterize_labels", "assemble_cube", "generate_event"} & set(
+            jobs
+        )
     else:
         assert "generate_event" not in jobs
     outputs = _outputs_by_rule(tmp_path, CONFIGS / f"{name}.yaml")
-    downloads = [p for rule in ("download_sentinel1", "download_dem", "download_inventory", "download_datacube") for p in outputs.get(rule, [])]
+    downloads = [
+        p
+        for rule in ("download_sentinel1", "download_dem", "download_inventory", "download_datacube")
+        for p in outputs.get(rule, [])
+    ]
     assert downloads and all(p.startswith("resources/") for p in downloads), downloads
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
@@ -102,7 +125,9 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     assert cfg["density"]["areas"] == ["embedded"] and {"region_a", "region_b"} <= set(cfg["areas"])
     proc = snakemake(tmp_path, ROOT / "config.yaml", "-n", "all")
     jobs = _jobs(proc.stdout)
-    assert jobs["train_detection"] == 2 * (4 * 4 + 2 * 2) and jobs["detection_table"] == jobs["detection_figures"] == 1  # 2 split seeds
+    assert (
+        jobs["train_detection"] == 2 * (4 * 4 + 2 * 2) and jobs["detection_table"] == jobs["detection_figures"] == 1
+    )  # 2 split seeds
     assert jobs["detection_oracle"] == jobs["detection_differences"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
     # split schemes (random, blocked) x split seeds (42, 43) x halves x (DEM once + SAR, fused x 3 revisits)
@@ -163,7 +188,9 @@ def test_root_default_dry_run_is_config_yaml() -> None:
     assert (jobs, areas) == _root_jobs_and_areas("--configfile", "config.yaml")
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert areas == set(cfg["areas"]) | {"detection"}
-    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 2 * (4 * 4 + 2 * 2)  # 2 split seeds
+    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 2 * (
+        4 * 4 + 2 * 2
+    )  # 2 split seeds
 
 
 def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:

@@ -21,11 +21,10 @@ import rioxarray  # noqa: F401
 import xarray as xr
 import yaml
 from affine import Affine
-
 from conftest import snakemake, tiny_config, write_config
-from landslide_sar.errors import ConfigError
+
 from landslide_sar.config import validate_config
-from landslide_sar.errors import InputError, NetworkError
+from landslide_sar.errors import ConfigError, InputError, NetworkError
 from landslide_sar.grid import area_grid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +118,8 @@ CONFIG_MISTAKES = {
     ),
     "lat-200-no-swap-hint": (
         _set("areas.embedded.bbox", [-66.75, 200, -66.6, 201]),
-        "config areas.embedded.bbox: [-66.75, 200, -66.6, 201] is not on Earth; expected [min_lon, min_lat, max_lon, max_lat]",
+        "config areas.embedded.bbox: [-66.75, 200, -66.6, 201] is not on Earth; expected [min_lon, min_lat, "
+        "max_lon, max_lat]",
     ),
     "lat-lon-swapped": (
         _set("areas.embedded.bbox", [18.2, -166.75, 18.34, -166.6]),
@@ -189,7 +189,10 @@ def test_puerto_rico_fits_the_default_area_limit() -> None:
 @pytest.mark.parametrize(
     "edit, key",
     [
-        (lambda c: c["areas"]["tiny"].update(inventory={"source": "file", "path": "data/heads.gpkg"}), "areas.tiny.inventory.path"),
+        (
+            lambda c: c["areas"]["tiny"].update(inventory={"source": "file", "path": "data/heads.gpkg"}),
+            "areas.tiny.inventory.path",
+        ),
         (lambda c: c["chips"].update(density_class_edges_per_km2=[25, 0]), "chips.density_class_edges_per_km2"),
         (lambda c: c["splits"].update(train_fraction=0.3), "splits.train_fraction"),
     ],
@@ -224,11 +227,20 @@ def test_empty_acquisition_fails_download_naming_date_and_file(tmp_path) -> None
         _item(tmp_path, "p1", "2017-09-22T22:36:37Z", "ascending", 135, grid, slice(0, 0), 0.5),  # all nodata
     ]
     area = {
-        "bbox": list(BBOX), "resolution": 10, "event_time": "2017-09-20T00:00:00Z",
-        "sentinel1": {"source": "synthetic", "acquisitions_pre": 2, "acquisitions_post": 1,
-                      "orbit_state": "ascending", "relative_orbit": 135, "search_days": 45, "min_coverage": 0.5},
+        "bbox": list(BBOX),
+        "resolution": 10,
+        "event_time": "2017-09-20T00:00:00Z",
+        "sentinel1": {
+            "source": "synthetic",
+            "acquisitions_pre": 2,
+            "acquisitions_post": 1,
+            "orbit_state": "ascending",
+            "relative_orbit": 135,
+            "search_days": 45,
+            "min_coverage": 0.5,
+        },
         "download": {"http_retries": 0, "backoff_s": 0.1, "timeout_s": 10, "job_retries": 0},
-    }  # fmt: skip
+    }
     with pytest.raises(InputError) as err:
         download_sentinel1(area, tmp_path / "s1.zarr", _write(tmp_path, items))
     line = str(err.value)
@@ -248,20 +260,27 @@ def _cube(path: Path, ny: int, nx: int, nan_post: bool = False) -> Path:
     if nan_post:
         vv[2] = np.nan
     count = (rng.random((ny, nx)) < 0.002).astype("uint16")
-    cube = xr.Dataset(
-        {
-            "vv": (("timestep", "y", "x"), vv),
-            "vh": (("timestep", "y", "x"), vv / 10),
-            **{v: (("y", "x"), np.ones((ny, nx), "float32")) for v in ("dem", "dem_slope_radians", "dem_aspect", "dem_curvature")},
-            "landslides": (("y", "x"), (count > 0).astype("uint16")),
-            "landslide_count": (("y", "x"), count),
-        },
-        coords={
-            "timestep": pd.to_datetime(["2017-09-04", "2017-09-16", "2017-09-22"]).values,
-            "x": 500000 + (np.arange(nx) + 0.5) * res,
-            "y": 2000000 - (np.arange(ny) + 0.5) * res,
-        },
-    ).rio.write_crs("EPSG:32619").rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    cube = (
+        xr.Dataset(
+            {
+                "vv": (("timestep", "y", "x"), vv),
+                "vh": (("timestep", "y", "x"), vv / 10),
+                **{
+                    v: (("y", "x"), np.ones((ny, nx), "float32"))
+                    for v in ("dem", "dem_slope_radians", "dem_aspect", "dem_curvature")
+                },
+                "landslides": (("y", "x"), (count > 0).astype("uint16")),
+                "landslide_count": (("y", "x"), count),
+            },
+            coords={
+                "timestep": pd.to_datetime(["2017-09-04", "2017-09-16", "2017-09-22"]).values,
+                "x": 500000 + (np.arange(nx) + 0.5) * res,
+                "y": 2000000 - (np.arange(ny) + 0.5) * res,
+            },
+        )
+        .rio.write_crs("EPSG:32619")
+        .rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    )
     cube.to_zarr(path)
     return path
 
@@ -269,9 +288,22 @@ def _cube(path: Path, ny: int, nx: int, nan_post: bool = False) -> Path:
 def _chips(tmp_path: Path, cube: Path, size: int, **kw):  # noqa: ANN202
     from landslide_sar.density.chips import make_chips
 
-    args = dict(size=size, event_time="2017-09-20T00:00:00Z", n_pre=2, n_post=1, min_valid_fraction=0.9,
-                class_edges=(0, 25), split_seed=0, train_fraction=0.4, val_fraction=0.1,
-                min_train_chips=4, min_val_chips=3) | kw  # fmt: skip
+    args = (
+        dict(
+            size=size,
+            event_time="2017-09-20T00:00:00Z",
+            n_pre=2,
+            n_post=1,
+            min_valid_fraction=0.9,
+            class_edges=(0, 25),
+            split_seed=0,
+            train_fraction=0.4,
+            val_fraction=0.1,
+            min_train_chips=4,
+            min_val_chips=3,
+        )
+        | kw
+    )
     return make_chips(cube, tmp_path / "chips.zarr", tmp_path / "chips.gpkg", **args)
 
 
@@ -281,8 +313,13 @@ def test_too_few_chips_per_half_fails_make_chips_with_the_numbers(tmp_path) -> N
     with pytest.raises(InputError) as err:
         _chips(tmp_path, cube, 100)
     line = str(err.value)
-    assert line.startswith("chips: 9 chips of 100 px, 9 usable (valid fraction >= chips.min_valid_fraction 0.9); half 0 has")
-    assert "half 0 has 4 train and 1 validation chip(s), expected at least splits.min_train_chips = 4 and splits.min_val_chips = 3" in line
+    assert line.startswith(
+        "chips: 9 chips of 100 px, 9 usable (valid fraction >= chips.min_valid_fraction 0.9); half 0 has"
+    )
+    assert (
+        "half 0 has 4 train and 1 validation chip(s), expected at least splits.min_train_chips = 4 and "
+        "splits.min_val_chips = 3" in line
+    )
     assert not (tmp_path / "chips.zarr").exists() and not (tmp_path / "chips.gpkg").exists()
     table = _chips(tmp_path, cube, 30)  # 100 chips: 10 validation chips per half
     assert ((table["half"] == 1) & (table["subset"] == "val")).sum() == 10
@@ -293,7 +330,10 @@ def test_an_all_nan_acquisition_fails_make_chips_naming_its_channel_and_date(tmp
     with pytest.raises(InputError) as err:
         _chips(tmp_path, cube, 30)
     line = str(err.value)
-    assert "100 chips of 30 px, 0 usable" in line and "least valid channel vv_post1 (2017-09-22): 0.0 % of its pixels valid" in line
+    assert (
+        "100 chips of 30 px, 0 usable" in line
+        and "least valid channel vv_post1 (2017-09-22): 0.0 % of its pixels valid" in line
+    )
     assert "half 0 has 0 train and 0 validation chip(s)" in line
 
 
@@ -331,7 +371,9 @@ def test_bad_input_is_not_retried_by_snakemake(tmp_path) -> None:
     proc = snakemake(tmp_path, config, "--cores", "1", "resources/tiny/inventory/heads.gpkg", check=False)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
-    assert errors == [f"ERROR: areas.tiny.inventory.url: {tmp_path}/nowhere/heads.gpkg does not exist"], proc.stderr[-3000:]
+    assert errors == [f"ERROR: areas.tiny.inventory.url: {tmp_path}/nowhere/heads.gpkg does not exist"], proc.stderr[
+        -3000:
+    ]
     assert proc.stderr.count("not retried: the bad input reported by the first attempt does not change") == 2
     log = (tmp_path / "logs/tiny/download_inventory/heads.gpkg.log").read_text()
     assert "not retried: bad input does not change between attempts" in log  # the last attempt's log
@@ -352,7 +394,10 @@ def test_network_failure_is_named_and_retried(tmp_path) -> None:
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 2, proc.stderr[-3000:]
     for line in errors:
-        assert line.startswith(f"ERROR: areas.tiny.inventory.url: network error: {url} could not be downloaded after 1 retries (ConnectionError")
+        assert line.startswith(
+            f"ERROR: areas.tiny.inventory.url: network error: {url} could not be downloaded after 1 retries "
+            "(ConnectionError"
+        )
     assert "not retried" not in proc.stderr
     assert not (tmp_path / "resources/tiny/inventory/heads.gpkg").exists()
 
@@ -398,7 +443,9 @@ def test_server_errors_after_retries_are_network_errors(tmp_path, json_server) -
 def _pc_item():  # noqa: ANN202
     import pystac
 
-    item = pystac.Item("s1", {"type": "Point", "coordinates": [0, 0]}, [0, 0, 0, 0], pd.Timestamp("2017-09-22").to_pydatetime(), {})
+    item = pystac.Item(
+        "s1", {"type": "Point", "coordinates": [0, 0]}, [0, 0, 0, 0], pd.Timestamp("2017-09-22").to_pydatetime(), {}
+    )
     item.add_asset("vv", pystac.Asset("https://sentinel1euwestrtc.blob.core.windows.net/sentinel1-grd-rtc/x_vv.tif"))
     item.add_asset("thumbnail", pystac.Asset("https://planetarycomputer.microsoft.com/api/data/v1/preview.png"))
     return item
@@ -458,7 +505,9 @@ def test_unreachable_token_service_gives_up_within_the_download_budget(sas_url, 
     print(f"signing against a {kind} token service gave up after {took:.2f} s (budget {network.budget_s():.1f} s)")
     assert took <= network.budget_s() + 1.0
     line = str(err.value)
-    assert line.startswith(f"Planetary Computer: network error: the token service http://127.0.0.1:{port}/api/sas/v1/token/")
+    assert line.startswith(
+        f"Planetary Computer: network error: the token service http://127.0.0.1:{port}/api/sas/v1/token/"
+    )
     assert "could not be reached after 2 retries" in line and "\n" not in line
 
 
@@ -479,7 +528,9 @@ def test_cog_read_failures_are_named_network_or_file(detail, kind) -> None:
     with pytest.raises(kind) as caught:
         raise_read_error(err, "sentinel1: items.json")
     line = str(caught.value)
-    expected = "network error reading http://h/a_vv.tif" if kind is NetworkError else "http://h/a_vv.tif is not a readable COG"
+    expected = (
+        "network error reading http://h/a_vv.tif" if kind is NetworkError else "http://h/a_vv.tif is not a readable COG"
+    )
     assert line.startswith(f"sentinel1: items.json: {expected}")
 
 
@@ -487,7 +538,9 @@ def test_gdal_never_sends_head() -> None:
     from landslide_sar.download import Network
 
     env = Network(3, 0.5, 20).gdal_env()
-    assert env["CPL_VSIL_CURL_USE_HEAD"] == "NO" and env["GDAL_HTTP_MAX_RETRY"] == "3" and env["GDAL_HTTP_TIMEOUT"] == "20"
+    assert (
+        env["CPL_VSIL_CURL_USE_HEAD"] == "NO" and env["GDAL_HTTP_MAX_RETRY"] == "3" and env["GDAL_HTTP_TIMEOUT"] == "20"
+    )
 
 
 # --- temporaries per process -----------------------------------------------------------------
@@ -533,8 +586,10 @@ def forests():  # noqa: ANN201
 
     rng = np.random.default_rng(0)
     x, y = rng.random((60, 19)), np.arange(60) % 3
-    return {s: {k: RandomForestClassifier(n_estimators=10, random_state=10 * s + k).fit(x, y) for k in (0, 1)}
-            for s in (0, 3)}, x  # fmt: skip
+    return {
+        s: {k: RandomForestClassifier(n_estimators=10, random_state=10 * s + k).fit(x, y) for k in (0, 1)}
+        for s in (0, 3)
+    }, x
 
 
 def test_forests_round_trip_without_pickle(tmp_path, forests) -> None:
@@ -561,11 +616,21 @@ def test_tampered_forests_file_is_refused_without_running_it(tmp_path, forests) 
 
     fitted, _ = forests
     # a file that names os.system (what a malicious pickle would call): refused before it is built
-    sio.dump({"format": FORMAT, "seeds": [0], "seed0_half0": fitted[0][0], "seed0_half1": fitted[0][1],
-              "payload": os.system}, tmp_path / "evil.skops")  # fmt: skip
+    sio.dump(
+        {
+            "format": FORMAT,
+            "seeds": [0],
+            "seed0_half0": fitted[0][0],
+            "seed0_half1": fitted[0][1],
+            "payload": os.system,
+        },
+        tmp_path / "evil.skops",
+    )
     with pytest.raises(InputError) as err:
         load_forests(tmp_path / "evil.skops")
-    assert str(err.value).startswith(f"{tmp_path / 'evil.skops'}: holds type(s) ['posix.system'] that are not trusted; refused without loading")
+    assert str(err.value).startswith(
+        f"{tmp_path / 'evil.skops'}: holds type(s) ['posix.system'] that are not trusted; refused without loading"
+    )
     # the old format (a pickle, as joblib wrote it) is not read at all
     (tmp_path / "forests.joblib").write_bytes(pickle.dumps(fitted))
     with pytest.raises(InputError, match=r"forests.joblib: not a skops forests file \(BadZipFile"):
@@ -589,4 +654,8 @@ def test_network_failures_are_told_from_bad_requests() -> None:
 
     assert is_network_failure(requests.ConnectionError("refused")) and is_network_failure(requests.ReadTimeout("slow"))
     assert is_network_failure(api(503)) and is_network_failure(api(429)) and is_network_failure(ConnectionResetError())
-    assert not is_network_failure(api(404)) and not is_network_failure(api(400)) and not is_network_failure(ValueError("bad json"))
+    assert (
+        not is_network_failure(api(404))
+        and not is_network_failure(api(400))
+        and not is_network_failure(ValueError("bad json"))
+    )

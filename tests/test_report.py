@@ -12,9 +12,9 @@ import xarray as xr
 from PIL import Image
 from shapely.geometry import box
 
+from landslide_sar.density.figures import plot_confusion_matrix, plot_map_vs_truth, terrain_and_heads
 from landslide_sar.density.map import CLASS_COLOURS
 from landslide_sar.detection.figures import TRUTH_COLOUR, plot_transfer_maps
-from landslide_sar.density.figures import plot_confusion_matrix, plot_map_vs_truth, terrain_and_heads
 
 CRS = "EPSG:32619"
 
@@ -54,10 +54,16 @@ def chips_gpkg(path, n_px: int = 64, size: int = 16, res: float = 10.0) -> gpd.G
             true = (r + c) % 3
             pred = np.nan if k == 5 else float((true + (k % 4 == 0)) % 3)
             prob = np.full(3, np.nan) if k == 5 else np.eye(3)[int(pred)] if k == 0 else np.full(3, 1 / 3)
-            rows.append({"chip": k, "density_class": true, "predicted_class": pred,
-                         **{f"prob_class{c}": prob[c] for c in range(3)},
-                         **{f"prob_class{c}_sd": 0.0 if k != 3 else 0.2 for c in range(3)},
-                         "geometry": box(left, top - size * res, left + size * res, top)})  # fmt: skip
+            rows.append(
+                {
+                    "chip": k,
+                    "density_class": true,
+                    "predicted_class": pred,
+                    **{f"prob_class{c}": prob[c] for c in range(3)},
+                    **{f"prob_class{c}_sd": 0.0 if k != 3 else 0.2 for c in range(3)},
+                    "geometry": box(left, top - size * res, left + size * res, top),
+                }
+            )
             k += 1
     table = gpd.GeoDataFrame(rows, crs=CRS)
     table.to_file(path, layer="chips", driver="GPKG")
@@ -95,6 +101,7 @@ def test_map_figure_draws_the_classes_over_the_hillshade_with_the_heads(tmp_path
     assert has_colour(plain, colour("viridis", 1.0), at_least=300)
     assert has_colour(plain, colour("viridis", 0.0), at_least=3000)  # 14 chips
     assert has_colour(plain, colour("Reds", 1.0), at_least=300)
+
     # the hillshade shows through the classes: many more distinct colours than the flat classes
     def class_panel(png) -> np.ndarray:  # the top-left panel: predicted classes
         rgb = np.asarray(Image.open(png).convert("RGB"))
@@ -106,7 +113,9 @@ def test_map_figure_draws_the_classes_over_the_hillshade_with_the_heads(tmp_path
 def test_confusion_matrix_figure_shows_the_csvs_numbers(tmp_path) -> None:
     counts = np.array([[40, 3, 0], [7, 31, 9], [0, 12, 25]])
     csv = tmp_path / "metrics_confusion.csv"
-    pd.DataFrame(counts, index=pd.Index([0, 1, 2], name="true_class"), columns=["pred_0", "pred_1", "pred_2"]).to_csv(csv)
+    pd.DataFrame(counts, index=pd.Index([0, 1, 2], name="true_class"), columns=["pred_0", "pred_1", "pred_2"]).to_csv(
+        csv
+    )
     png = tmp_path / "confusion.png"
     drawn = plot_confusion_matrix(csv, png, (0, 25), "fused_r3")
     np.testing.assert_array_equal(drawn, pd.read_csv(csv, index_col="true_class").to_numpy())
@@ -125,9 +134,19 @@ def transfer_predictions(path, seed: int) -> None:
     region = np.array(["region_a"] * 4 + ["region_b"] * 4)
     subset = np.array(["val"] * 4 + ["test"] * 4)
     xr.Dataset(
-        {"prob": (("chip", "y", "x"), prob), "label": (("chip", "y", "x"), label), "valid": (("chip", "y", "x"), np.ones_like(label, bool))},
-        coords={"chip": np.arange(n), "region": ("chip", region), "subset": ("chip", subset), "row0": ("chip", row0), "col0": ("chip", col0)},
-    ).to_zarr(path)  # fmt: skip
+        {
+            "prob": (("chip", "y", "x"), prob),
+            "label": (("chip", "y", "x"), label),
+            "valid": (("chip", "y", "x"), np.ones_like(label, bool)),
+        },
+        coords={
+            "chip": np.arange(n),
+            "region": ("chip", region),
+            "subset": ("chip", subset),
+            "row0": ("chip", row0),
+            "col0": ("chip", col0),
+        },
+    ).to_zarr(path)
 
 
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")

@@ -19,7 +19,9 @@ BBOX = (-66.70, 18.25, -66.685, 18.265)
 NODATA = -32768.0
 
 
-def _item(tmp: Path, item_id: str, when: str, state: str, rel: int, grid, rows: slice, value: float, assets=("vv", "vh")) -> dict:
+def _item(
+    tmp: Path, item_id: str, when: str, state: str, rel: int, grid, rows: slice, value: float, assets=("vv", "vh")
+) -> dict:
     """One PC-like item whose COGs hold `value` (VV) and value/10 (VH) on `rows`, nodata elsewhere."""
     hrefs = {}
     for pol, v in (("vv", value), ("vh", value / 10)):
@@ -28,7 +30,11 @@ def _item(tmp: Path, item_id: str, when: str, state: str, rel: int, grid, rows: 
         data = np.full(grid.shape, NODATA, "float32")
         data[rows] = v
         write_cog(tmp / f"{item_id}_{pol}.tif", data, grid, nodata=NODATA)
-        hrefs[pol] = {"href": f"{item_id}_{pol}.tif", "type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"]}
+        hrefs[pol] = {
+            "href": f"{item_id}_{pol}.tif",
+            "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+            "roles": ["data"],
+        }
     w, s, e, n = grid.lonlat_bbox()
     return {
         "type": "Feature",
@@ -92,7 +98,9 @@ def test_orbit_filter_mosaic_and_grid(tmp_path, area) -> None:
     ds = download_sentinel1(area, tmp_path / "s1.zarr", _write(tmp_path, items))
     assert ds.sizes["timestep"] == 3  # the 2 closest before (a2, a3) and the first after (p1)
     assert ds["vv"].dtype == np.float32
-    np.testing.assert_allclose(ds["vv"].isel(y=slice(1, -1), x=slice(1, -1)).mean(("y", "x")).values, [0.2, 0.3, 0.5], rtol=1e-5)
+    np.testing.assert_allclose(
+        ds["vv"].isel(y=slice(1, -1), x=slice(1, -1)).mean(("y", "x")).values, [0.2, 0.3, 0.5], rtol=1e-5
+    )
     assert list(ds["sat:orbit_state"].values) == ["ascending"] * 3
     assert ds["n_frames"].values.tolist() == [1, 1, 2]
     assert float(ds["coverage"][2]) > 0.99  # the two frames together cover the area

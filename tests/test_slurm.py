@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, snakemake, tiny_config, write_config
 
 SLURM_TOOLS = ROOT / "tools" / "slurm"
@@ -85,7 +84,9 @@ def slurm_cluster(tmp_path_factory) -> Iterator[Cluster]:
             pytest.fail(f"CI must run the real-SLURM test, but {reason}")
         pytest.skip(reason)
     path = tmp_path_factory.mktemp("slurm")
-    start = subprocess.run(["bash", str(SLURM_TOOLS / "start.sh"), str(path)], capture_output=True, text=True, timeout=180)
+    start = subprocess.run(
+        ["bash", str(SLURM_TOOLS / "start.sh"), str(path)], capture_output=True, text=True, timeout=180
+    )
     # start.sh stops what it started when the node does not come up
     assert start.returncode == 0, f"the SLURM cluster did not start:\n{start.stdout}\n{start.stderr}"
     cluster = Cluster(path)

@@ -26,9 +26,9 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
+from conftest import snakemake, tiny_config, write_config
 from shapely.geometry import Point
 
-from conftest import snakemake, tiny_config, write_config
 from landslide_sar.grid import Grid, area_grid
 from landslide_sar.io import write_cog
 
@@ -75,7 +75,9 @@ def _wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(
+                f"{proc.args} exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
@@ -202,10 +204,20 @@ def world(tmp_path_factory) -> dict:
     features = []
     for k, (when, state, rel, footprint, assets) in enumerate(ACQUISITIONS):
         item_id = f"S1A_IW_GRDH_1SDV_{when[:10].replace('-', '')}_{state[:3]}{rel}_{k:02d}_rtc"
-        features.append(_s1_item(folder, item_id, "sentinel-1-rtc", when, state, rel, _footprint(wide, footprint), assets))
+        features.append(
+            _s1_item(folder, item_id, "sentinel-1-rtc", when, state, rel, _footprint(wide, footprint), assets)
+        )
     # three days before and three after in a second collection, one of whose COGs is cut short
-    for k, when in enumerate(["2017-08-23T22:36:37Z", "2017-09-04T22:36:37Z", "2017-09-16T22:36:38Z",
-                              "2017-09-22T22:36:09Z", "2017-10-04T22:36:38Z", "2017-10-10T22:36:38Z"]):
+    for k, when in enumerate(
+        [
+            "2017-08-23T22:36:37Z",
+            "2017-09-04T22:36:37Z",
+            "2017-09-16T22:36:38Z",
+            "2017-09-22T22:36:09Z",
+            "2017-10-04T22:36:38Z",
+            "2017-10-10T22:36:38Z",
+        ]
+    ):
         features.append(_s1_item(folder, f"corrupt_{k}", "s1-corrupt", when, "ascending", 135, wide, ("vv", "vh")))
     broken = folder / "corrupt_4_vv.tif"
     broken.write_bytes(broken.read_bytes()[:600])
@@ -217,7 +229,9 @@ def world(tmp_path_factory) -> dict:
     files.mkdir()
     rng = np.random.default_rng(0)
     pts = [Point(rng.uniform(w, e), rng.uniform(s, n)) for _ in range(40)] + [Point(-66.5, 18.5), Point(-66.9, 18.1)]
-    gpd.GeoDataFrame({"id": range(len(pts))}, geometry=pts, crs="EPSG:4326").to_file(files / "heads.gpkg", driver="GPKG")
+    gpd.GeoDataFrame({"id": range(len(pts))}, geometry=pts, crs="EPSG:4326").to_file(
+        files / "heads.gpkg", driver="GPKG"
+    )
 
     rustac = shutil.which("rustac", path=str(Path(sys.executable).parent)) or shutil.which("rustac")
     if rustac is None:
@@ -225,8 +239,16 @@ def world(tmp_path_factory) -> dict:
     stac_port, http_port = _free_port(), _free_port()
     stac_url = f"http://127.0.0.1:{stac_port}"
     http_url = f"http://127.0.0.1:{http_port}"
-    stac = _serve([rustac, "serve", "--create-collections", "--addr", f"127.0.0.1:{stac_port}", str(items_json)], stac_url + "/", folder / "rustac.log")
-    http = _serve([sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1", "--directory", str(files)], http_url + "/", folder / "http.log")
+    stac = _serve(
+        [rustac, "serve", "--create-collections", "--addr", f"127.0.0.1:{stac_port}", str(items_json)],
+        stac_url + "/",
+        folder / "rustac.log",
+    )
+    http = _serve(
+        [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1", "--directory", str(files)],
+        http_url + "/",
+        folder / "http.log",
+    )
     next(stac)
     next(http)
     try:
@@ -334,7 +356,9 @@ def test_pipeline_runs_on_the_stac_server(loop_run) -> None:
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anything: Snakemake deletes protected files for root")
 def test_downloads_survive_delete_all_output(loop_run) -> None:
-    snakemake(loop_run, loop_run / "config.yaml", "--cores", "1", "--delete-all-output", f"results/{AREA}/chips/chips.zarr")
+    snakemake(
+        loop_run, loop_run / "config.yaml", "--cores", "1", "--delete-all-output", f"results/{AREA}/chips/chips.zarr"
+    )
     assert all((loop_run / p).exists() for p in DOWNLOADS)
     assert not (loop_run / f"results/{AREA}/cube.zarr").exists()
 
@@ -349,7 +373,14 @@ def test_default_orbit_is_the_one_with_most_acquisitions(tmp_path, world) -> Non
     area = loop_config(world, orbit_state="descending", relative_orbit=None)["areas"][AREA]
     ds = download_sentinel1(area, tmp_path / "desc.zarr", network=Network(1, 0.1, 10))
     assert set(ds["sat:relative_orbit"].values.tolist()) == {62}
-    assert [str(t)[:10] for t in ds["timestep"].values] == ["2017-08-30", "2017-09-11", "2017-09-18", "2017-09-24", "2017-10-06", "2017-10-18"]
+    assert [str(t)[:10] for t in ds["timestep"].values] == [
+        "2017-08-30",
+        "2017-09-11",
+        "2017-09-18",
+        "2017-09-24",
+        "2017-10-06",
+        "2017-10-18",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -357,7 +388,13 @@ def test_default_orbit_is_the_one_with_most_acquisitions(tmp_path, world) -> Non
     [
         (  # a bbox where the server has nothing
             {"bbox": [10.0, 45.0, 10.01, 45.01]},
-            ["collection sentinel-1-rtc", "bbox [10.0, 45.0, 10.01, 45.01]", "2017-08-06 .. 2017-11-04", "the search found no items", "orbit ascending/135"],
+            [
+                "collection sentinel-1-rtc",
+                "bbox [10.0, 45.0, 10.01, 45.01]",
+                "2017-08-06 .. 2017-11-04",
+                "the search found no items",
+                "orbit ascending/135",
+            ],
         ),
         (  # items, but none on the asked orbit
             {"sentinel1": {"relative_orbit": 99}},
@@ -369,7 +406,10 @@ def test_default_orbit_is_the_one_with_most_acquisitions(tmp_path, world) -> Non
         ),
         (  # too few after the event in a short window
             {"sentinel1": {"search_start": "2017-09-01", "search_end": "2017-09-30"}},
-            ["found 2 acquisition(s) before and 1 after 2017-09-20", "filtered out: 1 without vv+vh assets; 3 on orbit descending/62"],
+            [
+                "found 2 acquisition(s) before and 1 after 2017-09-20",
+                "filtered out: 1 without vv+vh assets; 3 on orbit descending/62",
+            ],
         ),
     ],
     ids=["no-items", "orbit-filter", "empty-collection", "too-few"],
@@ -390,7 +430,9 @@ def test_unreachable_endpoint_is_one_line_after_retries(tmp_path, world) -> None
     config = write_config(tmp_path / "config.yaml", loop_config(world, endpoint=closed))
     start = time.monotonic()
     proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/sentinel1.zarr", check=False)
-    _assert_one_line_failure(proc, tmp_path, f"sentinel1.endpoint: {closed}", "could not be searched (after 1 retries)", "Connection refused")
+    _assert_one_line_failure(
+        proc, tmp_path, f"sentinel1.endpoint: {closed}", "could not be searched (after 1 retries)", "Connection refused"
+    )
     assert time.monotonic() - start < 60
 
 
@@ -405,7 +447,9 @@ def test_inventory_url_that_fails_is_one_line(tmp_path, world) -> None:
     cfg["areas"][AREA]["inventory"]["url"] = f"{world['http']}/missing.gpkg"
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/inventory/missing.gpkg", check=False)
-    _assert_one_line_failure(proc, tmp_path, f"areas.{AREA}.inventory.url: {world['http']}/missing.gpkg answered HTTP 404")
+    _assert_one_line_failure(
+        proc, tmp_path, f"areas.{AREA}.inventory.url: {world['http']}/missing.gpkg answered HTTP 404"
+    )
 
 
 def test_event_outside_the_search_window_is_a_config_error(tmp_path, world) -> None:
@@ -413,7 +457,7 @@ def test_event_outside_the_search_window_is_a_config_error(tmp_path, world) -> N
     config = write_config(tmp_path / "config.yaml", cfg)
     proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/sentinel1.zarr", check=False)
     assert proc.returncode != 0
-    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "search window" in l]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "search window" in line]
     assert lines == [
         f"ERROR: config areas.{AREA}.event_time = '2017-09-20T00:00:00Z' is outside the search window "
         "(sentinel1.search_start = '2017-09-21'); expected search_start < event_time < search_end"
@@ -424,7 +468,8 @@ def test_secrets_never_reach_a_message(monkeypatch) -> None:
     from landslide_sar.download import Network, redact
 
     monkeypatch.setenv("PC_SDK_SUBSCRIPTION_KEY", "k3y-s3cret")
-    signed = "Error reading 'https://sentinel1euwestrtc.blob.core.windows.net/rtc/a_vv.tif?st=2024&se=2025&sig=abc%2Bdef' (k3y-s3cret)"
+    href = "https://sentinel1euwestrtc.blob.core.windows.net/rtc/a_vv.tif?st=2024&se=2025&sig=abc%2Bdef"
+    signed = f"Error reading '{href}' (k3y-s3cret)"
     line = redact(signed + "\nsecond line")
     assert "sig=" not in line and "k3y-s3cret" not in line and "\n" not in line
     assert "https://sentinel1euwestrtc.blob.core.windows.net/rtc/a_vv.tif?<redacted>" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,15 +19,15 @@ from rasterio.warp import Resampling, reproject
 
 from landslide_sar import synthetic as syn
 from landslide_sar.chips import density_class
-from landslide_sar.synthetic.backscatter import view_geometry
-from landslide_sar.synthetic.files import TRUTH_LAYERS
 from landslide_sar.errors import InputError
 from landslide_sar.grid import area_grid
+from landslide_sar.synthetic.backscatter import view_geometry
+from landslide_sar.synthetic.files import TRUTH_LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 TINY_BBOX = [-66.70, 18.25, -66.67, 18.28]
-EVENT = datetime(2017, 9, 20, tzinfo=timezone.utc)
+EVENT = datetime(2017, 9, 20, tzinfo=UTC)
 
 
 def config_block() -> dict:
@@ -98,11 +98,7 @@ def mean_by_date(paths, items, pol) -> list[np.ndarray]:
 
 
 def main_items(items, post: bool) -> list[pystac.Item]:
-    return [
-        it
-        for it in items
-        if it.properties["sat:orbit_state"] == "ascending" and (it.datetime > EVENT) == post
-    ]
+    return [it for it in items if it.properties["sat:orbit_state"] == "ascending" and (it.datetime > EVENT) == post]
 
 
 # ------------------------------------------------------------------------------ files, georef
@@ -240,9 +236,7 @@ def test_acquisitions_like_table_1(event):
     dates = sorted({it.datetime.strftime("%Y-%m-%d") for it in asc})
     assert dates == ["2017-09-04", "2017-09-16", "2017-09-22", "2017-10-10"]
     s1b = [it for it in asc if it.properties["platform"] == "SENTINEL-1B"]
-    assert len(s1b) == 2 and {it.datetime for it in s1b} == {
-        datetime(2017, 9, 22, 22, 35, 44, tzinfo=timezone.utc)
-    }
+    assert len(s1b) == 2 and {it.datetime for it in s1b} == {datetime(2017, 9, 22, 22, 35, 44, tzinfo=UTC)}
     first = [it for it in asc if it.datetime.date().isoformat() == "2017-09-16"][0]
     assert first.id == "S1A_IW_GRDH_1SDV_20170916T223637_20170916T223702_018407_01E5F7_AE4E_rtc"
 
@@ -468,7 +462,7 @@ def test_blocks_do_not_change_the_event(event, tmp_path):
         else:
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     for f in (paths.truth_vectors, paths.inventory):
-        for layer in (TRUTH_LAYERS if f == paths.truth_vectors else ("landslides",)):
+        for layer in TRUTH_LAYERS if f == paths.truth_vectors else ("landslides",):
             got = gpd.read_file(Path(tiled.root) / f.name, layer=layer)
             assert gpd.read_file(f, layer=layer).equals(got), (f.name, layer)
     assert paths.truth_summary.read_text() == tiled.truth_summary.read_text()
@@ -615,8 +609,17 @@ def test_scar_contrast_at_day_d_follows_its_law():
 
 
 def test_soil_moisture_follows_rain_with_vv_more_sensitive_than_vh():
-    area = tiny_area(seed=11, sar={"texture_db": 0.0, "terrain_exponent": 0.0, "nesz_db": -60.0,
-                                   "mask_layover_shadow": 0, "looks": 1e7, "date_sd_db": 0.0})
+    area = tiny_area(
+        seed=11,
+        sar={
+            "texture_db": 0.0,
+            "terrain_exponent": 0.0,
+            "nesz_db": -60.0,
+            "mask_layover_shadow": 0,
+            "looks": 1e7,
+            "date_sd_db": 0.0,
+        },
+    )
     p = syn.check_params(area["synthetic"])
     w = syn.build_world(area, p)
     plan = syn.acquisition_plan(area, p)
@@ -628,8 +631,10 @@ def test_soil_moisture_follows_rain_with_vv_more_sensitive_than_vh():
     vv1, vh1 = syn.simulate_acquisition(w, p, post)
     mo = p["moisture"]
     pasture = w.land_cover == syn.LAND_COVER_CODES["pasture"]
-    dmv = mo["peak_vol_pct"] * np.maximum(1 + mo["rain_relative_sd"] * w.rain, 0) * math.exp(
-        -post.days_from_event / mo["drying_days"]
+    dmv = (
+        mo["peak_vol_pct"]
+        * np.maximum(1 + mo["rain_relative_sd"] * w.rain, 0)
+        * math.exp(-post.days_from_event / mo["drying_days"])
     )
     vis = p["land_cover"]["pasture"]["soil_visibility"]
     for pol, a, b in (("vv", vv0, vv1), ("vh", vh0, vh1)):
@@ -706,7 +711,10 @@ def test_rotated_ridge_and_flat_ground():
     centre = np.hypot(east, north) < 1000.0
     wrong = centre & (((m & LAYOVER) > 0) != lay)
     t, a = math.radians(theta), math.radians(alpha)
-    edges = (-h / math.tan(t), h * (math.cos(t) - math.sin(t) / math.tan(a)) / (math.sin(t) + math.tan(a) * math.cos(t)))
+    edges = (
+        -h / math.tan(t),
+        h * (math.cos(t) - math.sin(t) / math.tan(a)) / (math.sin(t) + math.tan(a) * math.cos(t)),
+    )
     near_edge = np.minimum(np.abs(s - edges[0]), np.abs(s - edges[1])) < 1.5 * res
     assert lay[centre].sum() > 1000 and not (wrong & ~near_edge).any()
     assert not layover_shadow(np.full((100, 120), 300.0), res, geom, (50.0, 60.0)).any()
@@ -766,11 +774,15 @@ def test_omission_and_position_error_change_the_inventory_by_the_configured_amou
 
     n = 200_000
     heads = {"id": np.arange(1, n + 1), "x": np.zeros(n), "y": np.zeros(n)}
-    p = syn.check_params(synthetic_block(3, landslides={"inventory_omission_rate": 0.1, "inventory_position_error_m": 5.0}))
+    p = syn.check_params(
+        synthetic_block(3, landslides={"inventory_omission_rate": 0.1, "inventory_position_error_m": 5.0})
+    )
     inv = mapped_inventory(SimpleNamespace(heads=heads), p)
     assert 1 - inv["id"].size / n == pytest.approx(0.1, abs=0.003)
     assert np.std(inv["x"]) == pytest.approx(5.0, rel=0.01) and np.std(inv["y"]) == pytest.approx(5.0, rel=0.01)
-    p = syn.check_params(synthetic_block(3, landslides={"inventory_omission_rate": 0.0, "inventory_position_error_m": 0.0}))
+    p = syn.check_params(
+        synthetic_block(3, landslides={"inventory_omission_rate": 0.0, "inventory_position_error_m": 0.0})
+    )
     exact = mapped_inventory(SimpleNamespace(heads=heads), p)
     assert exact["id"].size == n and not exact["x"].any()
 
@@ -790,9 +802,12 @@ def test_region_b_rate_depends_on_epicentre_distance_not_rain():
     # the law: log-linear in slope and concavity, times (r / depth)^-k, no rain term, no gate
     lc = np.array([0, *(p["land_cover"][c]["rate_factor"] for c in ("forest", "pasture", "urban", "water"))])
     want = (
-        ls["base_density_per_km2"] * 1e-4
-        * np.exp(ls["slope_coef"] * (w.slope_deg - ls["slope_ref_deg"]) / 10
-                 + ls["concavity_coef"] * np.clip(w.concavity / ls["concavity_scale"], -3, 3))
+        ls["base_density_per_km2"]
+        * 1e-4
+        * np.exp(
+            ls["slope_coef"] * (w.slope_deg - ls["slope_ref_deg"]) / 10
+            + ls["concavity_coef"] * np.clip(w.concavity / ls["concavity_scale"], -3, 3)
+        )
         * (r / sh["depth_m"]) ** -sh["distance_coef"]
         * lc[w.land_cover]
     )
@@ -917,10 +932,13 @@ def test_every_key_is_required():
 def test_unknown_keys_and_bad_values_fail():
     block = config_block()
     _one_line_error(
-        _with(block, "sar.lookz", 3), r"^config key synthetic\.sar\.lookz is not allowed; allowed keys at synthetic\.sar: "
+        _with(block, "sar.lookz", 3),
+        r"^config key synthetic\.sar\.lookz is not allowed; allowed keys at synthetic\.sar: ",
     )
     _one_line_error(_with(block, "colour", 3), r"^config key synthetic\.colour is not allowed")
-    _one_line_error(_with(block, "sar.looks", 0), r"^config synthetic\.sar\.looks = 0 is not allowed; expected a value > 0")
+    _one_line_error(
+        _with(block, "sar.looks", 0), r"^config synthetic\.sar\.looks = 0 is not allowed; expected a value > 0"
+    )
     _one_line_error(_with(block, "sar.incidence_far_deg", 90), r"synthetic\.sar\.incidence_far_deg = 90 .* < 90")
     _one_line_error(_with(block, "seed", "x"), r"^config synthetic\.seed = 'x' is not allowed; expected type integer")
     _one_line_error(_with(block, "seed", True), "expected type integer")

@@ -183,7 +183,7 @@ def main() -> None:
     a = ap.parse_args()
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="landslide-sar-gen-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"- machine: {machine()}")
     print(f"- commit: {commit()}, Python {platform.python_version()}")
     if a.mode == "trace":

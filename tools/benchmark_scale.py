@@ -6,8 +6,9 @@ Each rule's wall time, CPU time and max RSS come from Snakemake's benchmark file
 (benchmarks/<area>/<rule>.tsv). Snakemake samples RSS every 0.5 s for the first 15 s of a job but
 only every 30 s after that, so its max RSS can miss a longer job's peak; the script therefore
 also polls the kernel's high-water mark (VmHWM in /proc/<pid>/status: the true peak RSS of the
-rule's script process) while Snakemake runs, into benchmarks/<area>/peak_rss.json. Prints one table per size, the growth factor
-full / quarter per rule (4.0 would be linear in area), and writes docs/benchmark_scale.md.
+rule's script process) while Snakemake runs, into benchmarks/<area>/peak_rss.json. Prints one
+table per size, the growth factor full / quarter per rule (4.0 would be linear in area), and
+writes docs/benchmark_scale.md.
 
     .venv/bin/python tools/benchmark_scale.py                    # quarter, then full (~9,000 km²)
     .venv/bin/python tools/benchmark_scale.py --sizes quarter    # only the quarter (~2,250 km²)
@@ -24,12 +25,12 @@ import argparse
 import copy
 import csv
 import datetime as dt
+import json
 import math
 import os
 import platform
-import shutil
-import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -109,7 +110,15 @@ def collect(size: str, workdir: Path, rc: int | str = 0, wall: float | None = No
     for rule, b in rules.items():
         if b is not None:
             b["peak_rss"] = peaks.get(rule, float("nan"))
-    return {"size": size, "area": area, "rc": rc, "wall_s": wall, "rules": rules, "shape": grid_shape(workdir, area), "bbox": square_bbox(SIZES[size])}
+    return {
+        "size": size,
+        "area": area,
+        "rc": rc,
+        "wall_s": wall,
+        "rules": rules,
+        "shape": grid_shape(workdir, area),
+        "bbox": square_bbox(SIZES[size]),
+    }
 
 
 class PeakRss(threading.Thread):
@@ -172,15 +181,22 @@ def run_size(size: str, workdir: Path, config: Path, cores: int, fresh: bool, ti
             shutil.rmtree(workdir / sub / area, ignore_errors=True)
     target = f"results/{area}/chips/chips.zarr"
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(config),
-        "--workflow-profile", "none",
-        "--cores", str(cores),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--workflow-profile",
+        "none",
+        "--cores",
+        str(cores),
         "--rerun-incomplete",
         target,
-    ]  # fmt: skip
+    ]
     print(f"\n== {size}: {' '.join(cmd[3:])}", flush=True)
     t0 = time.perf_counter()
     poller = PeakRss(workdir)
@@ -260,7 +276,8 @@ def growth(results: dict[str, dict]) -> list[str]:
         bq, bf = q["rules"][rule], f["rules"][rule]
         if bq and bf:
             lines.append(
-                f"| {rule} | {bf['s'] / bq['s']:.2f} | {bf['cpu_time'] / bq['cpu_time']:.2f} | {peak_of(bf) / peak_of(bq):.2f} |"
+                f"| {rule} | {bf['s'] / bq['s']:.2f} | {bf['cpu_time'] / bq['cpu_time']:.2f} | "
+                f"{peak_of(bf) / peak_of(bq):.2f} |"
             )
         else:
             lines.append(f"| {rule} | – | – | – |")
@@ -294,14 +311,28 @@ def versions() -> str:
     import snakemake
 
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = "?"
     try:
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "landslide_sar", "rules", "workflow_scripts", "Snakefile"],
-            capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "status",
+                "--porcelain",
+                "--",
+                "landslide_sar",
+                "rules",
+                "workflow_scripts",
+                "Snakefile",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         dirty = ""
     tree = " with uncommitted changes to the workflow" if dirty else ""
@@ -309,14 +340,26 @@ def versions() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="which areas (default: quarter full)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="which areas (default: quarter full)"
+    )
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/landslide-sar-scale"))
-    ap.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmark_scale.md", help="the results page ('-': none)")
-    ap.add_argument("--fresh", action="store_true", help="delete the sizes' outputs first (otherwise finished rules are kept)")
+    ap.add_argument(
+        "--output", type=Path, default=ROOT / "docs" / "benchmark_scale.md", help="the results page ('-': none)"
+    )
+    ap.add_argument(
+        "--fresh", action="store_true", help="delete the sizes' outputs first (otherwise finished rules are kept)"
+    )
     ap.add_argument("--timeout-min", type=float, default=None, help="give up on a size after this many minutes")
-    ap.add_argument("--report-only", action="store_true", help="run nothing: rewrite the page from the work directory's benchmark files")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: rewrite the page from the work directory's benchmark files",
+    )
     ap.add_argument("--note", default="", help="a line added to the results page (e.g. what else ran on the machine)")
     args = ap.parse_args(argv)
 
@@ -329,7 +372,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.report_only:
             results[size] = collect(size, args.workdir)
         else:
-            results[size] = run_size(size, args.workdir, config, args.cores, args.fresh, args.timeout_min and args.timeout_min * 60)
+            results[size] = run_size(
+                size, args.workdir, config, args.cores, args.fresh, args.timeout_min and args.timeout_min * 60
+            )
         print("\n".join(table(results[size])), flush=True)
     g = growth(results)
     if g:
@@ -347,12 +392,14 @@ def main(argv: list[str] | None = None) -> None:
         f"- date: {ran_at(args.workdir, args.sizes):%Y-%m-%d %H:%M %Z}",
         f"- machine: {machine()}",
         f"- software: {versions()}",
-        f"- Snakemake `--cores {args.cores}`; each rule's time, CPU time and max RSS (resident memory of the job's whole "
+        f"- Snakemake `--cores {args.cores}`; each rule's time, CPU time and max RSS (resident memory of the "
+        "job's whole "
         "process tree, MiB) from its `benchmarks/<area>/<rule>.tsv`; throughput = area / time. Snakemake samples RSS "
         "every 0.5 s for a job's first 15 s, then only every 30 s, so *peak RSS* is also given: the kernel's "
         "high-water mark (VmHWM) of the rule's script process, polled by this script; *under 4 GiB* uses the larger.",
         "- the areas: squares around 66.45° W, 18.22° N; full = 95 km x 95 km (~9,000 km², Puerto Rico's area), "
-        "quarter = 47.5 km x 47.5 km; 10 m pixels, 6 acquisitions (+1 extra frame, +1 descending distractor), 128 px chips.",
+        "quarter = 47.5 km x 47.5 km; 10 m pixels, 6 acquisitions (+1 extra frame, +1 descending distractor), "
+        "128 px chips.",
     ]
     if args.note:
         out.append(f"- note: {args.note}")
@@ -363,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     old = args.output.read_text() if args.output.exists() else ""
     marker = "\n## Analysis"
-    analysis = old[old.index(marker):] if marker in old else ""
+    analysis = old[old.index(marker) :] if marker in old else ""
     args.output.write_text("\n".join(out) + "\n" + analysis)
     print(f"\nwrote {args.output}")
 

@@ -74,14 +74,30 @@ def step_rate(step: Callable[[], None], device: torch.device, reps: int) -> floa
     return statistics.median(times)
 
 
-def density_step(n_dem: int, n_sar: int, members: int, batch: int, px: int, device: torch.device, *,
-                 dilated: bool = True, channels_last: bool = False,
-                 multilook: int = DENSITY_MODEL["multilook"]) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
+def density_step(
+    n_dem: int,
+    n_sar: int,
+    members: int,
+    batch: int,
+    px: int,
+    device: torch.device,
+    *,
+    dilated: bool = True,
+    channels_last: bool = False,
+    multilook: int = DENSITY_MODEL["multilook"],
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """(one training step, one forward+backward for the FLOP counter) of the density net as the
     fit loop runs it (density.train.DensityTask): chips of `px` multilooked once beforehand, the
     loss on the coarse output with per-block label counts, nn.optim.Adam."""
-    model = DensityNet(n_dem, n_sar, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], dilated=dilated,
-                       multilook=multilook, members=members)  # fmt: skip
+    model = DensityNet(
+        n_dem,
+        n_sar,
+        DENSITY_MODEL["width"],
+        DENSITY_MODEL["depth"],
+        dilated=dilated,
+        multilook=multilook,
+        members=members,
+    )
     model = model.to(device)
     x = multilook_chips(torch.randn(batch, members, n_dem + n_sar, px, px, device=device), multilook)
     y = torch.rand(batch, members, px, px, device=device) > 0.99
@@ -101,8 +117,9 @@ def density_step(n_dem: int, n_sar: int, members: int, batch: int, px: int, devi
     return step, fwd_bwd
 
 
-def detection_step(members: int, batch: int, px: int, device: torch.device, *, channels_last: bool = False,
-                   n_in: int = 7) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
+def detection_step(
+    members: int, batch: int, px: int, device: torch.device, *, channels_last: bool = False, n_in: int = 7
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """(one training step, one forward+backward) of the detection U-Net (SAR+DEM: 7 channels)."""
     model = ResNetUNet(n_in, **DETECTION_MODEL, members=members).to(device)
     x = torch.randn(batch, members, n_in, px, px, device=device)
@@ -136,23 +153,61 @@ def throughput_rows(device: torch.device, threads: list[int], reps: int, quick: 
     cases: list[tuple[str, str, int, int, Make]] = []  # net, label, members, batch, make(members)
     for name, (n_dem, n_sar) in DENSITY_INPUTS.items():
         for k in (1, 3):
-            cases.append(("density", f"{name}, K={k}", k, 8, lambda m, d=n_dem, s=n_sar: density_step(d, s, m, 8, 128, device)))
+            cases.append(
+                ("density", f"{name}, K={k}", k, 8, lambda m, d=n_dem, s=n_sar: density_step(d, s, m, 8, 128, device))
+            )
     fused = DENSITY_INPUTS["fused, 3 revisits"]
     if not quick:
         for ml in (1, 2):  # the default is DENSITY_MODEL's (4); 1 = every 10 m pixel
-            cases.append(("density", f"fused r3, K=1, multilook {ml}", 1, 8,
-                          lambda m, ml=ml: density_step(*fused, m, 8, 128, device, multilook=ml)))  # fmt: skip
-        cases.append(("density", "fused r3, K=1, channels_last", 1, 8,
-                      lambda m: density_step(*fused, m, 8, 128, device, channels_last=True)))  # fmt: skip
-        cases.append(("density", "fused r3, K=1, undilated", 1, 8, lambda m: density_step(*fused, m, 8, 128, device, dilated=False)))
+            cases.append(
+                (
+                    "density",
+                    f"fused r3, K=1, multilook {ml}",
+                    1,
+                    8,
+                    lambda m, ml=ml: density_step(*fused, m, 8, 128, device, multilook=ml),
+                )
+            )
+        cases.append(
+            (
+                "density",
+                "fused r3, K=1, channels_last",
+                1,
+                8,
+                lambda m: density_step(*fused, m, 8, 128, device, channels_last=True),
+            )
+        )
+        cases.append(
+            (
+                "density",
+                "fused r3, K=1, undilated",
+                1,
+                8,
+                lambda m: density_step(*fused, m, 8, 128, device, dilated=False),
+            )
+        )
         cases.append(("density", "fused r3, K=1, batch 32", 1, 32, lambda m: density_step(*fused, m, 32, 128, device)))
     for px, batch in ((64, 4), (128, 16)):  # the default (64 px chips, batch 4) and larger steps
         for k in (1, 3):
-            cases.append(("detection", f"{px} px, batch {batch}, K={k}", k, batch,
-                          lambda m, px=px, batch=batch: detection_step(m, batch, px, device)))  # fmt: skip
+            cases.append(
+                (
+                    "detection",
+                    f"{px} px, batch {batch}, K={k}",
+                    k,
+                    batch,
+                    lambda m, px=px, batch=batch: detection_step(m, batch, px, device),
+                )
+            )
     if not quick:
-        cases.append(("detection", "64 px, batch 4, K=3, channels_last", 3, 4,
-                      lambda m: detection_step(m, 4, 64, device, channels_last=True)))  # fmt: skip
+        cases.append(
+            (
+                "detection",
+                "64 px, batch 4, K=3, channels_last",
+                3,
+                4,
+                lambda m: detection_step(m, 4, 64, device, channels_last=True),
+            )
+        )
         cases.append(("detection", "64 px, batch 16, K=3", 3, 16, lambda m: detection_step(m, 16, 64, device)))
     rows = []
     for n_threads in threads:
@@ -163,13 +218,24 @@ def throughput_rows(device: torch.device, threads: list[int], reps: int, quick: 
             peak = sgemm_gflops(device)
             sec = step_rate(step, device, reps)
             achieved = f / sec / 1e9
-            rows.append({
-                "net": net, "case": label, "threads": n_threads, "flop_per_sample": f / (batch * members),
-                "samples_per_s": batch * members / sec, "gflops": achieved, "sgemm": peak, "ratio": achieved / peak,
-                "ms_per_step": 1000 * sec,
-            })  # fmt: skip
-            print(f"  {net:9s} {label:38s} {n_threads} thr: {achieved:6.1f} GFLOP/s = {achieved / peak:5.0%} of sgemm "
-                  f"{peak:5.1f}, {1000 * sec:7.1f} ms/step", flush=True)  # fmt: skip
+            rows.append(
+                {
+                    "net": net,
+                    "case": label,
+                    "threads": n_threads,
+                    "flop_per_sample": f / (batch * members),
+                    "samples_per_s": batch * members / sec,
+                    "gflops": achieved,
+                    "sgemm": peak,
+                    "ratio": achieved / peak,
+                    "ms_per_step": 1000 * sec,
+                }
+            )
+            print(
+                f"  {net:9s} {label:38s} {n_threads} thr: {achieved:6.1f} GFLOP/s = {achieved / peak:5.0%} of sgemm "
+                f"{peak:5.1f}, {1000 * sec:7.1f} ms/step",
+                flush=True,
+            )
     return rows
 
 
@@ -197,10 +263,12 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
     torch.set_num_threads(threads)
     rows = []
     ks = (1, 3) if quick else (1, 3, 5)
+
     def density(grouped: bool) -> Callable[[int], torch.nn.Module]:
         def build(k: int) -> torch.nn.Module:
-            net = DensityNet(4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], multilook=DENSITY_MODEL["multilook"],
-                             members=k)  # fmt: skip
+            net = DensityNet(
+                4, 12, DENSITY_MODEL["width"], DENSITY_MODEL["depth"], multilook=DENSITY_MODEL["multilook"], members=k
+            )
             net.grouped = grouped
             return net
 
@@ -212,21 +280,61 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
     dens = "density (fused r3, 128 px, 32 chips)"
     # (task, build, batch, monitor, higher is better, vectorise)
     nets = {
-        f"{dens}, grouped convs": (lambda seeds: toy_density_task(32, 128, device), density(True), 8, "val_loss", False, True),
-        f"{dens}, one module member by member": (lambda seeds: toy_density_task(32, 128, device), density(False), 8,
-                                                 "val_loss", False, True),
-        f"{dens}, members one after another": (lambda seeds: toy_density_task(32, 128, device), density(False), 8,
-                                               "val_loss", False, False),
-        "detection (SAR+DEM, 64 px, 32 chips), grouped convs": (lambda seeds: toy_detection_task(32, 64, seeds, device),
-                                                                detection, 4, "val_auprc", True, True),
-    }  # fmt: skip
+        f"{dens}, grouped convs": (
+            lambda seeds: toy_density_task(32, 128, device),
+            density(True),
+            8,
+            "val_loss",
+            False,
+            True,
+        ),
+        f"{dens}, one module member by member": (
+            lambda seeds: toy_density_task(32, 128, device),
+            density(False),
+            8,
+            "val_loss",
+            False,
+            True,
+        ),
+        f"{dens}, members one after another": (
+            lambda seeds: toy_density_task(32, 128, device),
+            density(False),
+            8,
+            "val_loss",
+            False,
+            False,
+        ),
+        "detection (SAR+DEM, 64 px, 32 chips), grouped convs": (
+            lambda seeds: toy_detection_task(32, 64, seeds, device),
+            detection,
+            4,
+            "val_auprc",
+            True,
+            True,
+        ),
+    }
     for name, (make_task, build, batch, monitor, higher, vectorise) in nets.items():
         for k in ks:
             seeds = list(range(k))
 
-            def fit(s: list[int]) -> float:
-                cfg = FitConfig(seeds=s, max_epochs=epochs, batch_size=batch, learning_rate=1e-3,
-                                patience=epochs + 1, monitor=monitor, higher_is_better=higher)  # fmt: skip
+            def fit(
+                s: list[int],
+                make_task=make_task,
+                build=build,
+                batch=batch,
+                monitor=monitor,
+                higher=higher,
+                vectorise=vectorise,
+            ) -> float:
+                cfg = FitConfig(
+                    seeds=s,
+                    max_epochs=epochs,
+                    batch_size=batch,
+                    learning_rate=1e-3,
+                    patience=epochs + 1,
+                    monitor=monitor,
+                    higher_is_better=higher,
+                )
                 task = make_task(s)
                 t = time.perf_counter()
                 fit_ensemble(build, task, cfg, device, vectorise=vectorise)
@@ -236,10 +344,21 @@ def ensemble_rows(device: torch.device, threads: int, epochs: int, quick: bool) 
             together = fit(seeds)
             apart = sum(fit([s]) for s in seeds)
             one = apart / k
-            rows.append({"net": name, "K": k, "together_s": together, "separate_s": apart,
-                         "ratio": together / apart, "vs_one": together / one})  # fmt: skip
-            print(f"  {name}: K={k} at once {together:6.1f} s, separately {apart:6.1f} s "
-                  f"({together / apart:.2f} of separate, {together / one:.2f}x one member)", flush=True)  # fmt: skip
+            rows.append(
+                {
+                    "net": name,
+                    "K": k,
+                    "together_s": together,
+                    "separate_s": apart,
+                    "ratio": together / apart,
+                    "vs_one": together / one,
+                }
+            )
+            print(
+                f"  {name}: K={k} at once {together:6.1f} s, separately {apart:6.1f} s "
+                f"({together / apart:.2f} of separate, {together / one:.2f}x one member)",
+                flush=True,
+            )
     return rows
 
 
@@ -255,8 +374,10 @@ def main() -> None:
     cpus = len(os.sched_getaffinity(0))
     threads = [1] if args.quick else sorted({1, min(2, cpus)})
     load = os.getloadavg()
-    print(f"# benchmark_training: {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, {cpus} CPU(s), "
-          f"torch {torch.__version__}, device {device}, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")  # fmt: skip
+    print(
+        f"# benchmark_training: {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, {cpus} CPU(s), "
+        f"torch {torch.__version__}, device {device}, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+    )
     if device.type == "cuda":
         print(f"# GPU: {torch.cuda.get_device_name(device)}")
     for n in threads:
@@ -267,14 +388,20 @@ def main() -> None:
     print("\n| net | case | threads | GFLOP per sample | samples/s | GFLOP/s | sgemm GFLOP/s | of sgemm | ms/step |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['net']} | {r['case']} | {r['threads']} | {r['flop_per_sample'] / 1e9:.2f} | {r['samples_per_s']:.1f} | "
-              f"{r['gflops']:.1f} | {r['sgemm']:.1f} | {r['ratio']:.0%} | {r['ms_per_step']:.0f} |")  # fmt: skip
+        print(
+            f"| {r['net']} | {r['case']} | {r['threads']} | {r['flop_per_sample'] / 1e9:.2f} | "
+            f"{r['samples_per_s']:.1f} | "
+            f"{r['gflops']:.1f} | {r['sgemm']:.1f} | {r['ratio']:.0%} | {r['ms_per_step']:.0f} |"
+        )
     print(f"\n## Ensemble of K members against K separate trainings ({args.epochs} epochs, 1 thread)")
     ens = ensemble_rows(device, 1, args.epochs, args.quick)
     print("\n| net | K | at once (s) | separately (s) | at once / separately | at once / one member |")
     print("|---|---|---|---|---|---|")
     for r in ens:
-        print(f"| {r['net']} | {r['K']} | {r['together_s']:.1f} | {r['separate_s']:.1f} | {r['ratio']:.2f} | {r['vs_one']:.2f} |")
+        print(
+            f"| {r['net']} | {r['K']} | {r['together_s']:.1f} | {r['separate_s']:.1f} | {r['ratio']:.2f} | "
+            f"{r['vs_one']:.2f} |"
+        )
     print(f"\nload average at the end: {' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -1,7 +1,7 @@
 """Rule assemble_cube: SAR, DEM, derivatives and labels into one zarr datacube."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.cube import assemble_cube
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

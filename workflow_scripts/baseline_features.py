@@ -1,7 +1,7 @@
 """Rule baseline_features: per-chip change statistics and DEM percentiles, the baseline's features."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.baseline import baseline_features
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,7 @@
 """Rule density_differences: the paired differences of the density experiments, with intervals."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.differences import density_differences
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -2,8 +2,8 @@
 with the inventory's heads, the map experiment's confusion matrix, an example chip, training
 curves, the AUC grid."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.figures import density_figures
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,7 @@
 """Rule density_forests: every member's forests of both halves, saved for rapid response."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.forest_io import density_forests
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

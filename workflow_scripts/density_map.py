@@ -1,8 +1,8 @@
 """Rule density_map (and rapid_map): the density class map (COG, one pixel per chip, colour table,
 category names, provenance tags), its class probabilities (COG) and a GeoPackage of chips."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.map import density_map
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

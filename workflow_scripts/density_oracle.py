@@ -1,7 +1,7 @@
 """Rule density_oracle: the AUC of the generated truth's expected counts (synthetic areas only)."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.oracle import oracle_metrics
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

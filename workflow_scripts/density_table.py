@@ -1,7 +1,7 @@
 """Rule density_table: every density experiment's metrics in one CSV and Markdown table."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.table import density_table
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,8 @@
-"""Rule evaluate_density: random forest on percentile features, AUC per half and for the cross-prediction, under every split."""
+"""Rule evaluate_density: random forest on percentile features, AUC per half and for the
+cross-prediction, under every split."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.evaluate import evaluate_density_splits
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

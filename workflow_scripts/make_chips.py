@@ -1,7 +1,7 @@
 """Rule make_chips: chips of the cube, with per-chip counts, density classes and splits."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.chips import make_chips
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,8 @@
-"""Rule predict_rapid: apply one half's trained density net to every chip of a new area: percentile features and output maps."""
+"""Rule predict_rapid: apply one half's trained density net to every chip of a new area:
+percentile features and output maps."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.predict import predict_density
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,7 @@
 """Rule rapid_truth_check: the rapid-response map against the synthetic event's truth."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.figures import rapid_truth_check
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

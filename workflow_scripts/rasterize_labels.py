@@ -1,7 +1,7 @@
 """Rule rasterize_labels: the landslide inventory as label and counts on the area's grid."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.labels import rasterize_labels
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

@@ -1,7 +1,7 @@
 """Rule split_chips: the chip table with halves and subsets re-drawn under one split (scheme, seed)."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.splits import split_chips
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

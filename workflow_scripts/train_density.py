@@ -1,7 +1,8 @@
-"""Rule train_density: train each half's density nets (early stopping on its validation chips), then apply them to every chip."""
+"""Rule train_density: train each half's density nets (early stopping on its validation chips),
+then apply them to every chip."""
 
-from landslide_sar.runner import run_rule
 from landslide_sar.density.train import train_density
+from landslide_sar.runner import run_rule
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts

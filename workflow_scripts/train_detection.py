@@ -12,8 +12,14 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
     p = snakemake.params
     regions = p.regions
     augment = snakemake.wildcards.aug == "aug"
-    cfg = {"chips": p.chips, "model": p.model, "training": p.training, "augment": p.augment,
-           "evaluation": p.evaluation, "baseline": p.baseline}  # fmt: skip
+    cfg = {
+        "chips": p.chips,
+        "model": p.model,
+        "training": p.training,
+        "augment": p.augment,
+        "evaluation": p.evaluation,
+        "baseline": p.baseline,
+    }
     run_rule(
         run_detection_experiment,
         snakemake.log[0],

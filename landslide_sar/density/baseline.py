@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from landslide_sar.density.model import SAR_CHANNEL_RE, DEM_CHANNELS
+from landslide_sar.density.chip_io import open_chips, stored_channels
+from landslide_sar.density.model import DEM_CHANNELS, SAR_CHANNEL_RE
 from landslide_sar.density.predict import percentile_columns
-from landslide_sar.density.chip_io import stored_channels, open_chips
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.preprocess import to_db
@@ -43,17 +43,25 @@ def change_layers(chips: np.ndarray, names: Sequence[str], revisits: int) -> np.
     parsed = {n: SAR_CHANNEL_RE.match(n) for n in names}
     n_post = max((int(m.group(3)) for m in parsed.values() if m and m.group(2) == "post"), default=0)
     if isinstance(revisits, bool) or not 1 <= int(revisits) <= n_post:
-        raise InputError(f"revisits={revisits!r} but the chips hold {n_post} post-event acquisition(s); expected 1..{n_post}")
+        raise InputError(
+            f"revisits={revisits!r} but the chips hold {n_post} post-event acquisition(s); expected 1..{n_post}"
+        )
     missing = [c for c in DEM_CHANNELS if c not in names]
     if missing:
         raise InputError(f"chips lack DEM channel(s) {missing}; expected {list(DEM_CHANNELS)}")
     out = []
     for pol in ("vv", "vh"):
-        pre = [i for i, n in enumerate(names) if parsed[n] and parsed[n].group(1) == pol and parsed[n].group(2) == "pre"]
+        pre = [
+            i for i, n in enumerate(names) if parsed[n] and parsed[n].group(1) == pol and parsed[n].group(2) == "pre"
+        ]
         post = [
-            i for i, n in enumerate(names)
-            if parsed[n] and parsed[n].group(1) == pol and parsed[n].group(2) == "post" and int(parsed[n].group(3)) <= revisits
-        ]  # fmt: skip
+            i
+            for i, n in enumerate(names)
+            if parsed[n]
+            and parsed[n].group(1) == pol
+            and parsed[n].group(2) == "post"
+            and int(parsed[n].group(3)) <= revisits
+        ]
         if not pre:
             raise InputError(f"chips hold no pre-event {pol} channel; expected {pol}_pre1, ...")
         out.append(to_db(chips[:, post]).mean(axis=1) - to_db(chips[:, pre]).mean(axis=1))
@@ -72,7 +80,9 @@ def chip_statistics(layers: np.ndarray, percentiles: Sequence[float]) -> np.ndar
     return np.transpose(stats, (1, 2, 0)).reshape(n, -1)
 
 
-def baseline_features(chips_zarr: PathLike, revisits: int, percentiles: Sequence[float], features_out: PathLike) -> None:
+def baseline_features(
+    chips_zarr: PathLike, revisits: int, percentiles: Sequence[float], features_out: PathLike
+) -> None:
     """Write the baseline's features of every chip (chip + <layer>_<pXX> columns), the layout of
     predict_density's features.csv, so evaluate_density scores it exactly as it scores a net."""
     cols = [f"{layer}_{p}" for layer in BASELINE_LAYERS for p in percentile_columns(percentiles)]

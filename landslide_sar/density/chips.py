@@ -48,7 +48,10 @@ def check_usable_chips(
         why = f"; least valid channel {worst}"
         why += f" ({channel_dates[worst]})" if worst in channel_dates else ""
         why += f": {100 * channel_valid[worst]:.1f} % of its pixels valid"
-    where = f"chips: {len(table)} chips of {size} px, {usable} usable (valid fraction >= chips.min_valid_fraction {min_valid_fraction:g}){why}"
+    where = (
+        f"chips: {len(table)} chips of {size} px, {usable} usable "
+        f"(valid fraction >= chips.min_valid_fraction {min_valid_fraction:g}){why}"
+    )
     if not labelled:
         if usable == 0:
             raise InputError(f"{where}; expected at least one usable chip to map")
@@ -100,7 +103,13 @@ def make_chips(
     if ny == 0 or nx == 0:
         raise InputError(f"chips.size: {size} px is larger than the area ({cube.sizes['y']} x {cube.sizes['x']} px)")
     left_over = (cube.sizes["y"] - ny * size, cube.sizes["x"] - nx * size)
-    log.info("%d x %d chips of %d px; %d rows and %d columns of pixels at the south/east edges are not chipped", ny, nx, size, *left_over)
+    log.info(
+        "%d x %d chips of %d px; %d rows and %d columns of pixels at the south/east edges are not chipped",
+        ny,
+        nx,
+        size,
+        *left_over,
+    )
     res = float(abs(cube.x[1] - cube.x[0]))
     chip_km2 = (size * res) ** 2 / 1e6
     labelled = LABEL_CHANNEL in cube
@@ -115,7 +124,12 @@ def make_chips(
     finite = np.zeros(len(names) - 1, dtype="int64")  # valid pixels per input channel (all chips)
     with atomic_path(out_zarr) as tmp:
         template = xr.Dataset(
-            {"chips": (("chip", "channel", "y", "x"), da.zeros((ny * nx, len(names), size, size), dtype="float32", chunks=(nx, len(names), size, size)))},
+            {
+                "chips": (
+                    ("chip", "channel", "y", "x"),
+                    da.zeros((ny * nx, len(names), size, size), dtype="float32", chunks=(nx, len(names), size, size)),
+                )
+            },
             coords={"chip": ids, "channel": names},
             attrs={"size": size, "resolution": res, "crs": cube.rio.crs.to_string(), "event_time": event_time},
         )
@@ -126,14 +140,24 @@ def make_chips(
             layers = [strip[c].values for c in DEM_CHANNELS]
             for t in steps:
                 layers += [strip["vv"].values[t], strip["vh"].values[t]]
-            layers.append(strip[LABEL_CHANNEL].values.astype("float32") if labelled else np.full(layers[0].shape, np.nan, "float32"))
+            layers.append(
+                strip[LABEL_CHANNEL].values.astype("float32")
+                if labelled
+                else np.full(layers[0].shape, np.nan, "float32")
+            )
             arr = np.stack(layers).astype("float32")  # (channel, size, nx*size)
             arr = arr.reshape(len(names), size, nx, size).transpose(2, 0, 1, 3)
             counts = strip[count_var].values.reshape(size, nx, size).sum(axis=(0, 2)) if labelled else np.full(nx, -1)
             valid = np.isfinite(arr[:, :-1]).all(axis=1).mean(axis=(1, 2))
             finite += np.isfinite(arr[:, :-1]).sum(axis=(0, 2, 3))
             xr.Dataset({"chips": (("chip", "channel", "y", "x"), arr)}).to_zarr(
-                tmp, region={"chip": slice(r * nx, (r + 1) * nx), "channel": slice(None), "y": slice(None), "x": slice(None)}
+                tmp,
+                region={
+                    "chip": slice(r * nx, (r + 1) * nx),
+                    "channel": slice(None),
+                    "y": slice(None),
+                    "x": slice(None),
+                },
             )
             x0 = float(cube.x[0]) - res / 2
             y0 = float(cube.y[r * size]) + res / 2
@@ -160,9 +184,21 @@ def make_chips(
             table["half"] = np.int8(-1)
             table["subset"] = np.where(valid, "unlabelled", "excluded")
         if (~valid).any():
-            log.warning("%d chip(s) with valid fraction below %.2f are excluded from training and metrics", int((~valid).sum()), min_valid_fraction)
-        check_usable_chips(table, labelled, min_train_chips, min_val_chips, min_valid_fraction, size,
-                           dict(zip(names[:-1], finite / max(1, ny * nx * size * size))), channel_dates)  # fmt: skip
+            log.warning(
+                "%d chip(s) with valid fraction below %.2f are excluded from training and metrics",
+                int((~valid).sum()),
+                min_valid_fraction,
+            )
+        check_usable_chips(
+            table,
+            labelled,
+            min_train_chips,
+            min_val_chips,
+            min_valid_fraction,
+            size,
+            dict(zip(names[:-1], finite / max(1, ny * nx * size * size))),
+            channel_dates,
+        )
     classes = table.loc[valid, "density_class"].value_counts().sort_index()  # -1: no inventory
     log.info("density classes of valid chips: %s", classes.to_dict())
     with atomic_path(out_table) as tmp:

@@ -5,8 +5,8 @@ Per comparison: the mean and sd over runs (training seed x split seed) of the ru
 of cross AUC (member k of one experiment against member k of the other under the same split:
 same chips, same halves, same seed), and the difference of the ensembles over all runs (each
 chip's probabilities averaged over the runs, density.pool) with its paired bootstrap interval
-over chips (the same resampled chips for both; landslide_sar.stats). The verdict says what the interval supports: "holds" (a
-above b), "reversed" (b above a) or "within noise".
+over chips (the same resampled chips for both; landslide_sar.stats). The verdict says what the
+interval supports: "holds" (a above b), "reversed" (b above a) or "within noise".
 """
 
 from __future__ import annotations
@@ -21,20 +21,28 @@ import pandas as pd
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
 from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
 from landslide_sar.density.pool import pool_runs
-from landslide_sar.nn import ENSEMBLE
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
 
 log = logging.getLogger(__name__)
 
 DIFFERENCE_COLUMNS = [
-    "comparison", "a", "b", "n_runs", "member_diff", "member_diff_sd", "ensemble_a", "ensemble_b",
-    "ensemble_diff", "ci_low", "ci_high", "verdict",
-]  # fmt: skip
+    "comparison",
+    "a",
+    "b",
+    "n_runs",
+    "member_diff",
+    "member_diff_sd",
+    "ensemble_a",
+    "ensemble_b",
+    "ensemble_diff",
+    "ci_low",
+    "ci_high",
+    "verdict",
+]
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
-
-
 
 
 def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
@@ -62,12 +70,20 @@ def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
                 add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", f"{inputs}_r{hi}{sfx}", f"{inputs}_r{lo}{sfx}")
         for r in revisits:
             for inputs in ("fused", "sar"):
-                add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", f"{inputs}_r{r}{sfx}", f"baseline_r{r}{sfx}")
+                add(
+                    f"{NAMES[inputs]} - change baseline, {r} revisits{tag}",
+                    f"{inputs}_r{r}{sfx}",
+                    f"baseline_r{r}{sfx}",
+                )
     for scheme in schemes[1:]:
         for inputs, r, s in full:
             if s == schemes[0]:
                 name = NAMES.get(inputs, inputs) + ("" if inputs == "dem" else f", {r} revisits")
-                add(f"{name}: {schemes[0]} - {scheme} split", experiment_id(inputs, r, s), experiment_id(inputs, r, scheme))
+                add(
+                    f"{name}: {schemes[0]} - {scheme} split",
+                    experiment_id(inputs, r, s),
+                    experiment_id(inputs, r, scheme),
+                )
     return out
 
 
@@ -93,9 +109,11 @@ def _paired_runs(ma: pd.Series, mb: pd.Series) -> pd.Series:
 
 
 def difference_rows(
-    metrics: Mapping[str, pd.DataFrame], predictions: Mapping[str, Sequence[pd.DataFrame]],
-    pairs: Sequence[tuple[str, str, str]], evaluation_cfg: Mapping | None = None,
-) -> pd.DataFrame:  # fmt: skip
+    metrics: Mapping[str, pd.DataFrame],
+    predictions: Mapping[str, Sequence[pd.DataFrame]],
+    pairs: Sequence[tuple[str, str, str]],
+    evaluation_cfg: Mapping | None = None,
+) -> pd.DataFrame:
     """One row per (label, a, b) pair: paired run differences over the runs both hold, and the
     difference of the ensembles over all runs with its paired bootstrap interval over chips.
     metrics[e]: every run's metrics of experiment e (column split_seed); predictions[e]: one
@@ -113,15 +131,30 @@ def difference_rows(
             raise InputError(f"{a} and {b}: the same chips have different density classes; expected one chip table")
         y = pa.loc[chips, "density_class"].to_numpy(dtype=int)
         iv = paired_auc_difference(
-            y, pa.loc[chips, cols].to_numpy(), pb.loc[chips, cols].to_numpy(), CLASSES,
-            int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]),
-        )  # fmt: skip
-        rows.append({
-            "comparison": label, "a": a, "b": b, "n_runs": int(len(diff)), "member_diff": diff_mean,
-            "member_diff_sd": diff_sd, "ensemble_a": float(macro_auc(y, pa.loc[chips, cols].to_numpy(), CLASSES)),
-            "ensemble_b": float(macro_auc(y, pb.loc[chips, cols].to_numpy(), CLASSES)), "ensemble_diff": iv.estimate,
-            "ci_low": iv.low, "ci_high": iv.high, "verdict": verdict(iv.low, iv.high),
-        })  # fmt: skip
+            y,
+            pa.loc[chips, cols].to_numpy(),
+            pb.loc[chips, cols].to_numpy(),
+            CLASSES,
+            int(ev["bootstrap_samples"]),
+            int(ev["seed"]),
+            float(ev["interval"]),
+        )
+        rows.append(
+            {
+                "comparison": label,
+                "a": a,
+                "b": b,
+                "n_runs": int(len(diff)),
+                "member_diff": diff_mean,
+                "member_diff_sd": diff_sd,
+                "ensemble_a": float(macro_auc(y, pa.loc[chips, cols].to_numpy(), CLASSES)),
+                "ensemble_b": float(macro_auc(y, pb.loc[chips, cols].to_numpy(), CLASSES)),
+                "ensemble_diff": iv.estimate,
+                "ci_low": iv.low,
+                "ci_high": iv.high,
+                "verdict": verdict(iv.low, iv.high),
+            }
+        )
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
@@ -133,17 +166,24 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
     ]
     for _, r in table.iterrows():
         lines.append(f"| {r['comparison']} | " + " | ".join(difference_cells(r)) + f" | {r['verdict']} |")
-    lines += ["", "paired: member k against member k under the same split (same training seed, same split seed; "
-              "n: the runs); ensembles: each chip's probabilities averaged over all runs; the interval is a stratified "
-              "bootstrap over the chips both experiments scored, the same samples for both. holds: the interval "
-              "is above 0; reversed: below 0; within noise: it contains 0."]  # fmt: skip
+    lines += [
+        "",
+        "paired: member k against member k under the same split (same training seed, same split seed; "
+        "n: the runs); ensembles: each chip's probabilities averaged over all runs; the interval is a stratified "
+        "bootstrap over the chips both experiments scored, the same samples for both. holds: the interval "
+        "is above 0; reversed: below 0; within noise: it contains 0.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def density_differences(
-    metrics_paths: Sequence[str | Path], predictions_paths: Sequence[str | Path], experiments: Sequence[tuple],
-    evaluation_cfg: Mapping | None, csv_out: str | Path, markdown_out: str | Path,
-) -> pd.DataFrame:  # fmt: skip
+    metrics_paths: Sequence[str | Path],
+    predictions_paths: Sequence[str | Path],
+    experiments: Sequence[tuple],
+    evaluation_cfg: Mapping | None,
+    csv_out: str | Path,
+    markdown_out: str | Path,
+) -> pd.DataFrame:
     """Write the paired differences of the grid's experiments (CSV and Markdown)."""
     if not (len(metrics_paths) == len(predictions_paths) == len(experiments)):
         raise InputError(

@@ -29,9 +29,18 @@ logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
-    "seed", "split", "subset", "n_chips", "auc_macro_ovr", "auc_ci_low", "auc_ci_high", "auc_class0", "auc_class1",
-    "auc_class2", "accuracy",
-]  # fmt: skip
+    "seed",
+    "split",
+    "subset",
+    "n_chips",
+    "auc_macro_ovr",
+    "auc_ci_low",
+    "auc_ci_high",
+    "auc_class0",
+    "auc_class1",
+    "auc_class2",
+    "accuracy",
+]
 #: The interval settings when a caller gives none (the schema's `evaluation` defaults).
 DEFAULT_EVALUATION = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
@@ -56,8 +65,13 @@ def class_metrics(y: np.ndarray, prob: np.ndarray, where: str = "") -> dict:
         row["auc_macro_ovr"] = float(np.mean(per_class))  # macro one-vs-rest: the mean of the classes' AUCs
     else:
         absent = [c for c, a in zip(CLASSES, per_class) if not np.isfinite(a)]
-        logger.warning("%s: AUC undefined for class(es) %s (%d chips, classes %s): NaN",
-                       where, absent, y.size, sorted(set(y.tolist())))  # fmt: skip
+        logger.warning(
+            "%s: AUC undefined for class(es) %s (%d chips, classes %s): NaN",
+            where,
+            absent,
+            y.size,
+            sorted(set(y.tolist())),
+        )
         row["auc_macro_ovr"] = float("nan")
     row["accuracy"] = float(np.mean(prob.argmax(axis=1) == y)) if y.size else float("nan")
     return row
@@ -105,17 +119,26 @@ def _out_of_bag(forest: RandomForestClassifier, train: pd.DataFrame, half: int) 
     oob[:, forest.classes_.astype(int)] = forest.oob_decision_function_
     scored = np.isfinite(oob).all(axis=1) & (oob.sum(axis=1) > 0)
     if not scored.all():
-        logger.warning("half %d: %d of %d train chips have no out-of-bag score (too few trees); left out of the train AUC", half, int((~scored).sum()), len(train))
+        logger.warning(
+            "half %d: %d of %d train chips have no out-of-bag score (too few trees); left out of the train AUC",
+            half,
+            int((~scored).sum()),
+            len(train),
+        )
     return oob[scored], train[scored]
 
 
-def fit_forest(x_train: np.ndarray, y_train: np.ndarray, forest_cfg: Mapping, threads: int = 1) -> RandomForestClassifier:
+def fit_forest(
+    x_train: np.ndarray, y_train: np.ndarray, forest_cfg: Mapping, threads: int = 1
+) -> RandomForestClassifier:
     """The random forest of one half's train chips (forest_cfg: n_estimators, seed); out-of-bag
     scores kept for the train row (each train chip scored by the trees that did not see it)."""
     forest = RandomForestClassifier(
-        n_estimators=int(forest_cfg["n_estimators"]), random_state=int(forest_cfg["seed"]), n_jobs=threads,
+        n_estimators=int(forest_cfg["n_estimators"]),
+        random_state=int(forest_cfg["seed"]),
+        n_jobs=threads,
         oob_score=True,
-    )  # fmt: skip
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
         forest.fit(x_train, y_train)
@@ -168,7 +191,9 @@ def _evaluate_member(
             if subset == "train":
                 prob, chips = _out_of_bag(forest, chips, k)
             else:
-                prob = forest_proba(forest, member_features(feats[k], chips["chip"].to_numpy(), f"features of half {k}"))
+                prob = forest_proba(
+                    forest, member_features(feats[k], chips["chip"].to_numpy(), f"features of half {k}")
+                )
             if subset == "cross":
                 cross_prob[1 - k] = prob
             y = chips["density_class"].to_numpy(dtype=int)
@@ -223,7 +248,12 @@ def evaluate_density(
         )
         prob = np.concatenate([cross_prob[0], cross_prob[1]])
         member_rows.append(
-            {"split": "both", "subset": "cross", **class_metrics(y_all, prob, f"{where}both cross"), **interval(y_all, prob)}
+            {
+                "split": "both",
+                "subset": "cross",
+                **class_metrics(y_all, prob, f"{where}both cross"),
+                **interval(y_all, prob),
+            }
         )
         rows += [{"seed": str(seed), **r} for r in member_rows]
         members_prob.append(cross_prob)
@@ -251,27 +281,49 @@ def evaluate_density(
     pred = pred.sort_values("chip", kind="stable")[PREDICTION_COLUMNS + SPREAD_COLUMNS]
     y_sorted = pred["density_class"].to_numpy()
     prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
-    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "cross",
-                 **class_metrics(y_sorted, prob_all, "ensemble cross"), **interval(y_sorted, prob_all)})  # fmt: skip
+    rows.append(
+        {
+            "seed": ENSEMBLE,
+            "split": "both",
+            "subset": "cross",
+            **class_metrics(y_sorted, prob_all, "ensemble cross"),
+            **interval(y_sorted, prob_all),
+        }
+    )
     constant = np.tile(prior, (y_sorted.size, 1))
-    rows.append({"seed": ENSEMBLE, "split": "both", "subset": "no_skill",
-                 **class_metrics(y_sorted, constant, "no_skill"), **interval(y_sorted, constant)})  # fmt: skip
+    rows.append(
+        {
+            "seed": ENSEMBLE,
+            "split": "both",
+            "subset": "no_skill",
+            **class_metrics(y_sorted, constant, "no_skill"),
+            **interval(y_sorted, constant),
+        }
+    )
 
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     member_cross = metrics[(metrics["seed"] != ENSEMBLE) & (metrics["split"] == "both")]["auc_macro_ovr"]
     logger.info(
         "cross-prediction over %d chips: AUC per member %s (mean %.3f, sd %.3f), ensemble AUC %.3f, accuracy %.3f "
-        "(no skill: accuracy %.3f)", y_sorted.size, [round(v, 3) for v in member_cross], member_cross.mean(),
-        member_cross.std(ddof=1) if len(member_cross) > 1 else 0.0, metrics.iloc[-2]["auc_macro_ovr"],
-        metrics.iloc[-2]["accuracy"], metrics.iloc[-1]["accuracy"],
-    )  # fmt: skip
+        "(no skill: accuracy %.3f)",
+        y_sorted.size,
+        [round(v, 3) for v in member_cross],
+        member_cross.mean(),
+        member_cross.std(ddof=1) if len(member_cross) > 1 else 0.0,
+        metrics.iloc[-2]["auc_macro_ovr"],
+        metrics.iloc[-2]["accuracy"],
+        metrics.iloc[-1]["accuracy"],
+    )
     confusion = pd.DataFrame(
         confusion_matrix(y_sorted, pred["predicted_class"].to_numpy(), labels=list(CLASSES)),
         index=pd.Index(CLASSES, name="true_class"),
         columns=[f"pred_{c}" for c in CLASSES],
     )
-    for frame, path, index in ((metrics, metrics_out, False), (pred, predictions_out, False),
-                               (confusion, confusion_path(metrics_out), True)):  # fmt: skip
+    for frame, path, index in (
+        (metrics, metrics_out, False),
+        (pred, predictions_out, False),
+        (confusion, confusion_path(metrics_out), True),
+    ):
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
 
@@ -300,9 +352,18 @@ def evaluate_density_splits(
     if len(features) != 2 * n or len(metrics_out) != n or len(predictions_out) != n:
         raise InputError(
             f"evaluate_density_splits: {n} chip table(s), {len(features)} features file(s), {len(metrics_out)} metrics "
-            f"and {len(predictions_out)} predictions output(s); expected 2 features files and one of each output per table"
+            f"and {len(predictions_out)} predictions output(s); expected 2 features files and one of each "
+            "output per table"
         )
     for i, table in enumerate(chips_tables):
         logger.info("split %d of %d: %s", i + 1, n, table)
-        evaluate_density(table, features[2 * i], features[2 * i + 1], forest_cfg, metrics_out[i], predictions_out[i],
-                         evaluation_cfg=evaluation_cfg, threads=threads)  # fmt: skip
+        evaluate_density(
+            table,
+            features[2 * i],
+            features[2 * i + 1],
+            forest_cfg,
+            metrics_out[i],
+            predictions_out[i],
+            evaluation_cfg=evaluation_cfg,
+            threads=threads,
+        )

@@ -34,7 +34,8 @@ def parse_split(suffix: str, seeds: Sequence[int]) -> tuple[str, int]:
     return scheme, int(m.group(2)[2:]) if m.group(2) else int(seeds[0])
 
 
-def experiment_id(inputs: str, revisits: int, scheme: str = "random", split_seed: int | None = None,
-                  seeds: Sequence[int] = ()) -> str:  # fmt: skip
+def experiment_id(
+    inputs: str, revisits: int, scheme: str = "random", split_seed: int | None = None, seeds: Sequence[int] = ()
+) -> str:
     """The experiment's folder name: <inputs>_r<revisits>[_blocked][_s<seed>] (DEM-only: dem_r0)."""
     return f"{inputs}_r{int(revisits)}{split_suffix(scheme, split_seed, seeds)}"

@@ -58,13 +58,20 @@ def terrain_and_heads(cube_zarr: str | Path, max_pixels: int = 1200) -> dict:
     if step > 1:
         labelled = labelled.coarsen(y=step, x=step, boundary="trim").max()
     rows, cols = np.nonzero(labelled.values)
-    return {"shade": shade, "extent": extent, "heads_x": labelled["x"].values[cols], "heads_y": labelled["y"].values[rows]}
+    return {
+        "shade": shade,
+        "extent": extent,
+        "heads_x": labelled["x"].values[cols],
+        "heads_y": labelled["y"].values[rows],
+    }
 
 
 def plot_map_vs_truth(
-    map_gpkg: str | Path, out_png: str | Path, cube_zarr: str | Path | None = None,
+    map_gpkg: str | Path,
+    out_png: str | Path,
+    cube_zarr: str | Path | None = None,
     class_edges: Sequence[float] = DEFAULT_EDGES,
-) -> None:  # fmt: skip
+) -> None:
     """Predicted (cross-prediction) and inventory density class per chip, side by side, drawn
     over a hillshade of the DEM with the inventory's heads on top (both from `cube_zarr`); below
     them how sure the map is: the ensemble's probability of the class it predicts (confidence)
@@ -92,18 +99,32 @@ def plot_map_vs_truth(
     ]
     for ax, column, title in panels:
         if terrain is not None:
-            ax.imshow(terrain["shade"], cmap="gray", vmin=0, vmax=255, extent=terrain["extent"], interpolation="bilinear")
+            ax.imshow(
+                terrain["shade"], cmap="gray", vmin=0, vmax=255, extent=terrain["extent"], interpolation="bilinear"
+            )
         if column not in chips:
-            ax.set_title(f"{title}: not in the map (no {'seeds' if column == 'spread' else 'probabilities'})", fontsize=10)
+            ax.set_title(
+                f"{title}: not in the map (no {'seeds' if column == 'spread' else 'probabilities'})", fontsize=10
+            )
             continue
         shown = chips if column == "density_class" else chips[have]
         if column in ("predicted_class", "density_class"):
-            shown.plot(column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.4", linewidth=0.2, alpha=alpha)
+            shown.plot(
+                column=column, ax=ax, cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.4", linewidth=0.2, alpha=alpha
+            )
         else:  # 1/3 is no better than a guess among three classes; 1 is certain
             lims = (1 / 3, 1.0) if column == "confidence" else (0.0, max(0.05, float(np.nanmax(shown[column]))))
-            shown.plot(column=column, ax=ax, cmap="viridis" if column == "confidence" else "Reds", vmin=lims[0],
-                       vmax=lims[1], edgecolor="0.4", linewidth=0.2, legend=True,
-                       legend_kwds={"shrink": 0.7, "label": "probability" if column == "confidence" else "sd"})  # fmt: skip
+            shown.plot(
+                column=column,
+                ax=ax,
+                cmap="viridis" if column == "confidence" else "Reds",
+                vmin=lims[0],
+                vmax=lims[1],
+                edgecolor="0.4",
+                linewidth=0.2,
+                legend=True,
+                legend_kwds={"shrink": 0.7, "label": "probability" if column == "confidence" else "sd"},
+            )
         if column != "density_class" and (~have).any():
             chips[~have].plot(ax=ax, facecolor="none", edgecolor="0.4", linewidth=0.3, hatch="//")
         if terrain is not None and column in ("predicted_class", "density_class"):
@@ -122,15 +143,25 @@ def plot_map_vs_truth(
     if (~have).any():
         handles.append(Patch(facecolor="none", edgecolor="0.4", hatch="//", label="excluded (too little valid data)"))
     base = "; base: hillshade of the DEM" if terrain is not None else ""
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, -0.04), fontsize=8,
-               title=f"density class{base}", title_fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        bbox_to_anchor=(0.5, -0.04),
+        fontsize=8,
+        title=f"density class{base}",
+        title_fontsize=8,
+    )
     fig.savefig(out_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
 def plot_confusion_matrix(
-    confusion_csv: str | Path, out_png: str | Path, class_edges: Sequence[float] = DEFAULT_EDGES, title: str = "",
-) -> np.ndarray:  # fmt: skip
+    confusion_csv: str | Path,
+    out_png: str | Path,
+    class_edges: Sequence[float] = DEFAULT_EDGES,
+    title: str = "",
+) -> np.ndarray:
     """The confusion matrix of the map experiment (`metrics_confusion.csv`: rows true_class, columns
     pred_<class>): chip counts written in the cells, shaded by the share of the true class's chips.
     Returns the counts as drawn (read back from the cells' text), rows true, columns predicted."""
@@ -148,7 +179,9 @@ def plot_confusion_matrix(
     ax.set_ylabel("inventory class (truth)")
     total = int(counts.sum())
     right = int(np.trace(counts))
-    ax.set_title(f"{title}{': ' if title else ''}{right} of {total} chips right ({right / max(total, 1):.0%})", fontsize=10)
+    ax.set_title(
+        f"{title}{': ' if title else ''}{right} of {total} chips right ({right / max(total, 1):.0%})", fontsize=10
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class's chips")
     drawn = np.array([int(t.get_text()) for t in ax.texts]).reshape(counts.shape)
     fig.savefig(out_png, dpi=120)
@@ -165,7 +198,9 @@ def _typical_chip(table: gpd.GeoDataFrame, cls: int) -> pd.Series | None:
     return rows.assign(d=(rows["landslide_count"] - median).abs()).sort_values(["d", "chip"]).iloc[0]
 
 
-def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: list[str], out_png: str | Path) -> list[int]:
+def plot_example_chip(
+    map_gpkg: str | Path, chips_zarr: str | Path, embeddings: list[str], out_png: str | Path
+) -> list[int]:
     """Like the density paper's Figure 5: for a typical chip of class 2 and one of class 1, VH
     before and after the event (mean of the acquisitions, dB), their difference with the
     inventory's heads, and the output map of the model that never saw the chip."""
@@ -180,7 +215,9 @@ def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: 
         pre = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_pre")], axis=0)
         post = np.nanmean([chip.sel(channel=c).values for c in names if c.startswith("vh_post")], axis=0)
         heads = np.argwhere(chip.sel(channel="landslides").values > 0)
-        embedding = xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).isel(seed=0).values.astype("float32")
+        embedding = (
+            xr.open_zarr(embeddings[1 - half])["embedding"].sel(chip=chip_id).isel(seed=0).values.astype("float32")
+        )
         lo, hi = np.nanpercentile(_db(np.stack([pre, post])), [2, 98])
         panels = (
             (_db(pre), "VH before (mean, dB)", "gray", (lo, hi)),
@@ -196,10 +233,16 @@ def plot_example_chip(map_gpkg: str | Path, chips_zarr: str | Path, embeddings: 
             ax.set_axis_off()
             fig.colorbar(im, ax=ax, shrink=0.8)
         ax_row[0].text(
-            -0.08, 0.5,
-            f"chip {chip_id}: {int(row['landslide_count'])} heads\nclass {int(row['density_class'])}, predicted {int(row['predicted_class'])}",
-            transform=ax_row[0].transAxes, rotation=90, va="center", ha="right", fontsize=10,
-        )  # fmt: skip
+            -0.08,
+            0.5,
+            f"chip {chip_id}: {int(row['landslide_count'])} heads\nclass {int(row['density_class'])}, "
+            f"predicted {int(row['predicted_class'])}",
+            transform=ax_row[0].transAxes,
+            rotation=90,
+            va="center",
+            ha="right",
+            fontsize=10,
+        )
     fig.savefig(out_png, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return [int(r["chip"]) for r in rows]
@@ -252,13 +295,21 @@ def density_figures(
     chip_ids = plot_example_chip(map_gpkg, chips_zarr, embeddings, chip_png)
     plot_training_curves(histories, curves_png)
     plot_density_grid(metrics_csv, grid_png)
-    log.info("figures written: %s, %s (chips %s), %s, %s, %s", map_png, chip_png, chip_ids, curves_png, grid_png, confusion_png)
+    log.info(
+        "figures written: %s, %s (chips %s), %s, %s, %s",
+        map_png,
+        chip_png,
+        chip_ids,
+        curves_png,
+        grid_png,
+        confusion_png,
+    )
 
 
 def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     """AUC against post-event revisits per input set: cross-prediction under the random split
-    (solid, mean ± sd over runs: training seeds x split seeds), under the blocked split (dotted), validation (dashed), the
-    change baseline, the twin's information limit (oracle), the paper's fused validation AUC
+    (solid, mean ± sd over runs: training seeds x split seeds), under the blocked split (dotted),
+    validation (dashed), the change baseline, the twin's information limit (oracle), the paper's fused validation AUC
     (grey) and chance."""
     from landslide_sar.density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
 
@@ -284,18 +335,44 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
             def col(key: str, df: pd.DataFrame = df, once: bool = once, n: int = len(xs)) -> list[float]:
                 return [df[key].iloc[0]] * n if once else df[key].tolist()
 
-            ax.errorbar(xs, col("cross"), yerr=np.nan_to_num(col("cross_sd")), fmt="o-" if k == 0 else "^:",
-                        color=colour, capsize=3, label=f"{name} (cross, {scheme} split)")  # fmt: skip
+            ax.errorbar(
+                xs,
+                col("cross"),
+                yerr=np.nan_to_num(col("cross_sd")),
+                fmt="o-" if k == 0 else "^:",
+                color=colour,
+                capsize=3,
+                label=f"{name} (cross, {scheme} split)",
+            )
             if k == 0 and inputs != "baseline":
-                ax.errorbar(xs + 0.1, col("val"), yerr=np.nan_to_num(col("val_sd")), fmt="s--", color=colour,
-                            alpha=0.5, capsize=3, label=f"{name} (val)")  # fmt: skip
+                ax.errorbar(
+                    xs + 0.1,
+                    col("val"),
+                    yerr=np.nan_to_num(col("val_sd")),
+                    fmt="s--",
+                    color=colour,
+                    alpha=0.5,
+                    capsize=3,
+                    label=f"{name} (val)",
+                )
     for _, o in oracle.iterrows():  # the information limit, and what the DEM alone can know
         dem = o.get("subset") == "oracle_dem"
-        ax.axhline(o["auc_macro_ovr"], color="C0" if dem else "k", lw=1.2, ls="-." if not dem else (0, (1, 2)),
-                   label="oracle: terrain part of the twin's rate" if dem else "oracle: the twin's true rate")  # fmt: skip
+        ax.axhline(
+            o["auc_macro_ovr"],
+            color="C0" if dem else "k",
+            lw=1.2,
+            ls="-." if not dem else (0, (1, 2)),
+            label="oracle: terrain part of the twin's rate" if dem else "oracle: the twin's true rate",
+        )
         if np.isfinite(o.get("auc_ci_low", np.nan)):
             ax.axhspan(o["auc_ci_low"], o["auc_ci_high"], color="C0" if dem else "k", alpha=0.06)
-    ax.plot(revisits, [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits], "x:", color="0.4", label="paper: fused (val)")
+    ax.plot(
+        revisits,
+        [PAPER_AUC["fused"].get(r, (np.nan, np.nan))[1] for r in revisits],
+        "x:",
+        color="0.4",
+        label="paper: fused (val)",
+    )
     ax.axhline(0.5, color="0.7", lw=1, label="chance")
     ax.set_xticks(revisits)
     ax.set_xlabel("post-event revisits")
@@ -307,7 +384,13 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     plt.close(fig)
 
 
-def rapid_truth_check(map_gpkg: str | Path, truth_gpkg: str | Path, class_edges: tuple[float, float], csv_out: str | Path, png_out: str | Path) -> pd.DataFrame:
+def rapid_truth_check(
+    map_gpkg: str | Path,
+    truth_gpkg: str | Path,
+    class_edges: tuple[float, float],
+    csv_out: str | Path,
+    png_out: str | Path,
+) -> pd.DataFrame:
     """Score a rapid-response map against the synthetic truth (heads counted per chip square):
     AUC (one-vs-rest macro), accuracy and the confusion matrix; draw both maps side by side."""
     from sklearn.metrics import confusion_matrix, roc_auc_score
@@ -323,15 +406,29 @@ def rapid_truth_check(map_gpkg: str | Path, truth_gpkg: str | Path, class_edges:
     have = chips["predicted_class"].notna()
     y = chips.loc[have, "true_class"].to_numpy()
     prob = chips.loc[have, ["prob_class0", "prob_class1", "prob_class2"]].to_numpy()
-    auc = roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=[0, 1, 2]) if len(set(y)) == 3 else float("nan")
+    auc = (
+        roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=[0, 1, 2])
+        if len(set(y)) == 3
+        else float("nan")
+    )
     accuracy = float((chips.loc[have, "predicted_class"].to_numpy() == y).mean())
     cm = confusion_matrix(y, chips.loc[have, "predicted_class"].to_numpy().astype(int), labels=[0, 1, 2])
-    result = pd.DataFrame([{"n_chips": int(have.sum()), "auc_macro_ovr": auc, "accuracy": accuracy,
-                            **{f"true{i}_pred{j}": int(cm[i, j]) for i in range(3) for j in range(3)}}])  # fmt: skip
+    result = pd.DataFrame(
+        [
+            {
+                "n_chips": int(have.sum()),
+                "auc_macro_ovr": auc,
+                "accuracy": accuracy,
+                **{f"true{i}_pred{j}": int(cm[i, j]) for i in range(3) for j in range(3)},
+            }
+        ]
+    )
     result.to_csv(csv_out, index=False)
     cmap = ListedColormap(CLASS_COLOURS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True, constrained_layout=True)
-    chips[have].plot(column="predicted_class", ax=axes[0], cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.6", linewidth=0.2)
+    chips[have].plot(
+        column="predicted_class", ax=axes[0], cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.6", linewidth=0.2
+    )
     chips.plot(column="true_class", ax=axes[1], cmap=cmap, vmin=-0.5, vmax=2.5, edgecolor="0.6", linewidth=0.2)
     axes[0].set_title(f"Rapid response: predicted class (AUC {auc:.2f}, accuracy {accuracy:.2f})", fontsize=10)
     axes[1].set_title("Synthetic truth (never read by the pipeline)", fontsize=10)

@@ -14,10 +14,15 @@ import zipfile
 from collections.abc import Mapping
 
 import pandas as pd
-
 from sklearn.ensemble import RandomForestClassifier
 
-from landslide_sar.density.evaluate import check_forest_cfg, fit_half_forest, member_seeds, read_features, train_val_table
+from landslide_sar.density.evaluate import (
+    check_forest_cfg,
+    fit_half_forest,
+    member_seeds,
+    read_features,
+    train_val_table,
+)
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 
@@ -40,7 +45,10 @@ def save_forests(forests: Forests, path: PathLike) -> None:
         sorted(h) == [0, 1] and all(isinstance(f, RandomForestClassifier) for f in h.values()) for h in forests.values()
     )
     if not ok:
-        raise InputError(f"forests: expected {{seed: {{0: RandomForestClassifier, 1: RandomForestClassifier}}}}, got {forests!r:.200}")
+        raise InputError(
+            f"forests: expected {{seed: {{0: RandomForestClassifier, 1: RandomForestClassifier}}}}, got "
+            f"{forests!r:.200}"
+        )
     payload = {"format": FORMAT, "seeds": [int(s) for s in forests]}
     payload.update({f"seed{int(s)}_half{k}": h[k] for s, h in forests.items() for k in (0, 1)})
     with atomic_path(path) as tmp:
@@ -56,7 +64,9 @@ def load_forests(path: PathLike) -> Forests:
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
-        raise InputError(f"{path}: not a skops forests file ({type(err).__name__}: {err}); expected one written by density_forests") from None
+        raise InputError(
+            f"{path}: not a skops forests file ({type(err).__name__}: {err}); expected one written by density_forests"
+        ) from None
     refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if refused:
         raise InputError(
@@ -69,11 +79,14 @@ def load_forests(path: PathLike) -> Forests:
         raise InputError(f"{path}: could not be read as a forests file ({type(err).__name__}: {err})") from None
     seeds = obj.get("seeds") if isinstance(obj, dict) else None
     if not (
-        obj.get("format") == FORMAT and isinstance(seeds, list) and seeds
+        obj.get("format") == FORMAT
+        and isinstance(seeds, list)
+        and seeds
         and all(isinstance(obj.get(f"seed{s}_half{k}"), RandomForestClassifier) for s in seeds for k in (0, 1))
-    ):  # fmt: skip
+    ):
         raise InputError(
-            f"{path}: not a forests file of this pipeline; expected {{format: {FORMAT!r}, seeds, seed<s>_half<k>}} (random forests)"
+            f"{path}: not a forests file of this pipeline; expected "
+            f"{{format: {FORMAT!r}, seeds, seed<s>_half<k>}} (random forests)"
         )
     log.info("loaded the forests of %s (seeds %s)", path, seeds)
     return {int(s): {k: obj[f"seed{s}_half{k}"] for k in (0, 1)} for s in seeds}

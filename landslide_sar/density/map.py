@@ -58,7 +58,8 @@ def density_map(
     """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip was
     excluded) with a colour table, category names (`<tif>.aux.xml`) from `class_edges` and
     `provenance` as tags; the class probabilities as a float32 COG (`probability_out`, bands
-    prob_class0..2 and, from a seed ensemble, prob_class0..2_sd; NaN without prediction); the chips with predictions as GeoPackage layer "chips"."""
+    prob_class0..2 and, from a seed ensemble, prob_class0..2_sd; NaN without prediction); the
+    chips with predictions as GeoPackage layer "chips"."""
     table = gpd.read_file(chips_table, layer="chips")
     pred = pd.read_csv(predictions)
     merged = table.merge(pred.drop(columns=[c for c in ("half", "density_class") if c in pred]), on="chip", how="left")
@@ -74,29 +75,51 @@ def density_map(
     rows, cols = merged.loc[have, "row"].to_numpy(), merged.loc[have, "col"].to_numpy()
     classes[rows, cols] = merged.loc[have, "predicted_class"].astype("uint8")
     write_cog_annotated(
-        tif_out, classes, grid, nodata=NODATA, descriptions=["density_class"], units=["class"], tags=tags,
+        tif_out,
+        classes,
+        grid,
+        nodata=NODATA,
+        descriptions=["density_class"],
+        units=["class"],
+        tags=tags,
         band_tags=[{"long_name": "predicted landslide density class (255: no prediction)"}],
-        colormap={c: _rgba(col) for c, col in zip(CLASSES, CLASS_COLOURS)}, resampling="nearest",
-    )  # fmt: skip
+        colormap={c: _rgba(col) for c, col in zip(CLASSES, CLASS_COLOURS)},
+        resampling="nearest",
+    )
     write_category_names(tif_out, names)
     if probability_out is not None:
         # the members' mean probability per class and, when the predictions carry them, its sd over
         # the members (training seeds): where the seeds disagree the map is least sure
-        bands = [f"prob_class{c}" for c in CLASSES] + [f"prob_class{c}_sd" for c in CLASSES if f"prob_class{c}_sd" in merged]
+        bands = [f"prob_class{c}" for c in CLASSES] + [
+            f"prob_class{c}_sd" for c in CLASSES if f"prob_class{c}_sd" in merged
+        ]
         prob = np.full((len(bands), *grid.shape), np.nan, dtype="float32")
         for i, band in enumerate(bands):
             prob[i, rows, cols] = merged.loc[have, band].to_numpy(dtype="float32")
         long_names = [f"probability of density class {n} (mean over the training seeds)" for n in names]
-        long_names += [f"sd over the training seeds of the probability of class {n}" for n in names][: len(bands) - len(CLASSES)]
+        long_names += [f"sd over the training seeds of the probability of class {n}" for n in names][
+            : len(bands) - len(CLASSES)
+        ]
         write_cog_annotated(
-            probability_out, prob, grid, nodata=np.nan, descriptions=bands, units=["1"] * len(bands), tags=tags,
-            band_tags=[{"long_name": n} for n in long_names], resampling="average",
-        )  # fmt: skip
+            probability_out,
+            prob,
+            grid,
+            nodata=np.nan,
+            descriptions=bands,
+            units=["1"] * len(bands),
+            tags=tags,
+            band_tags=[{"long_name": n} for n in long_names],
+            resampling="average",
+        )
     merged["predicted_class"] = merged["predicted_class"].astype("Int8")
     with atomic_path(gpkg_out) as tmp:
         merged.to_file(tmp, layer="chips", driver="GPKG")
     counts = merged.loc[have, "predicted_class"].value_counts().sort_index().to_dict()
-    log.info("map %s: %d x %d chips, predicted classes %s, %d without prediction", tif_out, grid.width, grid.height, counts, int((~have).sum()))
-
-
-
+    log.info(
+        "map %s: %d x %d chips, predicted classes %s, %d without prediction",
+        tif_out,
+        grid.width,
+        grid.height,
+        counts,
+        int((~have).sum()),
+    )

@@ -45,9 +45,17 @@ class DensityNet(MemberLoop, nn.Module):
     """
 
     def __init__(
-        self, n_dem: int, n_sar: int, width: int, depth: int, *, dilated: bool = True, batch_norm: bool = False,
-        multilook: int = 1, members: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        n_dem: int,
+        n_sar: int,
+        width: int,
+        depth: int,
+        *,
+        dilated: bool = True,
+        batch_norm: bool = False,
+        multilook: int = 1,
+        members: int = 1,
+    ) -> None:
         super().__init__()
         if n_dem < 0 or n_sar < 0 or n_dem + n_sar == 0:
             raise InputError(f"DensityNet: n_dem={n_dem}, n_sar={n_sar}; expected non-negative counts, not both 0")
@@ -71,7 +79,9 @@ class DensityNet(MemberLoop, nn.Module):
         deep: list[nn.Module] = []
         for i in range(1, depth):
             d = 2**i if dilated else 1
-            deep.append(grouped_conv(k, nb * width, nb * width, 3, groups=nb, padding=d, dilation=d, bias=not batch_norm))
+            deep.append(
+                grouped_conv(k, nb * width, nb * width, 3, groups=nb, padding=d, dilation=d, bias=not batch_norm)
+            )
             if batch_norm:
                 deep.append(nn.BatchNorm2d(k * nb * width))
             deep.append(nn.ReLU(inplace=True))
@@ -97,7 +107,8 @@ class DensityNet(MemberLoop, nn.Module):
         n_ch = self.n_dem + self.n_sar
         if not ((x.ndim == 4 and x.shape[1] == n_ch) or (x.ndim == 5 and x.shape[1:3] == (self.members, n_ch))):
             raise ValueError(
-                f"DensityNet: input shape {tuple(x.shape)}; expected (B, {n_ch}, H, W) or (B, {self.members}, {n_ch}, H, W)"
+                f"DensityNet: input shape {tuple(x.shape)}; expected (B, {n_ch}, H, W) or (B, {self.members}, "
+                f"{n_ch}, H, W)"
             )
         if not self.grouped and self.members > 1:
             return self.loop_forward(x, multilooked=multilooked)
@@ -150,7 +161,12 @@ def weighted_loss_sums(output: torch.Tensor, pos: torch.Tensor, neg: torch.Tenso
     if pos.ndim == 3:
         pos, neg = pos.unsqueeze(1), neg.unsqueeze(1)
     dims = (0, 2, 3)
-    return (output * pos).sum(dims), pos.expand_as(output).sum(dims), (output * neg).sum(dims), neg.expand_as(output).sum(dims)
+    return (
+        (output * pos).sum(dims),
+        pos.expand_as(output).sum(dims),
+        (output * neg).sum(dims),
+        neg.expand_as(output).sum(dims),
+    )
 
 
 def loss_sums(output: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:

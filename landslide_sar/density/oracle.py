@@ -63,9 +63,13 @@ def chip_expected_counts(truth_tif: PathLike, chips: pd.DataFrame, band_name: st
 
 
 def oracle_metrics(
-    chips_table: PathLike, truth_tif: PathLike, class_edges: Sequence[float], omission_rate: float,
-    evaluation_cfg: Mapping | None, metrics_out: PathLike,
-) -> pd.DataFrame:  # fmt: skip
+    chips_table: PathLike,
+    truth_tif: PathLike,
+    class_edges: Sequence[float],
+    omission_rate: float,
+    evaluation_cfg: Mapping | None,
+    metrics_out: PathLike,
+) -> pd.DataFrame:
     """Write the oracle rows (seed "truth", split "both") in the metrics layout, over the chips
     the nets are scored on (train and val of both halves), each with its bootstrap interval:
     subset "oracle_rate", the AUC of the Poisson class probabilities of the true expected counts
@@ -97,10 +101,25 @@ def oracle_metrics(
     for subset, m in means.items():
         prob = class_probabilities(m, chip_km2, class_edges)
         iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
-        rows.append({"seed": "truth", "split": "both", "subset": subset, **class_metrics(y, prob, subset),
-                     "auc_ci_low": iv.low, "auc_ci_high": iv.high})  # fmt: skip
-        logger.info("%s (%d chips, mean %.1f heads per chip): AUC %.3f [%.3f, %.3f]",
-                    subset, len(y), m.mean(), rows[-1]["auc_macro_ovr"], iv.low, iv.high)  # fmt: skip
+        rows.append(
+            {
+                "seed": "truth",
+                "split": "both",
+                "subset": subset,
+                **class_metrics(y, prob, subset),
+                "auc_ci_low": iv.low,
+                "auc_ci_high": iv.high,
+            }
+        )
+        logger.info(
+            "%s (%d chips, mean %.1f heads per chip): AUC %.3f [%.3f, %.3f]",
+            subset,
+            len(y),
+            m.mean(),
+            rows[-1]["auc_macro_ovr"],
+            iv.low,
+            iv.high,
+        )
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     with atomic_path(metrics_out) as tmp:
         metrics.to_csv(tmp, index=False)

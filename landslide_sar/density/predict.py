@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.chip_io import stored_channels, load_chips, open_chips
+from landslide_sar.density.chip_io import load_chips, open_chips, stored_channels
 from landslide_sar.density.model import DensityNet, build_density_net
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
@@ -79,8 +79,17 @@ def predict_density(
     set_threads(threads)
     dev = resolve_device(device)
     model, ckpt = load_model(model_path, dev)
-    write_predictions(model, ckpt, open_chips(chips_zarr), percentiles, features_out, embeddings_out,
-                      batch_size=batch_size, device=dev, source=str(model_path))  # fmt: skip
+    write_predictions(
+        model,
+        ckpt,
+        open_chips(chips_zarr),
+        percentiles,
+        features_out,
+        embeddings_out,
+        batch_size=batch_size,
+        device=dev,
+        source=str(model_path),
+    )
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,13 @@ def write_predictions(
     variable `embedding` (seed, chip, y, x) float16, the output maps with NaN where an input
     channel is nodata.
     """
-    write_all_predictions([Prediction(model, ckpt, features_out, embeddings_out, source)], ds, percentiles,
-                          batch_size=batch_size, device=device)  # fmt: skip
+    write_all_predictions(
+        [Prediction(model, ckpt, features_out, embeddings_out, source)],
+        ds,
+        percentiles,
+        batch_size=batch_size,
+        device=device,
+    )
 
 
 def write_all_predictions(
@@ -138,8 +152,10 @@ def write_all_predictions(
     names = stored_channels(ds)
     for p in predictions:
         if list(p.ckpt["channels"]) != channels or list(p.ckpt["is_sar"]) != is_sar:
-            raise InputError(f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "
-                             f"expected the same as the first model's {channels}")  # fmt: skip
+            raise InputError(
+                f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "
+                f"expected the same as the first model's {channels}"
+            )
     missing = [c for c in channels if c not in names]
     if missing:
         raise InputError(f"chips lack channel(s) {missing} the model {predictions[0].source} was trained on")
@@ -167,14 +183,19 @@ def write_all_predictions(
                 for m in range(len(seeds[j])):
                     feats[j][m, s : s + len(z)] = percentile_features(maps[:, m], percentiles, valid)
                     emb[j][m, s : s + len(z)] = np.where(valid, maps[:, m], np.nan)
-    logger.info("predicted %d chips with %s in %.1f s", n, ", ".join(p.source or "the model" for p in predictions),
-                time.perf_counter() - t0)  # fmt: skip
+    logger.info(
+        "predicted %d chips with %s in %.1f s",
+        n,
+        ", ".join(p.source or "the model" for p in predictions),
+        time.perf_counter() - t0,
+    )
     for p, k, f, e in zip(predictions, seeds, feats, emb):
         _write_outputs(p, ds, k, f, e, cols)
 
 
-def _write_outputs(p: Prediction, ds: xr.Dataset, seeds: list[int], feats: np.ndarray, emb: np.ndarray,
-                   cols: list[str]) -> None:  # fmt: skip
+def _write_outputs(
+    p: Prediction, ds: xr.Dataset, seeds: list[int], feats: np.ndarray, emb: np.ndarray, cols: list[str]
+) -> None:
     """One ensemble's features CSV and embeddings zarr (see write_predictions)."""
     ids = ds["chip"].values
     k, n, h, w = emb.shape
@@ -190,10 +211,13 @@ def _write_outputs(p: Prediction, ds: xr.Dataset, seeds: list[int], feats: np.nd
     out = xr.Dataset({"embedding": (("seed", "chip", "y", "x"), emb)}, coords=coords)
     ckpt = p.ckpt
     out.attrs.update(
-        model=p.source, inputs=str(ckpt.get("inputs")), revisits=int(ckpt.get("revisits", 0)),
-        half=int(ckpt.get("half", -1)), channels=list(ckpt["channels"]),
+        model=p.source,
+        inputs=str(ckpt.get("inputs")),
+        revisits=int(ckpt.get("revisits", 0)),
+        half=int(ckpt.get("half", -1)),
+        channels=list(ckpt["channels"]),
         description="DensityNet sigmoid output per pixel of each member (seed); NaN where an input channel is nodata",
-    )  # fmt: skip
+    )
     encoding = {"embedding": {"chunks": (1, max(1, min(n, 64)), h, w)}}
     with atomic_path(p.embeddings_out) as tmp, warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is an extension of its format

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 BLOCK_TRIALS = 200
 
 
-def assign_splits(valid: np.ndarray, seed: int, train_fraction: float, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def assign_splits(
+    valid: np.ndarray, seed: int, train_fraction: float, val_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Two random halves of the valid chips; within each, train_fraction of ALL valid chips train
     and val_fraction validate (0.4/0.1 as the paper). Invalid chips get half -1, subset "excluded"."""
     if not np.isclose(train_fraction + val_fraction, 0.5):
@@ -47,9 +49,16 @@ def assign_splits(valid: np.ndarray, seed: int, train_fraction: float, val_fract
 
 
 def assign_blocked_splits(
-    rows: np.ndarray, cols: np.ndarray, classes: np.ndarray, valid: np.ndarray, chip_km: float, block_km: float,
-    seed: int, train_fraction: float, val_fraction: float,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    rows: np.ndarray,
+    cols: np.ndarray,
+    classes: np.ndarray,
+    valid: np.ndarray,
+    chip_km: float,
+    block_km: float,
+    seed: int,
+    train_fraction: float,
+    val_fraction: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Two halves made of whole spatial blocks of chips (block_km on a side, at least one chip),
     so that neighbouring chips do not straddle the halves except at block edges.
 
@@ -81,8 +90,12 @@ def assign_blocked_splits(
     n_classes = int(classes[valid].max()) + 1 if valid.any() else 1
     per_block = {k: np.bincount(classes[valid & (block == k)], minlength=n_classes) for k in blocks}
     n_block_cols = int(cols.max()) // b + 1
-    touching = [(p, q) for p in blocks for q in blocks if p < q
-                and abs(p // n_block_cols - q // n_block_cols) <= 1 and abs(p % n_block_cols - q % n_block_cols) <= 1]  # fmt: skip
+    touching = [
+        (p, q)
+        for p in blocks
+        for q in blocks
+        if p < q and abs(p // n_block_cols - q // n_block_cols) <= 1 and abs(p % n_block_cols - q % n_block_cols) <= 1
+    ]
     trials = []
     for _ in range(BLOCK_TRIALS):  # greedy fills in seeded random orders
         counts = np.zeros((2, n_classes), dtype=int)
@@ -124,9 +137,16 @@ def assign_blocked_splits(
 
 
 def split_chips(
-    chips_table: str | Path, out_table: str | Path, scheme: str, split_seed: int, train_fraction: float,
-    val_fraction: float, block_km: float = 3.5, min_train_chips: int = 0, min_val_chips: int = 0,
-) -> gpd.GeoDataFrame:  # fmt: skip
+    chips_table: str | Path,
+    out_table: str | Path,
+    scheme: str,
+    split_seed: int,
+    train_fraction: float,
+    val_fraction: float,
+    block_km: float = 3.5,
+    min_train_chips: int = 0,
+    min_val_chips: int = 0,
+) -> gpd.GeoDataFrame:
     """The chip table with `half` and `subset` re-assigned under one split (scheme, split_seed):
     random (assign_splits, as make_chips does with the first split seed) or blocked by spatial
     blocks (assign_blocked_splits); logs each half's class mix and train / val counts. Fails like
@@ -145,9 +165,16 @@ def split_chips(
         bounds = table.geometry.iloc[0].bounds
         chip_km = (bounds[2] - bounds[0]) / 1000.0
         half, subset = assign_blocked_splits(
-            table["row"].to_numpy(), table["col"].to_numpy(), table["density_class"].to_numpy().astype(int), valid,
-            chip_km, block_km, split_seed, train_fraction, val_fraction,
-        )  # fmt: skip
+            table["row"].to_numpy(),
+            table["col"].to_numpy(),
+            table["density_class"].to_numpy().astype(int),
+            valid,
+            chip_km,
+            block_km,
+            split_seed,
+            train_fraction,
+            val_fraction,
+        )
         b = max(1, int(np.ceil(block_km / chip_km - 1e-9)))
         what = f"blocked split (seed {split_seed}, blocks of {b} x {b} chips, {b * chip_km:.2f} km)"
     else:
@@ -156,14 +183,20 @@ def split_chips(
     for h in (0, 1):
         mine = table[table["half"] == h]
         log.info(
-            "%s: half %d: %d train, %d val; classes %s", what, h, int((mine["subset"] == "train").sum()),
-            int((mine["subset"] == "val").sum()), mine["density_class"].value_counts().sort_index().to_dict(),
-        )  # fmt: skip
+            "%s: half %d: %d train, %d val; classes %s",
+            what,
+            h,
+            int((mine["subset"] == "train").sum()),
+            int((mine["subset"] == "val").sum()),
+            mine["density_class"].value_counts().sort_index().to_dict(),
+        )
     for k in (0, 1):
         n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
         n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
         if n_train < min_train_chips or n_val < min_val_chips:
-            hint = f" (a smaller splits.block_km {block_km:g} or a larger area give more)" if scheme == "blocked" else ""
+            hint = (
+                f" (a smaller splits.block_km {block_km:g} or a larger area give more)" if scheme == "blocked" else ""
+            )
             raise InputError(
                 f"{what} of {chips_table}: half {k} has {n_train} train and {n_val} validation chip(s), expected "
                 f"at least splits.min_train_chips = {min_train_chips} and splits.min_val_chips = {min_val_chips}{hint}"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.errors import InputError
+
 from ..io import atomic_path
 from ..nn import ENSEMBLE
 from ..stats import auc_interval
@@ -60,8 +61,13 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         ):
             sel = sel.reindex(members.index, fill_value=False)
             per_run[key] = members[sel].groupby(run[sel])["auc_macro_ovr"].mean()
-        row = {"inputs": inputs, "revisits": int(revisits), "n_seeds": int(members["seed"].nunique()),
-               "n_splits": int(members["split_seed"].nunique()), "n_runs": int(run.nunique())}  # fmt: skip
+        row = {
+            "inputs": inputs,
+            "revisits": int(revisits),
+            "n_seeds": int(members["seed"].nunique()),
+            "n_splits": int(members["split_seed"].nunique()),
+            "n_runs": int(run.nunique()),
+        }
         for key, v in per_run.items():
             row[key] = float(v.mean()) if len(v) else float("nan")
             row[f"{key}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
@@ -78,7 +84,9 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled_ensemble_rows(predictions: dict[tuple, list[pd.DataFrame]], evaluation_cfg: Mapping | None = None) -> pd.DataFrame:
+def pooled_ensemble_rows(
+    predictions: dict[tuple, list[pd.DataFrame]], evaluation_cfg: Mapping | None = None
+) -> pd.DataFrame:
     """Per experiment (inputs, revisits, scheme): the ensemble over every run, i.e. each chip's
     cross-predicted probabilities averaged over the split seeds' predictions (each already the
     training seeds' mean; every chip is cross-predicted under every split), its class metrics and
@@ -92,15 +100,26 @@ def pooled_ensemble_rows(predictions: dict[tuple, list[pd.DataFrame]], evaluatio
         y = pooled["density_class"].to_numpy(dtype=int)
         prob = pooled[[f"prob_class{c}" for c in CLASSES]].to_numpy()
         iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
-        rows.append({
-            "inputs": inputs, "revisits": int(revisits), "scheme": scheme, "split_seed": ALL_SPLITS, "seed": ENSEMBLE,
-            "split": "both", "subset": "cross", **class_metrics(y, prob, f"{inputs}_r{revisits} {scheme} all splits"),
-            "auc_ci_low": iv.low, "auc_ci_high": iv.high,
-        })  # fmt: skip
+        rows.append(
+            {
+                "inputs": inputs,
+                "revisits": int(revisits),
+                "scheme": scheme,
+                "split_seed": ALL_SPLITS,
+                "seed": ENSEMBLE,
+                "split": "both",
+                "subset": "cross",
+                **class_metrics(y, prob, f"{inputs}_r{revisits} {scheme} all splits"),
+                "auc_ci_low": iv.low,
+                "auc_ci_high": iv.high,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def markdown_table(summary: pd.DataFrame, revisits: list[int], level: float = 0.95, oracle: pd.DataFrame | None = None) -> str:
+def markdown_table(
+    summary: pd.DataFrame, revisits: list[int], level: float = 0.95, oracle: pd.DataFrame | None = None
+) -> str:
     """Rows: input sets; columns per number of revisits: train (OOB) / val / cross AUC as mean ±
     sd over the training seeds, and the cross AUC of the seeds' ensemble (DEM-only models see no
     SAR, so their one result stands in every column); the paper's rows below."""
@@ -138,13 +157,18 @@ def markdown_table(summary: pd.DataFrame, revisits: list[int], level: float = 0.
             train, val = PAPER_AUC[inputs].get(r, (None, None))
             cells += [fmt(train), fmt(val), "", ""]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"| paper: USGS SIAm (landslide level) | " + " | ".join("" for _ in range(len(kinds) * len(revisits) - 2)) + f" | {USGS_SIAM_AUC:.2f} | |")
+    lines.append(
+        "| paper: USGS SIAm (landslide level) | "
+        + " | ".join("" for _ in range(len(kinds) * len(revisits) - 2))
+        + f" | {USGS_SIAM_AUC:.2f} | |"
+    )
     n = sorted(set(summary["n_seeds"].tolist()))
     n_splits = sorted(set(summary.get("n_splits", pd.Series([1])).tolist()))
     lines.append("")
     lines.append(
         f"mean ± sd over the runs of each experiment: {', '.join(map(str, n))} training seed(s) x "
-        f"{', '.join(map(str, n_splits))} split seed(s) (splits.seeds); ensemble: the runs' mean probabilities, with its "
+        f"{', '.join(map(str, n_splits))} split seed(s) (splits.seeds); ensemble: the runs' mean "
+        "probabilities, with its "
         f"{100 * level:g} % stratified bootstrap interval over chips in brackets; the change baseline has one member "
         "per split (no net: its forest's seed is fixed). Paired differences: differences.md."
     )
@@ -155,8 +179,12 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
     """Cross AUC of every experiment under each split scheme side by side (members' mean ± sd,
     ensemble) and the gap of each scheme to the first (ensembles)."""
     summaries = {s: summarise(table[table["scheme"] == s]).set_index(["inputs", "revisits"]) for s in schemes}
-    header = ["experiment", *[f"{s} cross" for s in schemes], *[f"{s} ensemble" for s in schemes],
-              *[f"{schemes[0]} - {s}" for s in schemes[1:]]]  # fmt: skip
+    header = [
+        "experiment",
+        *[f"{s} cross" for s in schemes],
+        *[f"{s} ensemble" for s in schemes],
+        *[f"{schemes[0]} - {s}" for s in schemes[1:]],
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in summaries[schemes[0]].index:
         inputs, revisits = key
@@ -169,17 +197,25 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
         cells += ["" if r is None else f"{r['ensemble']:.3f}" for r in rows]
         cells += ["" if r is None else f"{rows[0]['ensemble'] - r['ensemble']:+.3f}" for r in rows[1:]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"The same experiments under each split scheme (splits.schemes); {schemes[0]} is the table above. "
-              "blocked: whole spatial blocks of chips per half, so a chip's neighbours are (but at block edges) in "
-              "its own half: what a model scores on another region's ground. Intervals of the gaps: differences.md."]  # fmt: skip
+    lines += [
+        "",
+        f"The same experiments under each split scheme (splits.schemes); {schemes[0]} is the table above. "
+        "blocked: whole spatial blocks of chips per half, so a chip's neighbours are (but at block edges) in "
+        "its own half: what a model scores on another region's ground. Intervals of the gaps: differences.md.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def density_table(
-    metrics_paths: list[str], experiments: list[tuple], csv_out: str | Path, markdown_out: str | Path,
-    interval_level: float = 0.95, oracle_paths: Sequence[str | Path] = (), predictions_paths: Sequence[str | Path] = (),
+    metrics_paths: list[str],
+    experiments: list[tuple],
+    csv_out: str | Path,
+    markdown_out: str | Path,
+    interval_level: float = 0.95,
+    oracle_paths: Sequence[str | Path] = (),
+    predictions_paths: Sequence[str | Path] = (),
     evaluation_cfg: Mapping | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Concatenate each experiment's metrics, tagged with inputs, revisits, split scheme and split
     seed (experiments: (inputs, revisits[, scheme[, split seed]]); scheme default random, split
     seed 0), into one CSV and write the Markdown summary. predictions_paths (one per experiment)
@@ -187,7 +223,10 @@ def density_table(
     oracle_paths (synthetic areas: density_oracle's metrics) add the information-limit row
     (inputs "oracle")."""
     if predictions_paths and len(predictions_paths) != len(metrics_paths):
-        raise InputError(f"density_table: {len(metrics_paths)} metrics and {len(predictions_paths)} predictions files; expected one of each per experiment")
+        raise InputError(
+            f"density_table: {len(metrics_paths)} metrics and {len(predictions_paths)} predictions files; "
+            "expected one of each per experiment"
+        )
     frames = []
     predictions: dict[tuple, list[pd.DataFrame]] = {}
     for i, (path, experiment) in enumerate(zip(metrics_paths, experiments)):
@@ -212,7 +251,9 @@ def density_table(
     if len(schemes) > 1:
         text += "\n" + markdown_schemes(table, schemes)
     for o in oracle:
-        table = pd.concat([table, o.assign(inputs="oracle", revisits=0, scheme=schemes[0], split_seed=ALL_SPLITS)], ignore_index=True)
+        table = pd.concat(
+            [table, o.assign(inputs="oracle", revisits=0, scheme=schemes[0], split_seed=ALL_SPLITS)], ignore_index=True
+        )
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(markdown_out) as tmp:

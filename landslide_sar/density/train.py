@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.chip_io import stored_channels, load_chips, open_chips, read_chips_table
+from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, stored_channels
 from landslide_sar.density.model import (
-    LABEL_CHANNEL,
     GROUPED,
+    LABEL_CHANNEL,
     DensityNet,
     block_counts,
     build_density_net,
@@ -62,7 +62,10 @@ def _blocks(ds: xr.Dataset, ids: np.ndarray, per_block: int) -> Iterator[tuple[i
 
 
 def load_standardised(
-    ds: xr.Dataset, id_sets: Sequence[Sequence[int]], channels: Sequence[str], is_sar: Sequence[bool],
+    ds: xr.Dataset,
+    id_sets: Sequence[Sequence[int]],
+    channels: Sequence[str],
+    is_sar: Sequence[bool],
     block_bytes: int = LOAD_BLOCK_BYTES,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], np.ndarray, np.ndarray]:
     """(x, label, valid) tensors of each id set, and the mean and std of the FIRST set's chips.
@@ -110,8 +113,10 @@ def training_seeds(training_cfg: Mapping) -> list[int]:
     seeds = _cfg(training_cfg, "seeds", "training_cfg")
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = [seeds]
-    if not isinstance(seeds, (list, tuple)) or not seeds or any(
-        isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in seeds
+    if (
+        not isinstance(seeds, (list, tuple))
+        or not seeds
+        or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in seeds)
     ):
         raise InputError(f"training.seeds={seeds!r}; expected a non-empty list of integers")
     return [int(s) for s in seeds]
@@ -126,9 +131,13 @@ class DensityTask:
     is the same as batch_loss of the full-size output (tests/test_density.py)."""
 
     def __init__(
-        self, train: tuple[torch.Tensor, ...], val: tuple[torch.Tensor, ...], batch_size: int, device: torch.device,
+        self,
+        train: tuple[torch.Tensor, ...],
+        val: tuple[torch.Tensor, ...],
+        batch_size: int,
+        device: torch.device,
         multilook: int = 1,
-    ) -> None:  # fmt: skip
+    ) -> None:
         (self.x, self.pos, self.neg), (self.x_va, self.pos_va, self.neg_va) = (
             (multilook_chips(x, multilook), *block_counts(y, v, multilook)) for x, y, v in (train, val)
         )
@@ -204,17 +213,36 @@ def train_density(
     maps), each block of chips read once for all halves."""
     halves = [half] if isinstance(half, (int, np.integer)) else list(half)
     n = len(halves)
-    outs = [_per_half(v, n, name) for v, name in ((model_out, "model_out"), (history_out, "history_out"),
-                                                  (features_out, "features_out"), (embeddings_out, "embeddings_out"))]  # fmt: skip
+    outs = [
+        _per_half(v, n, name)
+        for v, name in (
+            (model_out, "model_out"),
+            (history_out, "history_out"),
+            (features_out, "features_out"),
+            (embeddings_out, "embeddings_out"),
+        )
+    ]
     predict = [f is not None for f in outs[2]] + [e is not None for e in outs[3]]
     if any(predict) and (not all(predict) or percentiles is None):
-        raise InputError("train_density: features_out, embeddings_out and percentiles go together; expected all or none")
+        raise InputError(
+            "train_density: features_out, embeddings_out and percentiles go together; expected all or none"
+        )
     table = read_chips_table(chips_table)
     ds = open_chips(chips_zarr)
     trained: list[Prediction] = []
     for h, model_h, history_h, features_h, embeddings_h in zip(halves, *outs):
-        model, checkpoint = _train_half(ds, table, h, inputs, revisits, model_cfg, training_cfg, threads, model_h,  # type: ignore[arg-type]
-                                        history_h)  # type: ignore[arg-type]  # fmt: skip
+        model, checkpoint = _train_half(
+            ds,
+            table,
+            h,
+            inputs,
+            revisits,
+            model_cfg,
+            training_cfg,
+            threads,
+            model_h,  # type: ignore[arg-type]
+            history_h,
+        )  # type: ignore[arg-type]
         if features_h is not None:
             trained.append(Prediction(model, checkpoint, features_h, embeddings_h, str(model_h)))  # type: ignore[arg-type]
     if trained:  # every half's model applied to every chip in one pass over the chips (one read for all halves)
@@ -255,11 +283,13 @@ def _train_half(
     multilook = int(model_cfg.get("multilook", 1))
     seeds = training_seeds(training_cfg)
     fit_cfg = FitConfig(
-        seeds=seeds, max_epochs=int(_cfg(training_cfg, "max_epochs", "training_cfg")),
+        seeds=seeds,
+        max_epochs=int(_cfg(training_cfg, "max_epochs", "training_cfg")),
         batch_size=int(_cfg(training_cfg, "batch_size", "training_cfg")),
         learning_rate=float(_cfg(training_cfg, "learning_rate", "training_cfg")),
-        patience=int(_cfg(training_cfg, "patience", "training_cfg")), monitor="val_loss",
-    )  # fmt: skip
+        patience=int(_cfg(training_cfg, "patience", "training_cfg")),
+        monitor="val_loss",
+    )
     device = resolve_device(str(_cfg(training_cfg, "device", "training_cfg")))
     n_threads = set_threads(threads)
 
@@ -283,13 +313,27 @@ def _train_half(
     logger.info(
         "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, "
         "device %s, %d thread(s), seeds %s",
-        half, inputs, revisits, len(train_ids), len(val_ids), len(channels), channels,
-        time.perf_counter() - t_load, device, n_threads, seeds,
-    )  # fmt: skip
+        half,
+        inputs,
+        revisits,
+        len(train_ids),
+        len(val_ids),
+        len(channels),
+        channels,
+        time.perf_counter() - t_load,
+        device,
+        n_threads,
+        seeds,
+    )
     config = {
-        "n_dem": len(dem_idx), "n_sar": len(sar_idx), "width": width, "depth": depth,
-        "dilated": dilated, "batch_norm": batch_norm, "multilook": multilook,
-    }  # fmt: skip
+        "n_dem": len(dem_idx),
+        "n_sar": len(sar_idx),
+        "width": width,
+        "depth": depth,
+        "dilated": dilated,
+        "batch_norm": batch_norm,
+        "multilook": multilook,
+    }
 
     def build(members: int) -> DensityNet:
         return build_density_net(config, members, device)
@@ -313,12 +357,16 @@ def _train_half(
         "n_train": int(train_ids.size),
         "n_val": int(val_ids.size),
         "training": {
-            "seeds": seeds, "max_epochs": fit_cfg.max_epochs, "batch_size": fit_cfg.batch_size,
-            "learning_rate": fit_cfg.learning_rate, "patience": fit_cfg.patience, "device": str(device),
+            "seeds": seeds,
+            "max_epochs": fit_cfg.max_epochs,
+            "batch_size": fit_cfg.batch_size,
+            "learning_rate": fit_cfg.learning_rate,
+            "patience": fit_cfg.patience,
+            "device": str(device),
             "threads": int(n_threads),
         },
         "torch_version": str(torch.__version__),
-    }  # fmt: skip
+    }
     save_checkpoint(model_out, checkpoint)
     save_history(history_out, result)
     return model, checkpoint

@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 
 from landslide_sar.detection.data import SAR_BANDS, DetectionChips
-from landslide_sar.nn.preprocess import to_db
 from landslide_sar.errors import InputError
+from landslide_sar.nn.preprocess import to_db
 
 DIRECTIONS = ("decrease", "increase", "absolute")
 
@@ -46,9 +46,12 @@ def slope_masked(score: np.ndarray, slope_deg: np.ndarray, min_slope_deg: float)
 
 
 def handwerger_score(
-    chips: DetectionChips, revisits: int, n_pre: int | None = None, min_slope_deg: float = 0.0,
+    chips: DetectionChips,
+    revisits: int,
+    n_pre: int | None = None,
+    min_slope_deg: float = 0.0,
     direction: str = "decrease",
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """(n, H, W) baseline score of each chip: VH change (dB) over the n_pre (default `revisits`)
     acquisitions before and the first `revisits` after, -inf on slopes below min_slope_deg."""
     n_pre = revisits if n_pre is None else n_pre

@@ -141,9 +141,18 @@ def chip_rows_per_read(cube: xr.Dataset, size: int) -> int:
 
 
 def _cut_row(
-    row: xr.Dataset, r: int, size: int, nx: int, n_pre: int, ys: np.ndarray, xs: np.ndarray, keep_negatives: bool,
-    min_positive_pixels: int, min_valid_fraction: float, parts: dict[str, list[np.ndarray]],
-) -> None:  # fmt: skip
+    row: xr.Dataset,
+    r: int,
+    size: int,
+    nx: int,
+    n_pre: int,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    keep_negatives: bool,
+    min_positive_pixels: int,
+    min_valid_fraction: float,
+    parts: dict[str, list[np.ndarray]],
+) -> None:
     """Cut chip row r (its `size` rows of the cube, loaded) into chips and append the kept ones to
     `parts` (see detection_chips)."""
 
@@ -215,8 +224,19 @@ def detection_chips(
         block = cube[need].isel(y=slice(r0 * size, min(ny, r0 + rows) * size), x=slice(0, nx * size))
         block = block.isel(timestep=pre_idx + post_idx).load()
         for r in range(r0, min(ny, r0 + rows)):
-            _cut_row(block.isel(y=slice((r - r0) * size, (r - r0 + 1) * size)), r, size, nx, len(pre_idx), ys, xs,
-                     keep_negatives, min_positive_pixels, min_valid_fraction, parts)  # fmt: skip
+            _cut_row(
+                block.isel(y=slice((r - r0) * size, (r - r0 + 1) * size)),
+                r,
+                size,
+                nx,
+                len(pre_idx),
+                ys,
+                xs,
+                keep_negatives,
+                min_positive_pixels,
+                min_valid_fraction,
+                parts,
+            )
     if not parts["label"]:
         raise InputError(
             f"no {size} px chip of region {region or '?'} has >= {min_positive_pixels} landslide pixel(s) and "
@@ -242,9 +262,15 @@ def detection_chips(
     pos = float(chips.label.mean())
     logger.info(
         "region %s: %d of %d chips of %d px kept (%s), %.2f %% landslide pixels, %d acquisitions before / %d after",
-        region or "?", len(chips), ny * nx, size, "all" if keep_negatives else f">= {min_positive_pixels} positive",
-        100 * pos, n_pre, n_post,
-    )  # fmt: skip
+        region or "?",
+        len(chips),
+        ny * nx,
+        size,
+        "all" if keep_negatives else f">= {min_positive_pixels} positive",
+        100 * pos,
+        n_pre,
+        n_post,
+    )
     return chips
 
 
@@ -299,7 +325,9 @@ SUBSETS = ("train", "val", "test")  # the training region's chips: fit / model s
 SELECTIONS = ("labelled", "all")  # labelled: chips with >= min_positive_pixels (the papers); all: every chip
 
 
-def split_train_val_test(labelled: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def split_train_val_test(
+    labelled: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
     """Seeded train / val / test positions (each sorted) of the chips, stratified by `labelled`
     (bool per chip): within the labelled and within the other chips, round(n * test_fraction)
     go to test, round(n * val_fraction) to val, the rest to train. Every chip is in exactly one

@@ -36,9 +36,23 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 BASELINE = "baseline"  # b of a "net - baseline" comparison: experiment a's own VH-change baseline
 DIFFERENCE_COLUMNS = [
-    "comparison", "experiment", "region", "subset", "a", "b", "n_splits", "n_runs", "member_diff", "member_diff_sd",
-    "ensemble_a", "ensemble_b", "ensemble_diff", "ci_low", "ci_high", "verdict",
-]  # fmt: skip
+    "comparison",
+    "experiment",
+    "region",
+    "subset",
+    "a",
+    "b",
+    "n_splits",
+    "n_runs",
+    "member_diff",
+    "member_diff_sd",
+    "ensemble_a",
+    "ensemble_b",
+    "ensemble_diff",
+    "ci_low",
+    "ci_high",
+    "verdict",
+]
 
 
 def _name(inputs: str, revisits: int, augment: bool) -> str:
@@ -68,25 +82,55 @@ def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, 
             add(f"SAR+DEM - VV+VH, {r} revisits", "within", _name("fused", r, aug), _name("sar", r, aug))
         for r in revisits:
             for single in ("vv", "vh"):
-                add(f"VV+VH - {INPUT_LABELS[single]}, {r} revisits", "within", _name("sar", r, aug), _name(single, r, aug))
+                add(
+                    f"VV+VH - {INPUT_LABELS[single]}, {r} revisits",
+                    "within",
+                    _name("sar", r, aug),
+                    _name(single, r, aug),
+                )
         if len(revisits) > 1:
             lo, hi = revisits[0], revisits[-1]
             for inputs in INPUT_LABELS:
-                add(f"{INPUT_LABELS[inputs]}: {hi} - {lo} revisits", "within", _name(inputs, hi, aug), _name(inputs, lo, aug))
+                add(
+                    f"{INPUT_LABELS[inputs]}: {hi} - {lo} revisits",
+                    "within",
+                    _name(inputs, hi, aug),
+                    _name(inputs, lo, aug),
+                )
         if revisits:
             for inputs in INPUT_LABELS:
                 hi = revisits[-1]
-                add(f"U-Net {INPUT_LABELS[inputs]} - VH change baseline, {hi} revisits", "within", _name(inputs, hi, aug), BASELINE)
+                add(
+                    f"U-Net {INPUT_LABELS[inputs]} - VH change baseline, {hi} revisits",
+                    "within",
+                    _name(inputs, hi, aug),
+                    BASELINE,
+                )
     transfer = [parsed[k] for k in experiments if k[0] == "transfer"]
     for inputs, r, aug in transfer:
         if aug:
-            add(f"{INPUT_LABELS[inputs]}: with - without augmentation", "transfer", _name(inputs, r, True), _name(inputs, r, False))
+            add(
+                f"{INPUT_LABELS[inputs]}: with - without augmentation",
+                "transfer",
+                _name(inputs, r, True),
+                _name(inputs, r, False),
+            )
     for inputs, r, aug in transfer:
         if inputs == "fused":
             tag = "with" if aug else "without"
-            add(f"SAR+DEM (no elevation) - VV+VH, {tag} augmentation", "transfer", _name("fused", r, aug), _name("sar", r, aug))
+            add(
+                f"SAR+DEM (no elevation) - VV+VH, {tag} augmentation",
+                "transfer",
+                _name("fused", r, aug),
+                _name("sar", r, aug),
+            )
     for inputs, r, aug in transfer:
-        add(f"U-Net {INPUT_LABELS[inputs]}{', aug' if aug else ''} - VH change baseline", "transfer", _name(inputs, r, aug), BASELINE)
+        add(
+            f"U-Net {INPUT_LABELS[inputs]}{', aug' if aug else ''} - VH change baseline",
+            "transfer",
+            _name(inputs, r, aug),
+            BASELINE,
+        )
     return out
 
 
@@ -98,8 +142,10 @@ def _members(metrics: pd.DataFrame, method: str, region: str, subset: str) -> pd
 
 
 def _chips(pred: xr.Dataset, region: str, subset: str) -> np.ndarray:
-    return np.flatnonzero((np.asarray(pred["region"].values).astype(str) == region)
-                          & (np.asarray(pred["subset"].values).astype(str) == subset))  # fmt: skip
+    return np.flatnonzero(
+        (np.asarray(pred["region"].values).astype(str) == region)
+        & (np.asarray(pred["subset"].values).astype(str) == subset)
+    )
 
 
 def split_of(name: str) -> tuple[str, str]:
@@ -112,9 +158,11 @@ def split_of(name: str) -> tuple[str, str]:
 
 
 def _split_parts(
-    metrics: Mapping[tuple[str, str], pd.DataFrame], predictions: Mapping[tuple[str, str], xr.Dataset],
-    pairs: Sequence[tuple[str, str, str, str]], intervals: Mapping[str, Any],
-) -> list[dict[str, Any]]:  # fmt: skip
+    metrics: Mapping[tuple[str, str], pd.DataFrame],
+    predictions: Mapping[tuple[str, str], xr.Dataset],
+    pairs: Sequence[tuple[str, str, str, str]],
+    intervals: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     """Per (label, experiment, a, b) of ONE split and test set (region, subset "test") that a
     holds: the member-wise differences (member k against member k), the ensembles' AUPRC and
     the bootstrap samples of their difference over that split's test chips."""
@@ -122,7 +170,9 @@ def _split_parts(
     weights: dict[str, np.ndarray] = {}  # per region: the bootstrap samples of its test chips, shared by all
     scored: dict[tuple, tuple[float, np.ndarray]] = {}  # (experiment, name, region, var) -> (AUPRC, samples)
 
-    def score(exp: str, name: str, region: str, var: str, pred: xr.Dataset, idx: np.ndarray) -> tuple[float, np.ndarray]:
+    def score(
+        exp: str, name: str, region: str, var: str, pred: xr.Dataset, idx: np.ndarray
+    ) -> tuple[float, np.ndarray]:
         key = (exp, name, region, var)
         if key not in scored:
             label = pred["label"].values[idx]
@@ -131,8 +181,10 @@ def _split_parts(
             if region not in weights:
                 weights[region] = chip_weights(label.reshape(len(idx), -1).any(axis=1), n_samples, seed)
             one = np.ones((1, len(idx)))
-            scored[key] = (float(auprc_samples(label, values, valid, one)[0]),
-                           auprc_samples(label, values, valid, weights[region]))  # fmt: skip
+            scored[key] = (
+                float(auprc_samples(label, values, valid, one)[0]),
+                auprc_samples(label, values, valid, weights[region]),
+            )
         return scored[key]
 
     parts = []
@@ -144,30 +196,45 @@ def _split_parts(
             if not len(ia):
                 continue
             same = len(ia) == len(ib) and all(
-                np.array_equal(pa[k].values[ia], pb[k].values[ib]) for k in ("row0", "col0", "label"))  # fmt: skip
+                np.array_equal(pa[k].values[ia], pb[k].values[ib]) for k in ("row0", "col0", "label")
+            )
             if not same:
                 raise InputError(f"{exp}/{a} and {exp}/{b}: different test chips of {region}; expected one split")
             est_a, samples_a = score(exp, a, region, "prob", pa, ia)
-            est_b, samples_b = score(exp, a, region, "baseline", pa, ia) if b == BASELINE else score(exp, b, region, "prob", pb, ib)
+            est_b, samples_b = (
+                score(exp, a, region, "baseline", pa, ia) if b == BASELINE else score(exp, b, region, "prob", pb, ib)
+            )
             ma = _members(metrics[(exp, a)], "unet", region, "test")
-            mb = _members(metrics[(exp, a)], "handwerger", region, "test") if b == BASELINE else _members(
-                metrics[(exp, b)], "unet", region, "test")  # fmt: skip
+            mb = (
+                _members(metrics[(exp, a)], "handwerger", region, "test")
+                if b == BASELINE
+                else _members(metrics[(exp, b)], "unet", region, "test")
+            )
             if len(mb) == 1 and len(ma) > 1:  # the baseline: one member against each of the net's
                 mb = pd.Series(mb.iloc[0], index=ma.index)
             seeds = ma.index.intersection(mb.index)
-            parts.append({
-                "comparison": label, "experiment": exp, "region": region, "a": split_of(a)[0],
-                "b": "VH change baseline" if b == BASELINE else split_of(b)[0],
-                "member_diffs": (ma[seeds] - mb[seeds]).to_numpy(dtype=float), "ensemble_a": est_a,
-                "ensemble_b": est_b, "samples": samples_a - samples_b,
-            })  # fmt: skip
+            parts.append(
+                {
+                    "comparison": label,
+                    "experiment": exp,
+                    "region": region,
+                    "a": split_of(a)[0],
+                    "b": "VH change baseline" if b == BASELINE else split_of(b)[0],
+                    "member_diffs": (ma[seeds] - mb[seeds]).to_numpy(dtype=float),
+                    "ensemble_a": est_a,
+                    "ensemble_b": est_b,
+                    "samples": samples_a - samples_b,
+                }
+            )
     return parts
 
 
 def difference_rows(
-    metrics: Mapping[tuple[str, str], pd.DataFrame], predictions: Mapping[tuple[str, str], xr.Dataset],
-    experiments: Sequence[tuple[str, str]], intervals: Mapping[str, Any],
-) -> pd.DataFrame:  # fmt: skip
+    metrics: Mapping[tuple[str, str], pd.DataFrame],
+    predictions: Mapping[tuple[str, str], xr.Dataset],
+    experiments: Sequence[tuple[str, str]],
+    intervals: Mapping[str, Any],
+) -> pd.DataFrame:
     """One row per comparison (label, experiment, a, b) and test region, over every split seed.
 
     Within each split seed the comparison is paired on that split's test chips (_split_parts);
@@ -182,7 +249,9 @@ def difference_rows(
     parts: list[dict[str, Any]] = []
     for suffix, keys in groups.items():
         settings = [(exp, split_of(name)[0]) for exp, name in keys]
-        pairs = [(label, exp, a + suffix, b if b == BASELINE else b + suffix) for label, exp, a, b in comparisons(settings)]
+        pairs = [
+            (label, exp, a + suffix, b if b == BASELINE else b + suffix) for label, exp, a, b in comparisons(settings)
+        ]
         parts += _split_parts(metrics, predictions, pairs, intervals)
     merged: dict[tuple, list[dict[str, Any]]] = {}
     for p in parts:
@@ -192,12 +261,26 @@ def difference_rows(
         diff, sd = mean_sd(np.concatenate([p["member_diffs"] for p in ps]).tolist())
         low, high = percentile_interval(np.mean([p["samples"] for p in ps], axis=0), level)
         est_a, est_b = float(np.mean([p["ensemble_a"] for p in ps])), float(np.mean([p["ensemble_b"] for p in ps]))
-        rows.append({
-            "comparison": label, "experiment": exp, "region": region, "subset": "test", "a": a, "b": b,
-            "n_splits": len(ps), "n_runs": int(sum(len(p["member_diffs"]) for p in ps)), "member_diff": diff,
-            "member_diff_sd": sd, "ensemble_a": est_a, "ensemble_b": est_b, "ensemble_diff": est_a - est_b,
-            "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
-        })  # fmt: skip
+        rows.append(
+            {
+                "comparison": label,
+                "experiment": exp,
+                "region": region,
+                "subset": "test",
+                "a": a,
+                "b": b,
+                "n_splits": len(ps),
+                "n_runs": int(sum(len(p["member_diffs"]) for p in ps)),
+                "member_diff": diff,
+                "member_diff_sd": sd,
+                "ensemble_a": est_a,
+                "ensemble_b": est_b,
+                "ensemble_diff": est_a - est_b,
+                "ci_low": low,
+                "ci_high": high,
+                "verdict": verdict(low, high),
+            }
+        )
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
@@ -209,26 +292,38 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        lines.append(f"| {r['comparison']} | {r['experiment']} | {r['region']} | " + " | ".join(difference_cells(r))
-                     + f" | {r['verdict']} |")  # fmt: skip
-    lines += ["", "paired: run against run (the same split seed and training seed; the baseline against every member "
-              "of its split) on the same test chips; ensembles: each split seed's ensemble against the other's on "
-              "that split's test chips, averaged over the split seeds; the interval is a bootstrap over the test "
-              "chips (stratified by chips with / without landslides, the same samples for both), each split's "
-              "chips resampled on their own and the differences averaged. holds: the interval is above 0; "
-              "reversed: below 0; within noise: it contains 0."]  # fmt: skip
+        lines.append(
+            f"| {r['comparison']} | {r['experiment']} | {r['region']} | "
+            + " | ".join(difference_cells(r))
+            + f" | {r['verdict']} |"
+        )
+    lines += [
+        "",
+        "paired: run against run (the same split seed and training seed; the baseline against every member "
+        "of its split) on the same test chips; ensembles: each split seed's ensemble against the other's on "
+        "that split's test chips, averaged over the split seeds; the interval is a bootstrap over the test "
+        "chips (stratified by chips with / without landslides, the same samples for both), each split's "
+        "chips resampled on their own and the differences averaged. holds: the interval is above 0; "
+        "reversed: below 0; within noise: it contains 0.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def detection_differences(
-    metrics: Sequence[PathLike], predictions: Sequence[PathLike], experiments: Sequence[tuple[str, str]],
-    intervals: Mapping[str, Any], csv_out: PathLike, md_out: PathLike,
-) -> pd.DataFrame:  # fmt: skip
+    metrics: Sequence[PathLike],
+    predictions: Sequence[PathLike],
+    experiments: Sequence[tuple[str, str]],
+    intervals: Mapping[str, Any],
+    csv_out: PathLike,
+    md_out: PathLike,
+) -> pd.DataFrame:
     """Write the paired differences of the detection grid (CSV and Markdown); metrics and
     predictions are each experiment's files, in the order of `experiments` ((experiment, name))."""
     if not len(metrics) == len(predictions) == len(experiments):
-        raise InputError(f"{len(metrics)} metrics and {len(predictions)} predictions files for {len(experiments)} "
-                         "experiments; expected one of each per experiment")  # fmt: skip
+        raise InputError(
+            f"{len(metrics)} metrics and {len(predictions)} predictions files for {len(experiments)} "
+            "experiments; expected one of each per experiment"
+        )
     keys = [tuple(e) for e in experiments]
     met = {k: pd.read_csv(p, dtype={"seed": str}) for k, p in zip(keys, metrics)}
     with warnings.catch_warnings():

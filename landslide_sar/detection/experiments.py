@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-
 EXPERIMENTS = ("within", "transfer")
 
 
@@ -63,15 +62,33 @@ def experiments(detection: Mapping[str, Any]) -> list[Experiment]:
     out = []
     for k, seed in enumerate(seeds):
         out += [
-            Experiment("within", b, int(n), bool(within["augment"]), within["region"], None, bool(within["elevation"]),
-                       seed, k == 0)  # fmt: skip
+            Experiment(
+                "within",
+                b,
+                int(n),
+                bool(within["augment"]),
+                within["region"],
+                None,
+                bool(within["elevation"]),
+                seed,
+                k == 0,
+            )
             for b in within["inputs"]
             for n in within["revisits"]
         ]
     for k, seed in enumerate(seeds):
         out += [
-            Experiment("transfer", b, int(transfer["revisits"]), bool(a), transfer["train_region"],
-                       transfer["test_region"], bool(transfer["elevation"]), seed, k == 0)  # fmt: skip
+            Experiment(
+                "transfer",
+                b,
+                int(transfer["revisits"]),
+                bool(a),
+                transfer["train_region"],
+                transfer["test_region"],
+                bool(transfer["elevation"]),
+                seed,
+                k == 0,
+            )
             for b in transfer["inputs"]
             for a in transfer["augment"]
         ]

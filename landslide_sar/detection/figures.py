@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from landslide_sar.errors import InputError
-from landslide_sar.io import atomic_path
 from landslide_sar.detection.experiments import INPUT_LABELS
 from landslide_sar.detection.table import _experiment_of, _read, first_split_seed, unet_summary
+from landslide_sar.errors import InputError
+from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
 
 logger = logging.getLogger(__name__)
@@ -51,26 +51,39 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
         g = u[u["inputs"] == b].sort_values("revisits")
         x = g["revisits"].to_numpy(dtype=float) + 0.06 * (k - 1.5)  # side by side, so the bars do not overlap
         yerr = np.vstack([g["auprc_ensemble"] - g["ensemble_ci_low"], g["ensemble_ci_high"] - g["auprc_ensemble"]])
-        bars = ax.errorbar(x, g["auprc_ensemble"], yerr=np.nan_to_num(yerr), marker="o", capsize=3,
-                           label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}"
-                                 f"{'' if first_split is None or int(g['n_splits'].max()) < 2 else f', split {first_split}'}, interval")  # fmt: skip
+        bars = ax.errorbar(
+            x,
+            g["auprc_ensemble"],
+            yerr=np.nan_to_num(yerr),
+            marker="o",
+            capsize=3,
+            label=f"U-Net {INPUT_LABELS[b]}: ensemble of {int(g['n_seeds'].max())}"
+            f"{'' if first_split is None or int(g['n_splits'].max()) < 2 else f', split {first_split}'}, interval",
+        )
         ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
-    for method, style, color, label in (("handwerger", "s--", "grey", "VH change baseline"), ("no_skill", ":", "k", "no skill")):
+    for method, style, color, label in (
+        ("handwerger", "s--", "grey", "VH change baseline"),
+        ("no_skill", ":", "k", "no skill"),
+    ):
         ref = w[(w["method"] == method) & (split.isna() | (split == first_split))]
         g = ref.groupby("revisits")["auprc"].first()
         if len(g):
             ax.plot(g.index, g.values, style, color=color, label=label)
     oracle = w[w["method"] == "oracle"]
     if len(oracle):
-        ax.axhline(float(oracle["auprc"].iloc[0]), color="tab:green", ls="-.", lw=1, label="oracle (true covered fraction)")
+        ax.axhline(
+            float(oracle["auprc"].iloc[0]), color="tab:green", ls="-.", lw=1, label="oracle (true covered fraction)"
+        )
     ax.plot([], [], "o", mfc="none", color="0.4", label="runs' mean (seeds x splits)")
     revisits = sorted(w.loc[w["method"] != "oracle", "revisits"].dropna().unique()) if len(w) else [1]
     ax.set_xticks(revisits)
     ax.set_xlabel("revisits: acquisitions averaged after the event (and as many before)")
     ax.set_ylabel("AUPRC (test chips)")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"Detection within {w['region'].iloc[0] if len(w) else '?'}: test chips, "
-                 "bootstrap intervals over chips", fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"Detection within {w['region'].iloc[0] if len(w) else '?'}: test chips, bootstrap intervals over chips",
+        fontsize=10,
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
@@ -98,12 +111,18 @@ def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: Pat
         if exp == "within" and len(e):
             n_max = int(t["revisits"].max())
             e = e[e["name"].str.contains(f"_r{n_max}_")]
-        ens = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)] if "seed" in t else t[t["method"] == "unet"]
+        ens = (
+            t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)]
+            if "seed" in t
+            else t[t["method"] == "unet"]
+        )
         for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
             band, rest = name.rsplit("_r", 1)
             revisits, aug = int(rest.split("_")[0]), name.endswith("_aug")
             label = f"{INPUT_LABELS.get(band, band)}, {revisits} revisits" + (", aug" if aug else "")
-            score = ens[(ens["inputs"] == band) & (ens["revisits"] == revisits) & (ens["augment"].astype(bool) == aug)]["auprc"]
+            score = ens[(ens["inputs"] == band) & (ens["revisits"] == revisits) & (ens["augment"].astype(bool) == aug)][
+                "auprc"
+            ]
             if len(score):
                 label += f" (AUPRC {float(score.iloc[0]):.3f}, ensemble)"
             ax.plot(g["recall"], g["precision"], label=label)
@@ -164,11 +183,14 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
     if not preds:
         raise InputError("no transfer predictions; expected at least one transfer experiment")
     regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
-    fig, axes = plt.subplots(len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6), squeeze=False
+    )
     fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
     for i, region in enumerate(regions):
-        subset = ", ".join(sorted(set(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region].astype(str))))
+        subset = ", ".join(
+            sorted(set(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region].astype(str)))
+        )
         truth = _mosaic(preds[0][1], region, "label")
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
         axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
@@ -178,7 +200,9 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
             if outline.any():
                 axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
             band, rest = name.rsplit("_r", 1)
-            axes[i, j].set_title(f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8)
+            axes[i, j].set_title(
+                f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8
+            )
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

@@ -19,8 +19,8 @@ from scipy import ndimage
 from shapely.geometry import shape
 
 from landslide_sar.cube import cube_grid
-from landslide_sar.grid import Grid
 from landslide_sar.errors import InputError
+from landslide_sar.grid import Grid
 from landslide_sar.io import atomic_path, write_cog_annotated
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ def mosaic_probability(predictions: xr.Dataset, region: str, grid: Grid) -> tupl
     for p, v, r, c in zip(prob, valid, predictions["row0"].values[sel], predictions["col0"].values[sel]):
         r, c = int(r), int(c)
         if r + h > grid.height or c + w > grid.width:
-            raise InputError(f"chip at row {r}, col {c} ({h} x {w}) lies outside {region}'s grid {grid.height} x {grid.width}")
+            raise InputError(
+                f"chip at row {r}, col {c} ({h} x {w}) lies outside {region}'s grid {grid.height} x {grid.width}"
+            )
         out[r : r + h, c : c + w] = np.where(v, p, np.nan)
     subsets = sorted(set(np.asarray(predictions["subset"].values[sel]).astype(str)))
     return out, subsets
@@ -95,16 +97,33 @@ def detection_map(
     if crs is not None and crs != grid.crs and str(crs).upper() != grid.crs.upper():
         log.warning("predictions give %s for %s, the cube %s; the cube's grid is used", crs, region, grid.crs)
     prob, subsets = mosaic_probability(pred, region, grid)
-    tags = {"region": region, "chip_subsets": ", ".join(subsets), "probability_threshold": f"{threshold:g}",
-            **{str(k): str(v) for k, v in (provenance or {}).items()}}  # fmt: skip
+    tags = {
+        "region": region,
+        "chip_subsets": ", ".join(subsets),
+        "probability_threshold": f"{threshold:g}",
+        **{str(k): str(v) for k, v in (provenance or {}).items()},
+    }
     write_cog_annotated(
-        tif_out, prob, grid, nodata=np.nan, descriptions=["landslide_probability"], units=["1"], tags=tags,
+        tif_out,
+        prob,
+        grid,
+        nodata=np.nan,
+        descriptions=["landslide_probability"],
+        units=["1"],
+        tags=tags,
         band_tags=[{"long_name": "U-Net landslide probability (NaN: no chip predicted or nodata input)"}],
         resampling="average",
-    )  # fmt: skip
+    )
     polys = landslide_polygons(prob, grid, threshold)
     with atomic_path(gpkg_out) as tmp:
         polys.to_file(tmp, layer="landslides", driver="GPKG", geometry_type=None if len(polys) else "Polygon")
-    log.info("%s: %d chips (%s), %.1f %% of the grid predicted, %d landslide polygons at p >= %g (%.0f m² in all)",
-             region, int((np.asarray(pred["region"].values).astype(str) == region).sum()), ", ".join(subsets),
-             100 * np.isfinite(prob).mean(), len(polys), threshold, float(polys["area_m2"].sum()))  # fmt: skip
+    log.info(
+        "%s: %d chips (%s), %.1f %% of the grid predicted, %d landslide polygons at p >= %g (%.0f m² in all)",
+        region,
+        int((np.asarray(pred["region"].values).astype(str) == region).sum()),
+        ", ".join(subsets),
+        100 * np.isfinite(prob).mean(),
+        len(polys),
+        threshold,
+        float(polys["area_m2"].sum()),
+    )

@@ -28,9 +28,10 @@ GROUPED = {"cpu": True, "cuda": True}
 
 def _conv_bn_relu(members: int, n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(
-        grouped_conv(members, n_in, n_out, 3, padding=1, bias=False), nn.BatchNorm2d(members * n_out),
+        grouped_conv(members, n_in, n_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(members * n_out),
         nn.ReLU(inplace=True),
-    )  # fmt: skip
+    )
 
 
 class BasicBlock(nn.Module):
@@ -67,9 +68,14 @@ class ResNetUNet(MemberLoop, nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, base_width: int = 16, depth: int = 4, blocks_per_stage: int = 2,
-        n_classes: int = N_CLASSES, members: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        in_channels: int,
+        base_width: int = 16,
+        depth: int = 4,
+        blocks_per_stage: int = 2,
+        n_classes: int = N_CLASSES,
+        members: int = 1,
+    ) -> None:
         super().__init__()
         if min(in_channels, base_width, depth, blocks_per_stage, members) < 1 or n_classes < 2:
             raise InputError(
@@ -89,7 +95,9 @@ class ResNetUNet(MemberLoop, nn.Module):
             for i in range(1, depth + 1)
         )
         self.decoders = nn.ModuleList(
-            nn.Sequential(_conv_bn_relu(k, widths[i + 1] + widths[i], widths[i]), _conv_bn_relu(k, widths[i], widths[i]))
+            nn.Sequential(
+                _conv_bn_relu(k, widths[i + 1] + widths[i], widths[i]), _conv_bn_relu(k, widths[i], widths[i])
+            )
             for i in range(depth)
         )  # decoders[i] produces scale 1/2**i from scale 1/2**(i+1) and the skip at 1/2**i
         self.head = grouped_conv(k, widths[0], n_classes, 1)
@@ -99,7 +107,8 @@ class ResNetUNet(MemberLoop, nn.Module):
         c = self.in_channels
         if not ((x.ndim == 4 and x.shape[1] == c) or (x.ndim == 5 and x.shape[1:3] == (self.members, c))):
             raise ValueError(
-                f"ResNetUNet: input shape {tuple(x.shape)}; expected (batch, {c}, H, W) or (batch, {self.members}, {c}, H, W)"
+                f"ResNetUNet: input shape {tuple(x.shape)}; expected (batch, {c}, H, W) or (batch, "
+                f"{self.members}, {c}, H, W)"
             )
         if not self.grouped and self.members > 1:
             return self.loop_forward(x)

@@ -28,8 +28,21 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 ORACLE = "oracle"  # the method of its rows
 TRUTH_BAND = "landslide_fraction"
-ORACLE_COLUMNS = ["experiment", "method", "seed", "region", "subset", "auprc", "auprc_ci_low", "auprc_ci_high",
-                  "no_skill", "n_chips", "n_labelled_chips", "n_pixels", "n_positive"]  # fmt: skip
+ORACLE_COLUMNS = [
+    "experiment",
+    "method",
+    "seed",
+    "region",
+    "subset",
+    "auprc",
+    "auprc_ci_low",
+    "auprc_ci_high",
+    "no_skill",
+    "n_chips",
+    "n_labelled_chips",
+    "n_pixels",
+    "n_positive",
+]
 
 
 def chip_truth(truth_tif: PathLike, chip_y: np.ndarray, chip_x: np.ndarray) -> np.ndarray:
@@ -44,7 +57,9 @@ def chip_truth(truth_tif: PathLike, chip_y: np.ndarray, chip_x: np.ndarray) -> n
     cols = np.floor((chip_x - t.c) / t.a).astype(int)
     rows = np.floor((chip_y - t.f) / t.e).astype(int)
     if rows.min() < 0 or cols.min() < 0 or rows.max() >= band.shape[0] or cols.max() >= band.shape[1]:
-        raise InputError(f"{truth_tif}: chips reach outside the truth raster {band.shape}; expected the region's own truth")
+        raise InputError(
+            f"{truth_tif}: chips reach outside the truth raster {band.shape}; expected the region's own truth"
+        )
     return band[rows[:, :, None], cols[:, None, :]]
 
 
@@ -70,20 +85,33 @@ def oracle_rows(
                 valid = pred["valid"].values[sel].astype(bool)
                 score = chip_truth(truth[region], pred["chip_y"].values[sel], pred["chip_x"].values[sel])
                 iv = auprc_interval(label, score, valid, *args)
-                rows.append({
-                    "experiment": experiment, "method": ORACLE, "seed": "truth", "region": region, "subset": subset,
-                    "auprc": auprc(label, score, valid), "auprc_ci_low": iv.low, "auprc_ci_high": iv.high,
-                    "no_skill": no_skill(label, valid), "n_chips": len(sel),
-                    "n_labelled_chips": int(((label > 0) & valid).any(axis=(1, 2)).sum()),
-                    "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "experiment": experiment,
+                        "method": ORACLE,
+                        "seed": "truth",
+                        "region": region,
+                        "subset": subset,
+                        "auprc": auprc(label, score, valid),
+                        "auprc_ci_low": iv.low,
+                        "auprc_ci_high": iv.high,
+                        "no_skill": no_skill(label, valid),
+                        "n_chips": len(sel),
+                        "n_labelled_chips": int(((label > 0) & valid).any(axis=(1, 2)).sum()),
+                        "n_pixels": int(valid.sum()),
+                        "n_positive": int((label > 0)[valid].sum()),
+                    }
+                )
     return pd.DataFrame(rows, columns=ORACLE_COLUMNS)
 
 
 def detection_oracle(
-    predictions: Mapping[str, PathLike], truth_regions: Sequence[str], truth: Sequence[PathLike],
-    intervals: Mapping[str, Any], metrics_out: PathLike,
-) -> pd.DataFrame:  # fmt: skip
+    predictions: Mapping[str, PathLike],
+    truth_regions: Sequence[str],
+    truth: Sequence[PathLike],
+    intervals: Mapping[str, Any],
+    metrics_out: PathLike,
+) -> pd.DataFrame:
     """Write the oracle rows (ORACLE_COLUMNS) of the synthetic regions `truth_regions` (their
     truth rasters `truth`, in that order) on the chips of `predictions` (experiment -> zarr)."""
     if len(truth_regions) != len(truth):
@@ -92,6 +120,14 @@ def detection_oracle(
     with atomic_path(metrics_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     for _, r in table.iterrows():
-        logger.info("oracle %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] on %d chips", r["experiment"], r["region"],
-                    r["subset"], r["auprc"], r["auprc_ci_low"], r["auprc_ci_high"], r["n_chips"])  # fmt: skip
+        logger.info(
+            "oracle %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] on %d chips",
+            r["experiment"],
+            r["region"],
+            r["subset"],
+            r["auprc"],
+            r["auprc_ci_low"],
+            r["auprc_ci_high"],
+            r["n_chips"],
+        )
     return table

@@ -28,7 +28,9 @@ def load_detector(model_path: PathLike, device: torch.device | str = "cpu") -> t
 
 
 @torch.no_grad()
-def predict_proba(model: ResNetUNet, z: np.ndarray, batch_size: int = 16, device: torch.device | str = "cpu") -> np.ndarray:
+def predict_proba(
+    model: ResNetUNet, z: np.ndarray, batch_size: int = 16, device: torch.device | str = "cpu"
+) -> np.ndarray:
     """(K, n, H, W) float32 landslide probabilities of every member for standardised input z (n, C, H, W)."""
     model.eval()
     out = np.empty((model.members, z.shape[0], *z.shape[-2:]), dtype=np.float32)

@@ -33,8 +33,8 @@ from landslide_sar.detection.data import (
 )
 from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
-from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.experiments import split_seeds
+from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
@@ -45,17 +45,42 @@ logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
-    "method", "seed", "region", "subset", "auprc", "auprc_ci_low", "auprc_ci_high", "no_skill", "no_skill_ci_low",
-    "no_skill_ci_high", "n_chips", "n_labelled_chips", "n_pixels", "n_positive", "precision", "recall", "f1",
-    "threshold", "inputs", "revisits", "n_pre", "augment", "elevation", "split_seed",
-]  # fmt: skip
-EVALUATED = ("test",)  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
+    "method",
+    "seed",
+    "region",
+    "subset",
+    "auprc",
+    "auprc_ci_low",
+    "auprc_ci_high",
+    "no_skill",
+    "no_skill_ci_low",
+    "no_skill_ci_high",
+    "n_chips",
+    "n_labelled_chips",
+    "n_pixels",
+    "n_positive",
+    "precision",
+    "recall",
+    "f1",
+    "threshold",
+    "inputs",
+    "revisits",
+    "n_pre",
+    "augment",
+    "elevation",
+    "split_seed",
+]
+EVALUATED = (
+    "test",
+)  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
 DEFAULT_INTERVALS = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
 CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 
-def no_skill_interval(label: np.ndarray, valid: np.ndarray, n_samples: int, seed: int, level: float) -> tuple[float, float]:
+def no_skill_interval(
+    label: np.ndarray, valid: np.ndarray, n_samples: int, seed: int, level: float
+) -> tuple[float, float]:
     """Percentile interval of the positive pixel fraction (no skill's AUPRC) over the same
     bootstrap samples of chips as auprc_interval."""
     lab = (np.asarray(label) > 0).reshape(len(label), -1)
@@ -66,9 +91,18 @@ def no_skill_interval(label: np.ndarray, valid: np.ndarray, n_samples: int, seed
 
 
 def _region_rows(
-    method: str, region: str, subset: str, label: np.ndarray, score: np.ndarray, valid: np.ndarray,
-    binary: np.ndarray, threshold: float, curve_points: int, seed: str = "", intervals: Mapping | None = None,
-) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
+    method: str,
+    region: str,
+    subset: str,
+    label: np.ndarray,
+    score: np.ndarray,
+    valid: np.ndarray,
+    binary: np.ndarray,
+    threshold: float,
+    curve_points: int,
+    seed: str = "",
+    intervals: Mapping | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """One metrics row and its PR curve points (curve_points 0: none) for one method (and member
     seed) on one chip set; with `intervals` (bootstrap_samples, seed, interval) the AUPRC's and no skill's bootstrap
     intervals over chips, else NaN."""
@@ -79,13 +113,23 @@ def _region_rows(
         lo, hi = iv.low, iv.high
         ns_lo, ns_hi = no_skill_interval(label, valid, *args)
     row = {
-        "method": method, "seed": seed, "region": region, "subset": subset,
-        "auprc": auprc(label, score, valid), "auprc_ci_low": lo, "auprc_ci_high": hi,
-        "no_skill": no_skill(label, valid), "no_skill_ci_low": ns_lo, "no_skill_ci_high": ns_hi,
-        "n_chips": int(label.shape[0]), "n_labelled_chips": int(((label > 0) & valid).any(axis=(1, 2)).sum()),
-        "n_pixels": int(valid.sum()), "n_positive": int((label > 0)[valid].sum()),
-        **binary_scores(label, binary, valid), "threshold": float(threshold),
-    }  # fmt: skip
+        "method": method,
+        "seed": seed,
+        "region": region,
+        "subset": subset,
+        "auprc": auprc(label, score, valid),
+        "auprc_ci_low": lo,
+        "auprc_ci_high": hi,
+        "no_skill": no_skill(label, valid),
+        "no_skill_ci_low": ns_lo,
+        "no_skill_ci_high": ns_hi,
+        "n_chips": int(label.shape[0]),
+        "n_labelled_chips": int(((label > 0) & valid).any(axis=(1, 2)).sum()),
+        "n_pixels": int(valid.sum()),
+        "n_positive": int((label > 0)[valid].sum()),
+        **binary_scores(label, binary, valid),
+        "threshold": float(threshold),
+    }
     if curve_points == 0:  # no curve wanted (ensemble members)
         return row, pd.DataFrame(columns=CURVE_COLUMNS)
     curve = pr_curve(label, score, valid, curve_points)
@@ -97,9 +141,10 @@ def _region_rows(
 
 
 def _write_predictions(
-    path: PathLike, sets: list[tuple[str, DetectionChips, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    path: PathLike,
+    sets: list[tuple[str, DetectionChips, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     attrs: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """Zarr for figures: per chip prob, baseline score and map, label, valid; chip origin in its cube."""
     subsets, regions, chips_all = [], [], []
     arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("prob", "baseline", "baseline_detected", "label", "valid")}
@@ -125,11 +170,14 @@ def _write_predictions(
             "chip_y": (("chip", "y"), np.concatenate([c.y for c in chips_all]).astype(np.float64)),
             "chip_x": (("chip", "x"), np.concatenate([c.x for c in chips_all]).astype(np.float64)),
         },
-        attrs={**attrs, "crs": json.dumps({c.region: c.crs for c in chips_all}),
-               "description": "prob: U-Net landslide probability (NaN = nodata input); baseline: Handwerger VH "
-               "change score in dB (-inf = below the slope mask); baseline_detected: its percentile map; "
-               "row0/col0: chip origin in its region's cube; chip_y/chip_x: pixel centre coordinates"},
-    )  # fmt: skip
+        attrs={
+            **attrs,
+            "crs": json.dumps({c.region: c.crs for c in chips_all}),
+            "description": "prob: U-Net landslide probability (NaN = nodata input); baseline: Handwerger VH "
+            "change score in dB (-inf = below the slope mask); baseline_detected: its percentile map; "
+            "row0/col0: chip origin in its region's cube; chip_y/chip_x: pixel centre coordinates",
+        },
+    )
     enc = {k: {"chunks": (max(1, min(n, 16)), *ds[k].shape[1:])} for k in arrays}
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
@@ -169,9 +217,9 @@ def run_detection_experiment(
     times default to the cubes' `event_time` attributes, region names to the cube folders' names.
 
     The training region's chips are split train / val / test (chips.val_fraction,
-    chips.test_fraction, chips.split_seed (default: the first of chips.split_seeds); stratified by labelled chips); train keeps the chips of
-    chips.selection.train, val and test (and the test cube's chips) those of
-    chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
+    chips.test_fraction, chips.split_seed (default: the first of chips.split_seeds); stratified
+    by labelled chips); train keeps the chips of chips.selection.train, val and test (and the
+    test cube's chips) those of chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
     never seen before scoring.
 
     Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val, test
@@ -201,15 +249,27 @@ def run_detection_experiment(
     if max_revisits is None:
         pre_post = (n_pre_, int(revisits))
     else:
-        pre_post = (int(max_revisits), int(max_revisits)) if isinstance(max_revisits, (int, np.integer)) else tuple(max_revisits)
+        pre_post = (
+            (int(max_revisits), int(max_revisits))
+            if isinstance(max_revisits, (int, np.integer))
+            else tuple(max_revisits)
+        )
         if len(pre_post) != 2 or pre_post[0] < n_pre_ or pre_post[1] < revisits:
-            raise InputError(f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre_} before and revisits {revisits} after")
+            raise InputError(
+                f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre_} before and revisits {revisits} after"
+            )
 
     def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
         return detection_chips(
-            cube, event, int(ch["size"]), (int(pre_post[0]), int(pre_post[1])), True, min_pos,
-            float(ch["min_valid_fraction"]), region=region,
-        )  # fmt: skip
+            cube,
+            event,
+            int(ch["size"]),
+            (int(pre_post[0]), int(pre_post[1])),
+            True,
+            min_pos,
+            float(ch["min_valid_fraction"]),
+            region=region,
+        )
 
     def n_positive(chips: DetectionChips) -> np.ndarray:
         return chips.label.reshape(len(chips), -1).sum(axis=1)
@@ -217,7 +277,9 @@ def run_detection_experiment(
     region_chips = load(train_cube, train_event_time, train_region)
     npos = n_positive(region_chips)
     split_seed = int(ch["split_seed"]) if "split_seed" in ch else split_seeds(ch)[0]
-    split = split_train_val_test(npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed)
+    split = split_train_val_test(
+        npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed
+    )
     sets: dict[str, DetectionChips] = {}
     for subset, idx in split.items():
         keep = select_chips(npos[idx], selection["train" if subset == "train" else "evaluation"], min_pos)
@@ -229,26 +291,50 @@ def run_detection_experiment(
             raise InputError(f"test region {other.region!r} is the training region; expected another region")
         sets["transfer"] = other  # scored as subset "test" of its own region
     if len(sets["train"]) == 0 or not sets["train"].label.any():
-        raise InputError(f"no train chip with a landslide pixel in {region_chips.region or '?'}; expected a larger region or test_fraction")
+        raise InputError(
+            f"no train chip with a landslide pixel in {region_chips.region or '?'}; expected a larger region "
+            "or test_fraction"
+        )
     if len(sets["test"]) == 0:
-        raise InputError(f"no test chip in {region_chips.region or '?'} (test_fraction {ch['test_fraction']}); expected at least one")
+        raise InputError(
+            f"no test chip in {region_chips.region or '?'} (test_fraction {ch['test_fraction']}); expected at least one"
+        )
     arrays = {k: build_channels(v, inputs, int(revisits), n_pre_, bool(elevation)) for k, v in sets.items()}
-    logger.info("experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s "
-                "(train %s, evaluation %s)", inputs, n_pre_, revisits, augment, elevation,
-                {k: len(v) for k, v in sets.items()}, selection["train"], selection["evaluation"])  # fmt: skip
+    logger.info(
+        "experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s "
+        "(train %s, evaluation %s)",
+        inputs,
+        n_pre_,
+        revisits,
+        augment,
+        elevation,
+        {k: len(v) for k, v in sets.items()},
+        selection["train"],
+        selection["evaluation"],
+    )
 
     summary = train_detection(
-        arrays["train"], arrays["val"] if len(arrays["val"]) else None, c["model"], c["training"],
-        c["augment"] if augment else None, threads, model_out, history_out,
-    )  # fmt: skip
+        arrays["train"],
+        arrays["val"] if len(arrays["val"]) else None,
+        c["model"],
+        c["training"],
+        c["augment"] if augment else None,
+        threads,
+        model_out,
+        history_out,
+    )
 
     rows, curves, pred_sets = [], [], []
     thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
     # every set in one prediction (one model load); then each set's slice of the chips
     keys = [k for k in sets if len(arrays[k])]
     ends = np.cumsum([len(arrays[k]) for k in keys])
-    every = ChipArrays(x=np.concatenate([arrays[k].x for k in keys]), label=np.concatenate([arrays[k].label for k in keys]),
-                       channels=arrays["train"].channels, is_log=arrays["train"].is_log)  # fmt: skip
+    every = ChipArrays(
+        x=np.concatenate([arrays[k].x for k in keys]),
+        label=np.concatenate([arrays[k].label for k in keys]),
+        channels=arrays["train"].channels,
+        is_log=arrays["train"].is_log,
+    )
     predicted = predict_chips(model_out, every, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
     for key, end in zip(keys, ends):
         chips, a = sets[key], arrays[key]
@@ -260,36 +346,74 @@ def run_detection_experiment(
         seeds = [str(s) for s in summary["seeds"]]
         for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
             ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
-            row, curve = _region_rows("unet", chips.region, subset, a.label, p, valid, p >= thr, thr,
-                                      points if ens else 0, seed, iv if ens else None)  # fmt: skip
+            row, curve = _region_rows(
+                "unet",
+                chips.region,
+                subset,
+                a.label,
+                p,
+                valid,
+                p >= thr,
+                thr,
+                points if ens else 0,
+                seed,
+                iv if ens else None,
+            )
             rows.append(row)
             if seed == ENSEMBLE:
                 curves.append(curve)
-        base = handwerger_score(chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"]))
+        base = handwerger_score(
+            chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"])
+        )
         base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
-        row, curve = _region_rows("handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr, points,
-                                  intervals=iv)  # fmt: skip
+        row, curve = _region_rows(
+            "handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr, points, intervals=iv
+        )
         rows.append(row)
         curves.append(curve)
         if subset != "train":
             pred_sets.append((subset, chips, prob, base, base_map, valid))
 
     metrics = pd.DataFrame(rows)
-    for k, v in (("inputs", inputs), ("revisits", int(revisits)), ("n_pre", n_pre_),
-                 ("augment", bool(augment)), ("elevation", bool(elevation)), ("split_seed", split_seed)):  # fmt: skip
+    for k, v in (
+        ("inputs", inputs),
+        ("revisits", int(revisits)),
+        ("n_pre", n_pre_),
+        ("augment", bool(augment)),
+        ("elevation", bool(elevation)),
+        ("split_seed", split_seed),
+    ):
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
     for _, r in metrics.iterrows():
-        logger.info("%-10s %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] (no skill %.3f) on %d chips (%d labelled)",
-                    r["method"], r["seed"], r["region"], r["subset"], r["auprc"], r["auprc_ci_low"],
-                    r["auprc_ci_high"], r["no_skill"], r["n_chips"], r["n_labelled_chips"])  # fmt: skip
+        logger.info(
+            "%-10s %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] (no skill %.3f) on %d chips (%d labelled)",
+            r["method"],
+            r["seed"],
+            r["region"],
+            r["subset"],
+            r["auprc"],
+            r["auprc_ci_low"],
+            r["auprc_ci_high"],
+            r["no_skill"],
+            r["n_chips"],
+            r["n_labelled_chips"],
+        )
     with atomic_path(metrics_out) as tmp:
         metrics.to_csv(tmp, index=False)
     with atomic_path(curves_out) as tmp:
         pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
-    attrs = {"inputs": inputs, "revisits": int(revisits), "n_pre": n_pre_, "augment": int(bool(augment)),
-             "elevation": int(bool(elevation)), "channels": list(arrays["train"].channels),
-             "best_epoch": summary["best_epoch"], "seeds": summary["seeds"], "split_seed": split_seed}  # fmt: skip
+    attrs = {
+        "inputs": inputs,
+        "revisits": int(revisits),
+        "n_pre": n_pre_,
+        "augment": int(bool(augment)),
+        "elevation": int(bool(elevation)),
+        "channels": list(arrays["train"].channels),
+        "best_epoch": summary["best_epoch"],
+        "seeds": summary["seeds"],
+        "split_seed": split_seed,
+    }
     if predictions_out is not None:
         _write_predictions(predictions_out, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)

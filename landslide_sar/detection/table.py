@@ -52,7 +52,10 @@ def _experiment_of(path: PathLike) -> str:
 
 
 def detection_table(
-    metrics: Sequence[PathLike], csv_out: PathLike, md_out: PathLike, oracle: PathLike | None = None,
+    metrics: Sequence[PathLike],
+    csv_out: PathLike,
+    md_out: PathLike,
+    oracle: PathLike | None = None,
     interval_level: float = 0.95,
 ) -> pd.DataFrame:
     """All experiments' metrics in one CSV, with a `no_skill` row (AUPRC = the positive fraction,
@@ -78,7 +81,9 @@ def detection_table(
     for col in ("revisits", "n_pre"):  # integers; empty on the oracle's rows (any revisits)
         table[col] = table[col].astype("Int64")
     table["method"] = pd.Categorical(table["method"], list(METHODS), ordered=True)
-    table = table.sort_values(["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable")
+    table = table.sort_values(
+        ["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable"
+    )
     table["split_seed"] = table["split_seed"].astype("Int64")  # empty on the oracle's rows (the first split's chips)
     table["method"] = table["method"].astype(str)
     table = table[["experiment", *[c for c in df.columns if c != "experiment"]]].reset_index(drop=True)
@@ -91,8 +96,12 @@ def detection_table(
     return table
 
 
-METHODS = {"no_skill": "no skill", "handwerger": "VH change baseline", "oracle": "oracle (true covered fraction)",
-           "unet": "U-Net"}  # fmt: skip
+METHODS = {
+    "no_skill": "no skill",
+    "handwerger": "VH change baseline",
+    "oracle": "oracle (true covered fraction)",
+    "unet": "U-Net",
+}
 
 
 def _fmt(x: float, sd: float | None = None) -> str:
@@ -159,8 +168,10 @@ def _reference_rows(t: pd.DataFrame, columns: Sequence[Any], column_of: str) -> 
 def _chips_line(t: pd.DataFrame) -> str:
     """Chip counts of every (region, subset) of one experiment kind's rows."""
     ns = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)].drop_duplicates(["region", "subset"])
-    parts = [f"{r['region']} {r['subset']}: {int(r['n_chips'])} chips ({int(r['n_labelled_chips'])} with landslides)"
-             for _, r in ns.iterrows()]  # fmt: skip
+    parts = [
+        f"{r['region']} {r['subset']}: {int(r['n_chips'])} chips ({int(r['n_labelled_chips'])} with landslides)"
+        for _, r in ns.iterrows()
+    ]
     return "Chips: " + "; ".join(parts) + "." if parts else ""
 
 
@@ -185,17 +196,29 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
     if not w.empty:
         revisits = sorted(int(n) for n in w["revisits"].dropna().unique())
         region = w["region"].iloc[0]
-        out += [f"### Within {region}: test AUPRC (poster's grid; test chips never trained on or selected with)\n",
-                "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
-                "|---" * (len(revisits) + 1) + "|"]  # fmt: skip
+        out += [
+            f"### Within {region}: test AUPRC (poster's grid; test chips never trained on or selected with)\n",
+            "| inputs | " + " | ".join(f"{n} revisit{'s' if n > 1 else ''}" for n in revisits) + " |",
+            "|---" * (len(revisits) + 1) + "|",
+        ]
         u = unet_summary(w, first_split)
         for b in [b for b in INPUT_LABELS if b in set(u["inputs"])]:
             vals = u[u["inputs"] == b].set_index("revisits")
-            out.append(f"| U-Net {INPUT_LABELS[b]}, {runs(vals)} (mean ± sd) | " + " | ".join(
-                _fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits) + " |")  # fmt: skip
-            out.append(f"| U-Net {INPUT_LABELS[b]}, {ensemble} | " + " | ".join(
-                _fmt_ci(vals["auprc_ensemble"].get(n), vals["ensemble_ci_low"].get(n), vals["ensemble_ci_high"].get(n))
-                for n in revisits) + " |")  # fmt: skip
+            out.append(
+                f"| U-Net {INPUT_LABELS[b]}, {runs(vals)} (mean ± sd) | "
+                + " | ".join(_fmt(vals["auprc"].get(n), vals["auprc_sd"].get(n)) for n in revisits)
+                + " |"
+            )
+            out.append(
+                f"| U-Net {INPUT_LABELS[b]}, {ensemble} | "
+                + " | ".join(
+                    _fmt_ci(
+                        vals["auprc_ensemble"].get(n), vals["ensemble_ci_low"].get(n), vals["ensemble_ci_high"].get(n)
+                    )
+                    for n in revisits
+                )
+                + " |"
+            )
         out += _reference_rows(w.loc[w.index.intersection(first.index)], revisits, "revisits")
         line = _chips_line(first[first["experiment"] == "within"])
         out.append(f"\n{line}" if line else "")
@@ -207,9 +230,11 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
         train_r = train_r.iloc[0] if len(train_r) else regions[0]
         test_r = [r for r in regions if r != train_r]
         order = [r for r in (train_r, *test_r) if r in regions]
-        out += [f"### Transfer {train_r} → {', '.join(test_r)}: test AUPRC (transfer paper's Table 1)\n",
-                "| inputs | augmentation | " + " | ".join(f"{r} (test)" for r in order) + " |",
-                "|---|---|" + "---|" * len(order)]  # fmt: skip
+        out += [
+            f"### Transfer {train_r} → {', '.join(test_r)}: test AUPRC (transfer paper's Table 1)\n",
+            "| inputs | augmentation | " + " | ".join(f"{r} (test)" for r in order) + " |",
+            "|---|---|" + "---|" * len(order),
+        ]
         for line in _reference_rows(t.loc[t.index.intersection(first.index)], order, "region"):
             name, rest = line[2:].split(" | ", 1)
             out.append(f"| {name} | | {rest}")
@@ -219,17 +244,27 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
             g = g.set_index("region")
             name = f"U-Net {INPUT_LABELS.get(b, b)}{el}"
             aug = "with" if a else "without"
-            out.append(f"| {name}, {runs(g)} | {aug} | " + " | ".join(
-                _fmt(g["auprc"].get(r), g["auprc_sd"].get(r)) for r in order) + " |")  # fmt: skip
-            out.append(f"| {name}, {ensemble} | {aug} | " + " | ".join(
-                _fmt_ci(g["auprc_ensemble"].get(r), g["ensemble_ci_low"].get(r), g["ensemble_ci_high"].get(r))
-                for r in order) + " |")  # fmt: skip
+            out.append(
+                f"| {name}, {runs(g)} | {aug} | "
+                + " | ".join(_fmt(g["auprc"].get(r), g["auprc_sd"].get(r)) for r in order)
+                + " |"
+            )
+            out.append(
+                f"| {name}, {ensemble} | {aug} | "
+                + " | ".join(
+                    _fmt_ci(g["auprc_ensemble"].get(r), g["ensemble_ci_low"].get(r), g["ensemble_ci_high"].get(r))
+                    for r in order
+                )
+                + " |"
+            )
         out.append("\n" + _chips_line(first[first["experiment"] == "transfer"]))
         out.append("")
-    out.append("Runs: mean ± sd over the members (training seeds) of every split seed (chips.split_seeds; each "
-               "its own train / val / test chips of the training region); ensemble: the members' mean probability, of "
-               f"split seed {first_split} (the map's); [interval]: the {100 * level:g} % percentile interval of a "
-               "bootstrap over its test chips (stratified by chips with / without landslides; config `evaluation`). "
-               f"Reference rows and chip counts: split seed {first_split}'s test chips; metrics.csv holds every "
-               "split's. The oracle reads the generated truth (a reference, never a model input).")  # fmt: skip
+    out.append(
+        "Runs: mean ± sd over the members (training seeds) of every split seed (chips.split_seeds; each "
+        "its own train / val / test chips of the training region); ensemble: the members' mean probability, of "
+        f"split seed {first_split} (the map's); [interval]: the {100 * level:g} % percentile interval of a "
+        "bootstrap over its test chips (stratified by chips with / without landslides; config `evaluation`). "
+        f"Reference rows and chip counts: split seed {first_split}'s test chips; metrics.csv holds every "
+        "split's. The oracle reads the generated truth (a reference, never a model input)."
+    )
     return "\n".join(out) + "\n"

@@ -35,8 +35,17 @@ PathLike = str | os.PathLike
 IGNORE = -100  # cross-entropy target of nodata pixels
 HISTORY_COLUMNS = ["seed", "epoch", "train_loss", "val_loss", "val_auprc", "seconds"]
 MONITORS = ("val_auprc", "val_loss")
-TRAINING_KEYS = ("seeds", "max_epochs", "batch_size", "learning_rate", "weight_decay", "patience", "device",
-                 "monitor", "positive_weight")  # fmt: skip
+TRAINING_KEYS = (
+    "seeds",
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "patience",
+    "device",
+    "monitor",
+    "positive_weight",
+)
 
 
 def _get(cfg: Mapping, key: str, where: str) -> Any:
@@ -64,7 +73,9 @@ def targets(label: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return t
 
 
-def member_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def member_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per member, the class-weighted mean cross-entropy over non-ignored pixels (as
     F.cross_entropy(weight=, ignore_index=IGNORE)) and its weight sum. logits (B, K, 2, H, W),
     target (B, K, H, W) or (B, H, W) shared; returns two (K,) tensors."""
@@ -83,9 +94,17 @@ class DetectionTask:
     member the val loss and AUPRC on the (shared) val chips."""
 
     def __init__(
-        self, train: ChipArrays, val: ChipArrays | None, mean: np.ndarray, std: np.ndarray, seeds: Sequence[int],
-        augment: Mapping[str, Any], weight: torch.Tensor, batch_size: int, device: torch.device,
-    ) -> None:  # fmt: skip
+        self,
+        train: ChipArrays,
+        val: ChipArrays | None,
+        mean: np.ndarray,
+        std: np.ndarray,
+        seeds: Sequence[int],
+        augment: Mapping[str, Any],
+        weight: torch.Tensor,
+        batch_size: int,
+        device: torch.device,
+    ) -> None:
         self.train, self.mean, self.std, self.seeds = train, mean, std, list(seeds)
         self.augment, self.device, self.batch_size = dict(augment), device, batch_size
         self.weight = weight.to(device)
@@ -102,8 +121,12 @@ class DetectionTask:
             self.t = torch.from_numpy(targets(train.label, v_tr)).to(device)
         self.val = None
         if val is not None and len(val):
-            self.val = (torch.from_numpy(standardise(val.x, mean, std)), torch.from_numpy(targets(val.label, val.valid)),
-                        val.label, val.valid)  # fmt: skip
+            self.val = (
+                torch.from_numpy(standardise(val.x, mean, std)),
+                torch.from_numpy(targets(val.label, val.valid)),
+                val.label,
+                val.valid,
+            )
 
     def init_member(self, model: torch.nn.Module) -> None:
         prior_logit_bias(model, self.positive_fraction)  # type: ignore[arg-type]
@@ -114,8 +137,9 @@ class DetectionTask:
         xs, ts = [], []
         for j, m in enumerate(members):
             b = np.sort(idx[j].numpy())
-            xb, yb, vb = augment_batch(self.x_fill[b], self.y_np[b], self.v_np[b], self.train.is_log, self.augment,
-                                       self._rngs[m])  # fmt: skip
+            xb, yb, vb = augment_batch(
+                self.x_fill[b], self.y_np[b], self.v_np[b], self.train.is_log, self.augment, self._rngs[m]
+            )
             xs.append(standardise(xb, self.mean, self.std))
             ts.append(targets(yb, vb))
         return torch.from_numpy(np.stack(xs, axis=1)), torch.from_numpy(np.stack(ts, axis=1))
@@ -146,7 +170,9 @@ class DetectionTask:
             loss, w = member_cross_entropy(logits, t[s : s + self.batch_size].to(self.device), self.weight)
             total += (loss * w).double().cpu()
             wsum += w.double().cpu()
-            probs[:, s : s + self.batch_size] = torch.softmax(logits, dim=2)[:, :, 1].float().cpu().numpy().swapaxes(0, 1)
+            probs[:, s : s + self.batch_size] = (
+                torch.softmax(logits, dim=2)[:, :, 1].float().cpu().numpy().swapaxes(0, 1)
+            )
         model.train(was_training)
         val_loss = torch.where(wsum > 0, total / wsum.clamp_min(1e-12), torch.full_like(total, float("nan"))).numpy()
         return {"val_loss": val_loss, "val_auprc": np.array([auprc(label, p, valid) for p in probs])}
@@ -185,10 +211,15 @@ def train_detection(
     if pos_weight <= 0:
         raise InputError(f"positive_weight={pos_weight}; expected > 0")
     fit_cfg = FitConfig(
-        seeds=seeds, max_epochs=int(training_cfg["max_epochs"]), batch_size=int(training_cfg["batch_size"]),
-        learning_rate=float(training_cfg["learning_rate"]), patience=int(training_cfg["patience"]),
-        weight_decay=float(training_cfg["weight_decay"]), monitor=monitor, higher_is_better=monitor == "val_auprc",
-    )  # fmt: skip
+        seeds=seeds,
+        max_epochs=int(training_cfg["max_epochs"]),
+        batch_size=int(training_cfg["batch_size"]),
+        learning_rate=float(training_cfg["learning_rate"]),
+        patience=int(training_cfg["patience"]),
+        weight_decay=float(training_cfg["weight_decay"]),
+        monitor=monitor,
+        higher_is_better=monitor == "val_auprc",
+    )
     device = resolve_device(str(training_cfg["device"]))
     if len(train) == 0:
         raise InputError("no training chips; expected some")
@@ -200,14 +231,30 @@ def train_detection(
     n_threads = set_threads(threads)
 
     mean, std = channel_stats(train.x)  # TRAINING chips only
-    task = DetectionTask(train, val if has_val else None, mean, std, seeds, augment,
-                         torch.tensor([1.0, pos_weight], dtype=torch.float32), fit_cfg.batch_size, device)  # fmt: skip
+    task = DetectionTask(
+        train,
+        val if has_val else None,
+        mean,
+        std,
+        seeds,
+        augment,
+        torch.tensor([1.0, pos_weight], dtype=torch.float32),
+        fit_cfg.batch_size,
+        device,
+    )
     logger.info(
         "detection: %d train / %d val chips of %d x %d px, channels %s, positives %.2f %% (train), device %s, "
-        "%d thread(s), seeds %s, augment %s", len(train), len(val) if has_val else 0, *train.x.shape[-2:],  # type: ignore[arg-type]
-        train.channels, 100 * task.positive_fraction, device, n_threads, seeds,
+        "%d thread(s), seeds %s, augment %s",
+        len(train),
+        len(val) if has_val else 0,
+        *train.x.shape[-2:],  # type: ignore[arg-type]
+        train.channels,
+        100 * task.positive_fraction,
+        device,
+        n_threads,
+        seeds,
         sorted(k for k, c in augment.items() if (c or {}).get("enabled")) or "off",
-    )  # fmt: skip
+    )
 
     def build(members: int) -> ResNetUNet:
         return build_model(len(train.channels), model_cfg, members, device)
@@ -216,26 +263,37 @@ def train_detection(
     model = build(len(seeds))
     model.load_state_dict(pack_states(result.states))
     summary: dict[str, Any] = {
-        **result.summary(), "n_train": len(train), "n_val": len(val) if has_val else 0,  # type: ignore[arg-type]
+        **result.summary(),
+        "n_train": len(train),
+        "n_val": len(val) if has_val else 0,  # type: ignore[arg-type]
         "seconds_per_epoch": float(result.train_seconds / max(1, max(result.epochs_run))),
-    }  # fmt: skip
+    }
     checkpoint = {
         "state_dict": model.state_dict(),
-        "config": {"in_channels": len(train.channels), **{k: int(model_cfg[k]) for k in MODEL_KEYS},
-                   "members": len(seeds)},  # fmt: skip
+        "config": {
+            "in_channels": len(train.channels),
+            **{k: int(model_cfg[k]) for k in MODEL_KEYS},
+            "members": len(seeds),
+        },
         "channels": list(train.channels),
         "is_log": [bool(v) for v in train.is_log],
         "mean": torch.from_numpy(mean),
         "std": torch.from_numpy(std),
         **summary,
         "training": {
-            "seeds": seeds, "max_epochs": fit_cfg.max_epochs, "batch_size": fit_cfg.batch_size,
-            "learning_rate": fit_cfg.learning_rate, "weight_decay": fit_cfg.weight_decay, "patience": fit_cfg.patience,
-            "device": str(device), "threads": int(n_threads), "positive_weight": pos_weight,
+            "seeds": seeds,
+            "max_epochs": fit_cfg.max_epochs,
+            "batch_size": fit_cfg.batch_size,
+            "learning_rate": fit_cfg.learning_rate,
+            "weight_decay": fit_cfg.weight_decay,
+            "patience": fit_cfg.patience,
+            "device": str(device),
+            "threads": int(n_threads),
+            "positive_weight": pos_weight,
             "augment": sorted(k for k, c in augment.items() if (c or {}).get("enabled")),
         },
         "torch_version": str(torch.__version__),
-    }  # fmt: skip
+    }
     save_checkpoint(model_out, checkpoint)
     save_history(history_out, result)
     return summary

@@ -90,8 +90,12 @@ def unpack_state(state: dict[str, torch.Tensor], members: int) -> list[dict[str,
 
 
 def select_members(
-    model: nn.Module, optimizer: Adam, members: int, keep: Sequence[int], build: Callable[[int], nn.Module],
-) -> tuple[nn.Module, Adam]:  # fmt: skip
+    model: nn.Module,
+    optimizer: Adam,
+    members: int,
+    keep: Sequence[int],
+    build: Callable[[int], nn.Module],
+) -> tuple[nn.Module, Adam]:
     """A new ensemble of members `keep` of `model` (weights and optimiser state carried over):
     members that stopped early no longer cost compute. `build(n)` makes an n-member module."""
     device = next(model.parameters()).device

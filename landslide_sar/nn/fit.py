@@ -68,7 +68,8 @@ class FitConfig:
             raise InputError(f"training seeds={self.seeds}; expected a non-empty list of distinct integers")
         if min(self.max_epochs, self.batch_size, self.patience) < 1:
             raise InputError(
-                f"max_epochs={self.max_epochs}, batch_size={self.batch_size}, patience={self.patience}; expected all >= 1"
+                f"max_epochs={self.max_epochs}, batch_size={self.batch_size}, patience={self.patience}; "
+                "expected all >= 1"
             )
 
 
@@ -93,10 +94,13 @@ class FitResult:
     def summary(self) -> dict[str, Any]:
         """Plain values for the checkpoint (loadable with weights_only=True)."""
         return {
-            "seeds": [int(s) for s in self.seeds], "best_epoch": [int(e) for e in self.best_epoch],
-            "best_value": [float(v) for v in self.best_value], "epochs_run": [int(e) for e in self.epochs_run],
-            "monitor": self.monitor, "train_seconds": float(self.train_seconds),
-        }  # fmt: skip
+            "seeds": [int(s) for s in self.seeds],
+            "best_epoch": [int(e) for e in self.best_epoch],
+            "best_value": [float(v) for v in self.best_value],
+            "epochs_run": [int(e) for e in self.epochs_run],
+            "monitor": self.monitor,
+            "train_seconds": float(self.train_seconds),
+        }
 
 
 def init_ensemble(build: Callable[[int], nn.Module], seeds: Sequence[int], task: Task | None = None) -> nn.Module:
@@ -114,9 +118,14 @@ def init_ensemble(build: Callable[[int], nn.Module], seeds: Sequence[int], task:
 
 
 def fit_ensemble(
-    build: Callable[[int], nn.Module], task: Task, cfg: FitConfig, device: torch.device, name: str = "",
-    *, vectorise: bool = True,
-) -> FitResult:  # fmt: skip
+    build: Callable[[int], nn.Module],
+    task: Task,
+    cfg: FitConfig,
+    device: torch.device,
+    name: str = "",
+    *,
+    vectorise: bool = True,
+) -> FitResult:
     """Train len(cfg.seeds) members of `build(K)` with Adam, in one call; see the module docstring.
 
     vectorise: all members at once in one module (one grouped step); False trains them one after
@@ -125,11 +134,15 @@ def fit_ensemble(
     if not vectorise and len(cfg.seeds) > 1:
         parts = [fit_ensemble(build, task, replace(cfg, seeds=[s]), device, f"{name}seed {s}: ") for s in cfg.seeds]
         return FitResult(
-            seeds=[int(s) for s in cfg.seeds], states=[p.states[0] for p in parts],
-            best_epoch=[p.best_epoch[0] for p in parts], best_value=[p.best_value[0] for p in parts],
-            epochs_run=[p.epochs_run[0] for p in parts], monitor=parts[0].monitor,
-            histories=[p.histories[0] for p in parts], train_seconds=sum(p.train_seconds for p in parts),
-        )  # fmt: skip
+            seeds=[int(s) for s in cfg.seeds],
+            states=[p.states[0] for p in parts],
+            best_epoch=[p.best_epoch[0] for p in parts],
+            best_value=[p.best_value[0] for p in parts],
+            epochs_run=[p.epochs_run[0] for p in parts],
+            monitor=parts[0].monitor,
+            histories=[p.histories[0] for p in parts],
+            train_seconds=sum(p.train_seconds for p in parts),
+        )
     seeds = [int(s) for s in cfg.seeds]
     n_members = len(seeds)
     with deterministic(seeds[0]):
@@ -170,8 +183,12 @@ def fit_ensemble(
             state = None
             stopped = []
             for j, k in enumerate(active):
-                row = {"epoch": epoch, "train_loss": float(train_loss[j]),
-                       **{key: float(v[j]) for key, v in values.items()}, "seconds": seconds}  # fmt: skip
+                row = {
+                    "epoch": epoch,
+                    "train_loss": float(train_loss[j]),
+                    **{key: float(v[j]) for key, v in values.items()},
+                    "seconds": seconds,
+                }
                 histories[k].append(row)
                 value = row[monitor]
                 improved = bool(np.isfinite(value)) and sign * value > best_value[k]
@@ -182,12 +199,18 @@ def fit_ensemble(
                 else:
                     stale[k] += 1
                 logger.info(
-                    "%sseed %d epoch %d: %s, %.2f s%s", name, seeds[k], epoch,
+                    "%sseed %d epoch %d: %s, %.2f s%s",
+                    name,
+                    seeds[k],
+                    epoch,
                     ", ".join(f"{key} {v:.4f}" for key, v in row.items() if key not in ("epoch", "seconds")),
-                    seconds, " (best)" if improved else "",
-                )  # fmt: skip
+                    seconds,
+                    " (best)" if improved else "",
+                )
                 if stale[k] >= cfg.patience:
-                    logger.info("%sseed %d: no %s improvement for %d epochs, stopping", name, seeds[k], monitor, cfg.patience)
+                    logger.info(
+                        "%sseed %d: no %s improvement for %d epochs, stopping", name, seeds[k], monitor, cfg.patience
+                    )
                     stopped.append(k)
             if stopped:
                 keep = [j for j, k in enumerate(active) if k not in stopped]
@@ -197,13 +220,25 @@ def fit_ensemble(
                 model, opt = select_members(model, opt, len(keep) + len(stopped), keep, build)
         train_seconds = time.perf_counter() - t_train
     result = FitResult(
-        seeds=seeds, states=best_states, best_epoch=best_epoch, best_value=[sign * v for v in best_value],
-        epochs_run=[len(h) for h in histories], monitor=monitor, histories=histories, train_seconds=train_seconds,
-    )  # fmt: skip
+        seeds=seeds,
+        states=best_states,
+        best_epoch=best_epoch,
+        best_value=[sign * v for v in best_value],
+        epochs_run=[len(h) for h in histories],
+        monitor=monitor,
+        histories=histories,
+        train_seconds=train_seconds,
+    )
     logger.info(
-        "%strained %d member(s) in %.1f s; epochs %s, best epochs %s, best %s %s", name, n_members, train_seconds,
-        result.epochs_run, best_epoch, monitor, [round(v, 4) for v in result.best_value],
-    )  # fmt: skip
+        "%strained %d member(s) in %.1f s; epochs %s, best epochs %s, best %s %s",
+        name,
+        n_members,
+        train_seconds,
+        result.epochs_run,
+        best_epoch,
+        monitor,
+        [round(v, 4) for v in result.best_value],
+    )
     return result
 
 

@@ -23,9 +23,13 @@ class Adam:
     nn.ensemble.select_members can carry it over to a smaller ensemble."""
 
     def __init__(
-        self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8, weight_decay: float = 0.0,
-    ) -> None:  # fmt: skip
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("Adam: no parameter requires grad")
@@ -66,8 +70,23 @@ class Adam:
             return
         beta1, beta2 = self.defaults["betas"]
         adam(
-            params, grads, exp_avgs, exp_avg_sqs, [], steps, foreach=None, capturable=False, differentiable=False,
-            fused=None, has_complex=any(torch.is_complex(p) for p in params), decoupled_weight_decay=False,
-            amsgrad=False, beta1=beta1, beta2=beta2, lr=self.defaults["lr"],
-            weight_decay=self.defaults["weight_decay"], eps=self.defaults["eps"], maximize=False,
-        )  # fmt: skip
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            foreach=None,
+            capturable=False,
+            differentiable=False,
+            fused=None,
+            has_complex=any(torch.is_complex(p) for p in params),
+            decoupled_weight_decay=False,
+            amsgrad=False,
+            beta1=beta1,
+            beta2=beta2,
+            lr=self.defaults["lr"],
+            weight_decay=self.defaults["weight_decay"],
+            eps=self.defaults["eps"],
+            maximize=False,
+        )

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from landslide_sar.errors import InputError
 
 from .params import area_value, check_params
-
 
 # Table 1 of the density paper, as offsets from the 2017-09-20 event; more dates are added every
 # 12 days (the S1A repeat cycle) on either side.
@@ -27,8 +26,8 @@ _SLICE_SECONDS = 25
 # Reference orbits (mission-specific): relative = (absolute - offset) % 175 + 1.
 _ORBIT_OFFSET = {"S1A": 73, "S1B": 27}
 _ORBIT_REF = {  # (reference epoch, its absolute orbit), from Table 1
-    "S1A": (datetime(2017, 8, 23, 22, 36, 37, tzinfo=timezone.utc), 18057),
-    "S1B": (datetime(2017, 9, 22, 22, 35, 44, tzinfo=timezone.utc), 7511),
+    "S1A": (datetime(2017, 8, 23, 22, 36, 37, tzinfo=UTC), 18057),
+    "S1B": (datetime(2017, 9, 22, 22, 35, 44, tzinfo=UTC), 7511),
 }
 _ORBITS_PER_DAY = 175.0 / 12.0
 # Satellite heading (degrees clockwise from north) and right-looking azimuth.
@@ -82,7 +81,7 @@ def parse_event_time(value: str | datetime) -> datetime:
             dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError as err:
             raise InputError(f"event_time: {value!r} is not an ISO 8601 date-time ({err})") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _offsets(n: int, base: tuple[int, ...], sign: int) -> list[int]:
@@ -101,9 +100,7 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[PlannedItem
     n_pre = int(area_value(area, "sentinel1", "acquisitions_pre"))
     n_post = int(area_value(area, "sentinel1", "acquisitions_post"))
     if n_pre < 1 or n_post < 1:
-        raise InputError(
-            f"sentinel1.acquisitions_pre/post: {n_pre}/{n_post}; expected at least 1 each"
-        )
+        raise InputError(f"sentinel1.acquisitions_pre/post: {n_pre}/{n_post}; expected at least 1 each")
     orbit_state = str(area_value(area, "sentinel1", "orbit_state")).lower()
     if orbit_state not in _HEADING:
         raise InputError(f"sentinel1.orbit_state: {orbit_state!r}; expected ascending or descending")
@@ -143,9 +140,7 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[PlannedItem
 
     out: list[PlannedItem] = []
     s1a_time = _S1A_ASC_TIME if orbit_state == "ascending" else _DESC_TIME
-    s1b_time = (
-        _S1B_ASC_TIME if orbit_state == "ascending" else (_DESC_TIME[0], _DESC_TIME[1] - 1, _DESC_TIME[2])
-    )
+    s1b_time = _S1B_ASC_TIME if orbit_state == "ascending" else (_DESC_TIME[0], _DESC_TIME[1] - 1, _DESC_TIME[2])
     for off in _offsets(n_pre, _PRE_OFFSETS, -1):
         out.append(make("S1A", off, s1a_time, orbit_state, rel, "main", "full", f"d{off:+d}"))
     for i, off in enumerate(_offsets(n_post, _POST_OFFSETS, +1)):
@@ -161,4 +156,3 @@ def acquisition_plan(area: dict, params: dict | None = None) -> list[PlannedItem
     out.append(make("S1A", d_day, hms, other_state, d_rel, "distractor", "full", "distractor"))
     out.sort(key=lambda a: (a.datetime, a.coverage))
     return out
-

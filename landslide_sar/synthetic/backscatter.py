@@ -9,7 +9,6 @@ times speckle correlated over the resolution cell; layover and shadow masked."""
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -19,7 +19,6 @@ from landslide_sar.grid import Grid, area_grid
 from .params import BLOCK_ROWS, LAND_COVER_CODES, area_value, check_params
 
 
-
 def _rng(seed: int, *names: str | int) -> np.random.Generator:
     """An independent random stream per (seed, name...)."""
     key = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(str(n).encode()) for n in names]
@@ -124,7 +123,6 @@ def _sigmoid_in_place(x: np.ndarray) -> np.ndarray:
 
 def _db(x):
     return 10.0 ** (np.asarray(x, dtype=np.float32) / 10.0)
-
 
 
 @dataclass
@@ -232,9 +230,9 @@ def _terrain(wgrid: Grid, p: dict, seed: int) -> np.ndarray:
     pad = int(math.ceil(min(t["corner_wavelength_m"], 3000.0) / res))
     fh = sfft.next_fast_len(wgrid.height + pad)
     fw = sfft.next_fast_len(wgrid.width + pad)
-    z = fractal_surface(
-        (fh, fw), res, t["beta"], t["corner_wavelength_m"], t["smoothing_m"], _rng(seed, "terrain")
-    )[: wgrid.height, : wgrid.width]
+    z = fractal_surface((fh, fw), res, t["beta"], t["corner_wavelength_m"], t["smoothing_m"], _rng(seed, "terrain"))[
+        : wgrid.height, : wgrid.width
+    ]
     z = np.array(z, dtype=np.float32)  # the crop alone, not the FFT grid
     env = smooth_field(wgrid, t["roughness_length_m"], _rng(seed, "roughness"))
     env -= env.mean()  # the area's typical relief stays elevation_std_m whatever the seed

@@ -42,7 +42,7 @@ class SwathGeometry:
     position: float
 
     @classmethod
-    def from_params(cls, sar: dict, heading_deg: float) -> "SwathGeometry":
+    def from_params(cls, sar: dict, heading_deg: float) -> SwathGeometry:
         return cls(
             heading_deg + 90.0,
             sar["incidence_near_deg"],

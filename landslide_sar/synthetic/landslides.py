@@ -100,7 +100,7 @@ def _runout_bodies(w: World, ls: dict, rows, cols, lengths, widths):
     path_r, path_c = [wr.copy()], [wc.copy()]
     nsteps = np.zeros(n, dtype=np.int32)
     hmax, wmax = w.wgrid.height, w.wgrid.width
-    for k in range(int(math.ceil(ls["length_max_m"] / step)) + 1):
+    for _ in range(int(math.ceil(ls["length_max_m"] / step)) + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
@@ -145,9 +145,7 @@ def _runout_bodies(w: World, ls: dict, rows, cols, lengths, widths):
         sel_heads = np.repeat(li, npts)
         coords = np.column_stack([px[sel_steps, sel_heads], py[sel_steps, sel_heads]])
         lines = shapely.linestrings(coords, indices=np.repeat(np.arange(li.size), npts))
-        bodies[li] = shapely.buffer(
-            lines, widths[li] / 2.0, cap_style="flat", join_style="round", quad_segs=2
-        )
+        bodies[li] = shapely.buffer(lines, widths[li] / 2.0, cap_style="flat", join_style="round", quad_segs=2)
     si = np.flatnonzero(~long_enough)
     if si.size:  # stopped at once (flat or pit): a disc of the drawn width
         bodies[si] = shapely.buffer(shapely.points(head_x[si], head_y[si]), widths[si] / 2.0, quad_segs=4)

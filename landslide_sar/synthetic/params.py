@@ -13,8 +13,7 @@ import math
 from typing import Any
 
 from landslide_sar.config import SCHEMA_DIR, validate_section
-from landslide_sar.errors import ConfigError
-from landslide_sar.errors import InputError
+from landslide_sar.errors import ConfigError, InputError
 
 #: The schema of the ``areas.<name>.synthetic`` block. tests/test_synthetic.py keeps schema,
 #: config.yaml and docs/synthetic_event.md in sync.

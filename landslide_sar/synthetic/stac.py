@@ -4,7 +4,6 @@ masks pixels, ``mask``: the layover/shadow mask of the RTC product) as relative 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pystac
 from pystac.extensions.projection import ProjectionExtension
@@ -35,9 +34,7 @@ def footprint_lonlat(mask: np.ndarray, grid: Grid):
     from shapely.ops import transform as stransform
 
     polys = [
-        shape(geom)
-        for geom, val in shapes(mask.astype(np.uint8), mask=mask, transform=grid.transform)
-        if val == 1
+        shape(geom) for geom, val in shapes(mask.astype(np.uint8), mask=mask, transform=grid.transform) if val == 1
     ]
     poly = shapely.union_all(polys).simplify(grid.resolution * 1.5)
     poly = shapely.segmentize(poly, 1000.0)
@@ -45,10 +42,7 @@ def footprint_lonlat(mask: np.ndarray, grid: Grid):
     return stransform(tr.transform, poly)
 
 
-
-def stac_item(
-    acq: PlannedItem, grid: Grid, footprint, assets: dict[str, str], looks: float
-) -> pystac.Item:
+def stac_item(acq: PlannedItem, grid: Grid, footprint, assets: dict[str, str], looks: float) -> pystac.Item:
     """The pystac Item of one acquisition; ``assets`` maps ``vv``/``vh`` (and optionally ``mask``)
     to hrefs relative to the ItemCollection file."""
     from shapely.geometry import mapping

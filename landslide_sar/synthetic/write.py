@@ -54,7 +54,7 @@ class EventPaths:
     sar_files: tuple[Path, ...] = ()
 
     @classmethod
-    def under(cls, root: str | Path) -> "EventPaths":
+    def under(cls, root: str | Path) -> EventPaths:
         root = Path(root)
         return cls(root=root, **{key: root / name for key, name in EVENT_FILES.items()})
 
@@ -129,24 +129,27 @@ def _write_truth_raster(w: World, p: dict, path: Path, main_state: str, block_ro
         "terrain_rate": lambda r0, r1: terrain_rate(w, p, (r0, r1)),
     }
     assert tuple(bands) == TRUTH_BANDS
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=g.width,
-        height=g.height,
-        count=len(bands),
-        dtype="float32",
-        crs=g.crs,
-        transform=g.transform,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-        predictor=3,
-        zlevel=1,
-        interleave="band",  # each band's blocks written on their own (bounded cache)
-    ) as dst:
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
+        rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=g.width,
+            height=g.height,
+            count=len(bands),
+            dtype="float32",
+            crs=g.crs,
+            transform=g.transform,
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+            compress="deflate",
+            predictor=3,
+            zlevel=1,
+            interleave="band",  # each band's blocks written on their own (bounded cache)
+        ) as dst,
+    ):
         for i, (name, band) in enumerate(bands.items(), start=1):
             for r0, r1 in row_blocks(g.height, block_rows):
                 dst.write(band(r0, r1).astype(np.float32, copy=False), i, window=Window(0, r0, g.width, r1 - r0))
@@ -328,4 +331,3 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = yaml.safe_load(Path(a.config).read_text())
     generate_event(cfg["areas"][a.area], a.out_dir)
-

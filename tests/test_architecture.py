@@ -1,0 +1,72 @@
+"""The house rules, checked by their tools: the library's import layers and independence
+(import-linter contracts in pyproject.toml), ruff's lint and format, snakefmt, and no
+`# fmt: skip` left in the library and its scripts. Each runs the tool from the test environment."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CODE = ["landslide_sar", "workflow_scripts", "tests", "tools"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / args[0]), *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_import_contracts_are_kept() -> None:
+    proc = run("lint-imports")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout
+
+
+def test_a_layer_violation_is_caught(tmp_path) -> None:
+    """The layers contract can fail: a core module importing a branch breaks it (on a copy)."""
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "landslide_sar", copy / "landslide_sar", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    grid = copy / "landslide_sar" / "grid.py"
+    grid.write_text(grid.read_text() + "\nfrom landslide_sar.density import experiments  # noqa: E402, F401\n")
+    proc = subprocess.run(
+        [str(BIN / "lint-imports")],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(copy), "PATH": str(BIN)},
+    )
+    assert proc.returncode != 0 and "landslide_sar.grid is not allowed to import landslide_sar.density" in proc.stdout
+
+
+def test_ruff_check_is_clean() -> None:
+    proc = run("ruff", "check", *CODE)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_ruff_format_is_clean() -> None:
+    proc = run("ruff", "format", "--check", *CODE)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_snakefmt_is_clean() -> None:
+    proc = run("snakefmt", "--check", "Snakefile", "rules")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("folder", ["landslide_sar", "workflow_scripts"])
+def test_no_format_exemptions(folder: str) -> None:
+    found = [
+        f"{p.relative_to(ROOT)}:{no}"
+        for p in sorted((ROOT / folder).rglob("*.py"))
+        for no, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"#\s*fmt:\s*(skip|off)", line)
+    ]
+    assert not found, found
