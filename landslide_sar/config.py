@@ -15,6 +15,8 @@ import yaml
 from landslide_sar.errors import ConfigError
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+#: Named presets of an area's ``synthetic`` block (file name under the schema folder).
+PRESETS_FILE = "synthetic.presets.yaml"
 
 
 def _sub_schema(path: Path) -> dict:
@@ -91,6 +93,66 @@ def _first_error(errors: Iterable[jsonschema.ValidationError]) -> jsonschema.Val
     return next((e for e in errors if _is_renamed(e)), None) or jsonschema.exceptions.best_match(errors)
 
 
+def synthetic_presets(schema_dir: Path = SCHEMA_DIR) -> dict[str, dict]:
+    """The named presets of a ``synthetic`` block (schemas/synthetic.presets.yaml), by name."""
+    return yaml.safe_load((schema_dir / PRESETS_FILE).read_text())
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """`base` with `over`'s keys replacing its own, key by key in nested mappings (a new dict)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def expand_preset(block: Any, where: str = "synthetic", schema_dir: Path = SCHEMA_DIR) -> Any:
+    """A ``synthetic`` block with its ``preset`` replaced by that preset's values, the block's own
+    keys winning key by key (a preset may start from another preset). A block without ``preset``
+    (or not a mapping) is returned as is; an unknown name is a ConfigError line naming the key."""
+    if not isinstance(block, dict) or "preset" not in block:
+        return block
+    presets = synthetic_presets(schema_dir)
+    seen: list[str] = []
+    while isinstance(block, dict) and "preset" in block:
+        name = block["preset"]
+        if not isinstance(name, str) or name not in presets:
+            raise ConfigError(
+                f"config {where}.preset = {name!r} is not allowed; allowed presets: "
+                f"{', '.join(map(repr, sorted(presets)))} (schemas/{PRESETS_FILE})"
+            )
+        if name in seen:
+            raise ConfigError(f"preset {name!r} of schemas/{PRESETS_FILE} starts from itself ({' -> '.join(seen)})")
+        seen.append(name)
+        own = {k: v for k, v in block.items() if k != "preset"}
+        block = _merged(presets[name], own)
+        where = f"schemas/{PRESETS_FILE}: {name}"
+    return _in_schema_order(block, _sub_schema(schema_dir / "synthetic.schema.yaml"))
+
+
+def _in_schema_order(value: Any, schema: dict) -> Any:
+    """`value` with the keys of every mapping in the order of the schema's properties (others
+    after them): the order a full block written in that order has, whatever the preset's."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(value, dict) or not props:
+        return value
+    keys = [k for k in props if k in value] + [k for k in value if k not in props]
+    return {k: _in_schema_order(value[k], props.get(k, {})) for k in keys}
+
+
+def expand_presets(config: dict[str, Any], schema_dir: Path = SCHEMA_DIR) -> None:
+    """Every area's ``synthetic`` block with its preset expanded (expand_preset), in place."""
+    areas = config.get("areas")
+    if not isinstance(areas, dict):
+        return
+    for name, area in areas.items():
+        if isinstance(area, dict) and "synthetic" in area:
+            area["synthetic"] = expand_preset(area["synthetic"], f"areas.{name}.synthetic", schema_dir)
+
+
 def _filling_defaults(validator_class: type) -> type:
     """A validator class that also sets the schema's `default:` of every absent property (the
     jsonschema documentation's recipe), so that defaults live in the schema, documented, and the
@@ -119,7 +181,9 @@ def validate_config(
     documented `default:` values, in place.
 
     `produced(path)` says whether a rule of the workflow makes a file that does not exist yet
-    (default: `generated_by_pipeline`, the synthetic events' files)."""
+    (default: `generated_by_pipeline`, the synthetic events' files). An area's
+    ``synthetic: {preset: NAME, ...}`` is first expanded in place (expand_presets)."""
+    expand_presets(config, schema_dir)
     validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
     error = _first_error(validator.iter_errors(config))
     if error is not None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from landslide_sar.config import expand_presets
+
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -21,6 +23,7 @@ def tiny_config() -> dict:
     mapped by tiny's models and forests without its inventory being read (rapid response). The
     detection regions and section of config.yaml are dropped (tests/test_detection_workflow.py)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    expand_presets(cfg)  # the areas' full synthetic blocks, edited below
     cfg.pop("detection")
     area = copy.deepcopy(cfg["areas"]["embedded"])
     area["bbox"] = [-66.70, 18.25, -66.67, 18.28]

@@ -7,11 +7,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
-from landslide_sar.config import validate_config
+from landslide_sar.config import expand_preset, synthetic_presets, validate_config
 from landslide_sar.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_configs() -> dict[str, dict]:
+    """Every config the repository ships, as a user runs it: config.yaml, each file of config/ and
+    config/examples/ alone, and each overlay of config/overlays/ merged over config.yaml the way
+    Snakemake merges `--configfile config.yaml OVERLAY`."""
+    configs = {"config.yaml": yaml.safe_load((ROOT / "config.yaml").read_text())}
+    for path in sorted((ROOT / "config").glob("*.yaml")) + sorted((ROOT / "config" / "examples").glob("*.yaml")):
+        configs[str(path.relative_to(ROOT))] = yaml.safe_load(path.read_text())
+    for path in sorted((ROOT / "config" / "overlays").glob("*.yaml")):
+        merged = yaml.safe_load((ROOT / "config.yaml").read_text())
+        update_config(merged, yaml.safe_load(path.read_text()))
+        configs[f"config.yaml + {path.relative_to(ROOT)}"] = merged
+    return configs
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +34,67 @@ def default() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def test_shipped_configs_are_valid(default) -> None:
-    validate_config(default)
-    for path in sorted((ROOT / "tests" / "configs").glob("*.yaml")):
-        validate_config(yaml.safe_load(path.read_text()))
+def test_shipped_configs_are_valid() -> None:
+    configs = shipped_configs()
+    assert {"config.yaml", "config/puerto_rico.yaml", "config/examples/new_event.yaml"} <= set(configs), sorted(configs)
+    assert any(name.startswith("config.yaml + config/overlays/") for name in configs), sorted(configs)
+    for name, cfg in configs.items():
+        try:
+            validate_config(cfg)
+        except ConfigError as err:
+            pytest.fail(f"{name}: {err}")
+
+
+def test_config_yaml_fits_on_two_screens() -> None:
+    assert len((ROOT / "config.yaml").read_text().splitlines()) <= 150
+
+
+def test_a_preset_gives_its_values_and_the_areas_own_keys_win() -> None:
+    """earthquake starts from storm; an area's keys replace the preset's one by one, at any depth."""
+    block = {
+        "preset": "earthquake",
+        "seed": 3,
+        "sar": {"swath_position": 0.5},
+        "land_cover": {"forest": {"vv_db": -6.0}},
+    }
+    full = expand_preset(copy.deepcopy(block))
+    assert "preset" not in full and full["seed"] == 3
+    assert full["sar"]["swath_position"] == 0.5  # the area's
+    assert full["sar"]["texture_db"] == 1.5  # earthquake's
+    assert full["sar"]["looks"] == 4.4  # storm's, which earthquake starts from
+    forest = {"vv_db": -6.0, "vh_db": -14.5, "rate_factor": 1.0, "storm_sensitivity": 1.0, "soil_visibility": 0.2}
+    assert full["land_cover"]["forest"] == forest  # the area's, earthquake's, storm's
+    assert full["landslides"]["rain_gate"] == 0 and type(full["landslides"]["rain_gate"]) is int
+    assert list(full)[:2] == ["seed", "terrain"]  # the schema's order, whatever the preset's
+    storm = synthetic_presets()["storm"]
+    assert expand_preset({"preset": "storm", "seed": 1}) == {"seed": 1, **storm}
+    assert expand_preset({"seed": 1, "terrain": {}}) == {"seed": 1, "terrain": {}}  # no preset: as given
+
+
+def test_the_default_areas_are_their_presets_expanded(default) -> None:
+    cfg = copy.deepcopy(default)
+    assert cfg["areas"]["embedded"]["synthetic"] == {"preset": "storm", "seed": 2017}
+    validate_config(cfg)
+    presets = synthetic_presets()
+    assert cfg["areas"]["embedded"]["synthetic"] == {"seed": 2017, **presets["storm"]}
+    assert cfg["areas"]["region_a"]["synthetic"] == cfg["areas"]["embedded"]["synthetic"]
+    b = cfg["areas"]["region_b"]["synthetic"]
+    assert (b["seed"], b["sar"]["swath_position"], b["distractor"]["relative_orbit"]) == (7, 0.35, 135)
+    assert b["terrain"] == presets["storm"]["terrain"] | presets["earthquake"]["terrain"]
+    validate_config(cfg)  # a resolved config validates again, unchanged
+    assert cfg["areas"]["region_b"]["synthetic"] == b
+
+
+@pytest.mark.parametrize("name", [None, "hurricane", ["storm"]])
+def test_an_unknown_preset_is_one_line_naming_the_presets(default, name) -> None:
+    cfg = copy.deepcopy(default)
+    cfg["areas"]["region_b"]["synthetic"]["preset"] = name
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value) == (
+        f"config areas.region_b.synthetic.preset = {name!r} is not allowed; "
+        "allowed presets: 'earthquake', 'storm' (schemas/synthetic.presets.yaml)"
+    )
 
 
 def _unlabelled_region_b(c: dict) -> None:
@@ -152,6 +224,7 @@ def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_y
 )
 def test_a_key_of_an_earlier_version_is_one_line_naming_its_new_name(default, where, old, new, what) -> None:
     cfg = copy.deepcopy(default)
+    validate_config(cfg)  # every key present (config.yaml leaves some to the schema's defaults)
     section = cfg
     for key in where.split("."):
         section = section[key]

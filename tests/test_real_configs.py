@@ -15,6 +15,8 @@ from landslide_sar.config import validate_config
 from landslide_sar.grid import area_grid
 
 CONFIGS = ROOT / "config"
+#: every shipped config a user runs alone: the real events and the examples (not the overlays)
+SHIPPED = sorted(CONFIGS.glob("*.yaml")) + sorted((CONFIGS / "examples").glob("*.yaml"))
 
 
 def _jobs(dry_run_stdout: str) -> dict[str, int]:
@@ -94,6 +96,20 @@ def test_hokkaido_talakmau_config_uses_the_published_cubes() -> None:
             "hokkaido_talakmau",
             {"download_datacube": 2, "import_datacube": 2, "make_chips": 2, "density_map": 2, "density_figures": 2},
         ),
+        (
+            "examples/new_event",  # acquired from STAC like puerto_rico: the same jobs
+            {
+                "download_sentinel1": 1,
+                "download_dem": 1,
+                "download_inventory": 1,
+                "rasterize_labels": 1,
+                "dem_derivatives": 1,
+                "assemble_cube": 1,
+                "make_chips": 1,
+                "density_map": 1,
+                "density_figures": 1,
+            },
+        ),
     ],
 )
 def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) -> None:
@@ -164,11 +180,21 @@ def _root_jobs_and_areas(*args: str) -> tuple[dict[str, int], set[str]]:
     return jobs, areas
 
 
-@pytest.mark.parametrize("config_path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_example_of_a_new_event_is_short_and_valid() -> None:
+    """config/examples/new_event.yaml: a real event in at most 30 lines, the rest the schema's defaults."""
+    path = CONFIGS / "examples" / "new_event.yaml"
+    assert len(path.read_text().splitlines()) <= 30
+    cfg = yaml.safe_load(path.read_text())
+    validate_config(cfg)
+    assert cfg["splits"]["seeds"] == [42, 43] and cfg["density"]["forest"]["n_estimators"] == 300
+
+
+@pytest.mark.parametrize("config_path", SHIPPED, ids=lambda p: p.stem)
 def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_path) -> None:
     """`--configfile X` replaces config.yaml instead of being merged into it: no demo area, no
     detection job unless X has a detection section, and the jobs are those of X alone."""
     cfg = yaml.safe_load(config_path.read_text())
+    validate_config(cfg)  # the settings X leaves out: the schema's defaults
     jobs, areas = _root_jobs_and_areas("--configfile", str(config_path.relative_to(ROOT)))
     assert areas == set(cfg["areas"]) | ({"detection"} if "detection" in cfg else set()), areas
     assert "generate_event" not in jobs

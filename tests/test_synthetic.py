@@ -19,6 +19,7 @@ from rasterio.warp import Resampling, reproject
 
 from landslide_sar import synthetic as syn
 from landslide_sar.chips import density_class
+from landslide_sar.config import expand_presets, synthetic_presets
 from landslide_sar.errors import InputError
 from landslide_sar.grid import area_grid
 from landslide_sar.synthetic.backscatter import view_geometry
@@ -26,12 +27,14 @@ from landslide_sar.synthetic.files import TRUTH_LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+expand_presets(CONFIG)  # each area's full synthetic block: its preset and its own values
 TINY_BBOX = [-66.70, 18.25, -66.67, 18.28]
 EVENT = datetime(2017, 9, 20, tzinfo=UTC)
 
 
 def config_block() -> dict:
-    """A fresh copy of the default run's ``areas.embedded.synthetic`` block of config.yaml."""
+    """A fresh copy of the default run's ``areas.embedded.synthetic`` block of config.yaml (the
+    storm preset, expanded, with the area's seed)."""
     return copy.deepcopy(CONFIG["areas"]["embedded"]["synthetic"])
 
 
@@ -897,6 +900,21 @@ def test_config_block_is_used_as_given():
     for key, value in _flat(p).items():  # integers as int, numbers as float
         assert type(value) is (int if leaves[key]["type"] == "integer" else float), key
     assert syn.check_params(synthetic_block(1, sar={"looks": 3}))["sar"]["looks"] == 3.0
+
+
+def test_every_preset_is_a_full_valid_block():
+    """Each preset of schemas/synthetic.presets.yaml with a seed is a block check_params accepts,
+    with every key of the schema; a block naming a preset is checked as that full block."""
+    leaves = _schema_leaves(syn.parameter_schema())
+    for name in synthetic_presets():
+        p = syn.check_params({"preset": name, "seed": 11})
+        assert list(_flat(p)) == list(leaves), name
+        for key, value in _flat(p).items():  # integers as int, numbers as float
+            assert type(value) is (int if leaves[key]["type"] == "integer" else float), (name, key)
+    assert syn.check_params({"preset": "storm", "seed": 2017}) == config_block()
+    _one_line_error({"preset": "storm"}, r"^config synthetic: 'seed' is a required property$")
+    calm = {"preset": "calm", "seed": 1}
+    _one_line_error(calm, r"^config synthetic\.preset = 'calm' is not allowed; allowed presets: ")
 
 
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

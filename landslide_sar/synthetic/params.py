@@ -1,9 +1,10 @@
 """The generator's parameters: the ``areas.<name>.synthetic`` block, its schema and its constants.
 
 The schema (schemas/synthetic.schema.yaml) is the one list of the parameters, their types and
-bounds; it holds no values (config.yaml has the default run's) and every key is required. The
-block is checked by the project's one validator (landslide_sar.config), so a block passed by hand
-fails exactly as the same block in config.yaml would."""
+bounds; it holds no values (schemas/synthetic.presets.yaml has the named presets an area starts
+from) and every key is required once the preset is expanded. The block is checked by the
+project's one validator (landslide_sar.config), so a block passed by hand fails exactly as the
+same block in config.yaml would."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import functools
 import math
 from typing import Any
 
-from landslide_sar.config import SCHEMA_DIR, validate_section
+from landslide_sar.config import SCHEMA_DIR, expand_preset, validate_section
 from landslide_sar.errors import ConfigError, InputError
 
 #: The schema of the ``areas.<name>.synthetic`` block. tests/test_synthetic.py keeps schema,
@@ -64,10 +65,12 @@ def check_params(synthetic: Any, where: str = "synthetic") -> dict:
     The schema is enforced by landslide_sar.config.validate_section (every key present, no other,
     types and bounds); here only what a schema cannot express: finite numbers,
     ``length_max_m >= length_min_m``, ``width_max_m >= width_min_m``. Raises InputError with one
-    line naming the key path."""
+    line naming the key path. A ``preset`` is expanded first (landslide_sar.config.expand_preset),
+    so a block such as ``{"preset": "storm", "seed": 1}`` is the full block of that preset."""
     if synthetic is None:
         raise InputError(f"{where} is missing; expected the areas.<name>.synthetic block of the config")
     try:
+        synthetic = expand_preset(synthetic, where)
         validate_section(synthetic, parameter_schema(), where)
     except ConfigError as err:
         raise InputError(str(err)) from None
