@@ -55,13 +55,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         where = f"{key}." if error.absolute_path else ""
-        renamed = error.schema.get("x-renamed", {})  # old key -> new key, for configs of earlier versions
-        for old in extra:
-            if old in renamed:
-                new = renamed[old]
-                kind = error.schema["properties"].get(new, {}).get("type")
-                what = " (a list)" if kind == "array" else ""
-                return f"config key {where}{old} is now {where}{new}{what}; rename it"
         bad = extra[0] if extra else "?"
         return f"config key {where}{bad} is not allowed; allowed keys at {key}: {', '.join(allowed)}"
     if v == "required":
@@ -80,17 +73,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config {key} = {error.instance!r}: {error.message}"
 
 
-def _is_renamed(error: jsonschema.ValidationError) -> bool:
-    """Whether the error is a key of an earlier version (the schema's `x-renamed`)."""
-    renamed = error.schema.get("x-renamed", {}) if isinstance(error.schema, dict) else {}
-    return error.validator == "additionalProperties" and bool(set(error.instance) & set(renamed))
-
-
 def _first_error(errors: Iterable[jsonschema.ValidationError]) -> jsonschema.ValidationError | None:
-    """A renamed key first (its new name is then also reported missing, which says less), else
-    jsonschema's most relevant error."""
-    errors = list(errors)
-    return next((e for e in errors if _is_renamed(e)), None) or jsonschema.exceptions.best_match(errors)
+    """jsonschema's most relevant error (None: the config is valid)."""
+    return jsonschema.exceptions.best_match(errors)
 
 
 def synthetic_presets(schema_dir: Path = SCHEMA_DIR) -> dict[str, dict]:

@@ -108,8 +108,6 @@ def _cfg(cfg: Mapping, key: str, where: str) -> Any:
 
 def training_seeds(training_cfg: Mapping) -> list[int]:
     """The training seeds of a config section: `seeds` (a list; one member per seed)."""
-    if "seed" in training_cfg and "seeds" not in training_cfg:
-        raise InputError(f"training.seed={training_cfg['seed']!r} is now training.seeds (a list), e.g. [0, 1, 2]")
     seeds = _cfg(training_cfg, "seeds", "training_cfg")
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = [seeds]

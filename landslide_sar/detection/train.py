@@ -49,8 +49,6 @@ TRAINING_KEYS = (
 
 
 def _get(cfg: Mapping, key: str, where: str) -> Any:
-    if key == "seeds" and "seed" in cfg and "seeds" not in cfg:
-        raise InputError(f"{where}: seed={cfg['seed']!r} is now seeds (a list), e.g. [0, 1, 2]")
     if key not in cfg:
         raise InputError(f"{where} lacks {key!r}; has {sorted(cfg)}")
     return cfg[key]
