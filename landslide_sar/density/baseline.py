@@ -18,8 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from landslide_sar.chips import DEM_CHANNELS
 from landslide_sar.density.chip_io import open_chips, stored_channels
-from landslide_sar.density.model import DEM_CHANNELS, SAR_CHANNEL_RE
+from landslide_sar.density.model import SAR_CHANNEL_RE
 from landslide_sar.density.predict import percentile_columns
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path

@@ -14,11 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landslide_sar.chips import DEM_CHANNELS
 from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 
-DEM_CHANNELS: tuple[str, ...] = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")
-LABEL_CHANNEL = "landslides"
 #: Ensembles trained and run as one grouped conv per layer (True) or member by member (False),
 #: per device type: on the 2-core CPU a 3-member grouped step of this net took 5.5x one
 #: member's step, member by member in one module 4x, and the members' own fits one after the

@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from landslide_sar.chips import LABEL_CHANNEL
 from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, stored_channels
 from landslide_sar.density.model import (
     GROUPED,
-    LABEL_CHANNEL,
     DensityNet,
     block_counts,
     build_density_net,
