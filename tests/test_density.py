@@ -255,14 +255,14 @@ def test_normalisation_stats_come_from_train_chips_only(tmp_path: Path) -> None:
         train_density(
             tmp_path / "chips.zarr",
             table,
-            0,
-            "fused",
-            2,
-            MODEL,
-            cfg,
-            1,
-            tmp_path / f"{tag}.pt",
-            tmp_path / f"{tag}.csv",
+            half=0,
+            inputs="fused",
+            revisits=2,
+            model_cfg=MODEL,
+            training_cfg=cfg,
+            threads=1,
+            model_out=tmp_path / f"{tag}.pt",
+            history_out=tmp_path / f"{tag}.csv",
         )
         ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
         return ckpt["mean"], ckpt["std"]
@@ -319,14 +319,14 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
         train_density(
             tmp_path / "chips.zarr",
             table,
-            1,
-            "fused",
-            3,
-            MODEL,
-            dict(cfg, seeds=[seed]),
-            1,
-            tmp_path / f"{tag}.pt",
-            tmp_path / f"{tag}.csv",
+            half=1,
+            inputs="fused",
+            revisits=3,
+            model_cfg=MODEL,
+            training_cfg=dict(cfg, seeds=[seed]),
+            threads=1,
+            model_out=tmp_path / f"{tag}.pt",
+            history_out=tmp_path / f"{tag}.csv",
         )
         runs.append((torch.load(tmp_path / f"{tag}.pt", weights_only=True), pd.read_csv(tmp_path / f"{tag}.csv")))
     (ca, ha), (cb, hb), (cc, _) = runs
@@ -349,14 +349,14 @@ def test_ensemble_member_equals_the_same_seed_trained_alone(tmp_path: Path) -> N
         train_density(
             tmp_path / "chips.zarr",
             table,
-            0,
-            "fused",
-            3,
-            MODEL,
-            dict(cfg, seeds=seeds),
-            1,
-            tmp_path / f"{tag}.pt",
-            tmp_path / f"{tag}.csv",
+            half=0,
+            inputs="fused",
+            revisits=3,
+            model_cfg=MODEL,
+            training_cfg=dict(cfg, seeds=seeds),
+            threads=1,
+            model_out=tmp_path / f"{tag}.pt",
+            history_out=tmp_path / f"{tag}.csv",
         )
         ckpt = torch.load(tmp_path / f"{tag}.pt", weights_only=True)
         return unpack_state(ckpt["state_dict"], len(seeds)), pd.read_csv(tmp_path / f"{tag}.csv"), ckpt
@@ -412,17 +412,17 @@ def run_toy_event(d: Path, drop_db: float) -> pd.DataFrame:
         train_density(
             d / "chips.zarr",
             table,
-            h,
-            "fused",
-            3,
-            MODEL,
-            TRAINING,
-            1,
-            d / f"model{h}.pt",
-            d / f"history{h}.csv",
-            PERCENTILES,
-            d / f"features{h}.csv",
-            d / f"embeddings{h}.zarr",
+            half=h,
+            inputs="fused",
+            revisits=3,
+            model_cfg=MODEL,
+            training_cfg=TRAINING,
+            threads=1,
+            model_out=d / f"model{h}.pt",
+            history_out=d / f"history{h}.csv",
+            percentiles=PERCENTILES,
+            features_out=d / f"features{h}.csv",
+            embeddings_out=d / f"embeddings{h}.zarr",
         )
     forest = dict(seed=0, n_estimators=100)
     evaluate_density(table, d / "features0.csv", d / "features1.csv", forest, d / "metrics.csv", d / "predictions.csv")
@@ -451,17 +451,17 @@ def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd
     train_density(
         d / "chips.zarr",
         table,
-        [0, 1],
-        "fused",
-        3,
-        MODEL,
-        TRAINING,
-        1,
-        outs["model"],
-        outs["history"],
-        PERCENTILES,
-        outs["features"],
-        outs["embeddings"],
+        half=[0, 1],
+        inputs="fused",
+        revisits=3,
+        model_cfg=MODEL,
+        training_cfg=TRAINING,
+        threads=1,
+        model_out=outs["model"],
+        history_out=outs["history"],
+        percentiles=PERCENTILES,
+        features_out=outs["features"],
+        embeddings_out=outs["embeddings"],
     )
     for h in (0, 1):
         a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (outs["model"][h], d / f"model{h}.pt"))
@@ -469,7 +469,16 @@ def test_both_halves_in_one_call_equal_each_half_alone(toy_event: tuple[Path, pd
         pd.testing.assert_frame_equal(pd.read_csv(outs["features"][h]), pd.read_csv(d / f"features{h}.csv"))
     with pytest.raises(InputError, match="1 model_out path"):
         train_density(
-            d / "chips.zarr", table, [0, 1], "fused", 3, MODEL, TRAINING, 1, outs["model"][:1], outs["history"]
+            d / "chips.zarr",
+            table,
+            half=[0, 1],
+            inputs="fused",
+            revisits=3,
+            model_cfg=MODEL,
+            training_cfg=TRAINING,
+            threads=1,
+            model_out=outs["model"][:1],
+            history_out=outs["history"],
         )
     # the halves share one read of the chips, so they must read the same channels
     from landslide_sar.density.chip_io import open_chips

@@ -71,6 +71,7 @@ def make_chips(
     cube_zarr: str | Path,
     out_zarr: str | Path,
     out_table: str | Path,
+    *,
     size: int,
     event_time: str,
     n_pre: int,

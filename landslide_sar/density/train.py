@@ -191,6 +191,7 @@ def _per_half(value: PathLike | Sequence[PathLike] | None, n: int, name: str) ->
 def train_density(
     chips_zarr: PathLike,
     chips_table: PathLike | pd.DataFrame,
+    *,
     half: int | Sequence[int],
     inputs: str,
     revisits: int,
