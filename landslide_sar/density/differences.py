@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
-from landslide_sar.density.experiments import SCHEME_SUFFIX, Experiment, parse
+from landslide_sar.density.experiments import Experiment, parse
 from landslide_sar.density.pool import pool_runs
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
@@ -60,22 +60,22 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]
             out.append((label, a, b))
 
     for scheme in schemes:
-        sfx, tag = SCHEME_SUFFIX[scheme], "" if scheme == schemes[0] else f" ({scheme} split)"
+        tag = "" if scheme == schemes[0] else f" ({scheme} split)"
+
+        def name(inputs: str, r: int, scheme: str = scheme) -> str:
+            return Experiment(inputs, r, scheme).setting
+
         for r in revisits:
-            add(f"fused - SAR-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"sar_r{r}{sfx}")
-            add(f"SAR-only - DEM-only, {r} revisits{tag}", f"sar_r{r}{sfx}", f"dem_r0{sfx}")
-            add(f"fused - DEM-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"dem_r0{sfx}")
+            add(f"fused - SAR-only, {r} revisits{tag}", name("fused", r), name("sar", r))
+            add(f"SAR-only - DEM-only, {r} revisits{tag}", name("sar", r), name("dem", 0))
+            add(f"fused - DEM-only, {r} revisits{tag}", name("fused", r), name("dem", 0))
         if len(revisits) > 1:
             lo, hi = revisits[0], revisits[-1]
             for inputs in ("sar", "fused", "baseline"):
-                add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", f"{inputs}_r{hi}{sfx}", f"{inputs}_r{lo}{sfx}")
+                add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", name(inputs, hi), name(inputs, lo))
         for r in revisits:
             for inputs in ("fused", "sar"):
-                add(
-                    f"{NAMES[inputs]} - change baseline, {r} revisits{tag}",
-                    f"{inputs}_r{r}{sfx}",
-                    f"baseline_r{r}{sfx}",
-                )
+                add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", name(inputs, r), name("baseline", r))
     for scheme in schemes[1:]:
         for inputs, r, s in full:
             if s == schemes[0]:
