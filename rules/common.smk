@@ -19,12 +19,8 @@ from landslide_sar.config import (
     validate_config,
 )
 
-from landslide_sar.density.experiments import (
-    SPLIT_PATTERN,
-    experiment_id,
-    parse_split,
-    split_suffix,
-)
+from landslide_sar.density import experiments as density_grid
+from landslide_sar.density.experiments import SPLIT_PATTERN, parse_split
 from landslide_sar.errors import ConfigError
 from landslide_sar.runner import RUN_ID_ENV
 
@@ -40,13 +36,11 @@ os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
 
 AREAS = list(config["areas"])
 # the split seeds of the density grid (splits.seeds): each split scheme is drawn once per seed
-SPLIT_SEEDS = [int(s) for s in config["splits"]["seeds"]]
+SPLIT_SEEDS = density_grid.split_seeds(config)
+# every density experiment of the table (nets and baseline under every split), in its order
+DENSITY_EXPERIMENTS = density_grid.experiments(config)
 # the folder suffix of every split (splits.schemes x splits.seeds; "": random, first seed)
-SPLITS = [
-    split_suffix(scheme, seed, SPLIT_SEEDS)
-    for scheme in config["splits"].get("schemes", ["random"])
-    for seed in SPLIT_SEEDS
-]
+SPLITS = list(dict.fromkeys(e.split for e in DENSITY_EXPERIMENTS))
 # the two halves of every density split: each trains on its own chips and predicts the other's
 HALVES = [0, 1]
 
@@ -140,37 +134,19 @@ def download_retries():
     )
 
 
-def density_experiments():
-    """(inputs, revisits) of every density experiment: DEM-only models do not see SAR, so they
-    are trained once (revisits 0) instead of once per number of revisits."""
-    density = config["density"]
-    return [
-        (inputs, revisits)
-        for inputs in density["inputs"]
-        for revisits in ([0] if inputs == "dem" else density["revisits"])
-    ]
+def density_files(area, filename):
+    """experiment id -> results/<area>/density/<id>/<filename> of every experiment of the density
+    table and differences (DENSITY_EXPERIMENTS, in order)."""
+    return {e.id: e.path(area, filename) for e in DENSITY_EXPERIMENTS}
 
 
-def baseline_experiments():
-    """(inputs, revisits) of the non-deep change baseline: one per number of revisits."""
-    return [("baseline", revisits) for revisits in config["density"]["revisits"]]
-
-
-def table_experiments():
-    """(inputs, revisits, scheme, split seed) of the density table and differences: the nets
-    and the baseline under every split of splits.schemes x splits.seeds."""
-    return [
-        (inputs, revisits, scheme, seed)
-        for scheme in config["splits"].get("schemes", ["random"])
-        for seed in SPLIT_SEEDS
-        for inputs, revisits in density_experiments() + baseline_experiments()
-    ]
-
-
-def experiment_dir(area, inputs, revisits, scheme="random", split_seed=None):
-    """results/<area>/density/<inputs>_r<revisits>[_blocked][_s<seed>]."""
-    name = experiment_id(inputs, revisits, scheme, split_seed, SPLIT_SEEDS)
-    return f"results/{area}/density/{name}"
+def density_histories(area):
+    """ "<experiment id> half<h>" -> history.csv of every net's halves (first split), in order."""
+    return {
+        f"{e.id} half{h}": e.path(area, f"half{h}/history.csv")
+        for e in density_grid.net_experiments(config)
+        for h in HALVES
+    }
 
 
 def split_table(wildcards):
@@ -179,29 +155,27 @@ def split_table(wildcards):
     return f"results/{wildcards.area}/chips/chips{wildcards.split}.gpkg"
 
 
-def half_features(area, inputs, revisits, split):
-    """The features of one split's two halves: a net's own per half; the baseline's one file
-    for both (nothing in it is learnt, the same under every split)."""
-    base = f"results/{area}/density/{inputs}_r{revisits}"
-    if inputs == "baseline":
-        return [f"{base}/features.csv"] * 2
-    return [f"{base}{split}/half{half}/features.csv" for half in HALVES]
-
-
-def density_features(wildcards):
-    """half_features of the wildcard split (density_forests)."""
-    return half_features(
-        wildcards.area, wildcards.inputs, wildcards.revisits, wildcards.split
+def wildcard_experiment(wildcards, split=None):
+    """The density Experiment of a job's wildcards (area aside) under its split (or `split`)."""
+    return density_grid.parse(
+        f"{wildcards.inputs}_r{wildcards.revisits}{wildcards.split if split is None else split}",
+        SPLIT_SEEDS,
     )
 
 
+def density_features(wildcards):
+    """The features of the wildcard experiment's two halves (density_forests)."""
+    return wildcard_experiment(wildcards).half_features(wildcards.area, HALVES)
+
+
 def experiment_features(wildcards):
-    """half_features of every split (SPLITS) in order, two per split (evaluate_density)."""
+    """The features of the two halves of the wildcard experiment under every split (SPLITS) in
+    order, two per split (evaluate_density)."""
     return [
         f
         for split in SPLITS
-        for f in half_features(
-            wildcards.area, wildcards.inputs, wildcards.revisits, split
+        for f in wildcard_experiment(wildcards, split).half_features(
+            wildcards.area, HALVES
         )
     ]
 
@@ -211,10 +185,8 @@ def split_tables(wildcards):
     return [f"results/{wildcards.area}/chips/chips{split}.gpkg" for split in SPLITS]
 
 
-def map_experiment():
-    """The experiment whose cross-prediction becomes the density map."""
-    inputs = config["density"]["map"]["inputs"]
-    return inputs, 0 if inputs == "dem" else config["density"]["map"]["revisits"]
+# the experiment whose cross-prediction becomes the density map
+MAP_DENSITY_EXPERIMENT = density_grid.map_experiment(config)
 
 
 RAPID_AREAS = list(config.get("rapid_response", {}))
@@ -266,9 +238,8 @@ def map_provenance(area, experiment):
 
 def rapid_source(wildcards):
     """The trained experiment folder that maps the wildcard area."""
-    r = config["rapid_response"][wildcards.area]
-    revisits = 0 if r["inputs"] == "dem" else r["revisits"]
-    return f"results/{r['model_area']}/density/{r['inputs']}_r{revisits}"
+    e = density_grid.rapid_experiment(config, wildcards.area)
+    return e.path(config["rapid_response"][wildcards.area]["model_area"])
 
 
 def area_mpx(area_name):

@@ -163,13 +163,8 @@ rule density_forests:
 
 rule density_table:
     input:
-        metrics=lambda w: [
-            f"{experiment_dir(w.area, *e)}/metrics.csv" for e in table_experiments()
-        ],
-        predictions=lambda w: [
-            f"{experiment_dir(w.area, *e)}/predictions.csv"
-            for e in table_experiments()
-        ],
+        metrics=lambda w: list(density_files(w.area, "metrics.csv").values()),
+        predictions=lambda w: list(density_files(w.area, "predictions.csv").values()),
         oracle=lambda w: (
             [f"results/{w.area}/density/oracle/metrics.csv"]
             if "synthetic" in config["areas"][w.area]
@@ -195,7 +190,10 @@ rule density_table:
         mem_mb=1000,
         runtime=5,
     params:
-        experiments=table_experiments(),
+        # experiment id -> file: the same files as the input (one enumeration, DENSITY_EXPERIMENTS)
+        metrics=lambda w: density_files(w.area, "metrics.csv"),
+        predictions=lambda w: density_files(w.area, "predictions.csv"),
+        split_seeds=SPLIT_SEEDS,
         interval_level=config["evaluation"]["interval"],
         evaluation=config["evaluation"],
     message:
@@ -234,13 +232,8 @@ rule density_oracle:
 
 rule density_differences:
     input:
-        metrics=lambda w: [
-            f"{experiment_dir(w.area, *e)}/metrics.csv" for e in table_experiments()
-        ],
-        predictions=lambda w: [
-            f"{experiment_dir(w.area, *e)}/predictions.csv"
-            for e in table_experiments()
-        ],
+        metrics=lambda w: list(density_files(w.area, "metrics.csv").values()),
+        predictions=lambda w: list(density_files(w.area, "predictions.csv").values()),
     output:
         csv=report(
             "results/{area}/density/differences.csv",
@@ -261,7 +254,10 @@ rule density_differences:
         mem_mb=1000,
         runtime=5,
     params:
-        experiments=table_experiments(),
+        # experiment id -> file: the same files as the input (one enumeration, DENSITY_EXPERIMENTS)
+        metrics=lambda w: density_files(w.area, "metrics.csv"),
+        predictions=lambda w: density_files(w.area, "predictions.csv"),
+        split_seeds=SPLIT_SEEDS,
         evaluation=config["evaluation"],
     message:
         "Paired differences of the density experiments of {wildcards.area}"
@@ -272,9 +268,7 @@ rule density_differences:
 rule density_map:
     input:
         table=rules.make_chips.output.table,
-        predictions="results/{{area}}/density/{}_r{}/predictions.csv".format(
-            *map_experiment()
-        ),
+        predictions=MAP_DENSITY_EXPERIMENT.path("{area}", "predictions.csv"),
     output:
         tif="results/{area}/density/map.tif",
         categories="results/{area}/density/map.tif.aux.xml",
@@ -292,7 +286,7 @@ rule density_map:
         runtime=5,
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
-        provenance=lambda w: map_provenance(w.area, "{}_r{}".format(*map_experiment())),
+        provenance=lambda w: map_provenance(w.area, MAP_DENSITY_EXPERIMENT.id),
     message:
         "Density class map of {wildcards.area}"
     script:

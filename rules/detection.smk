@@ -95,10 +95,12 @@ rule detection_table:
         mem_mb=1000,
         runtime=5,
     params:
-        experiments=[(e.experiment, e.name) for e in DETECTION_EXPERIMENTS],
+        # experiment id -> file: the same files as the input (one enumeration)
+        metrics=detection_files("metrics.csv"),
+        detection=DETECTION,
         interval_level=config["evaluation"]["interval"],
     message:
-        "Detection AUPRC table of {params.experiments}"
+        "Detection AUPRC table of every detection experiment"
     script:
         "../workflow_scripts/detection_table.py"
 
@@ -126,7 +128,10 @@ rule detection_differences:
         mem_mb=4000,
         runtime=10,
     params:
-        experiments=[(e.experiment, e.name) for e in DETECTION_EXPERIMENTS],
+        # experiment id -> file: the same files as the input (one enumeration)
+        metrics=detection_files("metrics.csv"),
+        predictions=detection_files("predictions.zarr"),
+        detection=DETECTION,
         intervals=config["evaluation"],
     message:
         "Detection paired differences (test AUPRC) with bootstrap intervals over chips"
@@ -168,6 +173,11 @@ rule detection_figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        # experiment id -> file: the same files as the input (one enumeration)
+        curves=detection_files("curves.csv", first_split=True),
+        predictions=detection_files("predictions.zarr", "transfer", first_split=True),
+        detection=DETECTION,
     message:
         "Detection figures: AUPRC against revisits, precision-recall curves, transfer maps"
     script:

@@ -8,7 +8,7 @@ DETECTION_ROOT = "results/detection"
 DETECTION_EXPERIMENTS = (
     detection_experiments_of(DETECTION) if DETECTION is not None else []
 )
-DETECTION_BY_KEY = {(e.experiment, e.name): e for e in DETECTION_EXPERIMENTS}
+from landslide_sar.detection.experiments import parse as parse_detection_experiment
 
 
 wildcard_constraints:
@@ -18,12 +18,10 @@ wildcard_constraints:
 
 def detection_experiment(wildcards):
     """The Experiment of a train_detection job's wildcards."""
-    return DETECTION_BY_KEY[
-        (
-            wildcards.experiment,
-            f"{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}{wildcards.split}",
-        )
-    ]
+    return parse_detection_experiment(
+        f"{wildcards.experiment}/{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}{wildcards.split}",
+        DETECTION,
+    )
 
 
 def detection_chips(wildcards):
@@ -55,14 +53,20 @@ def detection_regions(wildcards):
     }
 
 
-def detection_outputs(filename, experiment=None, first_split=False):
-    """`filename` of every detection experiment (of one kind when `experiment` is given; of the
-    first split seed only with `first_split`)."""
-    return [
-        e.path(DETECTION_ROOT, filename)
+def detection_files(filename, experiment=None, first_split=False):
+    """experiment id -> `filename` of every detection experiment (of one kind when `experiment`
+    is given; of the first split seed only with `first_split`), in DETECTION_EXPERIMENTS' order.
+    """
+    return {
+        e.id: e.path(DETECTION_ROOT, filename)
         for e in DETECTION_EXPERIMENTS
         if experiment in (None, e.experiment) and (e.first_split or not first_split)
-    ]
+    }
+
+
+def detection_outputs(filename, experiment=None, first_split=False):
+    """The files of detection_files, as a list (a rule's input)."""
+    return list(detection_files(filename, experiment, first_split).values())
 
 
 def detection_truth_regions():

@@ -7,21 +7,13 @@ rule density_figures:
         map=rules.density_map.output.gpkg,
         cube=rules.assemble_cube.output.zarr,
         chips=rules.make_chips.output.zarr,
-        confusion=expand(
-            "results/{{area}}/density/{experiment}/metrics_confusion.csv",
-            experiment="{}_r{}".format(*map_experiment()),
-        ),
-        embeddings=expand(
-            "results/{{area}}/density/{experiment}/half{half}/embeddings.zarr",
-            experiment="{}_r{}".format(*map_experiment()),
-            half=HALVES,
-        ),
-        metrics=rules.density_table.output.csv,
-        histories=lambda w: [
-            f"results/{w.area}/density/{i}_r{r}/half{h}/history.csv"
-            for i, r in density_experiments()
+        confusion=[MAP_DENSITY_EXPERIMENT.path("{area}", "metrics_confusion.csv")],
+        embeddings=[
+            MAP_DENSITY_EXPERIMENT.path("{area}", f"half{h}/embeddings.zarr")
             for h in HALVES
         ],
+        metrics=rules.density_table.output.csv,
+        histories=lambda w: list(density_histories(w.area).values()),
     output:
         map=report(
             "results/{area}/report/map_vs_truth.png",
@@ -70,7 +62,9 @@ rule density_figures:
         runtime=10,
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
-        map_experiment="{}_r{}".format(*map_experiment()),
+        map_experiment=MAP_DENSITY_EXPERIMENT.id,
+        # "<experiment id> half<h>" -> its history.csv: the same files as the input
+        histories=lambda w: density_histories(w.area),
     message:
         "Figures of {wildcards.area}"
     script:

@@ -701,3 +701,41 @@ def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
         train = metrics.loc[(half, "train")]
         assert train["n_chips"] == 160  # every train chip has an out-of-bag score with 100 trees
         assert abs(train["auc_macro_ovr"] - 0.5) < 0.1, train
+
+
+# --- the experiments' codec (landslide_sar.density.experiments) -------------------------------------
+
+
+def _default_config() -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+
+
+def test_every_default_density_experiment_round_trips_through_its_id() -> None:
+    from landslide_sar.density import experiments as grid
+
+    config = _default_config()
+    seeds = grid.split_seeds(config)
+    exps = grid.experiments(config)
+    assert len(exps) == len({e.id for e in exps}) == 2 * 2 * (1 + 2 * 3 + 3)  # schemes x seeds x settings
+    assert all(grid.parse(e.id, seeds) == e for e in exps)
+    assert [e.id for e in exps[:2]] == ["dem_r0", "sar_r1"] and exps[-1].id == "baseline_r3_blocked_s43"
+    assert grid.map_experiment(config).path("embedded", "predictions.csv") == (
+        "results/embedded/density/fused_r3/predictions.csv"
+    )
+    assert all(e.first_split and e.scheme == "random" for e in grid.net_experiments(config))
+
+
+def test_a_density_id_decodes_to_its_fields_and_a_malformed_one_is_refused() -> None:
+    from landslide_sar.density.experiments import Experiment, parse
+
+    e = parse("fused_r3_blocked_s43", [42, 43])
+    assert e == Experiment("fused", 3, "blocked", 43, False)
+    assert (e.setting, e.split, e.name) == ("fused_r3_blocked", "_blocked_s43", "fused_r3")
+    assert parse("dem_r0", [42, 43]) == Experiment("dem", 0, "random", 42, True)
+    assert Experiment("baseline", 2, "blocked").half_features("a") == ["results/a/density/baseline_r2/features.csv"] * 2
+    for bad in ("fused_r3_s42", "fused3", "fused_r3_blocky", "lidar_r1", "fused_r3/x"):
+        with pytest.raises(ValueError, match="density experiment") as err:
+            parse(bad, [42, 43])
+        assert "\n" not in str(err.value)

@@ -20,6 +20,7 @@ from shapely.geometry import box
 
 from landslide_sar.density.baseline import BASELINE_LAYERS, baseline_features, change_layers, chip_statistics
 from landslide_sar.density.differences import comparisons, density_differences
+from landslide_sar.density.experiments import Experiment
 from landslide_sar.density.model import DensityNet
 from landslide_sar.density.oracle import class_probabilities, oracle_metrics
 from landslide_sar.errors import InputError
@@ -252,7 +253,7 @@ def test_oracle_dem_row_from_the_terrain_part_of_the_rate(tmp_path: Path, terrai
 
 def test_comparisons_of_a_grid() -> None:
     grid = [("dem", 0), ("sar", 1), ("sar", 3), ("fused", 1), ("fused", 3), ("baseline", 1), ("baseline", 3)]
-    pairs = {(a, b) for _, a, b in comparisons(grid)}
+    pairs = {(a, b) for _, a, b in comparisons([Experiment(i, r) for i, r in grid])}
     assert {
         ("fused_r3", "sar_r3"),
         ("sar_r1", "dem_r0"),
@@ -292,9 +293,9 @@ def test_differences_known_answers(tmp_path: Path) -> None:
         _experiment(tmp_path, "dem_r0", y, noise),
     ]
     out = density_differences(
-        [m for m, _ in paths],
-        [p for _, p in paths],
-        [("fused", 1), ("sar", 1), ("dem", 0)],
+        {e: m for e, (m, _) in zip(("fused_r1", "sar_r1", "dem_r0"), paths)},
+        {e: p for e, (_, p) in zip(("fused_r1", "sar_r1", "dem_r0"), paths)},
+        [42],
         {"bootstrap_samples": 300, "seed": 0, "interval": 0.95},
         tmp_path / "d.csv",
         tmp_path / "d.md",
@@ -329,12 +330,12 @@ def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tm
             sub = tmp_path / str(split_seed)
             sub.mkdir(exist_ok=True)
             paths.append(_experiment(sub, name, y, probs))
-            exps.append((name.split("_")[0], 1, "random", split_seed))
+            exps.append(name + ("" if split_seed == 42 else f"_s{split_seed}"))
             pooled.setdefault(name, []).append(np.mean(probs, axis=0))
     out = density_differences(
-        [m for m, _ in paths],
-        [p for _, p in paths],
-        exps,
+        {e: m for e, (m, _) in zip(exps, paths)},
+        {e: p for e, (_, p) in zip(exps, paths)},
+        [42, 43],
         {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
         tmp_path / "d.csv",
         tmp_path / "d.md",

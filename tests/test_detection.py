@@ -713,9 +713,10 @@ def test_oracle_reads_the_covered_fraction_at_the_chips_pixel_centres(tmp_path) 
 
 def test_differences_pair_the_grids_experiments() -> None:
     from landslide_sar.detection.differences import BASELINE, comparisons
+    from landslide_sar.detection.experiments import Experiment
 
-    exps = [("within", f"{i}_r{r}_noaug") for i in ("vv", "vh", "sar", "fused") for r in (1, 4)]
-    exps += [("transfer", f"{i}_r4_{a}") for i in ("sar", "fused") for a in ("noaug", "aug")]
+    exps = [Experiment("within", i, r, False, "a", None, True) for i in ("vv", "vh", "sar", "fused") for r in (1, 4)]
+    exps += [Experiment("transfer", i, 4, a, "a", "b", False) for i in ("sar", "fused") for a in (False, True)]
     pairs = {(label, exp, a, b) for label, exp, a, b in comparisons(exps)}
     assert ("SAR+DEM - VV+VH, 1 revisits", "within", "fused_r1_noaug", "sar_r1_noaug") in pairs
     assert ("VV+VH - VH, 4 revisits", "within", "sar_r4_noaug", "vh_r4_noaug") in pairs
@@ -727,17 +728,12 @@ def test_differences_pair_the_grids_experiments() -> None:
     # transfer: with - without x 2, fused - sar x 2, net - baseline x 4
     assert len(pairs) == 2 + 4 + 4 + 4 + 2 + 2 + 4
     # a comparison needs both experiments: without vv, no VV+VH - VV
-    assert not any("- VV," in p[0] for p in comparisons([e for e in exps if not e[1].startswith("vv")]))
+    assert not any("- VV," in p[0] for p in comparisons([e for e in exps if e.inputs != "vv"]))
 
 
-def test_split_of_names_the_setting_and_split_seed_of_a_folder() -> None:
-    from landslide_sar.detection.differences import split_of
-    from landslide_sar.detection.experiments import experiments
+def test_detection_ids_decode_to_their_experiments_and_a_malformed_one_is_refused() -> None:
+    from landslide_sar.detection.experiments import Experiment, experiments, parse
 
-    assert split_of("fused_r4_noaug") == ("fused_r4_noaug", "")
-    assert split_of("sar_r2_aug_s43") == ("sar_r2_aug", "_s43")
-    with pytest.raises(InputError, match="expected <inputs>_r<revisits>_<aug|noaug>"):
-        split_of("fused_r4")
     section = {
         "within": {"region": "a", "inputs": ["vv"], "revisits": [1, 2], "augment": False, "elevation": True},
         "transfer": {
@@ -759,4 +755,21 @@ def test_split_of_names_the_setting_and_split_seed_of_a_folder() -> None:
         ("transfer", "sar_r2_aug", 7),
         ("transfer", "sar_r2_aug_s3", 3),
     ]
-    assert all(split_of(n)[0] == e.setting for e, (_, n, _) in zip(experiments(section), names))
+    assert all(parse(e.id, section) == e for e in experiments(section))
+    assert parse("transfer/sar_r2_aug_s3", section) == Experiment("transfer", "sar", 2, True, "a", "b", False, 3, False)
+    assert parse("within/vv_r1_noaug", section).path("results/detection", "m.csv") == (
+        "results/detection/within/vv_r1_noaug/m.csv"
+    )
+    for bad in ("within/vv_r1_noaug_s7", "within/vv_r1", "vv_r1_noaug", "across/vv_r1_noaug", "within/lidar_r1_aug"):
+        with pytest.raises(ValueError, match="detection experiment") as err:
+            parse(bad, section)
+        assert "\n" not in str(err.value)
+
+
+def test_every_default_detection_experiment_round_trips_through_its_id() -> None:
+    from landslide_sar.detection.experiments import experiments, parse
+
+    section = yaml.safe_load((ROOT / "config.yaml").read_text())["detection"]
+    exps = experiments(section)
+    assert len(exps) == len({e.id for e in exps}) == 40
+    assert all(parse(e.id, section) == e for e in exps)

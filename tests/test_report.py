@@ -151,10 +151,13 @@ def transfer_predictions(path, seed: int) -> None:
 
 @pytest.mark.filterwarnings("ignore:Consolidated metadata")
 def test_transfer_maps_overlay_the_truth_with_its_own_legend_entry(tmp_path) -> None:
-    paths = []
-    for k, name in enumerate(("sar_r4_noaug", "fused_r4_aug")):
-        paths.append(tmp_path / "transfer" / name / "predictions.zarr")
-        transfer_predictions(paths[-1], k)
+    from landslide_sar.detection.experiments import Experiment
+
+    paths = {}
+    for k, (inputs, aug) in enumerate((("sar", False), ("fused", True))):
+        e = Experiment("transfer", inputs, 4, aug, "a", "b", False)
+        paths[e] = tmp_path / "transfer" / e.name / "predictions.zarr"
+        transfer_predictions(paths[e], k)
     png = tmp_path / "maps.png"
     labels = plot_transfer_maps(paths, png)
     assert labels[0].startswith("truth") and "no chip evaluated" in labels

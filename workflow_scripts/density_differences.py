@@ -8,9 +8,9 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
     run_rule(
         density_differences,
         snakemake.log[0],
-        metrics_paths=list(snakemake.input.metrics),
-        predictions_paths=list(snakemake.input.predictions),
-        experiments=snakemake.params.experiments,
+        metrics=dict(snakemake.params.metrics),
+        predictions=dict(snakemake.params.predictions),
+        split_seeds=snakemake.params.split_seeds,
         evaluation_cfg=snakemake.params.evaluation,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,

@@ -13,7 +13,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         map_gpkg=snakemake.input.map,
         chips_zarr=snakemake.input.chips,
         embeddings=list(snakemake.input.embeddings),
-        histories=list(snakemake.input.histories),
+        histories=dict(snakemake.params.histories),
         metrics_csv=snakemake.input.metrics,
         map_png=snakemake.output.map,
         chip_png=snakemake.output.chip,

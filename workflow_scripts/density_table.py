@@ -8,13 +8,13 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
     run_rule(
         density_table,
         snakemake.log[0],
-        metrics_paths=list(snakemake.input.metrics),
-        experiments=snakemake.params.experiments,
+        metrics=dict(snakemake.params.metrics),
+        split_seeds=snakemake.params.split_seeds,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,
         interval_level=snakemake.params.interval_level,
         oracle_paths=list(snakemake.input.oracle),
-        predictions_paths=list(snakemake.input.predictions),
+        predictions=dict(snakemake.params.predictions),
         evaluation_cfg=snakemake.params.evaluation,
     )
 

@@ -10,9 +10,9 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
     run_rule(
         detection_differences,
         snakemake.log[0],
-        metrics=list(snakemake.input.metrics),
-        predictions=list(snakemake.input.predictions),
-        experiments=[tuple(e) for e in snakemake.params.experiments],
+        metrics=dict(snakemake.params.metrics),
+        predictions=dict(snakemake.params.predictions),
+        detection=snakemake.params.detection,
         intervals=snakemake.params.intervals,
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.markdown,

@@ -10,7 +10,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
     run_rule(
         detection_table,
         snakemake.log[0],
-        metrics=list(snakemake.input.metrics),
+        metrics=dict(snakemake.params.metrics),
+        detection=snakemake.params.detection,
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.markdown,
         oracle=snakemake.input.oracle,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
-from landslide_sar.density.experiments import SCHEME_SUFFIX, experiment_id
+from landslide_sar.density.experiments import Experiment, parse
 from landslide_sar.density.pool import pool_runs
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
@@ -45,11 +45,12 @@ DIFFERENCE_COLUMNS = [
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
 
 
-def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
+def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]:
     """(label, a, b) of every difference the findings rest on that the grid holds, under each
-    split scheme, and each experiment's first scheme - other scheme (the spatial split's cost)."""
-    full = list(dict.fromkeys((*e, "random")[:3] for e in experiments))
-    have = {experiment_id(*e) for e in full}
+    split scheme, and each experiment's first scheme - other scheme (the spatial split's cost);
+    a and b are settings (Experiment.setting: every split seed of a scheme pooled)."""
+    full = list(dict.fromkeys((e.inputs, int(e.revisits), e.scheme) for e in experiments))
+    have = {Experiment(*e).setting for e in full}
     schemes = list(dict.fromkeys(e[2] for e in full))
     revisits = sorted({int(r) for i, r, _ in full if i != "dem"})
     out: list[tuple[str, str, str]] = []
@@ -59,30 +60,30 @@ def comparisons(experiments: Sequence[tuple]) -> list[tuple[str, str, str]]:
             out.append((label, a, b))
 
     for scheme in schemes:
-        sfx, tag = SCHEME_SUFFIX[scheme], "" if scheme == schemes[0] else f" ({scheme} split)"
+        tag = "" if scheme == schemes[0] else f" ({scheme} split)"
+
+        def name(inputs: str, r: int, scheme: str = scheme) -> str:
+            return Experiment(inputs, r, scheme).setting
+
         for r in revisits:
-            add(f"fused - SAR-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"sar_r{r}{sfx}")
-            add(f"SAR-only - DEM-only, {r} revisits{tag}", f"sar_r{r}{sfx}", f"dem_r0{sfx}")
-            add(f"fused - DEM-only, {r} revisits{tag}", f"fused_r{r}{sfx}", f"dem_r0{sfx}")
+            add(f"fused - SAR-only, {r} revisits{tag}", name("fused", r), name("sar", r))
+            add(f"SAR-only - DEM-only, {r} revisits{tag}", name("sar", r), name("dem", 0))
+            add(f"fused - DEM-only, {r} revisits{tag}", name("fused", r), name("dem", 0))
         if len(revisits) > 1:
             lo, hi = revisits[0], revisits[-1]
             for inputs in ("sar", "fused", "baseline"):
-                add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", f"{inputs}_r{hi}{sfx}", f"{inputs}_r{lo}{sfx}")
+                add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", name(inputs, hi), name(inputs, lo))
         for r in revisits:
             for inputs in ("fused", "sar"):
-                add(
-                    f"{NAMES[inputs]} - change baseline, {r} revisits{tag}",
-                    f"{inputs}_r{r}{sfx}",
-                    f"baseline_r{r}{sfx}",
-                )
+                add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", name(inputs, r), name("baseline", r))
     for scheme in schemes[1:]:
         for inputs, r, s in full:
             if s == schemes[0]:
                 name = NAMES.get(inputs, inputs) + ("" if inputs == "dem" else f", {r} revisits")
                 add(
                     f"{name}: {schemes[0]} - {scheme} split",
-                    experiment_id(inputs, r, s),
-                    experiment_id(inputs, r, scheme),
+                    Experiment(inputs, r, s).setting,
+                    Experiment(inputs, r, scheme).setting,
                 )
     return out
 
@@ -177,28 +178,29 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
 
 
 def density_differences(
-    metrics_paths: Sequence[str | Path],
-    predictions_paths: Sequence[str | Path],
-    experiments: Sequence[tuple],
+    metrics: Mapping[str, str | Path],
+    predictions: Mapping[str, str | Path],
+    split_seeds: Sequence[int],
     evaluation_cfg: Mapping | None,
     csv_out: str | Path,
     markdown_out: str | Path,
 ) -> pd.DataFrame:
-    """Write the paired differences of the grid's experiments (CSV and Markdown)."""
-    if not (len(metrics_paths) == len(predictions_paths) == len(experiments)):
+    """Write the paired differences of the grid's experiments (CSV and Markdown); metrics and
+    predictions: experiment id -> its metrics.csv / predictions.csv (ids decoded by
+    density.experiments.parse with splits.seeds `split_seeds`)."""
+    if set(metrics) != set(predictions):
         raise InputError(
-            f"density_differences: {len(metrics_paths)} metrics, {len(predictions_paths)} predictions files for "
-            f"{len(experiments)} experiments; expected one of each per experiment"
+            f"density_differences: metrics and predictions of different experiments "
+            f"({sorted(set(metrics) ^ set(predictions))}); expected one of each per experiment"
         )
-    metrics: dict[str, list[pd.DataFrame]] = {}
-    predictions: dict[str, list[pd.DataFrame]] = {}
-    for e, mp, pp in zip(experiments, metrics_paths, predictions_paths):
-        inputs, revisits, scheme, split_seed = (*e, *("random", 0)[len(e) - 2 :])
-        key = experiment_id(inputs, revisits, scheme)
-        metrics.setdefault(key, []).append(pd.read_csv(mp).assign(split_seed=str(split_seed)))
-        predictions.setdefault(key, []).append(pd.read_csv(pp))
-    metrics = {k: pd.concat(v, ignore_index=True) for k, v in metrics.items()}
-    table = difference_rows(metrics, predictions, comparisons(experiments), evaluation_cfg)
+    experiments = [parse(e, split_seeds) for e in metrics]
+    runs: dict[str, list[pd.DataFrame]] = {}
+    pooled: dict[str, list[pd.DataFrame]] = {}
+    for e in experiments:
+        runs.setdefault(e.setting, []).append(pd.read_csv(metrics[e.id]).assign(split_seed=str(e.split_seed)))
+        pooled.setdefault(e.setting, []).append(pd.read_csv(predictions[e.id]))
+    by_setting = {k: pd.concat(v, ignore_index=True) for k, v in runs.items()}
+    table = difference_rows(by_setting, pooled, comparisons(experiments), evaluation_cfg)
     level = float({**DEFAULT_EVALUATION, **(evaluation_cfg or {})}["interval"])
     text = markdown_differences(table, level)
     with atomic_path(csv_out) as tmp:

@@ -5,7 +5,7 @@ and after the event with its heads and the net's output, and the training curves
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -248,13 +248,13 @@ def plot_example_chip(
     return [int(r["chip"]) for r in rows]
 
 
-def plot_training_curves(histories: list[str], out_png: str | Path) -> None:
-    """Train and validation loss per epoch of every model (one line per member seed, one colour
-    per model); a dot at each member's kept (best) epoch."""
+def plot_training_curves(histories: Mapping[str, str | Path], out_png: str | Path) -> None:
+    """Train and validation loss per epoch of every model (histories: its label, e.g. "fused_r3
+    half0", -> its history.csv; one line per member seed, one colour per model); a dot at each
+    member's kept (best) epoch."""
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
-    for i, path in enumerate(histories):
+    for i, (name, path) in enumerate(histories.items()):
         hist = pd.read_csv(path)
-        name = f"{Path(path).parent.parent.name} {Path(path).parent.name}"
         colour = plt.get_cmap("tab20")(i % 20)  # a distinct colour per model (the grid has 14)
         for j, (_, h) in enumerate(hist.groupby("seed", sort=True) if "seed" in hist else [(0, hist)]):
             ax.plot(h["epoch"], h["train_loss"], color=colour, ls="--", lw=0.8)
@@ -273,7 +273,7 @@ def density_figures(
     map_gpkg: str | Path,
     chips_zarr: str | Path,
     embeddings: list[str],
-    histories: list[str],
+    histories: Mapping[str, str | Path],
     map_png: str | Path,
     chip_png: str | Path,
     curves_png: str | Path,

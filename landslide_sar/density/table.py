@@ -14,6 +14,7 @@ from landslide_sar.errors import InputError
 from ..io import atomic_path
 from ..nn import ENSEMBLE
 from ..stats import auc_interval
+from .experiments import parse
 from .pool import CLASSES, pool_runs
 
 log = logging.getLogger(__name__)
@@ -207,44 +208,44 @@ def markdown_schemes(table: pd.DataFrame, schemes: list[str]) -> str:
 
 
 def density_table(
-    metrics_paths: list[str],
-    experiments: list[tuple],
+    metrics: Mapping[str, str | Path],
+    split_seeds: Sequence[int],
     csv_out: str | Path,
     markdown_out: str | Path,
     interval_level: float = 0.95,
     oracle_paths: Sequence[str | Path] = (),
-    predictions_paths: Sequence[str | Path] = (),
+    predictions: Mapping[str, str | Path] | None = None,
     evaluation_cfg: Mapping | None = None,
 ) -> pd.DataFrame:
-    """Concatenate each experiment's metrics, tagged with inputs, revisits, split scheme and split
-    seed (experiments: (inputs, revisits[, scheme[, split seed]]); scheme default random, split
-    seed 0), into one CSV and write the Markdown summary. predictions_paths (one per experiment)
-    add the ensemble over every run of an experiment (pooled_ensemble_rows: split_seed "all");
-    oracle_paths (synthetic areas: density_oracle's metrics) add the information-limit row
-    (inputs "oracle")."""
-    if predictions_paths and len(predictions_paths) != len(metrics_paths):
+    """Concatenate each experiment's metrics (metrics: experiment id -> its metrics.csv, in the
+    table's order; ids decoded by density.experiments.parse with splits.seeds `split_seeds`),
+    tagged with inputs, revisits, split scheme and split seed, into one CSV and write the Markdown
+    summary. predictions (experiment id -> predictions.csv, the same ids) add the ensemble over
+    every run of an experiment (pooled_ensemble_rows: split_seed "all"); oracle_paths (synthetic
+    areas: density_oracle's metrics) add the information-limit row (inputs "oracle")."""
+    if predictions and set(predictions) != set(metrics):
         raise InputError(
-            f"density_table: {len(metrics_paths)} metrics and {len(predictions_paths)} predictions files; "
-            "expected one of each per experiment"
+            f"density_table: predictions of {sorted(set(predictions) ^ set(metrics))} without metrics or the "
+            "reverse; expected one of each per experiment"
         )
+    experiments = [parse(e, split_seeds) for e in metrics]
     frames = []
-    predictions: dict[tuple, list[pd.DataFrame]] = {}
-    for i, (path, experiment) in enumerate(zip(metrics_paths, experiments)):
-        inputs, revisits, scheme, split_seed = (*experiment, *("random", 0)[len(experiment) - 2 :])
-        df = pd.read_csv(path)
-        df.insert(0, "split_seed", str(split_seed))
-        df.insert(0, "scheme", scheme)
-        df.insert(0, "revisits", int(revisits))
-        df.insert(0, "inputs", inputs)
+    pooled: dict[tuple, list[pd.DataFrame]] = {}
+    for e in experiments:
+        df = pd.read_csv(metrics[e.id])
+        df.insert(0, "split_seed", str(e.split_seed))
+        df.insert(0, "scheme", e.scheme)
+        df.insert(0, "revisits", int(e.revisits))
+        df.insert(0, "inputs", e.inputs)
         frames.append(df)
-        if predictions_paths:
-            predictions.setdefault((inputs, int(revisits), scheme), []).append(pd.read_csv(predictions_paths[i]))
+        if predictions:
+            pooled.setdefault((e.inputs, int(e.revisits), e.scheme), []).append(pd.read_csv(predictions[e.id]))
     oracle = [pd.read_csv(p).assign(seed=lambda d: d["seed"].astype(str)) for p in oracle_paths]
     table = pd.concat(frames, ignore_index=True)
     n_splits = table.groupby(["inputs", "revisits", "scheme"])["split_seed"].nunique()
-    if predictions and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one
-        table = pd.concat([table, pooled_ensemble_rows(predictions, evaluation_cfg)], ignore_index=True)
-    revisits = sorted({int(e[1]) for e in experiments if int(e[1]) > 0}) or [0]
+    if pooled and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one
+        table = pd.concat([table, pooled_ensemble_rows(pooled, evaluation_cfg)], ignore_index=True)
+    revisits = sorted({int(e.revisits) for e in experiments if int(e.revisits) > 0}) or [0]
     schemes = list(dict.fromkeys(table["scheme"]))
     first = table[table["scheme"] == schemes[0]]
     text = markdown_table(summarise(first), revisits, interval_level, pd.concat(oracle) if oracle else None)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landslide_sar.detection.experiments import INPUT_LABELS
+from landslide_sar.detection.experiments import INPUT_LABELS, Experiment, parse, setting
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
@@ -55,38 +54,29 @@ DIFFERENCE_COLUMNS = [
 ]
 
 
-def _name(inputs: str, revisits: int, augment: bool) -> str:
-    return f"{inputs}_r{revisits}_{'aug' if augment else 'noaug'}"
-
-
-def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
-    """(label, experiment, a, b) of every difference the grid holds; experiments are
-    (experiment, setting) pairs of one split, setting as Experiment.setting (<inputs>_r<revisits>_<aug|noaug>)."""
-    have = set(experiments)
-    parsed = {}
-    for exp, name in experiments:
-        inputs, rest = name.rsplit("_r", 1)
-        revisits, aug = rest.split("_")
-        parsed[(exp, name)] = (inputs, int(revisits), aug == "aug")
+def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, str]]:
+    """(label, experiment, a, b) of every difference the grid holds; experiments: those of one
+    split; a and b are settings (Experiment.setting: <inputs>_r<revisits>_<aug|noaug>)."""
+    have = {(e.experiment, e.setting) for e in experiments}
     out: list[tuple[str, str, str, str]] = []
 
     def add(label: str, exp: str, a: str, b: str) -> None:
         if (exp, a) in have and (b == BASELINE or (exp, b) in have):
             out.append((label, exp, a, b))
 
-    within = [parsed[k] for k in experiments if k[0] == "within"]
+    within = [(e.inputs, e.revisits, e.augment) for e in experiments if e.experiment == "within"]
     revisits = sorted({r for _, r, _ in within})
     augs = sorted({a for _, _, a in within})
     for aug in augs:
         for r in revisits:
-            add(f"SAR+DEM - VV+VH, {r} revisits", "within", _name("fused", r, aug), _name("sar", r, aug))
+            add(f"SAR+DEM - VV+VH, {r} revisits", "within", setting("fused", r, aug), setting("sar", r, aug))
         for r in revisits:
             for single in ("vv", "vh"):
                 add(
                     f"VV+VH - {INPUT_LABELS[single]}, {r} revisits",
                     "within",
-                    _name("sar", r, aug),
-                    _name(single, r, aug),
+                    setting("sar", r, aug),
+                    setting(single, r, aug),
                 )
         if len(revisits) > 1:
             lo, hi = revisits[0], revisits[-1]
@@ -94,8 +84,8 @@ def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, 
                 add(
                     f"{INPUT_LABELS[inputs]}: {hi} - {lo} revisits",
                     "within",
-                    _name(inputs, hi, aug),
-                    _name(inputs, lo, aug),
+                    setting(inputs, hi, aug),
+                    setting(inputs, lo, aug),
                 )
         if revisits:
             for inputs in INPUT_LABELS:
@@ -103,17 +93,17 @@ def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, 
                 add(
                     f"U-Net {INPUT_LABELS[inputs]} - VH change baseline, {hi} revisits",
                     "within",
-                    _name(inputs, hi, aug),
+                    setting(inputs, hi, aug),
                     BASELINE,
                 )
-    transfer = [parsed[k] for k in experiments if k[0] == "transfer"]
+    transfer = [(e.inputs, e.revisits, e.augment) for e in experiments if e.experiment == "transfer"]
     for inputs, r, aug in transfer:
         if aug:
             add(
                 f"{INPUT_LABELS[inputs]}: with - without augmentation",
                 "transfer",
-                _name(inputs, r, True),
-                _name(inputs, r, False),
+                setting(inputs, r, True),
+                setting(inputs, r, False),
             )
     for inputs, r, aug in transfer:
         if inputs == "fused":
@@ -121,14 +111,14 @@ def comparisons(experiments: Sequence[tuple[str, str]]) -> list[tuple[str, str, 
             add(
                 f"SAR+DEM (no elevation) - VV+VH, {tag} augmentation",
                 "transfer",
-                _name("fused", r, aug),
-                _name("sar", r, aug),
+                setting("fused", r, aug),
+                setting("sar", r, aug),
             )
     for inputs, r, aug in transfer:
         add(
             f"U-Net {INPUT_LABELS[inputs]}{', aug' if aug else ''} - VH change baseline",
             "transfer",
-            _name(inputs, r, aug),
+            setting(inputs, r, aug),
             BASELINE,
         )
     return out
@@ -148,24 +138,17 @@ def _chips(pred: xr.Dataset, region: str, subset: str) -> np.ndarray:
     )
 
 
-def split_of(name: str) -> tuple[str, str]:
-    """(setting, split suffix) of an experiment folder name: "fused_r4_noaug_s43" ->
-    ("fused_r4_noaug", "_s43"); the first split seed's folders have no suffix."""
-    m = re.fullmatch(r"(.+_(?:aug|noaug))(_s\d+)?", name)
-    if m is None:
-        raise InputError(f"detection experiment {name!r}; expected <inputs>_r<revisits>_<aug|noaug>[_s<seed>]")
-    return m.group(1), m.group(2) or ""
-
-
 def _split_parts(
     metrics: Mapping[tuple[str, str], pd.DataFrame],
     predictions: Mapping[tuple[str, str], xr.Dataset],
     pairs: Sequence[tuple[str, str, str, str]],
+    split: str,
     intervals: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per (label, experiment, a, b) of ONE split and test set (region, subset "test") that a
-    holds: the member-wise differences (member k against member k), the ensembles' AUPRC and
-    the bootstrap samples of their difference over that split's test chips."""
+    """Per (label, experiment, a, b) (comparisons: a, b settings) of ONE split (its folder
+    suffix, Experiment.split; metrics and predictions keyed by (experiment, name)) and test set
+    (region, subset "test") that a holds: the member-wise differences (member k against member
+    k), the ensembles' AUPRC and the bootstrap samples of their difference over that split's test chips."""
     n_samples, seed = int(intervals["bootstrap_samples"]), int(intervals["seed"])
     weights: dict[str, np.ndarray] = {}  # per region: the bootstrap samples of its test chips, shared by all
     scored: dict[tuple, tuple[float, np.ndarray]] = {}  # (experiment, name, region, var) -> (AUPRC, samples)
@@ -188,7 +171,8 @@ def _split_parts(
         return scored[key]
 
     parts = []
-    for label, exp, a, b in pairs:
+    for label, exp, setting_a, setting_b in pairs:
+        a, b = setting_a + split, setting_b if setting_b == BASELINE else setting_b + split
         pa = predictions[(exp, a)]
         pb = pa if b == BASELINE else predictions[(exp, b)]
         for region in dict.fromkeys(np.asarray(pa["region"].values).astype(str)):
@@ -218,8 +202,8 @@ def _split_parts(
                     "comparison": label,
                     "experiment": exp,
                     "region": region,
-                    "a": split_of(a)[0],
-                    "b": "VH change baseline" if b == BASELINE else split_of(b)[0],
+                    "a": setting_a,
+                    "b": "VH change baseline" if b == BASELINE else setting_b,
                     "member_diffs": (ma[seeds] - mb[seeds]).to_numpy(dtype=float),
                     "ensemble_a": est_a,
                     "ensemble_b": est_b,
@@ -232,7 +216,7 @@ def _split_parts(
 def difference_rows(
     metrics: Mapping[tuple[str, str], pd.DataFrame],
     predictions: Mapping[tuple[str, str], xr.Dataset],
-    experiments: Sequence[tuple[str, str]],
+    experiments: Sequence[Experiment],
     intervals: Mapping[str, Any],
 ) -> pd.DataFrame:
     """One row per comparison (label, experiment, a, b) and test region, over every split seed.
@@ -243,16 +227,12 @@ def difference_rows(
     seeds, its interval the percentile interval of the mean of the splits' bootstrap samples
     (each split's test chips resampled on their own)."""
     level = float(intervals["interval"])
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for exp, name in experiments:
-        groups.setdefault(split_of(name)[1], []).append((exp, name))
+    groups: dict[str, list[Experiment]] = {}
+    for e in experiments:
+        groups.setdefault(e.split, []).append(e)
     parts: list[dict[str, Any]] = []
-    for suffix, keys in groups.items():
-        settings = [(exp, split_of(name)[0]) for exp, name in keys]
-        pairs = [
-            (label, exp, a + suffix, b if b == BASELINE else b + suffix) for label, exp, a, b in comparisons(settings)
-        ]
-        parts += _split_parts(metrics, predictions, pairs, intervals)
+    for split, split_experiments in groups.items():
+        parts += _split_parts(metrics, predictions, comparisons(split_experiments), split, intervals)
     merged: dict[tuple, list[dict[str, Any]]] = {}
     for p in parts:
         merged.setdefault((p["comparison"], p["experiment"], p["region"], p["a"], p["b"]), []).append(p)
@@ -310,26 +290,27 @@ def markdown_differences(table: pd.DataFrame, level: float) -> str:
 
 
 def detection_differences(
-    metrics: Sequence[PathLike],
-    predictions: Sequence[PathLike],
-    experiments: Sequence[tuple[str, str]],
+    metrics: Mapping[str, PathLike],
+    predictions: Mapping[str, PathLike],
+    detection: Mapping[str, Any],
     intervals: Mapping[str, Any],
     csv_out: PathLike,
     md_out: PathLike,
 ) -> pd.DataFrame:
     """Write the paired differences of the detection grid (CSV and Markdown); metrics and
-    predictions are each experiment's files, in the order of `experiments` ((experiment, name))."""
-    if not len(metrics) == len(predictions) == len(experiments):
+    predictions: experiment id -> its metrics.csv / predictions.zarr (ids decoded by
+    detection.experiments.parse with the config's `detection` section)."""
+    if set(metrics) != set(predictions):
         raise InputError(
-            f"{len(metrics)} metrics and {len(predictions)} predictions files for {len(experiments)} "
-            "experiments; expected one of each per experiment"
+            f"metrics and predictions of different experiments ({sorted(set(metrics) ^ set(predictions))}); "
+            "expected one of each per experiment"
         )
-    keys = [tuple(e) for e in experiments]
-    met = {k: pd.read_csv(p, dtype={"seed": str}) for k, p in zip(keys, metrics)}
+    experiments = [parse(i, detection) for i in metrics]
+    met = {(e.experiment, e.name): pd.read_csv(metrics[e.id], dtype={"seed": str}) for e in experiments}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        pred = {k: xr.open_zarr(p).load() for k, p in zip(keys, predictions)}
-    table = difference_rows(met, pred, keys, intervals)
+        pred = {(e.experiment, e.name): xr.open_zarr(predictions[e.id]).load() for e in experiments}
+    table = difference_rows(met, pred, experiments, intervals)
     text = markdown_differences(table, float(intervals["interval"]))
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

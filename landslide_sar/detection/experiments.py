@@ -1,21 +1,28 @@
-"""The detection experiments of a config: the Experiment type (one U-Net ensemble: experiment,
-input set, revisits, augmentation, split seed, regions), its folder name, and the enumeration of
-every experiment from the config's `detection` section. No torch and no pandas at import: the
-workflow imports it while it parses.
+"""The detection experiments of a config, in one place: the Experiment type (one U-Net ensemble:
+experiment, input set, revisits, augmentation, split seed, regions), its id (its folder under
+results/detection: <within|transfer>/<inputs>_r<revisits>_<aug|noaug>[_s<seed>]) and the inverse,
+parse(), and the enumeration of every experiment from the config's `detection` section. Nothing
+heavy at import (no numpy, torch or pandas): the workflow imports it while it parses.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 EXPERIMENTS = ("within", "transfer")
 
 
 INPUT_LABELS = {"vv": "VV", "vh": "VH", "sar": "VV+VH", "fused": "SAR+DEM"}
+#: An experiment id: <within|transfer>/<inputs>_r<revisits>_<aug|noaug>[_s<seed>].
+ID_PATTERN = rf"({'|'.join(EXPERIMENTS)})/({'|'.join(INPUT_LABELS)})_r(\d+)_(aug|noaug)(_s\d+)?"
+
+
+def setting(inputs: str, revisits: int, augment: bool) -> str:
+    """<inputs>_r<revisits>_<aug|noaug>: an experiment's folder name without its split."""
+    return f"{inputs}_r{int(revisits)}_{'aug' if augment else 'noaug'}"
 
 
 @dataclass(frozen=True)
@@ -35,22 +42,62 @@ class Experiment:
     @property
     def setting(self) -> str:
         """<inputs>_r<revisits>_<aug|noaug>: the experiment without its split."""
-        return f"{self.inputs}_r{self.revisits}_{'aug' if self.augment else 'noaug'}"
+        return setting(self.inputs, self.revisits, self.augment)
+
+    @property
+    def split(self) -> str:
+        """The split's folder suffix: _s<seed> for every split seed but the first (none)."""
+        return "" if self.first_split else f"_s{self.split_seed}"
 
     @property
     def name(self) -> str:
-        """The target's folder under results/detection/{experiment}/: the setting, and _s<seed>
-        for every split seed but the first."""
-        return self.setting + ("" if self.first_split else f"_s{self.split_seed}")
+        """The target's folder under results/detection/{experiment}/: the setting and its split."""
+        return self.setting + self.split
+
+    @property
+    def id(self) -> str:
+        """<experiment>/<name>: the experiment's folder under results/detection."""
+        return f"{self.experiment}/{self.name}"
 
     def path(self, root: str, filename: str) -> str:
-        return f"{root}/{self.experiment}/{self.name}/{filename}"
+        return f"{root}/{self.id}/{filename}"
+
+
+def parse(experiment_id: str, detection: Mapping[str, Any]) -> Experiment:
+    """The Experiment of an id, the exact inverse of Experiment.id: the id names the experiment,
+    input set, revisits, augmentation and split seed (none: the first of chips.split_seeds); the
+    regions and elevation come from the config's `detection` section. A malformed id raises
+    ValueError."""
+    m = re.fullmatch(ID_PATTERN, experiment_id)
+    if m is None:
+        raise ValueError(
+            f"detection experiment {experiment_id!r}; "
+            "expected <within|transfer>/<inputs>_r<revisits>_<aug|noaug>[_s<seed>]"
+        )
+    experiment, inputs, revisits, aug, seed = m.groups()
+    first = split_seeds(detection.get("chips", {}))[0]
+    split_seed = int(seed[2:]) if seed else first
+    if seed and split_seed == first:
+        raise ValueError(f"detection experiment {experiment_id!r}: the first split seed ({first}) has no _s suffix")
+    section = detection[experiment]
+    within = experiment == "within"
+    return Experiment(
+        experiment,
+        inputs,
+        int(revisits),
+        aug == "aug",
+        section["region"] if within else section["train_region"],
+        None if within else section["test_region"],
+        bool(section["elevation"]),
+        split_seed,
+        split_seed == first,
+    )
 
 
 def split_seeds(chips: Mapping[str, Any]) -> list[int]:
     """chips.split_seeds (a list; the first is the map's split)."""
     seeds = chips.get("split_seeds", [42])
-    return [int(s) for s in ([seeds] if isinstance(seeds, (int, np.integer)) else seeds)]
+    return [int(s) for s in (seeds if hasattr(seeds, "__iter__") else [seeds])]
 
 
 def experiments(detection: Mapping[str, Any]) -> list[Experiment]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from landslide_sar.detection.experiments import INPUT_LABELS
-from landslide_sar.detection.table import _experiment_of, _read, first_split_seed, unet_summary
+from landslide_sar.detection.experiments import INPUT_LABELS, Experiment, parse
+from landslide_sar.detection.table import _read, first_split_seed, unet_summary
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
@@ -91,15 +92,17 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
     plt.close(fig)
 
 
-def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: PathLike) -> None:
-    """Precision-recall curves: within (test chips, the most revisits, each input set) and
+def plot_pr_curves(
+    table: pd.DataFrame, curves: Mapping[str, PathLike], detection: Mapping[str, Any], out_png: PathLike
+) -> None:
+    """Precision-recall curves (curves: experiment id -> its curves.csv, ids decoded with the
+    config's `detection` section): within (test chips, the most revisits, each input set) and
     transfer (test region, each input set and augmentation), the baseline, and no-skill lines."""
     plt = _plt()
-    c = _read(curves, [{"experiment": _experiment_of(p)} for p in curves])
-    # the experiment folder names the input set / revisits / augmentation of each curve file
-    names = pd.Series([os.path.basename(os.path.dirname(str(p))) for p in curves])
-    lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves]
-    c["name"] = np.repeat(names.values, lengths)
+    c = _read(curves, detection)
+    experiments = {e.name: e for e in (parse(i, detection) for i in curves)}
+    lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves.values()]
+    c["name"] = np.repeat([parse(i, detection).name for i in curves], lengths)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     train_region = table.loc[table["subset"] == "train", "region"]
     train_region = train_region.iloc[0] if len(train_region) else ""
@@ -110,15 +113,14 @@ def plot_pr_curves(table: pd.DataFrame, curves: Sequence[PathLike], out_png: Pat
             e, t = e[e["region"] != train_region], t[t["region"] != train_region]
         if exp == "within" and len(e):
             n_max = int(t["revisits"].max())
-            e = e[e["name"].str.contains(f"_r{n_max}_")]
+            e = e[e["name"].map({n: x.revisits == n_max for n, x in experiments.items()})]
         ens = (
             t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)]
             if "seed" in t
             else t[t["method"] == "unet"]
         )
         for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
-            band, rest = name.rsplit("_r", 1)
-            revisits, aug = int(rest.split("_")[0]), name.endswith("_aug")
+            band, revisits, aug = experiments[name].inputs, experiments[name].revisits, experiments[name].augment
             label = f"{INPUT_LABELS.get(band, band)}, {revisits} revisits" + (", aug" if aug else "")
             score = ens[(ens["inputs"] == band) & (ens["revisits"] == revisits) & (ens["augment"].astype(bool) == aug)][
                 "auprc"
@@ -165,8 +167,9 @@ def _mosaic(pred, region: str, var: str) -> np.ndarray:
 TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
 
 
-def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> list[str]:
-    """The transfer paper's Figure 1: per region (rows: the training region's val and test chips,
+def plot_transfer_maps(predictions: Mapping[Experiment, PathLike], out_png: PathLike) -> list[str]:
+    """The transfer paper's Figure 1 (predictions: each transfer Experiment's predictions.zarr):
+    per region (rows: the training region's val and test chips,
     the test region's chips), the truth and each transfer model's predicted probability with the
     truth's outline on top; a legend names the truth overlay and the chips not evaluated.
     Returns the legend's labels."""
@@ -178,8 +181,8 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
     preds = []
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        for p in predictions:
-            preds.append((os.path.basename(os.path.dirname(os.path.normpath(str(p)))), xr.open_zarr(p).load()))
+        for e, p in predictions.items():
+            preds.append((e, xr.open_zarr(p).load()))
     if not preds:
         raise InputError("no transfer predictions; expected at least one transfer experiment")
     regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
@@ -195,14 +198,11 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
         axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
         outline = np.nan_to_num(truth, nan=0.0)
-        for j, (name, pred) in enumerate(preds, start=1):
+        for j, (e, pred) in enumerate(preds, start=1):
             im = axes[i, j].imshow(_mosaic(pred, region, "prob"), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
             if outline.any():
                 axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
-            band, rest = name.rsplit("_r", 1)
-            axes[i, j].set_title(
-                f"{INPUT_LABELS.get(band, band)}{', aug' if name.endswith('_aug') else ''}", fontsize=8
-            )
+            axes[i, j].set_title(f"{INPUT_LABELS.get(e.inputs, e.inputs)}{', aug' if e.augment else ''}", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -222,16 +222,18 @@ def plot_transfer_maps(predictions: Sequence[PathLike], out_png: PathLike) -> li
 
 def detection_figures(
     table_csv: PathLike,
-    curves: Sequence[PathLike],
-    transfer_predictions: Sequence[PathLike],
+    curves: Mapping[str, PathLike],
+    transfer_predictions: Mapping[str, PathLike],
+    detection: Mapping[str, Any],
     auprc_png: PathLike,
     pr_png: PathLike,
     maps_png: PathLike,
 ) -> None:
-    """The three detection figures from the table, the curves and the transfer predictions."""
+    """The three detection figures from the table, the curves and the transfer predictions (each
+    experiment id -> its file; ids decoded with the config's `detection` section)."""
     table = pd.read_csv(table_csv, keep_default_na=False, na_values=[""])
     table["inputs"] = table["inputs"].fillna("")
     plot_auprc_vs_revisits(table, auprc_png)
-    plot_pr_curves(table, curves, pr_png)
-    plot_transfer_maps(transfer_predictions, maps_png)
+    plot_pr_curves(table, curves, detection, pr_png)
+    plot_transfer_maps({parse(i, detection): p for i, p in transfer_predictions.items()}, maps_png)
     logger.info("detection figures: %s, %s, %s", auprc_png, pr_png, maps_png)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from landslide_sar.detection.experiments import EXPERIMENTS, INPUT_LABELS
+from landslide_sar.detection.experiments import INPUT_LABELS, parse
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
@@ -32,27 +32,20 @@ def first_split_seed(rows: pd.DataFrame) -> int | None:
     return int(seeds.iloc[0]) if len(seeds) else None
 
 
-def _read(paths: Sequence[PathLike], keys: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    if len(paths) != len(keys):
-        raise InputError(f"{len(paths)} files for {len(keys)} experiments; expected one each")
+def _read(files: Mapping[str, PathLike], detection: Mapping[str, Any]) -> pd.DataFrame:
+    """The CSVs of experiment id -> file (ids decoded by detection.experiments.parse with the
+    config's `detection` section), in order, each tagged with its experiment (within | transfer)."""
     frames = []
-    for path, key in zip(paths, keys):
+    for experiment_id, path in files.items():
         df = pd.read_csv(path)
-        df.insert(0, "experiment", key["experiment"])
+        df.insert(0, "experiment", parse(experiment_id, detection).experiment)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
 
-def _experiment_of(path: PathLike) -> str:
-    """'within' or 'transfer' from a results/detection/{experiment}/{name}/file path."""
-    parts = os.path.normpath(str(path)).split(os.sep)
-    if len(parts) < 3 or parts[-3] not in EXPERIMENTS:
-        raise InputError(f"{path}: expected a path .../{{within|transfer}}/<experiment>/<file>")
-    return parts[-3]
-
-
 def detection_table(
-    metrics: Sequence[PathLike],
+    metrics: Mapping[str, PathLike],
+    detection: Mapping[str, Any],
     csv_out: PathLike,
     md_out: PathLike,
     oracle: PathLike | None = None,
@@ -62,7 +55,7 @@ def detection_table(
     with its interval) per (experiment, region, subset, revisits) and, when given, the oracle's
     rows (detection_oracle); and a Markdown file holding the poster's grid (test AUPRC, input
     set x revisits) and the transfer paper's Table 1 (test AUPRC in both regions)."""
-    df = _read(metrics, [{"experiment": _experiment_of(p)} for p in metrics])
+    df = _read(metrics, detection)
     if df.empty:
         raise InputError("no detection metrics rows; expected at least one experiment")
     if "split_seed" not in df.columns:  # metrics of one split (e.g. written before split seeds)
