@@ -33,17 +33,13 @@ rule train_detection:
         runtime=60,
         gpu=1,
     params:
-        regions=detection_regions,
-        chips=detection_chips,
-        model=DETECTION["model"] if DETECTION else {},
-        training=DETECTION["training"] if DETECTION else {},
-        augment=lambda w: DETECTION["augment"] if w.aug == "aug" else None,
-        evaluation=DETECTION["evaluation"] if DETECTION else {},
-        baseline=DETECTION["baseline"] if DETECTION else {},
-        intervals=config["evaluation"],
+        experiment=detection_experiment,
+        detection=detection_settings,
+        event_times=detection_event_times,
+        bootstrap=config["evaluation"],
     message:
         "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
-        "{wildcards.revisits} revisit(s), {wildcards.aug}, split seed {params.chips[split_seed]}"
+        "{wildcards.revisits} revisit(s), {wildcards.aug}, split seed {params.experiment.split_seed}"
     script:
         "../workflow_scripts/train_detection.py"
 

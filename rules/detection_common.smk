@@ -8,7 +8,7 @@ DETECTION_ROOT = "results/detection"
 DETECTION_EXPERIMENTS = (
     detection_experiments_of(DETECTION) if DETECTION is not None else []
 )
-from landslide_sar.detection.experiments import parse as parse_detection_experiment
+from landslide_sar.detection.experiments import lookup as lookup_detection_experiment
 
 
 wildcard_constraints:
@@ -17,18 +17,27 @@ wildcard_constraints:
 
 
 def detection_experiment(wildcards):
-    """The Experiment of a train_detection job's wildcards."""
-    return parse_detection_experiment(
+    """The Experiment of a train_detection job's wildcards; one the config does not list is
+    refused (one line)."""
+    return lookup_detection_experiment(
         f"{wildcards.experiment}/{wildcards.inputs}_r{wildcards.revisits}_{wildcards.aug}{wildcards.split}",
         DETECTION,
     )
 
 
-def detection_chips(wildcards):
-    """The chips settings of a train_detection job: chips.split_seeds replaced by its own
-    split_seed (so adding a split seed re-runs no existing experiment)."""
-    chips = {k: v for k, v in DETECTION["chips"].items() if k != "split_seeds"}
-    return {**chips, "split_seed": detection_experiment(wildcards).split_seed}
+def detection_settings(wildcards):
+    """The detection settings a train_detection job reads: chips (without chips.split_seeds: the
+    experiment carries its own split seed, so adding a split seed re-runs no existing
+    experiment), model, training, augment (None without augmentation), evaluation, baseline.
+    """
+    return {
+        "chips": {k: v for k, v in DETECTION["chips"].items() if k != "split_seeds"},
+        "model": DETECTION["model"],
+        "training": DETECTION["training"],
+        "augment": DETECTION["augment"] if wildcards.aug == "aug" else None,
+        "evaluation": DETECTION["evaluation"],
+        "baseline": DETECTION["baseline"],
+    }
 
 
 def detection_cubes(wildcards):
@@ -40,17 +49,13 @@ def detection_cubes(wildcards):
     return cubes
 
 
-def detection_regions(wildcards):
-    """Names and event times of the experiment's regions (from the areas' config)."""
+def detection_event_times(wildcards):
+    """The event times of the experiment's regions (from the areas' config), keyed as its cubes."""
     e = detection_experiment(wildcards)
-    test = e.test_region
-    return {
-        "train_region": e.train_region,
-        "train_event_time": config["areas"][e.train_region]["event_time"],
-        "test_region": test or "",
-        "test_event_time": config["areas"][test]["event_time"] if test else None,
-        "elevation": e.elevation,
-    }
+    times = {"train": config["areas"][e.train_region]["event_time"]}
+    if e.test_region is not None:
+        times["test"] = config["areas"][e.test_region]["event_time"]
+    return times
 
 
 def detection_files(filename, experiment=None, first_split=False):

@@ -36,9 +36,10 @@ from landslide_sar.detection.data import (
     split_train_val_test,
 )
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve, precision_recall_points
+from landslide_sar.detection.experiments import Experiment
 from landslide_sar.detection.model import ResNetUNet, landslide_probability
 from landslide_sar.detection.predict import predict_chips
-from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, run_detection_experiment
+from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, Outputs, run_detection_experiment
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.nn.preprocess import to_db
@@ -553,7 +554,12 @@ def test_a_section_missing_from_the_experiments_settings_is_one_line(tmp_path) -
     cfg = detection_section()
     cfg.pop("baseline")
     with pytest.raises(InputError, match=r"lacks section\(s\) \['baseline'\]; expected .*validate_config"):
-        run_detection_experiment(toy_cube(0), None, "vv", 1, False, cfg, 1, *(tmp_path / n for n in "abcd"), None)
+        run_detection_experiment(
+            Experiment("within", "vv", 1, False, "regionA", None, False, 0),
+            cfg,
+            cubes={"train": toy_cube(0)},
+            outputs=Outputs(*(tmp_path / n for n in "abcd")),
+        )
 
 
 def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.DataFrame:
@@ -570,19 +576,12 @@ def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.Dat
     )
     o = tmp_path / out
     return run_detection_experiment(
-        o / "regionA" / "cube.zarr",
-        tmp_path / "regionB" / "cube.zarr",
-        "fused",
-        1,
-        True,
+        Experiment("transfer", "fused", 1, True, "regionA", "regionB", False, 0),
         cfg,
-        2,
-        o / "model.pt",
-        o / "history.csv",
-        o / "metrics.csv",
-        o / "curves.csv",
-        o / "pred.zarr",
-        intervals={"bootstrap_samples": 200, "seed": 0, "interval": 0.9},
+        cubes={"train": o / "regionA" / "cube.zarr", "test": tmp_path / "regionB" / "cube.zarr"},
+        outputs=Outputs(o / "model.pt", o / "history.csv", o / "metrics.csv", o / "curves.csv", o / "pred.zarr"),
+        bootstrap={"bootstrap_samples": 200, "seed": 0, "interval": 0.9},
+        threads=2,
     )
 
 
@@ -763,6 +762,18 @@ def test_detection_ids_decode_to_their_experiments_and_a_malformed_one_is_refuse
     for bad in ("within/vv_r1_noaug_s7", "within/vv_r1", "vv_r1_noaug", "across/vv_r1_noaug", "within/lidar_r1_aug"):
         with pytest.raises(ValueError, match="detection experiment") as err:
             parse(bad, section)
+        assert "\n" not in str(err.value)
+
+
+def test_the_rules_lookup_refuses_a_well_formed_id_the_config_does_not_list() -> None:
+    from landslide_sar.detection.experiments import experiments, lookup, parse
+
+    section = yaml.safe_load((ROOT / "config.yaml").read_text())["detection"]
+    assert all(lookup(e.id, section) == e for e in experiments(section))
+    for unlisted in ("within/vv_r7_noaug", "within/vv_r1_aug", "transfer/vv_r4_aug", "within/vv_r1_noaug_s99"):
+        parse(unlisted, section)  # well formed
+        with pytest.raises(ValueError, match=rf"detection experiment '{unlisted}' is not one of the config's") as err:
+            lookup(unlisted, section)
         assert "\n" not in str(err.value)
 
 

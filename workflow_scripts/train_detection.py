@@ -4,43 +4,22 @@ VH-change baseline with AUPRC and a bootstrap interval over chips on its test ch
 transfer, on the chips of the test region. Every setting comes from the
 config, as the config validator leaves it (the schema's defaults filled in)."""
 
-from landslide_sar.detection.run import run_detection_experiment
+from landslide_sar.detection.run import Outputs, run_detection_experiment
 from landslide_sar.runner import run_rule, usable_threads
 
 
 def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to scripts
-    p = snakemake.params
-    regions = p.regions
-    augment = snakemake.wildcards.aug == "aug"
-    cfg = {
-        "chips": p.chips,
-        "model": p.model,
-        "training": p.training,
-        "augment": p.augment,
-        "evaluation": p.evaluation,
-        "baseline": p.baseline,
-    }
+    p, out = snakemake.params, snakemake.output
     run_rule(
         run_detection_experiment,
         snakemake.log[0],
-        train_cube=snakemake.input.train,
-        test_cube=snakemake.input.get("test"),
-        inputs=snakemake.wildcards.inputs,
-        revisits=int(snakemake.wildcards.revisits),
-        augment=augment,
-        cfg=cfg,
+        experiment=p.experiment,
+        detection=p.detection,
+        cubes={"train": snakemake.input.train, "test": snakemake.input.get("test")},
+        outputs=Outputs(out.model, out.history, out.metrics, out.curves, out.predictions),
+        bootstrap=p.bootstrap,
         threads=usable_threads(snakemake.threads),
-        model_out=snakemake.output.model,
-        history_out=snakemake.output.history,
-        metrics_out=snakemake.output.metrics,
-        curves_out=snakemake.output.curves,
-        predictions_out=snakemake.output.predictions,
-        elevation=bool(regions["elevation"]),
-        train_event_time=regions["train_event_time"],
-        test_event_time=regions["test_event_time"],
-        train_region=regions["train_region"],
-        test_region=regions["test_region"],
-        intervals=p.intervals,
+        event_times=p.event_times,
     )
 
 

@@ -94,6 +94,20 @@ def parse(experiment_id: str, detection: Mapping[str, Any]) -> Experiment:
     )
 
 
+def lookup(experiment_id: str, detection: Mapping[str, Any]) -> Experiment:
+    """The Experiment of an id that the config's `detection` section enumerates (experiments()):
+    a well-formed id of an experiment the config does not list (another input set, revisits,
+    augmentation or split seed) raises ValueError, in one line, as a malformed one does."""
+    experiment = parse(experiment_id, detection)
+    listed = experiments(detection)
+    if experiment not in listed:
+        raise ValueError(
+            f"detection experiment {experiment_id!r} is not one of the config's {len(listed)} "
+            f"(detection: within, transfer, chips.split_seeds); expected one of {[e.id for e in listed]}"
+        )
+    return experiment
+
+
 def split_seeds(chips: Mapping[str, Any]) -> list[int]:
     """chips.split_seeds (a list; the first is the map's split)."""
     seeds = chips.get("split_seeds", [42])

@@ -14,6 +14,7 @@ import os
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from landslide_sar.detection.data import (
 )
 from landslide_sar.detection.evaluate import CURVE_COLUMNS as PR_COLUMNS
 from landslide_sar.detection.evaluate import auprc, binary_scores, no_skill, pr_curve
-from landslide_sar.detection.experiments import split_seeds
+from landslide_sar.detection.experiments import Experiment
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
@@ -73,7 +74,7 @@ METRIC_COLUMNS = [
 EVALUATED = (
     "test",
 )  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
-DEFAULT_INTERVALS = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
+DEFAULT_BOOTSTRAP = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
 CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
@@ -184,109 +185,80 @@ def _write_predictions(
         ds.to_zarr(tmp, mode="w", encoding=enc)
 
 
-def run_detection_experiment(
-    train_cube: PathLike | xr.Dataset,
-    test_cube: PathLike | xr.Dataset | None,
-    inputs: str,
-    revisits: int,
-    augment: bool,
-    cfg: Mapping[str, Any],
-    threads: int,
-    model_out: PathLike,
-    history_out: PathLike,
-    metrics_out: PathLike,
-    curves_out: PathLike,
-    predictions_out: PathLike | None,
-    *,
-    n_pre: int | None = None,
-    elevation: bool = False,
-    train_event_time: str | datetime | None = None,
-    test_event_time: str | datetime | None = None,
-    train_region: str = "",
-    test_region: str = "",
-    intervals: Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Train one U-Net on the training region's train chips and score it and the baseline.
+@dataclass(frozen=True)
+class Outputs:
+    """The files one experiment writes: the trained ensemble (model), its training history, the
+    metrics and PR curve points CSVs and the predictions zarr (None: not written)."""
 
-    inputs: vv, vh, sar, fused; revisits: acquisitions averaged after the event (and before,
-    unless n_pre); elevation adds the DEM elevation channel to fused (poster: on, transfer:
-    off). cfg: the config's `detection` section as landslide_sar.config.validate_config leaves it
-    (every setting present, the schema's defaults filled in): chips, model, training, augment
-    (used only when `augment`), evaluation, baseline. intervals: the config's top-level
-    `evaluation` section (bootstrap_samples, seed, interval; default DEFAULT_INTERVALS). Event
-    times default to the cubes' `event_time` attributes, region names to the cube folders' names.
+    model: PathLike
+    history: PathLike
+    metrics: PathLike
+    curves: PathLike
+    predictions: PathLike | None = None
 
-    The training region's chips are split train / val / test (chips.val_fraction,
-    chips.test_fraction, chips.split_seed (default: the first of chips.split_seeds); stratified
-    by labelled chips); train keeps the chips of chips.selection.train, val and test (and the
-    test cube's chips) those of chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
-    never seen before scoring.
 
-    Writes metrics_out CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val, test
-    of the training region and test of test_cube; intervals on the test rows of the ensemble and
-    the baseline), curves_out CSV (CURVE_COLUMNS), predictions_out zarr (val and test
-    chips, the ensemble's mean probability; None: not written) and, from train_detection,
-    model_out and history_out. U-Net rows come per member (`seed`) and for the ensemble (seed
-    "ensemble": the members' mean probability); PR curves of the ensemble. Returns the metrics.
-    """
-    t0 = time.perf_counter()
-    missing = [s for s in SECTIONS if s not in cfg]
-    if missing:
-        raise InputError(
-            f"detection config lacks section(s) {missing}; expected the detection section of a config "
-            "checked by landslide_sar.config.validate_config (it fills in the schema's defaults)"
-        )
-    c = cfg
-    if inputs not in INPUTS:
-        raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
-    n_pre_ = revisits if n_pre is None else int(n_pre)
-    ch, base_cfg, ev = c["chips"], c["baseline"], c["evaluation"]
-    iv_cfg = {**DEFAULT_INTERVALS, **(intervals or {})}
-    selection = ch["selection"]
-    min_pos = int(ch["min_positive_pixels"])
+def _n_positive(chips: DetectionChips) -> np.ndarray:
+    """Landslide pixels per chip."""
+    return chips.label.reshape(len(chips), -1).sum(axis=1)
 
-    max_revisits = ch.get("max_revisits")
+
+def _pre_post(chips: Mapping[str, Any], n_pre: int, revisits: int) -> tuple[int, int]:
+    """Acquisitions read before / after the event: chips.max_revisits (an int or a pair) if set,
+    else the experiment's own n_pre / revisits."""
+    max_revisits = chips.get("max_revisits")
     if max_revisits is None:
-        pre_post = (n_pre_, int(revisits))
-    else:
-        pre_post = (
-            (int(max_revisits), int(max_revisits))
-            if isinstance(max_revisits, (int, np.integer))
-            else tuple(max_revisits)
+        return n_pre, int(revisits)
+    pre_post = (
+        (int(max_revisits), int(max_revisits)) if isinstance(max_revisits, (int, np.integer)) else tuple(max_revisits)
+    )
+    if len(pre_post) != 2 or pre_post[0] < n_pre or pre_post[1] < revisits:
+        raise InputError(
+            f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre} before and revisits {revisits} after"
         )
-        if len(pre_post) != 2 or pre_post[0] < n_pre_ or pre_post[1] < revisits:
-            raise InputError(
-                f"chips.max_revisits={max_revisits!r}; expected >= n_pre {n_pre_} before and revisits {revisits} after"
-            )
+    return int(pre_post[0]), int(pre_post[1])
 
-    def load(cube: PathLike | xr.Dataset, event: str | datetime | None, region: str) -> DetectionChips:
+
+def load_chip_sets(
+    experiment: Experiment,
+    chips: Mapping[str, Any],
+    cubes: Mapping[str, PathLike | xr.Dataset],
+    event_times: Mapping[str, str | datetime | None],
+    n_pre: int,
+) -> dict[str, DetectionChips]:
+    """The experiment's chip sets: train, val and test of the training region (split by
+    experiment.split_seed, stratified by labelled chips; train keeps the chips of
+    chips.selection.train, val and test those of chips.selection.evaluation) and, for transfer,
+    "transfer": the test region's chips of chips.selection.evaluation."""
+    selection = chips["selection"]
+    min_pos = int(chips["min_positive_pixels"])
+    pre_post = _pre_post(chips, n_pre, experiment.revisits)
+
+    def load(key: str, region: str) -> DetectionChips:
         return detection_chips(
-            cube,
-            event,
-            int(ch["size"]),
-            (int(pre_post[0]), int(pre_post[1])),
+            cubes[key],
+            event_times.get(key),
+            int(chips["size"]),
+            pre_post,
             True,
             min_pos,
-            float(ch["min_valid_fraction"]),
+            float(chips["min_valid_fraction"]),
             region=region,
         )
 
-    def n_positive(chips: DetectionChips) -> np.ndarray:
-        return chips.label.reshape(len(chips), -1).sum(axis=1)
-
-    region_chips = load(train_cube, train_event_time, train_region)
-    npos = n_positive(region_chips)
-    split_seed = int(ch["split_seed"]) if "split_seed" in ch else split_seeds(ch)[0]
+    region_chips = load("train", experiment.train_region)
+    npos = _n_positive(region_chips)
     split = split_train_val_test(
-        npos >= max(1, min_pos), float(ch["val_fraction"]), float(ch["test_fraction"]), split_seed
+        npos >= max(1, min_pos), float(chips["val_fraction"]), float(chips["test_fraction"]), experiment.split_seed
     )
     sets: dict[str, DetectionChips] = {}
     for subset, idx in split.items():
         keep = select_chips(npos[idx], selection["train" if subset == "train" else "evaluation"], min_pos)
         sets[subset] = region_chips.subset(idx[keep])
-    if test_cube is not None:
-        other = load(test_cube, test_event_time, test_region)
-        other = other.subset(np.flatnonzero(select_chips(n_positive(other), selection["evaluation"], min_pos)))
+    if experiment.test_region is not None:
+        if cubes.get("test") is None:
+            raise InputError(f"transfer experiment {experiment.id!r} has no test cube; expected cubes['test']")
+        other = load("test", experiment.test_region)
+        other = other.subset(np.flatnonzero(select_chips(_n_positive(other), selection["evaluation"], min_pos)))
         if other.region == region_chips.region:
             raise InputError(f"test region {other.region!r} is the training region; expected another region")
         sets["transfer"] = other  # scored as subset "test" of its own region
@@ -297,35 +269,153 @@ def run_detection_experiment(
         )
     if len(sets["test"]) == 0:
         raise InputError(
-            f"no test chip in {region_chips.region or '?'} (test_fraction {ch['test_fraction']}); expected at least one"
+            f"no test chip in {region_chips.region or '?'} (test_fraction {chips['test_fraction']}); "
+            "expected at least one"
         )
-    arrays = {k: build_channels(v, inputs, int(revisits), n_pre_, bool(elevation)) for k, v in sets.items()}
+    return sets
+
+
+def score_set(
+    subset: str,
+    chips: DetectionChips,
+    arrays: ChipArrays,
+    members: np.ndarray,
+    seeds: list[str],
+    experiment: Experiment,
+    detection: Mapping[str, Any],
+    n_pre: int,
+    bootstrap: Mapping[str, Any] | None,
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame], tuple]:
+    """Metrics rows (U-Net members, ensemble, baseline), PR curves (ensemble, baseline) and the
+    predictions entry of one chip set; members: each member's probabilities of its chips."""
+    ev, base_cfg = detection["evaluation"], detection["baseline"]
+    thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
+    valid = arrays.valid
+    prob = members.mean(axis=0)  # the ensemble: the members' mean probability
+    rows, curves = [], []
+    for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
+        ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
+        row, curve = _region_rows(
+            "unet",
+            chips.region,
+            subset,
+            arrays.label,
+            p,
+            valid,
+            p >= thr,
+            thr,
+            points if ens else 0,
+            seed,
+            bootstrap if ens else None,
+        )
+        rows.append(row)
+        if ens:
+            curves.append(curve)
+    base = handwerger_score(
+        chips, experiment.revisits, n_pre, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"])
+    )
+    base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
+    row, curve = _region_rows(
+        "handwerger", chips.region, subset, arrays.label, base, valid, base_map, base_thr, points, intervals=bootstrap
+    )
+    rows.append(row)
+    curves.append(curve)
+    return rows, curves, (subset, chips, prob, base, base_map, valid)
+
+
+def write_outputs(
+    outputs: Outputs,
+    metrics: pd.DataFrame,
+    curves: list[pd.DataFrame],
+    pred_sets: list[tuple],
+    attrs: dict[str, Any],
+) -> None:
+    """The metrics and curves CSVs and (unless outputs.predictions is None) the predictions zarr."""
+    with atomic_path(outputs.metrics) as tmp:
+        metrics.to_csv(tmp, index=False)
+    with atomic_path(outputs.curves) as tmp:
+        pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
+    if outputs.predictions is not None:
+        _write_predictions(outputs.predictions, pred_sets, attrs)
+
+
+def run_detection_experiment(
+    experiment: Experiment,
+    detection: Mapping[str, Any],
+    *,
+    cubes: Mapping[str, PathLike | xr.Dataset],
+    outputs: Outputs,
+    bootstrap: Mapping[str, Any] | None = None,
+    threads: int = 1,
+    n_pre: int | None = None,
+    event_times: Mapping[str, str | datetime | None] | None = None,
+) -> pd.DataFrame:
+    """Train one U-Net ensemble on the training region's train chips and score it and the baseline.
+
+    experiment: the input set (vv, vh, sar, fused), revisits (acquisitions averaged after the
+    event, and before unless n_pre), augmentation, elevation (the DEM elevation channel of fused),
+    regions and split seed. detection: the config's `detection` section as
+    landslide_sar.config.validate_config leaves it (the schema's defaults filled in); read are
+    chips, model, training, augment (only when experiment.augment), evaluation and baseline.
+    cubes: "train" (the training region's cube) and, for transfer, "test"; event_times (same
+    keys) default to the cubes' `event_time` attributes. bootstrap: the config's `bootstrap`
+    section (samples, seed, interval; default DEFAULT_BOOTSTRAP).
+
+    The training region's chips are split train / val / test (chips.val_fraction,
+    chips.test_fraction, experiment.split_seed; stratified by labelled chips); train keeps the
+    chips of chips.selection.train, val and test (and the test cube's chips) those of
+    chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
+    never seen before scoring.
+
+    Writes outputs.metrics CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val,
+    test of the training region and test of the test region; intervals on the test rows of the
+    ensemble and the baseline), outputs.curves CSV (CURVE_COLUMNS), outputs.predictions zarr
+    (val and test chips, the ensemble's mean probability; None: not written) and, from
+    train_detection, outputs.model and outputs.history. U-Net rows come per member (`seed`) and
+    for the ensemble (seed "ensemble": the members' mean probability); PR curves of the
+    ensemble. Returns the metrics.
+    """
+    t0 = time.perf_counter()
+    missing = [s for s in SECTIONS if s not in detection]
+    if missing:
+        raise InputError(
+            f"detection config lacks section(s) {missing}; expected the detection section of a config "
+            "checked by landslide_sar.config.validate_config (it fills in the schema's defaults)"
+        )
+    if experiment.inputs not in INPUTS:
+        raise InputError(f"inputs={experiment.inputs!r}; expected one of {list(INPUTS)}")
+    revisits = int(experiment.revisits)
+    n_pre_ = revisits if n_pre is None else int(n_pre)
+    chips_cfg = detection["chips"]
+    bootstrap_cfg = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
+    sets = load_chip_sets(experiment, chips_cfg, cubes, event_times or {}, n_pre_)
+    arrays = {
+        k: build_channels(v, experiment.inputs, revisits, n_pre_, bool(experiment.elevation)) for k, v in sets.items()
+    }
     logger.info(
         "experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s "
         "(train %s, evaluation %s)",
-        inputs,
+        experiment.inputs,
         n_pre_,
         revisits,
-        augment,
-        elevation,
+        experiment.augment,
+        experiment.elevation,
         {k: len(v) for k, v in sets.items()},
-        selection["train"],
-        selection["evaluation"],
+        chips_cfg["selection"]["train"],
+        chips_cfg["selection"]["evaluation"],
     )
 
     summary = train_detection(
         arrays["train"],
         arrays["val"] if len(arrays["val"]) else None,
-        c["model"],
-        c["training"],
-        c["augment"] if augment else None,
+        detection["model"],
+        detection["training"],
+        detection["augment"] if experiment.augment else None,
         threads,
-        model_out,
-        history_out,
+        outputs.model,
+        outputs.history,
     )
 
-    rows, curves, pred_sets = [], [], []
-    thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
     # every set in one prediction (one model load); then each set's slice of the chips
     keys = [k for k in sets if len(arrays[k])]
     ends = np.cumsum([len(arrays[k]) for k in keys])
@@ -335,53 +425,40 @@ def run_detection_experiment(
         channels=arrays["train"].channels,
         is_log=arrays["train"].is_log,
     )
-    predicted = predict_chips(model_out, every, batch_size=int(ev["batch_size"]), device=str(c["training"]["device"]))
+    predicted = predict_chips(
+        outputs.model,
+        every,
+        batch_size=int(detection["evaluation"]["batch_size"]),
+        device=str(detection["training"]["device"]),
+    )
+    seeds = [str(s) for s in summary["seeds"]]
+    rows, curves, pred_sets = [], [], []
     for key, end in zip(keys, ends):
-        chips, a = sets[key], arrays[key]
         subset = "test" if key == "transfer" else key
-        iv = iv_cfg if subset in EVALUATED else None
-        valid = a.valid
-        members = predicted[:, end - len(a) : end]
-        prob = members.mean(axis=0)  # the ensemble: the members' mean probability
-        seeds = [str(s) for s in summary["seeds"]]
-        for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
-            ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
-            row, curve = _region_rows(
-                "unet",
-                chips.region,
-                subset,
-                a.label,
-                p,
-                valid,
-                p >= thr,
-                thr,
-                points if ens else 0,
-                seed,
-                iv if ens else None,
-            )
-            rows.append(row)
-            if seed == ENSEMBLE:
-                curves.append(curve)
-        base = handwerger_score(
-            chips, int(revisits), n_pre_, float(base_cfg["min_slope_deg"]), str(base_cfg["direction"])
+        set_rows, set_curves, pred = score_set(
+            subset,
+            sets[key],
+            arrays[key],
+            predicted[:, end - len(arrays[key]) : end],
+            seeds,
+            experiment,
+            detection,
+            n_pre_,
+            bootstrap_cfg if subset in EVALUATED else None,
         )
-        base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
-        row, curve = _region_rows(
-            "handwerger", chips.region, subset, a.label, base, valid, base_map, base_thr, points, intervals=iv
-        )
-        rows.append(row)
-        curves.append(curve)
+        rows += set_rows
+        curves += set_curves
         if subset != "train":
-            pred_sets.append((subset, chips, prob, base, base_map, valid))
+            pred_sets.append(pred)
 
     metrics = pd.DataFrame(rows)
     for k, v in (
-        ("inputs", inputs),
-        ("revisits", int(revisits)),
+        ("inputs", experiment.inputs),
+        ("revisits", revisits),
         ("n_pre", n_pre_),
-        ("augment", bool(augment)),
-        ("elevation", bool(elevation)),
-        ("split_seed", split_seed),
+        ("augment", bool(experiment.augment)),
+        ("elevation", bool(experiment.elevation)),
+        ("split_seed", int(experiment.split_seed)),
     ):
         metrics[k] = v
     metrics = metrics[METRIC_COLUMNS]
@@ -399,22 +476,17 @@ def run_detection_experiment(
             r["n_chips"],
             r["n_labelled_chips"],
         )
-    with atomic_path(metrics_out) as tmp:
-        metrics.to_csv(tmp, index=False)
-    with atomic_path(curves_out) as tmp:
-        pd.concat(curves, ignore_index=True)[CURVE_COLUMNS].to_csv(tmp, index=False)
     attrs = {
-        "inputs": inputs,
-        "revisits": int(revisits),
+        "inputs": experiment.inputs,
+        "revisits": revisits,
         "n_pre": n_pre_,
-        "augment": int(bool(augment)),
-        "elevation": int(bool(elevation)),
+        "augment": int(bool(experiment.augment)),
+        "elevation": int(bool(experiment.elevation)),
         "channels": list(arrays["train"].channels),
         "best_epoch": summary["best_epoch"],
         "seeds": summary["seeds"],
-        "split_seed": split_seed,
+        "split_seed": int(experiment.split_seed),
     }
-    if predictions_out is not None:
-        _write_predictions(predictions_out, pred_sets, attrs)
+    write_outputs(outputs, metrics, curves, pred_sets, attrs)
     logger.info("experiment done in %.1f s", time.perf_counter() - t0)
     return metrics
