@@ -27,6 +27,10 @@ from landslide_sar.errors import InputError
 #: Verdicts of a difference a - b: its interval above 0, below 0, or containing 0.
 HOLDS, REVERSED, WITHIN_NOISE = "holds", "reversed", "within noise"
 
+#: The config's `bootstrap` section (schemas/config.schema.yaml) when a caller gives none: samples
+#: drawn, their seed and the level of the percentile intervals.
+DEFAULT_BOOTSTRAP = {"samples": 1000, "seed": 0, "interval": 0.95}
+
 
 @dataclass(frozen=True)
 class Interval:

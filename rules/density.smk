@@ -130,7 +130,7 @@ rule evaluate_density:
         runtime=20,
     params:
         forest=config["density"]["forest"],
-        evaluation=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Random forest on percentiles and AUC of {wildcards.inputs}, {wildcards.revisits} revisits, {wildcards.area}, under every split"
     script:
@@ -194,8 +194,7 @@ rule density_table:
         metrics=lambda w: density_files(w.area, "metrics.csv"),
         predictions=lambda w: density_files(w.area, "predictions.csv"),
         split_seeds=SPLIT_SEEDS,
-        interval_level=config["evaluation"]["interval"],
-        evaluation=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Density metrics table of {wildcards.area}"
     script:
@@ -223,7 +222,7 @@ rule density_oracle:
         omission_rate=lambda w: config["areas"][w.area]["synthetic"]["landslides"][
             "inventory_omission_rate"
         ],
-        evaluation=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Information limit of {wildcards.area}: AUC of the generated truth's expected counts"
     script:
@@ -258,7 +257,7 @@ rule density_differences:
         metrics=lambda w: density_files(w.area, "metrics.csv"),
         predictions=lambda w: density_files(w.area, "predictions.csv"),
         split_seeds=SPLIT_SEEDS,
-        evaluation=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Paired differences of the density experiments of {wildcards.area}"
     script:

@@ -36,7 +36,7 @@ rule train_detection:
         experiment=detection_experiment,
         detection=detection_settings,
         event_times=detection_event_times,
-        bootstrap=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Train and score the {wildcards.experiment} detection U-Net on {wildcards.inputs}, "
         "{wildcards.revisits} revisit(s), {wildcards.aug}, split seed {params.experiment.split_seed}"
@@ -61,7 +61,7 @@ rule detection_oracle:
         runtime=5,
     params:
         truth_regions=detection_truth_regions(),
-        intervals=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Detection oracle: AUPRC of the true covered fraction of {params.truth_regions}"
     script:
@@ -94,7 +94,7 @@ rule detection_table:
         # experiment id -> file: the same files as the input (one enumeration)
         metrics=detection_files("metrics.csv"),
         detection=DETECTION,
-        interval_level=config["evaluation"]["interval"],
+        bootstrap=config["bootstrap"],
     message:
         "Detection AUPRC table of every detection experiment"
     script:
@@ -128,7 +128,7 @@ rule detection_differences:
         metrics=detection_files("metrics.csv"),
         predictions=detection_files("predictions.zarr"),
         detection=DETECTION,
-        intervals=config["evaluation"],
+        bootstrap=config["bootstrap"],
     message:
         "Detection paired differences (test AUPRC) with bootstrap intervals over chips"
     script:

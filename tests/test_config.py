@@ -220,6 +220,7 @@ def test_detection_settings_left_out_are_the_schemas_defaults_which_are_config_y
         ("detection.chips", "split_seed", "split_seeds"),
         ("detection.training", "seed", "seeds"),
         ("splits", "seed", "seeds"),
+        ("bootstrap", "bootstrap_samples", "samples"),
     ],
 )
 def test_a_key_of_an_earlier_version_is_refused_naming_the_allowed_keys(default, where, old, new) -> None:
@@ -236,3 +237,16 @@ def test_a_key_of_an_earlier_version_is_refused_naming_the_allowed_keys(default,
     line = str(err.value)
     assert line.startswith(f"config key {where}.{old} is not allowed; allowed keys at {where}: ") and "\n" not in line
     assert new in line.split(": ", 1)[1].split(", ")
+
+
+def test_the_old_evaluation_section_is_refused_as_unknown_naming_bootstrap(default) -> None:
+    """The bootstrap settings were the top-level `evaluation` section (unrelated to
+    detection.evaluation): an old config holding it is refused in one line naming `bootstrap`."""
+    cfg = copy.deepcopy(default)
+    cfg["evaluation"] = {"samples": 1000}
+    cfg.pop("bootstrap")
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    line = str(err.value)
+    assert line.startswith("config key evaluation is not allowed; allowed keys at (top level): ") and "\n" not in line
+    assert "bootstrap" in line.split(": ", 1)[1].split(", ")

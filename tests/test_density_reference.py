@@ -186,7 +186,7 @@ def test_oracle_of_a_hand_built_truth_gives_the_analytic_auc(tmp_path: Path) -> 
         tmp_path / "truth.tif",
         [0, 2500],
         0.2,
-        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        {"samples": 200, "seed": 0, "interval": 0.95},
         tmp_path / "oracle.csv",
     )
     want = class_probabilities(0.8 * mu, chip_km2, [0, 2500])  # 20 % of the heads are not mapped
@@ -238,7 +238,7 @@ def test_oracle_dem_row_from_the_terrain_part_of_the_rate(tmp_path: Path, terrai
         tmp_path / "truth.tif",
         [0, 2500],
         0.0,
-        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        {"samples": 200, "seed": 0, "interval": 0.95},
         tmp_path / "oracle.csv",
     ).set_index("subset")
     assert list(out.index) == ["oracle_rate", "oracle_dem"]
@@ -296,7 +296,7 @@ def test_differences_known_answers(tmp_path: Path) -> None:
         {e: m for e, (m, _) in zip(("fused_r1", "sar_r1", "dem_r0"), paths)},
         {e: p for e, (_, p) in zip(("fused_r1", "sar_r1", "dem_r0"), paths)},
         [42],
-        {"bootstrap_samples": 300, "seed": 0, "interval": 0.95},
+        {"samples": 300, "seed": 0, "interval": 0.95},
         tmp_path / "d.csv",
         tmp_path / "d.md",
     ).set_index(["a", "b"])
@@ -336,7 +336,7 @@ def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tm
         {e: m for e, (m, _) in zip(exps, paths)},
         {e: p for e, (_, p) in zip(exps, paths)},
         [42, 43],
-        {"bootstrap_samples": 200, "seed": 0, "interval": 0.95},
+        {"samples": 200, "seed": 0, "interval": 0.95},
         tmp_path / "d.csv",
         tmp_path / "d.md",
     ).set_index(["a", "b"])

@@ -580,7 +580,7 @@ def _experiment(tmp_path: Path, out: str, cube_a: xr.Dataset, **chips) -> pd.Dat
         cfg,
         cubes={"train": o / "regionA" / "cube.zarr", "test": tmp_path / "regionB" / "cube.zarr"},
         outputs=Outputs(o / "model.pt", o / "history.csv", o / "metrics.csv", o / "curves.csv", o / "pred.zarr"),
-        bootstrap={"bootstrap_samples": 200, "seed": 0, "interval": 0.9},
+        bootstrap={"samples": 200, "seed": 0, "interval": 0.9},
         threads=2,
     )
 

@@ -33,7 +33,7 @@ def tiny_detection_config() -> dict:
     det["model"].update(base_width=4, depth=2, blocks_per_stage=1)
     det["training"].update(seeds=[0, 1], max_epochs=2, patience=2, device="cpu")
     det.setdefault("evaluation", {})["curve_points"] = 50  # the rest: the schema's defaults
-    cfg["evaluation"]["bootstrap_samples"] = 200
+    cfg["bootstrap"]["samples"] = 200
     return cfg
 
 

@@ -31,6 +31,7 @@ OLD_NAMES = {
     "download_file": "download_inventory",
     "make_report": "density_figures",
     "auprc_vs_timesteps": "auprc_vs_revisits",
+    "bootstrap_samples": "bootstrap.samples",
 }
 #: a rule sharing another stage's script (the rapid-response variant of the same step)
 SHARED_SCRIPTS = {"rapid_map": "density_map"}

@@ -11,7 +11,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         metrics=dict(snakemake.params.metrics),
         predictions=dict(snakemake.params.predictions),
         split_seeds=snakemake.params.split_seeds,
-        evaluation_cfg=snakemake.params.evaluation,
+        bootstrap=snakemake.params.bootstrap,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,
     )

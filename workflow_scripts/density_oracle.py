@@ -12,7 +12,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         truth_tif=snakemake.input.truth,
         class_edges=snakemake.params.class_edges,
         omission_rate=snakemake.params.omission_rate,
-        evaluation_cfg=snakemake.params.evaluation,
+        bootstrap=snakemake.params.bootstrap,
         metrics_out=snakemake.output.metrics,
     )
 

@@ -12,10 +12,10 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         split_seeds=snakemake.params.split_seeds,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,
-        interval_level=snakemake.params.interval_level,
+        interval_level=snakemake.params.bootstrap["interval"],
         oracle_paths=list(snakemake.input.oracle),
         predictions=dict(snakemake.params.predictions),
-        evaluation_cfg=snakemake.params.evaluation,
+        bootstrap=snakemake.params.bootstrap,
     )
 
 

@@ -13,7 +13,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         metrics=dict(snakemake.params.metrics),
         predictions=dict(snakemake.params.predictions),
         detection=snakemake.params.detection,
-        intervals=snakemake.params.intervals,
+        bootstrap=snakemake.params.bootstrap,
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.markdown,
     )

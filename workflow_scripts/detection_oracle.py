@@ -13,7 +13,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         predictions={k: inp[k] for k in ("within", "transfer") if k in inp.keys()},
         truth_regions=list(snakemake.params.truth_regions),
         truth=list(inp.truth),
-        intervals=snakemake.params.intervals,
+        bootstrap=snakemake.params.bootstrap,
         metrics_out=snakemake.output.metrics,
     )
 

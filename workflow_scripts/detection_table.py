@@ -15,7 +15,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         csv_out=snakemake.output.csv,
         md_out=snakemake.output.markdown,
         oracle=snakemake.input.oracle,
-        interval_level=snakemake.params.interval_level,
+        interval_level=snakemake.params.bootstrap["interval"],
     )
 
 

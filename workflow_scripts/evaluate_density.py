@@ -12,7 +12,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         chips_tables=list(snakemake.input.tables),
         features=list(snakemake.input.features),
         forest_cfg=snakemake.params.forest,
-        evaluation_cfg=snakemake.params.evaluation,
+        bootstrap=snakemake.params.bootstrap,
         metrics_out=list(snakemake.output.metrics),
         predictions_out=list(snakemake.output.predictions),
     )

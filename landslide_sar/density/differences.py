@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION
+from landslide_sar.density.evaluate import CLASSES
 from landslide_sar.density.experiments import Experiment, parse
 from landslide_sar.density.pool import pool_runs
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.stats import difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
+from landslide_sar.stats import DEFAULT_BOOTSTRAP, difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,13 @@ def difference_rows(
     metrics: Mapping[str, pd.DataFrame],
     predictions: Mapping[str, Sequence[pd.DataFrame]],
     pairs: Sequence[tuple[str, str, str]],
-    evaluation_cfg: Mapping | None = None,
+    bootstrap: Mapping | None = None,
 ) -> pd.DataFrame:
     """One row per (label, a, b) pair: paired run differences over the runs both hold, and the
     difference of the ensembles over all runs with its paired bootstrap interval over chips.
     metrics[e]: every run's metrics of experiment e (column split_seed); predictions[e]: one
     predictions table per split seed (a single table counts as one)."""
-    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+    ev = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
     rows = []
     cols = [f"prob_class{c}" for c in CLASSES]
     for label, a, b in pairs:
@@ -136,7 +136,7 @@ def difference_rows(
             pa.loc[chips, cols].to_numpy(),
             pb.loc[chips, cols].to_numpy(),
             CLASSES,
-            int(ev["bootstrap_samples"]),
+            int(ev["samples"]),
             int(ev["seed"]),
             float(ev["interval"]),
         )
@@ -181,7 +181,7 @@ def density_differences(
     metrics: Mapping[str, str | Path],
     predictions: Mapping[str, str | Path],
     split_seeds: Sequence[int],
-    evaluation_cfg: Mapping | None,
+    bootstrap: Mapping | None,
     csv_out: str | Path,
     markdown_out: str | Path,
 ) -> pd.DataFrame:
@@ -200,8 +200,8 @@ def density_differences(
         runs.setdefault(e.setting, []).append(pd.read_csv(metrics[e.id]).assign(split_seed=str(e.split_seed)))
         pooled.setdefault(e.setting, []).append(pd.read_csv(predictions[e.id]))
     by_setting = {k: pd.concat(v, ignore_index=True) for k, v in runs.items()}
-    table = difference_rows(by_setting, pooled, comparisons(experiments), evaluation_cfg)
-    level = float({**DEFAULT_EVALUATION, **(evaluation_cfg or {})}["interval"])
+    table = difference_rows(by_setting, pooled, comparisons(experiments), bootstrap)
+    level = float({**DEFAULT_BOOTSTRAP, **(bootstrap or {})}["interval"])
     text = markdown_differences(table, level)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

@@ -23,7 +23,7 @@ from landslide_sar.density.map import CLASSES
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.stats import auc_interval, binary_auc
+from landslide_sar.stats import DEFAULT_BOOTSTRAP, auc_interval, binary_auc
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ METRIC_COLUMNS = [
     "auc_class2",
     "accuracy",
 ]
-#: The interval settings when a caller gives none (the schema's `evaluation` defaults).
-DEFAULT_EVALUATION = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
 
@@ -209,7 +207,7 @@ def evaluate_density(
     metrics_out: PathLike,
     predictions_out: PathLike,
     *,
-    evaluation_cfg: Mapping | None = None,
+    bootstrap: Mapping | None = None,
     threads: int = 1,
 ) -> None:
     """Per member (training seed) of the halves' models: fit one forest per half, score it,
@@ -218,7 +216,7 @@ def evaluate_density(
     metrics_out CSV: seed (a training seed, or "ensemble"), split (0, 1, both), subset (train,
     val, cross, no_skill), n_chips, auc_macro_ovr, auc_ci_low, auc_ci_high, auc_class0..2,
     accuracy. The interval (rows of split "both") is the stratified bootstrap over chips of
-    evaluation_cfg (bootstrap_samples, seed, interval; landslide_sar.stats). The no_skill row
+    bootstrap (the config's `bootstrap`: samples, seed, interval; landslide_sar.stats). The no_skill row
     scores the combined set with the pooled train class prior as a constant probability (AUC 0.5,
     accuracy = majority class). predictions_out CSV: chip, half, density_class, predicted_class,
     prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
@@ -228,10 +226,10 @@ def evaluate_density(
     """
     check_forest_cfg(forest_cfg)
     table = train_val_table(chips_table)
-    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+    ev = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
 
     def interval(y: np.ndarray, prob: np.ndarray) -> dict:
-        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        iv = auc_interval(y, prob, CLASSES, int(ev["samples"]), int(ev["seed"]), float(ev["interval"]))
         return {"auc_ci_low": iv.low, "auc_ci_high": iv.high}
 
     frames = [read_features(features_half0), read_features(features_half1)]
@@ -341,7 +339,7 @@ def evaluate_density_splits(
     metrics_out: Sequence[PathLike],
     predictions_out: Sequence[PathLike],
     *,
-    evaluation_cfg: Mapping | None = None,
+    bootstrap: Mapping | None = None,
     threads: int = 1,
 ) -> None:
     """evaluate_density of one experiment under each of its splits, in ONE process (Python and
@@ -364,6 +362,6 @@ def evaluate_density_splits(
             forest_cfg,
             metrics_out[i],
             predictions_out[i],
-            evaluation_cfg=evaluation_cfg,
+            bootstrap=bootstrap,
             threads=threads,
         )

@@ -23,10 +23,10 @@ from rasterio.windows import from_bounds
 from scipy.stats import poisson
 
 from landslide_sar.density.chip_io import read_chips_table
-from landslide_sar.density.evaluate import CLASSES, DEFAULT_EVALUATION, METRIC_COLUMNS, class_metrics
+from landslide_sar.density.evaluate import CLASSES, METRIC_COLUMNS, class_metrics
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.stats import auc_interval
+from landslide_sar.stats import DEFAULT_BOOTSTRAP, auc_interval
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def oracle_metrics(
     truth_tif: PathLike,
     class_edges: Sequence[float],
     omission_rate: float,
-    evaluation_cfg: Mapping | None,
+    bootstrap: Mapping | None,
     metrics_out: PathLike,
 ) -> pd.DataFrame:
     """Write the oracle rows (seed "truth", split "both") in the metrics layout, over the chips
@@ -96,11 +96,11 @@ def oracle_metrics(
         terrain = chip_expected_counts(truth_tif, table, "terrain_rate")
         means[ORACLE_DEM] = terrain * (mu.sum() / terrain.sum()) if terrain.sum() > 0 else terrain
     y = table["density_class"].to_numpy(dtype=int)
-    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+    ev = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
     rows = []
     for subset, m in means.items():
         prob = class_probabilities(m, chip_km2, class_edges)
-        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        iv = auc_interval(y, prob, CLASSES, int(ev["samples"]), int(ev["seed"]), float(ev["interval"]))
         rows.append(
             {
                 "seed": "truth",

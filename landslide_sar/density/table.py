@@ -13,7 +13,7 @@ from landslide_sar.errors import InputError
 
 from ..io import atomic_path
 from ..nn import ENSEMBLE
-from ..stats import auc_interval
+from ..stats import DEFAULT_BOOTSTRAP, auc_interval
 from .experiments import parse
 from .pool import CLASSES, pool_runs
 
@@ -86,21 +86,21 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pooled_ensemble_rows(
-    predictions: dict[tuple, list[pd.DataFrame]], evaluation_cfg: Mapping | None = None
+    predictions: dict[tuple, list[pd.DataFrame]], bootstrap: Mapping | None = None
 ) -> pd.DataFrame:
     """Per experiment (inputs, revisits, scheme): the ensemble over every run, i.e. each chip's
     cross-predicted probabilities averaged over the split seeds' predictions (each already the
     training seeds' mean; every chip is cross-predicted under every split), its class metrics and
     stratified bootstrap interval over chips. Rows tagged split_seed "all"."""
-    from .evaluate import DEFAULT_EVALUATION, class_metrics  # scikit-learn: not for the figures' env
+    from .evaluate import class_metrics  # scikit-learn: not for the figures' env
 
-    ev = {**DEFAULT_EVALUATION, **(evaluation_cfg or {})}
+    ev = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
     rows = []
     for (inputs, revisits, scheme), frames in predictions.items():
         pooled = pool_runs(frames)
         y = pooled["density_class"].to_numpy(dtype=int)
         prob = pooled[[f"prob_class{c}" for c in CLASSES]].to_numpy()
-        iv = auc_interval(y, prob, CLASSES, int(ev["bootstrap_samples"]), int(ev["seed"]), float(ev["interval"]))
+        iv = auc_interval(y, prob, CLASSES, int(ev["samples"]), int(ev["seed"]), float(ev["interval"]))
         rows.append(
             {
                 "inputs": inputs,
@@ -215,7 +215,7 @@ def density_table(
     interval_level: float = 0.95,
     oracle_paths: Sequence[str | Path] = (),
     predictions: Mapping[str, str | Path] | None = None,
-    evaluation_cfg: Mapping | None = None,
+    bootstrap: Mapping | None = None,
 ) -> pd.DataFrame:
     """Concatenate each experiment's metrics (metrics: experiment id -> its metrics.csv, in the
     table's order; ids decoded by density.experiments.parse with splits.seeds `split_seeds`),
@@ -244,7 +244,7 @@ def density_table(
     table = pd.concat(frames, ignore_index=True)
     n_splits = table.groupby(["inputs", "revisits", "scheme"])["split_seed"].nunique()
     if pooled and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one
-        table = pd.concat([table, pooled_ensemble_rows(pooled, evaluation_cfg)], ignore_index=True)
+        table = pd.concat([table, pooled_ensemble_rows(pooled, bootstrap)], ignore_index=True)
     revisits = sorted({int(e.revisits) for e in experiments if int(e.revisits) > 0}) or [0]
     schemes = list(dict.fromkeys(table["scheme"]))
     first = table[table["scheme"] == schemes[0]]

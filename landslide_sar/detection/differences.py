@@ -143,13 +143,13 @@ def _split_parts(
     predictions: Mapping[tuple[str, str], xr.Dataset],
     pairs: Sequence[tuple[str, str, str, str]],
     split: str,
-    intervals: Mapping[str, Any],
+    bootstrap: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Per (label, experiment, a, b) (comparisons: a, b settings) of ONE split (its folder
     suffix, Experiment.split; metrics and predictions keyed by (experiment, name)) and test set
     (region, subset "test") that a holds: the member-wise differences (member k against member
     k), the ensembles' AUPRC and the bootstrap samples of their difference over that split's test chips."""
-    n_samples, seed = int(intervals["bootstrap_samples"]), int(intervals["seed"])
+    n_samples, seed = int(bootstrap["samples"]), int(bootstrap["seed"])
     weights: dict[str, np.ndarray] = {}  # per region: the bootstrap samples of its test chips, shared by all
     scored: dict[tuple, tuple[float, np.ndarray]] = {}  # (experiment, name, region, var) -> (AUPRC, samples)
 
@@ -217,7 +217,7 @@ def difference_rows(
     metrics: Mapping[tuple[str, str], pd.DataFrame],
     predictions: Mapping[tuple[str, str], xr.Dataset],
     experiments: Sequence[Experiment],
-    intervals: Mapping[str, Any],
+    bootstrap: Mapping[str, Any],
 ) -> pd.DataFrame:
     """One row per comparison (label, experiment, a, b) and test region, over every split seed.
 
@@ -226,13 +226,13 @@ def difference_rows(
     give the mean ± sd; the ensembles' AUPRC and their difference are the means over split
     seeds, its interval the percentile interval of the mean of the splits' bootstrap samples
     (each split's test chips resampled on their own)."""
-    level = float(intervals["interval"])
+    level = float(bootstrap["interval"])
     groups: dict[str, list[Experiment]] = {}
     for e in experiments:
         groups.setdefault(e.split, []).append(e)
     parts: list[dict[str, Any]] = []
     for split, split_experiments in groups.items():
-        parts += _split_parts(metrics, predictions, comparisons(split_experiments), split, intervals)
+        parts += _split_parts(metrics, predictions, comparisons(split_experiments), split, bootstrap)
     merged: dict[tuple, list[dict[str, Any]]] = {}
     for p in parts:
         merged.setdefault((p["comparison"], p["experiment"], p["region"], p["a"], p["b"]), []).append(p)
@@ -293,7 +293,7 @@ def detection_differences(
     metrics: Mapping[str, PathLike],
     predictions: Mapping[str, PathLike],
     detection: Mapping[str, Any],
-    intervals: Mapping[str, Any],
+    bootstrap: Mapping[str, Any],
     csv_out: PathLike,
     md_out: PathLike,
 ) -> pd.DataFrame:
@@ -310,8 +310,8 @@ def detection_differences(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         pred = {(e.experiment, e.name): xr.open_zarr(predictions[e.id]).load() for e in experiments}
-    table = difference_rows(met, pred, experiments, intervals)
-    text = markdown_differences(table, float(intervals["interval"]))
+    table = difference_rows(met, pred, experiments, bootstrap)
+    text = markdown_differences(table, float(bootstrap["interval"]))
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(md_out) as tmp:

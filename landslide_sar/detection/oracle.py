@@ -64,12 +64,12 @@ def chip_truth(truth_tif: PathLike, chip_y: np.ndarray, chip_x: np.ndarray) -> n
 
 
 def oracle_rows(
-    predictions: Mapping[str, PathLike], truth: Mapping[str, PathLike], intervals: Mapping[str, Any]
+    predictions: Mapping[str, PathLike], truth: Mapping[str, PathLike], bootstrap: Mapping[str, Any]
 ) -> pd.DataFrame:
     """One oracle row per (experiment, region with a truth, subset) of each experiment kind's
     predictions zarr (any experiment of that kind: they share the chips), on the same valid pixels."""
     rows = []
-    args = (int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"]))
+    args = (int(bootstrap["samples"]), int(bootstrap["seed"]), float(bootstrap["interval"]))
     for experiment, path in predictions.items():
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
@@ -109,14 +109,14 @@ def detection_oracle(
     predictions: Mapping[str, PathLike],
     truth_regions: Sequence[str],
     truth: Sequence[PathLike],
-    intervals: Mapping[str, Any],
+    bootstrap: Mapping[str, Any],
     metrics_out: PathLike,
 ) -> pd.DataFrame:
     """Write the oracle rows (ORACLE_COLUMNS) of the synthetic regions `truth_regions` (their
     truth rasters `truth`, in that order) on the chips of `predictions` (experiment -> zarr)."""
     if len(truth_regions) != len(truth):
         raise InputError(f"{len(truth_regions)} regions for {len(truth)} truth rasters; expected one each")
-    table = oracle_rows(predictions, dict(zip(truth_regions, truth)), intervals)
+    table = oracle_rows(predictions, dict(zip(truth_regions, truth)), bootstrap)
     with atomic_path(metrics_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     for _, r in table.iterrows():

@@ -40,7 +40,7 @@ from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import ENSEMBLE
-from landslide_sar.stats import auprc_interval, chip_weights, percentile_interval
+from landslide_sar.stats import DEFAULT_BOOTSTRAP, auprc_interval, chip_weights, percentile_interval
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ METRIC_COLUMNS = [
 EVALUATED = (
     "test",
 )  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
-DEFAULT_BOOTSTRAP = {"bootstrap_samples": 1000, "seed": 0, "interval": 0.95}  # the config's `evaluation`
 CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
@@ -102,14 +101,14 @@ def _region_rows(
     threshold: float,
     curve_points: int,
     seed: str = "",
-    intervals: Mapping | None = None,
+    bootstrap: Mapping | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """One metrics row and its PR curve points (curve_points 0: none) for one method (and member
-    seed) on one chip set; with `intervals` (bootstrap_samples, seed, interval) the AUPRC's and no skill's bootstrap
+    seed) on one chip set; with `bootstrap` (samples, seed, interval) the AUPRC's and no skill's bootstrap
     intervals over chips, else NaN."""
     lo = hi = ns_lo = ns_hi = float("nan")
-    if intervals is not None:
-        args = (int(intervals["bootstrap_samples"]), int(intervals["seed"]), float(intervals["interval"]))
+    if bootstrap is not None:
+        args = (int(bootstrap["samples"]), int(bootstrap["seed"]), float(bootstrap["interval"]))
         iv = auprc_interval(label, score, valid, *args)
         lo, hi = iv.low, iv.high
         ns_lo, ns_hi = no_skill_interval(label, valid, *args)
@@ -316,7 +315,7 @@ def score_set(
     )
     base_map, base_thr = percentile_map(base, float(base_cfg["percentile"]), valid)
     row, curve = _region_rows(
-        "handwerger", chips.region, subset, arrays.label, base, valid, base_map, base_thr, points, intervals=bootstrap
+        "handwerger", chips.region, subset, arrays.label, base, valid, base_map, base_thr, points, bootstrap=bootstrap
     )
     rows.append(row)
     curves.append(curve)

@@ -256,7 +256,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
         "Runs: mean ± sd over the members (training seeds) of every split seed (chips.split_seeds; each "
         "its own train / val / test chips of the training region); ensemble: the members' mean probability, of "
         f"split seed {first_split} (the map's); [interval]: the {100 * level:g} % percentile interval of a "
-        "bootstrap over its test chips (stratified by chips with / without landslides; config `evaluation`). "
+        "bootstrap over its test chips (stratified by chips with / without landslides; config `bootstrap`). "
         f"Reference rows and chip counts: split seed {first_split}'s test chips; metrics.csv holds every "
         "split's. The oracle reads the generated truth (a reference, never a model input)."
     )
