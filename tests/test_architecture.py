@@ -70,3 +70,21 @@ def test_no_format_exemptions(folder: str) -> None:
         if re.search(r"#\s*fmt:\s*(skip|off)", line)
     ]
     assert not found, found
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "workflow_scripts").glob("*.py")))
+def test_a_workflow_script_only_wires(script: str) -> None:
+    """The top layer: a script imports only the library, calls one library function through
+    run_rule, defines no function but main, and reads the config only through params."""
+    import ast
+
+    source = (ROOT / "workflow_scripts" / script).read_text()
+    tree = ast.parse(source)
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert all(m.startswith("landslide_sar") for m in modules), modules
+    functions = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    assert functions == ["main"], functions
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "run_rule"]
+    assert len(calls) == 1
+    assert "snakemake.config" not in source
