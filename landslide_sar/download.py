@@ -36,7 +36,11 @@ class Network:
     @classmethod
     def from_config(cls, area: dict) -> Network:
         """From the area's `download` block (defaults filled from the schema by validate_config)."""
-        d = area["download"]
+        return cls.from_settings(area["download"])
+
+    @classmethod
+    def from_settings(cls, d: dict) -> Network:
+        """From a `download` block: http_retries, backoff_s, timeout_s."""
         return cls(
             http_retries=int(d["http_retries"]), backoff_s=float(d["backoff_s"]), timeout_s=float(d["timeout_s"])
         )
@@ -202,3 +206,14 @@ def zarr_root_in(names: list[str]) -> str | None:
     if not roots:
         return None
     return min(roots, key=lambda r: (r.count("/") if r else -1, r))
+
+
+def download_datacube(url: str, out_zarr: str | Path, network: Network, what: str = "datacube") -> None:
+    """A published datacube (zip of a zarr store) downloaded next to `out_zarr`, unpacked into it,
+    the archive removed whether or not the unpacking succeeded."""
+    archive = Path(out_zarr).with_name(Path(out_zarr).name + ".zip")
+    try:
+        download_url(url, archive, network, what=what)
+        unpack_zarr(archive, out_zarr, what=what)
+    finally:
+        archive.unlink(missing_ok=True)

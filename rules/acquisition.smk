@@ -26,7 +26,7 @@ rule download_sentinel1:
         mem_mb=4000,
         runtime=240,
     params:
-        area=area_config("bbox", "resolution", "event_time", "sentinel1"),
+        area=area_config("bbox", "resolution", "event_time", "sentinel1", "download"),
     message:
         "Load Sentinel-1 VV/VH of {wildcards.area} onto its grid"
     script:
@@ -52,7 +52,7 @@ rule download_dem:
         mem_mb=area_mem_mb(1000, 10, grow=False),
         runtime=60,
     params:
-        area=area_config("bbox", "resolution", "dem"),
+        area=area_config("bbox", "resolution", "dem", "download"),
     message:
         "Reproject the DEM of {wildcards.area} onto its grid"
     script:
@@ -78,6 +78,7 @@ rule download_inventory:
         runtime=30,
     params:
         url=lambda w: config["areas"][w.area]["inventory"]["url"],
+        download=lambda w: config["areas"][w.area]["download"],
     message:
         "Download the landslide inventory of {wildcards.area}"
     script:
@@ -127,6 +128,7 @@ rule download_datacube:
         runtime=240,
     params:
         url=lambda w: config["areas"][w.area]["datacube"]["url"],
+        download=lambda w: config["areas"][w.area]["download"],
     message:
         "Download and unpack the published datacube of {wildcards.area}"
     script:

@@ -26,15 +26,24 @@ def test_import_contracts_are_kept() -> None:
     assert "0 broken" in proc.stdout
 
 
-def test_a_layer_violation_is_caught(tmp_path) -> None:
-    """The layers contract can fail: a core module importing a branch breaks it (on a copy)."""
+@pytest.mark.parametrize(
+    "module, line, expected",
+    [
+        # a core module importing a branch breaks the layers
+        ("grid.py", "from landslide_sar.density import experiments", "landslide_sar.grid is not allowed to import"),
+        # two siblings importing each other: a cycle (as cube -> terrain -> sentinel1 -> cube was)
+        ("stats.py", "from landslide_sar import webmap", "No cycles are allowed in landslide_sar."),
+    ],
+)
+def test_a_broken_contract_is_caught(tmp_path, module: str, line: str, expected: str) -> None:
+    """The contracts can fail: on a copy of the library with one import added."""
     import shutil
 
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "landslide_sar", copy / "landslide_sar", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
-    grid = copy / "landslide_sar" / "grid.py"
-    grid.write_text(grid.read_text() + "\nfrom landslide_sar.density import experiments  # noqa: E402, F401\n")
+    path = copy / "landslide_sar" / module
+    path.write_text(path.read_text() + f"\n{line}  # noqa: E402, F401\n")
     proc = subprocess.run(
         [str(BIN / "lint-imports")],
         cwd=copy,
@@ -43,7 +52,7 @@ def test_a_layer_violation_is_caught(tmp_path) -> None:
         check=False,
         env={"PYTHONPATH": str(copy), "PATH": str(BIN)},
     )
-    assert proc.returncode != 0 and "landslide_sar.grid is not allowed to import landslide_sar.density" in proc.stdout
+    assert proc.returncode != 0 and expected in proc.stdout, proc.stdout[-2000:]
 
 
 def test_ruff_check_is_clean() -> None:
@@ -70,3 +79,21 @@ def test_no_format_exemptions(folder: str) -> None:
         if re.search(r"#\s*fmt:\s*(skip|off)", line)
     ]
     assert not found, found
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "workflow_scripts").glob("*.py")))
+def test_a_workflow_script_only_wires(script: str) -> None:
+    """The top layer: a script imports only the library, calls one library function through
+    run_rule, defines no function but main, and reads the config only through params."""
+    import ast
+
+    source = (ROOT / "workflow_scripts" / script).read_text()
+    tree = ast.parse(source)
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert all(m.startswith("landslide_sar") for m in modules), modules
+    functions = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    assert functions == ["main"], functions
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "run_rule"]
+    assert len(calls) == 1
+    assert "snakemake.config" not in source

@@ -13,7 +13,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         area=snakemake.params.area,
         src_path=snakemake.input.get("dem") or None,
         out_tif=snakemake.output.tif,
-        network=Network.from_config(snakemake.config["areas"][snakemake.wildcards.area]),
+        network=Network.from_config(snakemake.params.area),
     )
 
 

@@ -11,7 +11,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         snakemake.log[0],
         url=snakemake.params.url,
         out_path=snakemake.output.file,
-        network=Network.from_config(snakemake.config["areas"][snakemake.wildcards.area]),
+        network=Network.from_settings(snakemake.params.download),
         what=f"areas.{snakemake.wildcards.area}.inventory.url",
     )
 

@@ -15,7 +15,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         area=snakemake.params.area,
         out_zarr=snakemake.output.zarr,
         items_path=snakemake.input.get("stac_items") or None,
-        network=Network.from_config(snakemake.config["areas"][snakemake.wildcards.area]),
+        network=Network.from_config(snakemake.params.area),
     )
 
 

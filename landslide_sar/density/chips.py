@@ -17,7 +17,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from landslide_sar.chips import DEM_CHANNELS, LABEL_CHANNEL, chip_channels, density_class, sar_timesteps
-from landslide_sar.density.splits import assign_splits
+from landslide_sar.density.splits import assign_splits, short_half
 from landslide_sar.errors import InputError
 from landslide_sar.grid import parse_time
 from landslide_sar.io import atomic_path
@@ -56,15 +56,14 @@ def check_usable_chips(
         if usable == 0:
             raise InputError(f"{where}; expected at least one usable chip to map")
         return
-    for k in (0, 1):
-        n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
-        n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
-        if n_train < min_train or n_val < min_val:
-            raise InputError(
-                f"{where}; half {k} has {n_train} train and {n_val} validation chip(s), expected at least "
-                f"splits.min_train_chips = {min_train} and splits.min_val_chips = {min_val} "
-                "(smaller chips.size or a larger area give more chips)"
-            )
+    short = short_half(table, min_train, min_val)
+    if short is not None:
+        k, n_train, n_val = short
+        raise InputError(
+            f"{where}; half {k} has {n_train} train and {n_val} validation chip(s), expected at least "
+            f"splits.min_train_chips = {min_train} and splits.min_val_chips = {min_val} "
+            "(smaller chips.size or a larger area give more chips)"
+        )
 
 
 def make_chips(

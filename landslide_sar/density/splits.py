@@ -15,6 +15,7 @@ from landslide_sar.io import atomic_path
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +24,33 @@ log = logging.getLogger(__name__)
 BLOCK_TRIALS = 200
 
 
-def assign_splits(
-    valid: np.ndarray, seed: int, train_fraction: float, val_fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two random halves of the valid chips; within each, train_fraction of ALL valid chips train
-    and val_fraction validate (0.4/0.1 as the paper). Invalid chips get half -1, subset "excluded"."""
+def check_fractions(train_fraction: float, val_fraction: float) -> None:
+    """train_fraction + val_fraction must be 0.5: each of the two halves is split into train and
+    val (validate_config refuses such a config; this guards the functions called by hand)."""
     if not np.isclose(train_fraction + val_fraction, 0.5):
         raise InputError(
             f"splits: train_fraction {train_fraction} + val_fraction {val_fraction} = "
             f"{train_fraction + val_fraction}; expected 0.5 (each of the two halves is split into train and val)"
         )
+
+
+def short_half(table: pd.DataFrame, min_train: int, min_val: int) -> tuple[int, int, int] | None:
+    """(half, train chips, val chips) of the first half with fewer than `min_train` train or
+    `min_val` validation chips; None when both have enough."""
+    for k in (0, 1):
+        n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
+        n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
+        if n_train < min_train or n_val < min_val:
+            return k, n_train, n_val
+    return None
+
+
+def assign_splits(
+    valid: np.ndarray, seed: int, train_fraction: float, val_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two random halves of the valid chips; within each, train_fraction of ALL valid chips train
+    and val_fraction validate (0.4/0.1 as the paper). Invalid chips get half -1, subset "excluded"."""
+    check_fractions(train_fraction, val_fraction)
     n = valid.size
     half = np.full(n, -1, dtype="int8")
     subset = np.full(n, "excluded", dtype=object)
@@ -72,11 +90,7 @@ def assign_blocked_splits(
     beside the other half's training chips. Returns (half, subset) as assign_splits does;
     invalid chips get half -1, subset "excluded".
     """
-    if not np.isclose(train_fraction + val_fraction, 0.5):
-        raise InputError(
-            f"splits: train_fraction {train_fraction} + val_fraction {val_fraction} = "
-            f"{train_fraction + val_fraction}; expected 0.5 (each of the two halves is split into train and val)"
-        )
+    check_fractions(train_fraction, val_fraction)
     if not block_km > 0:
         raise InputError(f"splits.block_km={block_km!r}; expected a positive size in km")
     rows, cols, classes, valid = (np.asarray(a) for a in (rows, cols, classes, valid))
@@ -190,17 +204,14 @@ def split_chips(
             int((mine["subset"] == "val").sum()),
             mine["density_class"].value_counts().sort_index().to_dict(),
         )
-    for k in (0, 1):
-        n_train = int(((table["half"] == k) & (table["subset"] == "train")).sum())
-        n_val = int(((table["half"] == k) & (table["subset"] == "val")).sum())
-        if n_train < min_train_chips or n_val < min_val_chips:
-            hint = (
-                f" (a smaller splits.block_km {block_km:g} or a larger area give more)" if scheme == "blocked" else ""
-            )
-            raise InputError(
-                f"{what} of {chips_table}: half {k} has {n_train} train and {n_val} validation chip(s), expected "
-                f"at least splits.min_train_chips = {min_train_chips} and splits.min_val_chips = {min_val_chips}{hint}"
-            )
+    short = short_half(table, min_train_chips, min_val_chips)
+    if short is not None:
+        k, n_train, n_val = short
+        hint = f" (a smaller splits.block_km {block_km:g} or a larger area give more)" if scheme == "blocked" else ""
+        raise InputError(
+            f"{what} of {chips_table}: half {k} has {n_train} train and {n_val} validation chip(s), expected "
+            f"at least splits.min_train_chips = {min_train_chips} and splits.min_val_chips = {min_val_chips}{hint}"
+        )
     with atomic_path(out_table) as tmp:
         table.to_file(tmp, layer="chips", driver="GPKG")
     return table
