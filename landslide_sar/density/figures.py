@@ -274,6 +274,7 @@ def density_figures(
     chips_zarr: str | Path,
     embeddings: list[str],
     histories: Mapping[str, str | Path],
+    *,
     map_png: str | Path,
     chip_png: str | Path,
     curves_png: str | Path,
