@@ -10,7 +10,7 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Bad input from a user: the message is one line naming the culprit, value and expectation.
-    Rerunning the job cannot change it, so a rule's retries skip it (io.run_rule)."""
+    Rerunning the job cannot change it, so a rule's retries skip it (runner.run_rule)."""
 
 
 class NetworkError(RuntimeError):

@@ -30,7 +30,7 @@ except ConfigError as err:
     sys.exit(f"ERROR: {err}")
 
 # names this invocation for its jobs (inherited), so that a retry of a job that failed on bad
-# input ends at once instead of repeating it (landslide_sar.io.run_rule)
+# input ends at once instead of repeating it (landslide_sar.runner.run_rule)
 os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
 
 

@@ -18,7 +18,7 @@ from landslide_sar.density.splits import assign_blocked_splits, assign_splits
 from landslide_sar.errors import InputError
 
 
-def test_channel_names_follow_the_paper() -> None:
+def test_chip_channels_follow_the_paper() -> None:
     names = chip_channels(3, 3)
     assert len(names) == 17
     assert names[:4] == ["dem", "dem_slope_radians", "dem_curvature", "dem_aspect"]
