@@ -34,7 +34,7 @@ rule detection_map:
             DETECTION["evaluation"]["probability_threshold"] if DETECTION else None
         ),
         provenance=lambda w: {
-            "experiment": f"transfer/{MAP_EXPERIMENT.name}",
+            "experiment": MAP_EXPERIMENT.id,
             "train_region": MAP_EXPERIMENT.train_region,
             "event_time": config["areas"][w.area].get("event_time", ""),
             "software": f"landslide-sar {landslide_sar.__version__}",

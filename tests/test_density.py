@@ -732,7 +732,7 @@ def test_a_density_id_decodes_to_its_fields_and_a_malformed_one_is_refused() -> 
 
     e = parse("fused_r3_blocked_s43", [42, 43])
     assert e == Experiment("fused", 3, "blocked", 43, False)
-    assert (e.setting, e.split, e.name) == ("fused_r3_blocked", "_blocked_s43", "fused_r3")
+    assert (e.setting, e.split, e.base) == ("fused_r3_blocked", "_blocked_s43", "fused_r3")
     assert parse("dem_r0", [42, 43]) == Experiment("dem", 0, "random", 42, True)
     assert Experiment("baseline", 2, "blocked").half_features("a") == ["results/a/density/baseline_r2/features.csv"] * 2
     for bad in ("fused_r3_s42", "fused3", "fused_r3_blocky", "lidar_r1", "fused_r3/x"):

@@ -57,14 +57,15 @@ class Experiment:
         return SCHEME_SUFFIX[self.scheme] + ("" if self.first_split else f"_s{int(self.split_seed)}")
 
     @property
-    def name(self) -> str:
-        """<inputs>_r<revisits>: the input set and revisits, without the split."""
+    def base(self) -> str:
+        """<inputs>_r<revisits>: the input set and revisits, without the split (detection's
+        Experiment.name, by contrast, includes its split)."""
         return f"{self.inputs}_r{int(self.revisits)}"
 
     @property
     def id(self) -> str:
         """The experiment's folder name: <inputs>_r<revisits>[_blocked][_s<seed>] (DEM-only: dem_r0)."""
-        return self.name + self.split
+        return self.base + self.split
 
     def path(self, area: str, filename: str = "") -> str:
         """results/<area>/density/<id>[/<filename>]."""
@@ -75,7 +76,7 @@ class Experiment:
         """The features of the split's halves: a net's own per half; the baseline's one file for
         both (nothing in it is learnt, the same under every split)."""
         if self.inputs == "baseline":
-            return [f"results/{area}/density/{self.name}/features.csv"] * len(halves)
+            return [f"results/{area}/density/{self.base}/features.csv"] * len(halves)
         return [self.path(area, f"half{h}/features.csv") for h in halves]
 
 
