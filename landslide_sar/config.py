@@ -284,6 +284,7 @@ def check_area(name: str, area: dict[str, Any]) -> None:
     the keys each source needs, bbox on Earth, the event inside an explicit search window."""
     from landslide_sar.errors import InputError
     from landslide_sar.grid import check_bbox
+    from landslide_sar.products import product_of
 
     where = f"config areas.{name}"
     s1 = area["sentinel1"]
@@ -324,6 +325,12 @@ def check_area(name: str, area: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.{key} is missing; expected it when sentinel1.source is {s1['source']!r}")
     if s1["source"] == "stac" and not s1.get("collection"):
         raise ConfigError(f"{where}.sentinel1.collection is missing; expected a STAC collection, e.g. sentinel-1-rtc")
+    product = product_of(s1, f"{where}.sentinel1")
+    if product.orbit == "burst_id" and not s1.get("orbit_state"):
+        raise ConfigError(
+            f"{where}.sentinel1.orbit_state is missing; the items of {product.collection} do not say their orbit "
+            "direction: expected ascending or descending"
+        )
     if s1.get("search_start") or s1.get("search_end"):
         for key in ("search_start", "search_end"):
             value = s1.get(key)

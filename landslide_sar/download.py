@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from landslide_sar.errors import InputError, NetworkError
@@ -23,6 +23,8 @@ from .io import atomic_path
 log = logging.getLogger(__name__)
 
 PC_KEY_ENV = "PC_SDK_SUBSCRIPTION_KEY"
+#: environment variables whose values are secrets: never in a log or a message
+SECRET_ENVS = (PC_KEY_ENV, "EARTHDATA_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Network:
     http_retries: int  # retries of each HTTP request (STAC search, COG reads, files)
     backoff_s: float  # first wait between retries (s); doubles each retry
     timeout_s: float  # connect/read timeout of one request (s)
+    #: sent as `Authorization: Bearer` to the STAC API and the file hosts (Earthdata Login); never shown
+    bearer_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, area: dict) -> Network:
@@ -44,6 +48,15 @@ class Network:
         return cls(
             http_retries=int(d["http_retries"]), backoff_s=float(d["backoff_s"]), timeout_s=float(d["timeout_s"])
         )
+
+    def with_token_from(self, env: str | None) -> Network:
+        """This network with the bearer token held by environment variable `env` (when set)."""
+        token = os.environ.get(env, "").strip() if env else ""
+        return replace(self, bearer_token=token or None)
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers of every request: the bearer token, when there is one."""
+        return {"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {}
 
     def urllib3_retry(self):  # noqa: ANN201 - urllib3.Retry
         from urllib3 import Retry
@@ -61,13 +74,17 @@ class Network:
         and of dropped connections, timeouts, and no HEAD requests. Some proxies and object
         stores answer HEAD with `Content-Length: 0`; GDAL would then take every COG for an empty
         file. With CPL_VSIL_CURL_USE_HEAD=NO it learns the size from a ranged GET instead."""
-        return {
+        env = {
             "GDAL_HTTP_MAX_RETRY": str(self.http_retries),
             "GDAL_HTTP_RETRY_DELAY": str(max(self.backoff_s, 0.1)),
             "GDAL_HTTP_TIMEOUT": str(max(1, int(round(self.timeout_s)))),
             "GDAL_HTTP_CONNECTTIMEOUT": str(max(1, int(round(self.timeout_s)))),
             "CPL_VSIL_CURL_USE_HEAD": "NO",
         }
+        if self.bearer_token:
+            # curl drops an Authorization header on a redirect to another host (signed S3 URLs)
+            env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {self.bearer_token}"
+        return env
 
     def session(self):  # noqa: ANN201 - requests.Session
         """A requests session that retries connection failures and 429/5xx answers."""
@@ -75,6 +92,7 @@ class Network:
         from requests.adapters import HTTPAdapter
 
         session = requests.Session()
+        session.headers.update(self.headers())
         adapter = HTTPAdapter(max_retries=self.urllib3_retry())
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -114,14 +132,19 @@ def is_network_failure(err: BaseException) -> bool:
 _QUERY = re.compile(r"(https?://[^\s'\"?]+)\?[^\s'\")]*")
 
 
+_BEARER = re.compile(r"Bearer\s+[^\s'\",]+")
+
+
 def redact(text: object) -> str:
-    """`text` on one line, with URL query strings (signed-URL tokens) and the Planetary Computer
-    subscription key removed."""
+    """`text` on one line, with URL query strings (signed-URL tokens), bearer tokens, the Planetary
+    Computer subscription key and the Earthdata token removed."""
     out = " ".join(str(text).split())
     out = _QUERY.sub(r"\1?<redacted>", out)
-    key = os.environ.get(PC_KEY_ENV)
-    if key:
-        out = out.replace(key, "<redacted>")
+    out = _BEARER.sub("Bearer <redacted>", out)
+    for env in SECRET_ENVS:
+        key = os.environ.get(env, "").strip()
+        if key:
+            out = out.replace(key, "<redacted>")
     return out
 
 

@@ -1,6 +1,11 @@
 """Sentinel-1 acquisition: find items (a STAC API or a STAC ItemCollection file), keep one orbit,
 pick N acquisitions before and M after the event, and load them onto the area's grid with stackstac.
 
+Each collection is read as its product preset says (`landslide_sar.products`): its items are first
+put into the cube's vocabulary (`product_items`: assets `vv`/`vh`, `sat:orbit_state` and
+`sat:relative_orbit`, the newest processing of each burst and date), so that everything after
+reads Planetary Computer's `sentinel-1-rtc` and NASA's OPERA RTC-S1 alike.
+
 The embedded event and a live STAC API go through the same `select_acquisitions` and
 `load_acquisition`; only where the items come from differs.
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +36,15 @@ import xarray as xr
 
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid, area_grid, parse_time
-from landslide_sar.stac import raise_read_error, read_item_collection, search_stac, sign_items, stack_on_grid
+from landslide_sar.products import Product, parse_burst_id, product_of
+from landslide_sar.stac import (
+    raise_read_error,
+    read_item_collection,
+    read_projection,
+    search_stac,
+    sign_items,
+    stack_on_grid,
+)
 
 from .cube import SAR_VARIABLES
 from .download import Network, redact
@@ -74,6 +87,75 @@ class Acquisition:
     orbit_state: str
     relative_orbit: int
     side: str  # "pre" or "post"
+
+
+def product_items(
+    items: list[pystac.Item], product: Product, orbit_state: str | None, source: str
+) -> list[pystac.Item]:
+    """Items in the cube's vocabulary: the product's asset keys renamed to `vv`/`vh` (an item
+    without them keeps its own, so that `select_acquisitions` counts it and names what it has),
+    the orbit in `sat:orbit_state`/`sat:relative_orbit` (from the burst id and the configured
+    direction for OPERA-style products), and, where the product lists every reprocessing, only
+    the newest of each burst and acquisition (the others counted in the log)."""
+    out = []
+    for item in items:
+        item = item.clone()
+        keys = product.asset_keys()
+        if keys != list(POLARISATIONS) and all(k in item.assets for k in keys):
+            item.assets = {v: item.assets[k] for v, k in product.assets.items()}
+        props = item.properties
+        if product.orbit == "burst_id":
+            burst = parse_burst_id(item.id)
+            if burst is None:
+                raise InputError(
+                    f"{source}: item {item.id} has no OPERA burst id (expected ..._T<track>-<burst>-IW<n>_"
+                    f"<acquired>Z_<processed>Z_...); collection {product.collection} is read with "
+                    "sentinel1.product.orbit: burst_id"
+                )
+            props["sat:relative_orbit"] = props.get("sat:relative_orbit") or burst.relative_orbit
+            if not props.get("sat:orbit_state"):
+                if orbit_state is None:
+                    raise InputError(
+                        f"{source}: item {item.id} does not say its orbit direction (no sat:orbit_state); "
+                        f"expected sentinel1.orbit_state: ascending or descending in the config"
+                    )
+                props["sat:orbit_state"] = orbit_state
+        elif "sat:orbit_state" not in props or "sat:relative_orbit" not in props:
+            raise InputError(
+                f"{source}: item {item.id} has no sat:orbit_state/sat:relative_orbit (its properties: "
+                f"{sorted(props)}); expected them, or sentinel1.product.orbit: burst_id for OPERA product ids"
+            )
+        out.append(item)
+    return _newest_versions(out, source) if product.versions == "newest" else out
+
+
+def _newest_versions(items: list[pystac.Item], source: str) -> list[pystac.Item]:
+    """The newest processing of each burst and acquisition time (OPERA reprocesses; CMR lists
+    every version); items without an OPERA id are kept as they are."""
+    newest: dict[tuple[str, str], tuple[str, pystac.Item]] = {}
+    versions: Counter[tuple[str, str]] = Counter()
+    others = []
+    for item in items:
+        burst = parse_burst_id(item.id)
+        if burst is None:
+            others.append(item)
+            continue
+        key = (burst.burst, burst.acquired)
+        versions[key] += 1
+        if key not in newest or newest[key][0] < burst.processed:
+            newest[key] = (burst.processed, item)
+    repeated = {k: n for k, n in versions.items() if n > 1}
+    if repeated:
+        log.info(
+            "%s: %d older processing(s) of %d burst acquisition(s) left out, the newest of each kept (e.g. %s %s: "
+            "%d versions)",
+            source,
+            sum(repeated.values()) - len(repeated),
+            len(repeated),
+            *min(repeated),
+            repeated[min(repeated)],
+        )
+    return sorted([item for _, item in newest.values()] + others, key=lambda i: i.id)
 
 
 def _orbit(item: pystac.Item) -> tuple[str, int]:
@@ -135,25 +217,33 @@ def select_acquisitions(
     orbit_state: str | None,
     relative_orbit: int | None,
     source: str,
+    asset_keys: tuple[str, str] = POLARISATIONS,
 ) -> list[Acquisition]:
     """The `n_pre` acquisitions closest before the event and the `n_post` first ones after it,
     from one orbit (given, or chosen by `choose_orbit`). Items without both VV and VH are left
-    out (counted); every filter that removes items is named in the error when too few remain."""
+    out (counted, naming the assets they have; `asset_keys` are the product's names of VV and
+    VH); every filter that removes items is named in the error when too few remain."""
     if not items:
         raise InputError(f"{source}: no Sentinel-1 items found for bbox {list(bbox)} around {event_time:%Y-%m-%d}")
     removed: dict[str, int] = {}
     dual = [i for i in items if all(p in i.assets for p in POLARISATIONS)]
     if len(dual) < len(items):
         first = next(i for i in items if i not in dual)
-        missing = "/".join(p for p in POLARISATIONS if p not in first.assets)
+        missing = "/".join(k for p, k in zip(POLARISATIONS, asset_keys) if p not in first.assets)
+        expected = " and ".join(repr(k) for k in asset_keys)
         if not dual:
             raise InputError(
-                f"{source}: item {first.id} has no asset {missing}; expected assets 'vv' and 'vh' "
-                f"(none of the {len(items)} item(s) has both)"
+                f"{source}: item {first.id} has no asset {missing} (its assets: {sorted(first.assets)}); "
+                f"expected assets {expected} (none of the {len(items)} item(s) has both; sentinel1.product.assets "
+                "names them)"
             )
         removed["without vv+vh assets"] = len(items) - len(dual)
         log.warning(
-            "%d item(s) without vv+vh assets left out (e.g. %s lacks %s)", len(items) - len(dual), first.id, missing
+            "%d item(s) without vv+vh assets left out (e.g. %s lacks %s; its assets: %s)",
+            len(items) - len(dual),
+            first.id,
+            missing,
+            sorted(first.assets),
         )
     orbit_state, relative_orbit = choose_orbit(dual, event_time, n_pre, n_post, orbit_state, relative_orbit, source)
     kept = [i for i in dual if _orbit(i) == (orbit_state, relative_orbit)]
@@ -195,14 +285,23 @@ def _day(item: pystac.Item) -> str:
 
 def check_geocoded(items: list[pystac.Item], source: str) -> None:
     """stackstac places an asset by its `proj:epsg` (with proj:transform/shape or a bbox); items in
-    radar geometry (e.g. Planetary Computer's sentinel-1-grd) have none and cannot be gridded."""
+    radar geometry (e.g. Planetary Computer's sentinel-1-grd) have none and cannot be gridded.
+    (Products whose grid is read from the files, `projection: files`, are not checked here.)"""
     for item in items:
         props = [item.properties, *(item.assets[p].extra_fields for p in POLARISATIONS if p in item.assets)]
         if not any(d.get("proj:epsg") or d.get("proj:code") for d in props):
             raise InputError(
                 f"{source}: item {item.id} has no proj:epsg/proj:code: it is not geocoded (GRD items are in radar "
-                "geometry); use a terrain-corrected collection such as sentinel-1-rtc"
+                "geometry); use a terrain-corrected collection such as sentinel-1-rtc or OPERA_L2_RTC-S1_V1 (or, "
+                "for a geocoded product whose items omit proj:*, sentinel1.product.projection: files)"
             )
+
+
+def auth_hint(product: Product) -> str:
+    """What to do when a server refuses access: the product's token variable, if it has one."""
+    if product.token_env:
+        return f"set {product.token_env} to an Earthdata Login token (https://urs.earthdata.nasa.gov, 'Generate Token')"
+    return "the server wants credentials this collection's product does not give"
 
 
 def check_coverage(acq: Acquisition, coverage: float, minimum: float, source: str) -> None:
@@ -234,15 +333,28 @@ def download_sentinel1(
     one acquisition at a time, recording each one's valid-pixel coverage in the log and in the
     `coverage` coordinate. Nothing is left at `out_zarr` when any step fails."""
     s1 = area["sentinel1"]
-    network = network or Network.from_config(area)
+    product = product_of(s1)
+    network = (network or Network.from_config(area)).with_token_from(product.token_env)
     grid = area_grid(area["bbox"], area["resolution"])
     event_time = parse_time(area["event_time"], "event_time")
     start, end = search_window(s1, event_time)
+    if grid.resolution < product.resolution:
+        log.warning(
+            "resolution %g m is finer than the %g m pixels of %s: the cube interpolates them (bilinear) and adds "
+            "no detail",
+            grid.resolution,
+            product.resolution,
+            product.collection,
+        )
     if s1["source"] == "stac":
-        endpoint = s1["endpoint"]
+        endpoint = product.endpoint
         window = f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"
-        source = f"sentinel1: {redact(endpoint)} collection {s1['collection']} bbox {list(area['bbox'])} {window}"
-        items = search_stac(endpoint, s1["collection"], area["bbox"], start, end, network)
+        source = f"sentinel1: {redact(endpoint)} collection {product.collection} bbox {list(area['bbox'])} {window}"
+        if product.token_env and network.bearer_token is None:
+            log.info("%s is not set: requests carry no Earthdata Login token", product.token_env)
+        items = search_stac(
+            endpoint, product.collection, area["bbox"], start, end, network, auth_hint=auth_hint(product)
+        )
         if not items:
             raise InputError(
                 f"{source}: the search found no items (before any client-side filter: orbit "
@@ -253,6 +365,7 @@ def download_sentinel1(
         endpoint = ""
         source = str(items_path)
         items = [i for i in read_item_collection(items_path) if start <= _time(i) <= end]
+    items = product_items(items, product, s1.get("orbit_state"), source)
     acquisitions = select_acquisitions(
         items,
         area["bbox"],
@@ -262,8 +375,18 @@ def download_sentinel1(
         s1.get("orbit_state"),
         s1.get("relative_orbit"),
         source,
+        tuple(product.asset_keys()),
     )
-    check_geocoded([i for a in acquisitions for i in a.items], source)
+    if product.projection == "files":
+        acquisitions = [
+            replace(
+                a,
+                items=tuple(read_projection(list(a.items), list(POLARISATIONS), network, source, auth_hint(product))),
+            )
+            for a in acquisitions
+        ]
+    else:
+        check_geocoded([i for a in acquisitions for i in a.items], source)
     n, (h, w) = len(acquisitions), grid.shape
     empty = dask.array.full((n, h, w), np.nan, dtype="float32", chunks=(1, chunk, chunk))
     template = xr.Dataset(
@@ -305,7 +428,7 @@ def download_sentinel1(
             try:
                 _, cov = dask.compute(write, valid)
             except RuntimeError as err:
-                raise_read_error(err, source)
+                raise_read_error(err, source, auth_hint(product))
             coverage[k] = cov
             level = logging.WARNING if cov < PARTIAL_COVERAGE else logging.INFO
             log.log(

@@ -61,17 +61,22 @@ def search_stac(
     end: datetime | None,
     network: Network,
     what: str = "sentinel1",
+    auth_hint: str = "",
 ) -> list[pystac.Item]:
     """Items of `collection` intersecting bbox (within [start, end] when given) from a STAC API.
 
     Only the core search parameters are sent (collections, bbox, datetime); connection failures
-    and 429/5xx answers are retried (`network`); an unreachable endpoint is one InputError line."""
+    and 429/5xx answers are retried (`network`); an unreachable endpoint is one InputError line,
+    and a 401/403 answer says what credentials to give (`auth_hint`)."""
     from pystac_client import Client
     from pystac_client.stac_api_io import StacApiIO
 
     try:
         client = Client.open(
-            endpoint, stac_io=StacApiIO(max_retries=network.urllib3_retry(), timeout=network.timeout_s)
+            endpoint,
+            stac_io=StacApiIO(
+                max_retries=network.urllib3_retry(), timeout=network.timeout_s, headers=network.headers()
+            ),
         )
         search = client.search(
             collections=[collection],
@@ -82,9 +87,12 @@ def search_stac(
         items = list(search.items())
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
         kind = NetworkError if _network_cause(err) else InputError
+        status = getattr(err, "status_code", None)
+        denied = f" (HTTP {status}: access denied; {auth_hint or 'the endpoint wants credentials'})"
         raise kind(
-            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries): "
-            f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)}"
+            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries)"
+            f"{denied if status in (401, 403) else ''}: "
+            f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)[:300]}"
         ) from None
     window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
     log.info(
@@ -214,6 +222,39 @@ def stack_on_grid(
     return mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")])
 
 
+def read_projection(
+    items: list[pystac.Item], assets: list[str], network: Network, what: str, auth_hint: str = ""
+) -> list[pystac.Item]:
+    """Items whose `assets` carry `proj:epsg`, `proj:shape` and `proj:transform` read from the
+    files' own headers (one ranged read each), for products whose items omit the projection
+    extension (OPERA RTC-S1 on CMR-STAC). A file without a CRS is refused (not geocoded)."""
+    import rasterio
+
+    out = []
+    with rasterio.Env(**network.gdal_env()):
+        for item in items:
+            item = item.clone()
+            for key in assets:
+                asset = item.assets[key]
+                try:
+                    with rasterio.open(asset.href) as src:
+                        crs, transform, shape = src.crs, src.transform, (src.height, src.width)
+                except rasterio.errors.RasterioIOError as err:
+                    raise_read_error(RuntimeError(f"Error opening {asset.href!r}: {err}"), what, auth_hint)
+                epsg = crs.to_epsg() if crs is not None else None
+                if epsg is None:
+                    raise InputError(
+                        f"{what}: {redact(asset.href)} (item {item.id}, asset {key}) has no EPSG CRS "
+                        f"({crs.to_string() if crs else 'none'}); expected a geocoded file (e.g. UTM)"
+                    )
+                asset.extra_fields.update(
+                    {"proj:epsg": epsg, "proj:shape": list(shape), "proj:transform": list(transform)[:6]}
+                )
+            out.append(item)
+    log.info("read the grid of %d item(s) from their files' headers (the items carry no proj:*)", len(out))
+    return out
+
+
 _READ_ERROR = re.compile(r"Error (?:opening|reading .*? from) '([^']+)': (.*)", re.S)
 
 
@@ -225,12 +266,22 @@ _NETWORK_DETAIL = re.compile(
 )
 
 
-def raise_read_error(err: Exception, what: str) -> None:
+_DENIED = re.compile(r"HTTP response code: (401|403)\b")
+
+
+def raise_read_error(err: Exception, what: str, auth_hint: str = "") -> None:
     """Re-raise stackstac's failure to read an asset as one line naming the file: NetworkError when
-    the transfer failed (after GDAL's retries), InputError when the file itself is unreadable."""
+    the transfer failed (after GDAL's retries), InputError when the server refused access (saying
+    what credentials to give, `auth_hint`) or the file itself is unreadable."""
     match = _READ_ERROR.search(str(err))
     if match:
         href, detail = match.groups()
+        denied = _DENIED.search(detail)
+        if denied:
+            raise InputError(
+                f"{what}: {redact(href)} answered HTTP {denied.group(1)} (access denied); "
+                f"{auth_hint or 'the file host wants credentials'}"
+            ) from None
         if _NETWORK_DETAIL.search(detail):
             raise NetworkError(
                 f"{what}: network error reading {redact(href)} after GDAL's retries ({redact(detail)[:300]})"

@@ -84,3 +84,18 @@ def tiny_run(tmp_path_factory) -> Path:
     config = write_config(workdir / "config.yaml", tiny_config())
     snakemake(workdir, config, "--cores", "2", "all")
     return workdir
+
+
+#: real radar products and outlines, beside the repository, never in it (../shared/realdata/README.md)
+REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+def realdata(*parts: str) -> Path:
+    """A path under ../shared/realdata; the test skips when it is absent, and fails under CI=true."""
+    path = REALDATA.joinpath(*parts)
+    if not path.exists():
+        message = f"real data {path} is absent (expected ../shared/realdata beside the repository)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

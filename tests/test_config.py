@@ -11,6 +11,7 @@ from snakemake.utils import update_config
 
 from landslide_sar.config import expand_preset, synthetic_presets, validate_config
 from landslide_sar.errors import ConfigError
+from landslide_sar.products import product_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,7 +179,7 @@ def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> No
     validate_config(cfg)
     area = cfg["areas"]["embedded"]
     assert area["sentinel1"]["search_days"] == 45
-    assert area["sentinel1"]["endpoint"] == "https://planetarycomputer.microsoft.com/api/stac/v1"
+    assert product_of(area["sentinel1"]).endpoint == "https://planetarycomputer.microsoft.com/api/stac/v1"
     assert area["download"] == {"http_retries": 5, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
     # a value set by hand is kept; the rest of its block is filled
     cfg = copy.deepcopy(default)
