@@ -18,7 +18,7 @@ import xarray as xr
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
 
-from .io import GDAL_CACHE_MB, atomic_path
+from .io import GDAL_CACHE_MB, atomic_path, zarr_encoding
 from .labels import LABEL_BANDS
 from .labels import LONG_NAMES as LABEL_LONG_NAMES
 from .labels import UNITS as LABEL_UNITS
@@ -127,7 +127,7 @@ def assemble_cube(
     # GDAL's block cache (default 5 % of the machine's RAM) would otherwise keep the static
     # rasters' decoded tiles, up to the whole area
     with atomic_path(out_zarr) as tmp, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        ds.to_zarr(tmp, mode="w", consolidated=True)
+        ds.to_zarr(tmp, mode="w", consolidated=True, encoding=zarr_encoding(ds))
     log.info(
         "cube %s: %d time steps, %d x %d pixels, variables %s",
         out_zarr,

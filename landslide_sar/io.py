@@ -1,4 +1,5 @@
-"""Small shared I/O helpers: logging set-up for rule logs, atomic outputs, raster writing."""
+"""Small shared I/O helpers: logging set-up for rule logs, atomic outputs, raster writing, the
+zarr encoding every written store uses."""
 
 from __future__ import annotations
 
@@ -6,15 +7,42 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
 from rasterio.shutil import copy as rio_copy
 
 from .grid import Grid
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+
+def zarr_encoding(ds: xr.Dataset, encoding: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """`encoding` (per variable) completed so that every zarr reader, v2 or v3, reads `ds` back as
+    written, including the chunks a writer leaves out (zarr 3 skips a chunk equal to the fill value).
+
+    Floating-point arrays get an explicit NaN fill value: an unwritten chunk is nodata. Every other
+    array (integer labels and counts, booleans, strings, integer coordinates) has every chunk
+    written: without a fill value zarr 2 reads a missing chunk as uninitialised memory, and with
+    one (0) xarray would read each 0 as missing, since it takes a zarr v2 fill value for
+    `_FillValue`."""
+    given = encoding or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        # what xarray would use without an `encoding` argument (a grid_mapping, say), then the caller's
+        enc = {**var.encoding, **given.get(str(name), {})}
+        if var.dtype.kind == "f":
+            if enc.get("_FillValue") is None:
+                enc["_FillValue"] = np.nan
+        else:
+            enc.setdefault("write_empty_chunks", True)
+        out[str(name)] = enc
+    return out
 
 
 def unique_sibling(path: str | Path, tag: str) -> Path:

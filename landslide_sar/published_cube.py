@@ -26,7 +26,7 @@ from landslide_sar.grid import check_bbox, parse_time
 
 from .cube import SAR_VARIABLES, STATIC_VARIABLES, published_layout
 from .download import zarr_root_in
-from .io import atomic_path
+from .io import atomic_path, zarr_encoding
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chu
         cube[var].encoding = {}
     cube = published_layout(cube, cube.attrs["event_time"])
     with atomic_path(out_zarr) as tmp:
-        cube.to_zarr(tmp, mode="w", consolidated=True)
+        cube.to_zarr(tmp, mode="w", consolidated=True, encoding=zarr_encoding(cube))
     log.info(
         "cube %s: %d time steps (%s), %d x %d px, CRS %s",
         out_zarr,

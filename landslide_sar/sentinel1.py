@@ -48,7 +48,7 @@ from landslide_sar.stac import (
 
 from .cube import SAR_VARIABLES
 from .download import Network, redact
-from .io import atomic_path
+from .io import atomic_path, zarr_encoding
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +411,7 @@ def download_sentinel1(
     template = template.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     coverage = np.zeros(n, dtype="float32")
     with atomic_path(out_zarr) as tmp:
-        template.to_zarr(tmp, mode="w", compute=False, consolidated=True)
+        template.to_zarr(tmp, mode="w", compute=False, consolidated=True, encoding=zarr_encoding(template))
         for k, acq in enumerate(acquisitions):
             items_k = sign_items(list(acq.items), endpoint, network) if endpoint else list(acq.items)
             step = load_acquisition(

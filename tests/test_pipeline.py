@@ -37,6 +37,8 @@ def test_cube_has_the_published_datacube_layout(tiny_run) -> None:
     assert cube.sizes["timestep"] == 6
     assert np.issubdtype(cube["timestep"].dtype, np.datetime64)
     assert set(cube["sat:orbit_state"].values) == {"a"}  # the descending distractor is filtered; spelt as published
+    assert cube.sizes["timepair"] == 0 and cube.attrs["event_time"].startswith("2017-09-20")
+    # the published reader reading a cube: tests/test_published_reader.py
     assert set(cube["sat:relative_orbit"].values.tolist()) == {135}
     assert cube["n_frames"].values.tolist() == [1, 1, 1, 2, 1, 1]  # the other-frame date, mosaicked
     # every date covers the whole area but the terrain's layover and shadow (nodata, as RTC products)
@@ -164,28 +166,6 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert set(diffs["verdict"]) <= {"holds", "reversed", "within noise"}
     assert ((diffs["ci_low"] <= diffs["ensemble_diff"]) & (diffs["ensemble_diff"] <= diffs["ci_high"])).all()
     np.testing.assert_allclose(diffs["ensemble_diff"], diffs["ensemble_a"] - diffs["ensemble_b"], atol=1e-3)
-
-
-def test_cube_reads_with_the_published_cubes_access_pattern(tiny_run) -> None:
-    """As the published cubes' reader (landslide-sar-unet's before_after_ds) opens them: log of
-    VV/VH, keep the orbit with sat:orbit_state == "a" ("d" there), drop the `timepair` dimension,
-    slice before/after the event (an attribute of the cube) and average each side: the 3
-    acquisitions before and the 3 after. (Current xarray needs the lazy orbit coordinate loaded
-    before `where(..., drop=True)`; the published cubes need the same.)"""
-    ds = xr.open_zarr(tiny_run / f"results/{AREA}/cube.zarr")
-    assert ds.sizes["timepair"] == 0 and ds.attrs["event_time"].startswith("2017-09-20")
-    event = np.datetime64(ds.attrs["event_time"][:19])
-    for var in ("vv", "vh"):
-        ds[var] = np.log(ds[var])
-    ds = ds.assign_coords({"sat:orbit_state": ds["sat:orbit_state"].load()})
-    ds = ds.where(ds["sat:orbit_state"] == "a", drop=True)
-    before = ds.drop_dims("timepair").sel(timestep=slice(None, event))
-    after = ds.drop_dims("timepair").sel(timestep=slice(event, None))
-    days = lambda d: [str(t)[:10] for t in d["timestep"].values]  # noqa: E731
-    assert days(before) == ["2017-08-23", "2017-09-04", "2017-09-16"]
-    assert days(after) == ["2017-09-22", "2017-10-10", "2017-10-22"]
-    raw = xr.open_zarr(tiny_run / f"results/{AREA}/cube.zarr")["vv"].isel(timestep=slice(0, 3)).values
-    np.testing.assert_allclose(before.mean(dim="timestep")["vv"].values, np.log(raw).mean(axis=0), rtol=1e-5)
 
 
 def test_cube_variables_open_in_gdal_with_crs_and_units(tiny_run) -> None:

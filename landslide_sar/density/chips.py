@@ -20,7 +20,7 @@ from landslide_sar.chips import DEM_CHANNELS, LABEL_CHANNEL, chip_channels, dens
 from landslide_sar.density.splits import assign_splits, short_half
 from landslide_sar.errors import InputError
 from landslide_sar.grid import parse_time
-from landslide_sar.io import atomic_path
+from landslide_sar.io import atomic_path, zarr_encoding
 from landslide_sar.runner import LogStream
 
 if TYPE_CHECKING:  # dask, geopandas, rioxarray and shapely load in the functions that use them
@@ -133,7 +133,7 @@ def make_chips(
             coords={"chip": ids, "channel": names},
             attrs={"size": size, "resolution": res, "crs": cube.rio.crs.to_string(), "event_time": event_time},
         )
-        template.to_zarr(tmp, mode="w", compute=False)
+        template.to_zarr(tmp, mode="w", compute=False, encoding=zarr_encoding(template))
         for r in tqdm(range(ny), desc="chip rows", file=LogStream(log), mininterval=2):
             ys = slice(r * size, (r + 1) * size)
             strip = cube.isel(y=ys, x=slice(0, nx * size)).load()

@@ -21,7 +21,7 @@ import xarray as xr
 from landslide_sar.density.chip_io import load_chips, open_chips, stored_channels
 from landslide_sar.density.model import DensityNet, build_density_net
 from landslide_sar.errors import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.io import atomic_path, zarr_encoding
 from landslide_sar.nn.fit import load_checkpoint
 from landslide_sar.nn.preprocess import standardise_in_place, to_model_units
 from landslide_sar.nn.runtime import progress, resolve_device, set_threads
@@ -222,4 +222,4 @@ def _write_outputs(
     with atomic_path(p.embeddings_out) as tmp, warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is an extension of its format
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        out.to_zarr(tmp, mode="w", encoding=encoding)
+        out.to_zarr(tmp, mode="w", encoding=zarr_encoding(out, encoding))

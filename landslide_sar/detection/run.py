@@ -38,7 +38,7 @@ from landslide_sar.detection.experiments import Experiment
 from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.io import atomic_path, zarr_encoding
 from landslide_sar.nn import ENSEMBLE
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, auprc_interval, chip_weights, percentile_interval
 
@@ -181,7 +181,7 @@ def _write_predictions(
     enc = {k: {"chunks": (max(1, min(n, 16)), *ds[k].shape[1:])} for k in arrays}
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(tmp, mode="w", encoding=enc)
+        ds.to_zarr(tmp, mode="w", encoding=zarr_encoding(ds, enc))
 
 
 @dataclass(frozen=True)
