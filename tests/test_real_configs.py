@@ -9,10 +9,11 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, snakemake
+from conftest import ROOT, SNAKEMAKE, realdata, snakemake
 
 from landslide_sar.config import validate_config
 from landslide_sar.grid import area_grid
+from landslide_sar.products import product_of
 
 CONFIGS = ROOT / "config"
 #: every shipped config a user runs alone: the real events and the examples (not the overlays)
@@ -180,6 +181,28 @@ def _root_jobs_and_areas(*args: str) -> tuple[dict[str, int], set[str]]:
     return jobs, areas
 
 
+def test_the_enga_config_maps_a_real_event_from_opera_with_the_twins_models(offline) -> None:
+    """config/enga_2024.yaml: OPERA RTC-S1 from NASA's CMR-STAC over the event file's bounds,
+    mapped by rapid response with models trained on the twin (same resolution and chips)."""
+    cfg = yaml.safe_load((CONFIGS / "enga_2024.yaml").read_text())
+    validate_config(cfg)
+    event = yaml.safe_load(realdata("landslide_outlines", "papau_new_guinea_landslide_2024.yml").read_text())["event"]
+    area = cfg["areas"]["enga_2024"]
+    assert area["bbox"] == event["bounds"] and area["sentinel1"]["relative_orbit"] in event["rtc_track_numbers"]
+    assert area["event_time"].startswith("2024-05-23T17")  # 03:00 on the 24th, local time (UTC+10)
+    product = product_of(area["sentinel1"])
+    assert (product.collection, product.endpoint) == ("OPERA_L2_RTC-S1_V1", "https://cmr.earthdata.nasa.gov/stac/ASF")
+    assert product.token_env == "EARTHDATA_TOKEN" and area["inventory"] == {"source": "none"}
+    assert cfg["rapid_response"]["enga_2024"]["model_area"] == "embedded"
+    assert area["resolution"] == cfg["areas"]["embedded"]["resolution"]
+    args = ("results/enga_2024/rapid/map.tif", "--configfile", "config/enga_2024.yaml")
+    jobs = _jobs(_in_root("-n", "-F", *args).stdout)
+    assert jobs["download_sentinel1"] == 2 and jobs["predict_rapid"] == 2 and jobs["rapid_map"] == 1
+    summary = [line.split("\t") for line in _in_root("--summary", *args).stdout.splitlines()[1:]]
+    assert ["resources/enga_2024/sentinel1.zarr", "download_sentinel1"] in [cols[:3:2] for cols in summary]
+    assert area_grid(area["bbox"], area["resolution"]).crs == "EPSG:32754"
+
+
 def test_the_example_of_a_new_event_is_short_and_valid() -> None:
     """config/examples/new_event.yaml: a real event in at most 30 lines, the rest the schema's defaults."""
     path = CONFIGS / "examples" / "new_event.yaml"
@@ -197,15 +220,19 @@ def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_pat
     validate_config(cfg)  # the settings X leaves out: the schema's defaults
     jobs, areas = _root_jobs_and_areas("--configfile", str(config_path.relative_to(ROOT)))
     assert areas == set(cfg["areas"]) | ({"detection"} if "detection" in cfg else set()), areas
-    assert "generate_event" not in jobs
+    twins = [a for a, area in cfg["areas"].items() if area["sentinel1"]["source"] == "synthetic"]
+    assert jobs.get("generate_event", 0) == len(twins)  # only a config with a twin (a model area) has one
     if "detection" not in cfg:
         assert not {"train_detection", "detection_table", "detection_figures"} & set(jobs), jobs
-    n = len(cfg["density"]["areas"])
-    assert jobs["density_table"] == jobs["density_map"] == jobs["make_chips"] == n
-    # split schemes x split seeds x halves x (DEM once + SAR, fused x 3 revisits); no oracle without a twin
+    n, rapid = len(cfg["density"]["areas"]), len(cfg.get("rapid_response", {}))
+    assert jobs["density_table"] == jobs["density_map"] == n and jobs["make_chips"] == n + rapid
+    assert jobs.get("rapid_map", 0) == rapid
+    # split schemes x split seeds x halves x (DEM once + SAR, fused x each revisits); the oracle needs a twin
+    d = cfg["density"]
+    nets = ("dem" in d["inputs"]) + len({"sar", "fused"} & set(d["inputs"])) * len(d["revisits"])
     n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
-    assert jobs["train_density"] == n_splits * n * (1 + 2 * 3)
-    assert "density_oracle" not in jobs
+    assert jobs["train_density"] == n_splits * n * nets
+    assert jobs.get("density_oracle", 0) == len(set(twins) & set(d["areas"]))
 
 
 def test_root_default_dry_run_is_config_yaml() -> None:
