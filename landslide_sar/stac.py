@@ -22,7 +22,7 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
-from landslide_sar.download import PC_KEY_ENV, Network, is_network_failure, redact
+from landslide_sar.download import PC_KEY_ENV, Network, is_network_failure, redact, tries_of
 from landslide_sar.errors import InputError, NetworkError
 from landslide_sar.grid import Grid
 
@@ -85,7 +85,7 @@ def search_stac(
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
         kind = NetworkError if _network_cause(err) else InputError
         raise kind(
-            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries): "
+            f"{what}.endpoint: {redact(endpoint)} could not be searched after {tries_of(err, network)}: "
             f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)}"
         ) from None
     window = f" {start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else ""
@@ -138,12 +138,12 @@ def _sas_token(account: str, container: str, network: Network):  # noqa: ANN202 
     except Exception as err:  # noqa: BLE001 - requests' connection errors come in many types
         raise NetworkError(
             f"Planetary Computer: network error: the token service {redact(url)} could not be reached after "
-            f"{network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+            f"{tries_of(err, network)} ({type(err).__name__}: {redact(err)})"
         ) from None
     if response.status_code == 429 or response.status_code >= 500:
         raise NetworkError(
             f"Planetary Computer: network error: the token service {redact(url)} answered HTTP "
-            f"{response.status_code} after {network.http_retries} retries"
+            f"{response.status_code} after {tries_of(None, network)}"
         )
     if response.status_code >= 400:
         raise InputError(
