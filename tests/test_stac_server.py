@@ -431,7 +431,11 @@ def test_unreachable_endpoint_is_one_line_after_retries(tmp_path, world) -> None
     start = time.monotonic()
     proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/sentinel1.zarr", check=False)
     _assert_one_line_failure(
-        proc, tmp_path, f"sentinel1.endpoint: {closed}", "could not be searched (after 1 retries)", "Connection refused"
+        proc,
+        tmp_path,
+        f"sentinel1.endpoint: {closed}",
+        "could not be searched after 2 attempts (1 retry)",
+        "Connection refused",
     )
     assert time.monotonic() - start < 60
 
