@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import dask
+import dask.array
 import numpy as np
 import pystac
 import stackstac
@@ -269,9 +270,9 @@ def stack_on_grid(
     into (band, y, x): frames ordered by time, then item id, and the first valid value wins.
     Unreadable assets fail (no silent nodata).
 
-    With two or more items, `attrs["overlap"]` holds the overlap of the first asset as a lazy
-    dask.delayed Overlap, logged (report_overlap) when it is computed; compute it together with
-    the mosaic, so that each block is read once."""
+    With two or more items, `attrs["overlap"]` holds the overlap of the first asset, lazily (a 0-d
+    dask array of one Overlap), logged (report_overlap) when it is computed; compute it together
+    with the mosaic, so that each block is read once."""
     epsg = int(grid.crs.split(":")[1])
     items = frame_order(items)
     stack = stackstac.stack(
@@ -299,7 +300,11 @@ def stack_on_grid(
     blocks = [dask.delayed(_overlap_histogram)(b) for b in first.to_delayed().ravel()]
     frames = tuple(i.id for i in items)
     day = f"{items[0].datetime:%Y-%m-%d}" if items[0].datetime else "?"
-    mosaic.attrs["overlap"] = dask.delayed(_overlap)(blocks, frames, assets[0], grid.width * grid.height, day)
+    overlap = dask.delayed(_overlap)(blocks, frames, assets[0], grid.width * grid.height, day)
+    # a 0-d dask array, not a Delayed: dask 2026.8 returns dask.compute(delayed, array, delayed)'s
+    # last two results swapped, and the download computes it after a Delayed (the zarr write) and
+    # an array (the coverage)
+    mosaic.attrs["overlap"] = dask.array.from_delayed(overlap, shape=(), dtype=object)
     return mosaic
 
 

@@ -90,3 +90,15 @@ def test_one_frame_has_no_overlap(tmp_path) -> None:
     items = _frames(tmp_path, 1.0, "2017-09-22T22:35:44Z", "2017-09-22T22:36:09Z")
     mosaic = stack_on_grid(items[:1], ["vv", "vh"], area_grid(BBOX, 10), 1024, Network(0, 0.1, 10))
     assert "overlap" not in mosaic.attrs
+
+
+def test_the_overlap_comes_back_in_its_place_next_to_a_delayed_and_an_array(tmp_path) -> None:
+    """As download_sentinel1 computes it: dask.compute(zarr write (Delayed), coverage (array),
+    overlap). dask 2026.8 swaps the last two results when the third is a Delayed."""
+    from landslide_sar.stac import Overlap
+
+    items = _frames(tmp_path, 1.0, "2017-09-22T22:35:44Z", "2017-09-22T22:36:09Z")
+    mosaic = stack_on_grid(items, ["vv", "vh"], area_grid(BBOX, 10), 1024, Network(0, 0.1, 10))
+    write = dask.delayed(lambda: "written")()
+    done, valid, overlap = dask.compute(write, np.isfinite(mosaic.data).mean(), mosaic.attrs["overlap"])
+    assert done == "written" and 0.99 < valid <= 1.0 and isinstance(overlap, Overlap)

@@ -561,6 +561,36 @@ def test_cog_read_failures_are_named_network_or_file(detail, kind) -> None:
     assert line.startswith(f"sentinel1: items.json: {expected}")
 
 
+@pytest.mark.parametrize(
+    "href, kind",
+    [("http://h/a_vv.tif", NetworkError), ("/vsicurl/http://h/a_vv.tif", NetworkError), ("/x/a_vv.tif", InputError)],
+)
+def test_a_short_read_is_the_network_for_a_remote_file_and_the_file_for_a_local_one(href, kind) -> None:
+    """rasterio chains GDAL's errors: 'Read failed. See previous exception …' ← libtiff's short
+    read. Over the network the transfer was cut (retry); on disk the file is short (bad input).
+    GDAL's detail is in the line either way."""
+    from landslide_sar.stac import raise_read_error
+
+    short = "TIFFFillTile:Read error at row 4294967295, col 4294967295, tile 0; got 69426 bytes, expected 139440"
+    try:
+        try:
+            try:
+                raise OSError(short)
+            except OSError as gdal:
+                raise OSError("Read failed. See previous exception for details.") from gdal
+        except OSError as io:
+            raise RuntimeError(f"Error reading Window(...) from '{href}': {io!r}") from io
+    except RuntimeError as err:
+        with pytest.raises(kind) as caught:
+            raise_read_error(err, "sentinel1: items.json")
+    line = str(caught.value)
+    assert "got 69426 bytes, expected 139440" in line and "\n" not in line
+    if kind is NetworkError:
+        assert line.startswith(f"sentinel1: items.json: network error reading {href}: the transfer ended short (")
+    else:
+        assert line.startswith(f"sentinel1: items.json: {href} is not a readable COG (")
+
+
 def test_gdal_never_sends_head() -> None:
     from landslide_sar.download import Network
 
