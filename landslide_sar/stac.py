@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dask
@@ -211,7 +211,14 @@ class Overlap:
 
 def frame_order(items: list[pystac.Item]) -> list[pystac.Item]:
     """The mosaic order of frames: by acquisition time, then item id (the first valid value wins)."""
-    return sorted(items, key=lambda i: (i.datetime.isoformat() if i.datetime else "", i.id))
+
+    def when(item: pystac.Item) -> float:
+        t = item.datetime
+        if t is None:
+            return float("-inf")
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+    return sorted(items, key=lambda i: (when(i), i.id))
 
 
 def _overlap_histogram(block: np.ndarray) -> np.ndarray:
@@ -247,7 +254,7 @@ def report_overlap(overlap: Overlap | None, where: str) -> None:
     line = (
         f"{where}: frames {list(overlap.frames)} overlap on {overlap.pixels} px ({100 * overlap.share:.1f} % of the "
         f"area); {overlap.asset} differs there by median |10·log10 ratio| {overlap.median_db:.2f} dB; "
-        "the earlier frame's value is used (frames by time, then item id; first valid value wins)"
+        "the first frame's value is used there (frames ordered by time, then item id)"
     )
     if overlap.pixels and overlap.median_db > OVERLAP_WARN_DB:
         log.warning(

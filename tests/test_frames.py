@@ -66,7 +66,7 @@ def test_overlapping_frames_earlier_wins_and_the_overlap_is_logged(tmp_path, cap
     assert line.startswith(
         f"acquisition 2017-09-22: frames ['S1A_b_north', 'S1A_a_south'] overlap on {overlap.pixels} px "
         f"({100 * overlap.share:.1f} % of the area); vv differs there by median |10·log10 ratio| "
-        f"{overlap.median_db:.2f} dB; the earlier frame's value is used"
+        f"{overlap.median_db:.2f} dB; the first frame's value is used there"
     ), line
     if ratio != 1.0:
         assert lines[0].levelno == logging.WARNING and f"more than the {OVERLAP_WARN_DB:g} dB" in line
