@@ -86,14 +86,15 @@ class Network:
             env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {self.bearer_token}"
         return env
 
-    def session(self):  # noqa: ANN201 - requests.Session
-        """A requests session that retries connection failures and 429/5xx answers."""
+    def session(self, retry: bool = True):  # noqa: ANN201 - requests.Session
+        """A requests session that retries connection failures and 429/5xx answers (none when
+        not `retry`: the caller counts its own attempts)."""
         import requests
         from requests.adapters import HTTPAdapter
 
         session = requests.Session()
         session.headers.update(self.headers())
-        adapter = HTTPAdapter(max_retries=self.urllib3_retry())
+        adapter = HTTPAdapter(max_retries=self.urllib3_retry() if retry else 0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -102,8 +103,36 @@ class Network:
         """The longest one request may take before it is given up: every try's timeout plus the
         backoff waits between them (urllib3: backoff_s x 2^(k-1) after the k-th retry, none
         before the first retry)."""
-        waits = sum(self.backoff_s * 2 ** (k - 1) for k in range(2, self.http_retries + 1))
+        waits = sum(self.wait_s(k) for k in range(1, self.http_retries + 1))
         return (self.http_retries + 1) * self.timeout_s + waits
+
+    def wait_s(self, retry: int) -> float:
+        """The wait before the `retry`-th retry (1, 2, …), as urllib3 waits: none before the first."""
+        return self.backoff_s * 2 ** (retry - 1) if retry >= 2 else 0.0
+
+
+def tries(attempts: int) -> str:
+    """How often a request was sent, as a line says it: '1 attempt', '3 attempts (2 retries)'."""
+    if attempts <= 1:
+        return "1 attempt"
+    return f"{attempts} attempts ({attempts - 1} {'retry' if attempts == 2 else 'retries'})"
+
+
+def tries_of(err: BaseException | None, network: Network) -> str:
+    """`tries` of a request that urllib3 retried (`Network.urllib3_retry`) and that failed with
+    `err` (None: it answered 429/5xx after the retries). urllib3 gives up with MaxRetryError, or
+    returns the last 429/5xx answer, only when all retries are spent; any other failure (a body cut
+    short, a timeout while reading it) ended an attempt that had been answered: it is counted as
+    one (whether connection failures were retried before it is not known here)."""
+    import requests
+    import urllib3.exceptions
+
+    exhausted, seen, depth = err is None, err, 0
+    while seen is not None and not exhausted and depth < 10:
+        exhausted = isinstance(seen, (urllib3.exceptions.MaxRetryError, requests.exceptions.RetryError))
+        exhausted = exhausted or getattr(seen, "status_code", None) in (429, 500, 502, 503, 504)
+        seen, depth = seen.__cause__ or seen.__context__, depth + 1
+    return tries(network.http_retries + 1 if exhausted else 1)
 
 
 def is_network_failure(err: BaseException) -> bool:
@@ -163,27 +192,30 @@ def download_url(url: str, out_path: str | Path, network: Network, what: str = "
         with atomic_path(out_path) as tmp:
             shutil.copyfile(src, tmp)
         return out_path
-    session = network.session()
+    session = network.session(retry=False)  # attempts counted here: a body cut short is retried too
     start = time.monotonic()
-    try:
-        with session.get(url, stream=True, timeout=network.timeout_s) as response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise NetworkError(
-                    f"{what}: network error: {redact(url)} answered HTTP {response.status_code} ({response.reason}) "
-                    f"after {network.http_retries} retries"
-                )
-            if response.status_code >= 400:
-                raise InputError(f"{what}: {redact(url)} answered HTTP {response.status_code} ({response.reason})")
-            size = 0
-            with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
-                for block in response.iter_content(chunk_size=1 << 20):
-                    f.write(block)
-                    size += len(block)
-    except requests.RequestException as err:
-        raise NetworkError(
-            f"{what}: network error: {redact(url)} could not be downloaded after {network.http_retries} "
-            f"retries ({type(err).__name__}: {redact(err)})"
-        ) from None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with session.get(url, stream=True, timeout=network.timeout_s) as response:
+                if response.status_code == 429 or response.status_code >= 500:
+                    failure = f"answered HTTP {response.status_code} ({response.reason}) after {{tries}}"
+                elif response.status_code >= 400:
+                    raise InputError(f"{what}: {redact(url)} answered HTTP {response.status_code} ({response.reason})")
+                else:
+                    size = 0
+                    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+                        for block in response.iter_content(chunk_size=1 << 20):
+                            f.write(block)
+                            size += len(block)
+                    break
+        except requests.RequestException as err:
+            failure = f"could not be downloaded after {{tries}}: {type(err).__name__}: {redact(err)}"
+        if attempt > network.http_retries:
+            raise NetworkError(f"{what}: network error: {redact(url)} {failure.format(tries=tries(attempt))}")
+        log.warning("%s: %s %s; retrying", what, redact(url), failure.format(tries=tries(attempt)))
+        time.sleep(network.wait_s(attempt))
     log.info("downloaded %s → %s: %.1f MB in %.1f s", redact(url), out_path, size / 1e6, time.monotonic() - start)
     return out_path
 

@@ -9,20 +9,22 @@ import hashlib
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from landslide_sar.errors import ConfigError, InputError, NetworkError
 
 
-def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Send library logging (and warnings) to the rule's log file, or to stderr when run by hand."""
+def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO, mode: str = "w") -> logging.Logger:
+    """Send library logging (and warnings) to the rule's log file (`mode` "a": after what it
+    holds), or to stderr when run by hand."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler: logging.Handler
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_path, mode="w")
+        handler = logging.FileHandler(log_path, mode=mode)
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -55,15 +57,50 @@ RUN_ID_ENV = "LANDSLIDE_SAR_RUN_ID"
 INPUT_ERROR_DIR = Path(".snakemake") / "landslide_sar" / "input_errors"
 
 
-def _job_marker() -> Path | None:
-    """The input-error marker of the Snakemake job running this script (None outside Snakemake or
-    without a run id): one file per job, named by a hash of its rule and outputs."""
+#: Where the logs of a job's earlier attempts in this invocation are kept: Snakemake deletes a
+#: job's log before each attempt, so that a retry would otherwise lose the first attempt's detail.
+ATTEMPT_LOG_DIR = Path(".snakemake") / "landslide_sar" / "attempt_logs"
+
+
+def _job_key() -> str | None:
+    """A hash of the rule and outputs of the Snakemake job running this script (None outside
+    Snakemake or without a run id)."""
     job = getattr(sys.modules.get("__main__"), "snakemake", None)
-    run_id = os.environ.get(RUN_ID_ENV)
-    if job is None or not run_id:
+    if job is None or not os.environ.get(RUN_ID_ENV):
         return None
     key = "\0".join([str(getattr(job, "rule", "")), *map(str, getattr(job, "output", []))])
-    return INPUT_ERROR_DIR / f"{hashlib.sha1(key.encode()).hexdigest()}.txt"
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def _job_marker() -> Path | None:
+    """The input-error marker of the Snakemake job running this script: one file per job."""
+    key = _job_key()
+    return None if key is None else INPUT_ERROR_DIR / f"{key}.txt"
+
+
+ATTEMPT_HEADER = "--- attempt {n} ({when}) ---"
+
+
+def _start_log(log_path: str | Path | None, run_id: str) -> Path | None:
+    """Begin the job's log with the logs of its earlier attempts in this invocation and a header
+    line for this attempt. Returns the copy of the log that the next attempt starts from (None
+    outside Snakemake): the attempt logs into it as into the log, so that it survives a kill."""
+    key = _job_key()
+    kept = None if key is None or not log_path else ATTEMPT_LOG_DIR / f"{key}.log"
+    earlier = ""
+    if kept is not None and kept.exists():
+        first, _, rest = kept.read_text(errors="replace").partition("\n")
+        earlier = rest if first == run_id else ""  # else from an earlier invocation
+    if not log_path:
+        return None
+    n = earlier.count("\n--- attempt ") + earlier.startswith("--- attempt ") + 1
+    header = ATTEMPT_HEADER.format(n=n, when=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(log_path).write_text(f"{earlier}{header}\n")
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(f"{run_id}\n{earlier}{header}\n")
+    return kept
 
 
 def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no-untyped-def]
@@ -72,10 +109,27 @@ def run_rule(func, log_path: str | Path | None, /, **kwargs):  # type: ignore[no
 
     Bad input (InputError, ConfigError) cannot change between attempts: it is remembered for this
     Snakemake invocation, and a retry of the job (`retries:`) ends at once without repeating the
-    work or the line. A NetworkError is reported the same way but not remembered: a retry may help."""
-    logger = setup_logging(log_path)
-    marker = _job_marker()
+    work or the line. A NetworkError is reported the same way but not remembered: a retry may help.
+
+    Each attempt's log is kept: the log holds the earlier attempts of this invocation, each after a
+    line `--- attempt N (time) ---`."""
     run_id = os.environ.get(RUN_ID_ENV, "")
+    kept = _start_log(log_path, run_id)
+    logger = setup_logging(log_path, mode="a")
+    if kept is not None:
+        root = logging.getLogger()
+        copy = logging.FileHandler(kept, mode="a")
+        copy.setFormatter(root.handlers[0].formatter)
+        root.addHandler(copy)
+    result = _run(func, logger, run_id, **kwargs)
+    if kept is not None:
+        kept.unlink(missing_ok=True)  # done: no further attempt needs it
+    return result
+
+
+def _run(func, logger: logging.Logger, run_id: str, /, **kwargs):  # type: ignore[no-untyped-def]
+    """run_rule's body: the input-error marker, and each kind of failure as one line."""
+    marker = _job_marker()
     if marker is not None and marker.exists():
         first = marker.read_text().split("\n", 1)
         if first[0] == run_id:

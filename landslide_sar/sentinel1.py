@@ -426,7 +426,7 @@ def download_sentinel1(
                 tmp, region={"timestep": slice(k, k + 1), "y": slice(None), "x": slice(None)}, compute=False
             )
             try:
-                _, cov = dask.compute(write, valid)
+                _, cov, _ = dask.compute(write, valid, step.attrs.get("overlap"))
             except RuntimeError as err:
                 raise_read_error(err, source, auth_hint(product))
             coverage[k] = cov

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import dask
+import dask.array
 import numpy as np
 import pystac
 import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
-from landslide_sar.download import PC_KEY_ENV, Network, is_network_failure, redact
+from landslide_sar.download import PC_KEY_ENV, Network, is_network_failure, redact, tries_of
 from landslide_sar.errors import InputError, NetworkError
 from landslide_sar.grid import Grid
 
@@ -90,7 +93,7 @@ def search_stac(
         status = getattr(err, "status_code", None)
         denied = f" (HTTP {status}: access denied; {auth_hint or 'the endpoint wants credentials'})"
         raise kind(
-            f"{what}.endpoint: {redact(endpoint)} could not be searched (after {network.http_retries} retries)"
+            f"{what}.endpoint: {redact(endpoint)} could not be searched after {tries_of(err, network)}"
             f"{denied if status in (401, 403) else ''}: "
             f"{'network error: ' if kind is NetworkError else ''}{type(err).__name__}: {redact(err)[:300]}"
         ) from None
@@ -144,12 +147,12 @@ def _sas_token(account: str, container: str, network: Network):  # noqa: ANN202 
     except Exception as err:  # noqa: BLE001 - requests' connection errors come in many types
         raise NetworkError(
             f"Planetary Computer: network error: the token service {redact(url)} could not be reached after "
-            f"{network.http_retries} retries ({type(err).__name__}: {redact(err)})"
+            f"{tries_of(err, network)} ({type(err).__name__}: {redact(err)})"
         ) from None
     if response.status_code == 429 or response.status_code >= 500:
         raise NetworkError(
             f"Planetary Computer: network error: the token service {redact(url)} answered HTTP "
-            f"{response.status_code} after {network.http_retries} retries"
+            f"{response.status_code} after {tries_of(None, network)}"
         )
     if response.status_code >= 400:
         raise InputError(
@@ -192,6 +195,85 @@ def sign_items(items: list[pystac.Item], endpoint: str, network: Network | None 
     return signed
 
 
+#: Overlapping frames of one acquisition whose first asset (VV) differs by more than this median
+#: |10·log10(a/b)| over the overlap (dB) are reported with a warning. Frames of one orbit pass are
+#: cut from the same acquisition: the same echoes, the same speckle, so they agree to resampling
+#: noise (< 0.1 dB). Independent looks (ENL ~4.4 of IW GRD) would differ by ~2 dB median; a
+#: calibration offset or frames of different passes show up between the two.
+OVERLAP_WARN_DB = 1.0
+
+#: Bin edges (dB) of the histogram of per-pixel disagreement from which the median is read.
+_DB_EDGES = np.append(np.arange(0.0, 30.0 + 1e-9, 0.01), np.inf)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Where two or more frames of one acquisition overlap on the grid, and how much they differ."""
+
+    frames: tuple[str, ...]  # item ids, in mosaic order (the first valid value wins)
+    asset: str  # the asset compared
+    pixels: int  # grid pixels with a valid value in two or more frames
+    share: float  # pixels / all pixels of the grid
+    median_db: float  # median over those pixels of max - min of 10·log10(value) across frames; NaN if none
+
+
+def frame_order(items: list[pystac.Item]) -> list[pystac.Item]:
+    """The mosaic order of frames: by acquisition time, then item id (the first valid value wins)."""
+
+    def when(item: pystac.Item) -> float:
+        t = item.datetime
+        if t is None:
+            return float("-inf")
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+    return sorted(items, key=lambda i: (when(i), i.id))
+
+
+def _overlap_histogram(block: np.ndarray) -> np.ndarray:
+    """Pixels of a (frame, y, x) block valid in two or more frames, binned by their spread in dB."""
+    valid = np.isfinite(block) & (block > 0)
+    over = valid.sum(axis=0) >= 2
+    if not over.any():
+        return np.zeros(len(_DB_EDGES) - 1, dtype="int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = np.where(valid[:, over], 10 * np.log10(block[:, over]), np.nan)
+    spread = np.nanmax(db, axis=0) - np.nanmin(db, axis=0)
+    return np.histogram(spread, bins=_DB_EDGES)[0]
+
+
+def _overlap(histograms: list[np.ndarray], frames: tuple[str, ...], asset: str, n_pixels: int, day: str) -> Overlap:
+    """The Overlap from the blocks' histograms, reported (report_overlap) as it is computed."""
+    hist = np.sum(histograms, axis=0)
+    pixels = int(hist.sum())
+    median = float("nan")
+    if pixels:
+        k = int(np.searchsorted(np.cumsum(hist), (pixels + 1) / 2))
+        median = float(_DB_EDGES[min(k, len(_DB_EDGES) - 2)] + 0.005)  # the bin's centre
+    overlap = Overlap(frames, asset, pixels, pixels / n_pixels, median)
+    report_overlap(overlap, f"acquisition {day}")
+    return overlap
+
+
+def report_overlap(overlap: Overlap | None, where: str) -> None:
+    """Log the overlap of an acquisition's frames: one info line, and a warning when the frames
+    disagree by more than OVERLAP_WARN_DB (median over the overlap)."""
+    if overlap is None:
+        return
+    line = (
+        f"{where}: frames {list(overlap.frames)} overlap on {overlap.pixels} px ({100 * overlap.share:.1f} % of the "
+        f"area); {overlap.asset} differs there by median |10·log10 ratio| {overlap.median_db:.2f} dB; "
+        "the first frame's value is used there (frames ordered by time, then item id)"
+    )
+    if overlap.pixels and overlap.median_db > OVERLAP_WARN_DB:
+        log.warning(
+            "%s; more than the %g dB that frames of one acquisition may differ by: check the items",
+            line,
+            OVERLAP_WARN_DB,
+        )
+    else:
+        log.info("%s", line)
+
+
 def stack_on_grid(
     items: list[pystac.Item],
     assets: list[str],
@@ -200,8 +282,14 @@ def stack_on_grid(
     network: Network,
 ) -> xr.DataArray:
     """stackstac onto the grid (bilinear, float32, NaN nodata, no rescaling), all items mosaicked
-    (first valid value wins) into (band, y, x). Unreadable assets fail (no silent nodata)."""
+    into (band, y, x): frames ordered by time, then item id, and the first valid value wins.
+    Unreadable assets fail (no silent nodata).
+
+    With two or more items, `attrs["overlap"]` holds the overlap of the first asset, lazily (a 0-d
+    dask array of one Overlap), logged (report_overlap) when it is computed; compute it together
+    with the mosaic, so that each block is read once."""
     epsg = int(grid.crs.split(":")[1])
+    items = frame_order(items)
     stack = stackstac.stack(
         items,
         assets=assets,
@@ -212,14 +300,27 @@ def stack_on_grid(
         dtype="float32",
         fill_value=np.float32(np.nan),
         rescale=False,
+        sortby_date=False,
         xy_coords="center",
         chunksize=chunksize,
         resampling=Resampling.bilinear,
         errors_as_nodata=(),
         gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(network.gdal_env()),
     )
-    mosaic = stackstac.mosaic(stack, dim="time") if stack.sizes["time"] > 1 else stack.isel(time=0)
-    return mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")])
+    if stack.sizes["time"] == 1:
+        return stack.isel(time=0).drop_vars([c for c in stack.coords if c not in ("band", "x", "y")])
+    mosaic = stackstac.mosaic(stack, dim="time", reverse=True)  # reverse: the first item on top
+    mosaic = mosaic.drop_vars([c for c in mosaic.coords if c not in ("band", "x", "y")])
+    first = stack.isel(band=0).data.rechunk({0: -1})
+    blocks = [dask.delayed(_overlap_histogram)(b) for b in first.to_delayed().ravel()]
+    frames = tuple(i.id for i in items)
+    day = f"{items[0].datetime:%Y-%m-%d}" if items[0].datetime else "?"
+    overlap = dask.delayed(_overlap)(blocks, frames, assets[0], grid.width * grid.height, day)
+    # a 0-d dask array, not a Delayed: dask 2026.8 returns dask.compute(delayed, array, delayed)'s
+    # last two results swapped, and the download computes it after a Delayed (the zarr write) and
+    # an array (the coverage)
+    mosaic.attrs["overlap"] = dask.array.from_delayed(overlap, shape=(), dtype=object)
+    return mosaic
 
 
 def read_projection(
@@ -268,23 +369,48 @@ _NETWORK_DETAIL = re.compile(
 
 _DENIED = re.compile(r"HTTP response code: (401|403)\b")
 
+#: libtiff's short read ("TIFFFillTile:Read error at row …, tile 0; got 66797 bytes, expected
+#: 134183"): fewer bytes arrived than the file's own index says a block has. GDAL does not retry it.
+_SHORT_READ = re.compile(r"got \d+ bytes, expected \d+|Read error at|Read error on", re.I)
+
+
+def _gdal_messages(err: BaseException) -> list[str]:
+    """The messages of `err` and of the exceptions it was raised from (rasterio chains GDAL's
+    errors: "Read failed. See previous exception for details." ← … ← libtiff's message)."""
+    out: list[str] = []
+    seen: BaseException | None = err
+    while seen is not None and len(out) < 10:
+        out.append(" ".join(str(seen).split()))
+        seen = seen.__cause__ or seen.__context__
+    return out
+
 
 def raise_read_error(err: Exception, what: str, auth_hint: str = "") -> None:
-    """Re-raise stackstac's failure to read an asset as one line naming the file: NetworkError when
-    the transfer failed (after GDAL's retries), InputError when the server refused access (saying
-    what credentials to give, `auth_hint`) or the file itself is unreadable."""
+    """Re-raise stackstac's failure to read an asset as one line naming the file, with GDAL's own
+    detail. NetworkError (a retry of the job may help) when the transfer failed: the server or the
+    connection failed, or a file read over the network arrived short (a transfer cut mid-body,
+    reset or timed out); InputError when the server refused access (saying what credentials to
+    give, `auth_hint`) or the file itself is unreadable (including a local file cut short)."""
     match = _READ_ERROR.search(str(err))
     if match:
         href, detail = match.groups()
+        chain = _gdal_messages(err)[1:]
+        gdal = chain[-1] if chain else ""
+        if gdal and gdal not in detail:
+            detail = f"{detail}: {gdal}"
         denied = _DENIED.search(detail)
         if denied:
             raise InputError(
                 f"{what}: {redact(href)} answered HTTP {denied.group(1)} (access denied); "
                 f"{auth_hint or 'the file host wants credentials'}"
             ) from None
-        if _NETWORK_DETAIL.search(detail):
+        remote = "://" in href or href.startswith("/vsi")
+        if _NETWORK_DETAIL.search(detail) or any(_NETWORK_DETAIL.search(m) for m in chain):
+            raise NetworkError(f"{what}: network error reading {redact(href)} ({redact(detail)[:400]})") from None
+        if remote and (_SHORT_READ.search(detail) or any(_SHORT_READ.search(m) for m in chain)):
             raise NetworkError(
-                f"{what}: network error reading {redact(href)} after GDAL's retries ({redact(detail)[:300]})"
+                f"{what}: network error reading {redact(href)}: the transfer ended short ({redact(detail)[:400]}); "
+                "a retry of the job reads it again (if every attempt ends the same, the file on the server is short)"
             ) from None
-        raise InputError(f"{what}: {redact(href)} is not a readable COG ({redact(detail)[:300]})") from None
+        raise InputError(f"{what}: {redact(href)} is not a readable COG ({redact(detail)[:400]})") from None
     raise err

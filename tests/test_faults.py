@@ -41,7 +41,9 @@ DAYS = [
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with `Range: bytes=a-b` (206 Partial Content), keep-alive; HEAD answers
-    `Content-Length: 0` when the server's `broken_head` is set (as some proxies and stores do)."""
+    `Content-Length: 0` when the server's `broken_head` is set (as some proxies and stores do).
+    When its `cut_body` is set, a ranged GET is answered 200 with the whole file's Content-Length,
+    half of the file, and the connection closed (a transfer cut mid-body)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -64,6 +66,14 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             return
         data = path.read_bytes()
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if match and getattr(self.server, "cut_body", False):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/tiff")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
         if match:
             start = int(match.group(1))
             end = min(int(match.group(2)) if match.group(2) else len(data) - 1, len(data) - 1)
@@ -174,12 +184,12 @@ def _proxy(upstream_port: int, seed: int, p_503: float = 0.2, p_reset: float = 0
     return _start(server)
 
 
-def _files(folder: Path, broken_head: bool) -> http.server.ThreadingHTTPServer:
+def _files(folder: Path, broken_head: bool, cut_body: bool = False) -> http.server.ThreadingHTTPServer:
     def handler(*args, **kw):  # noqa: ANN002, ANN003, ANN202
         return RangeHandler(*args, directory=str(folder), **kw)
 
     server = QuietServer(("127.0.0.1", 0), handler)
-    server.broken_head = broken_head
+    server.broken_head, server.cut_body = broken_head, cut_body
     return _start(server)
 
 
@@ -198,8 +208,14 @@ def faulty_world(tmp_path_factory):  # noqa: ANN201
     ]
     dem = _dem_item(folder)
     files, badhead = _files(folder, broken_head=False), _files(folder, broken_head=True)
+    cut = _files(folder, broken_head=False, cut_body=True)
     cog_proxy = _proxy(files.server_port, seed=4)  # 14-26 % 503s, 6-14 % resets over any first 35-90 draws
-    hosts = {"direct": files.server_port, "faulty": cog_proxy.server_port, "badhead": badhead.server_port}
+    hosts = {
+        "direct": files.server_port,
+        "faulty": cog_proxy.server_port,
+        "badhead": badhead.server_port,
+        "cut": cut.server_port,
+    }
     features = []
     for name, port in hosts.items():
         for item in [*base, dem]:
@@ -230,13 +246,14 @@ def faulty_world(tmp_path_factory):  # noqa: ANN201
             "http": f"http://127.0.0.1:{files.server_port}",
             "files": files,
             "badhead": badhead,
+            "cut": cut,
             "cog_proxy": cog_proxy,
             "stac_proxy": stac_proxy,
             "folder": folder,
         }
     finally:
         next(stac, None)
-        for server in (files, badhead, cog_proxy, stac_proxy):
+        for server in (files, badhead, cut, cog_proxy, stac_proxy):
             server.shutdown()
             server.server_close()
 
@@ -314,3 +331,51 @@ def test_unreachable_cog_server_is_a_network_error(tmp_path, faulty_world) -> No
     line = str(err.value)
     assert f"network error reading http://127.0.0.1:{dead}/" in line and "not a readable COG" not in line, line
     assert "\n" not in line and not (tmp_path / "s1.zarr").exists()
+
+
+def test_cog_cut_mid_body_is_a_network_error_retried_with_each_attempt_logged(tmp_path, faulty_world) -> None:
+    """A COG server that answers 200 with half the body and closes: a network error naming the
+    file with GDAL's detail (libtiff's short read), not "not a readable COG"; the job is retried
+    (job_retries: 1), and the log keeps both attempts."""
+    cfg = loop_config({**faulty_world}, collection="s1-cut")
+    cfg["areas"][AREA]["download"] = {"http_retries": 1, "backoff_s": 0.05, "timeout_s": 10, "job_retries": 1}
+    config = write_config(tmp_path / "config.yaml", cfg)
+    proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/sentinel1.zarr", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 2, proc.stderr[-3000:]  # two attempts: a network error is retried
+    port = faulty_world["cut"].server_port
+    for line in errors:
+        assert f"network error reading http://127.0.0.1:{port}/S1A_" in line, line
+        assert "the transfer ended short" in line and "not a readable COG" not in line, line
+        assert re.search(r"got \d+ bytes, expected \d+", line), line  # GDAL's detail kept
+    assert "not retried" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / f"resources/{AREA}/sentinel1.zarr").exists()
+    log = (tmp_path / f"logs/{AREA}/download_sentinel1.log").read_text()
+    headers = [line.split(" (")[0] for line in log.splitlines() if line.startswith("--- attempt ")]
+    assert headers == ["--- attempt 1", "--- attempt 2"], log
+    assert len(re.findall(r"ERROR .*the transfer ended short .*got \d+ bytes, expected \d+", log)) == 2, log
+
+
+def test_a_corrupt_cog_read_over_http_is_still_bad_input(tmp_path, faulty_world) -> None:
+    """The control: a COG whose transfer is complete but whose bytes are not a TIFF is the file's
+    fault (InputError, not retried), over HTTP as on disk."""
+    from landslide_sar.download import Network
+    from landslide_sar.errors import InputError
+    from landslide_sar.sentinel1 import download_sentinel1
+
+    folder = faulty_world["folder"]
+    items = json.loads((folder / "items.json").read_text())
+    feats = [copy.deepcopy(f) for f in items["features"] if f["collection"] == "s1-direct"]
+    good = folder / "S1A_4_vv.tif"
+    (folder / "garbled_4_vv.tif").write_bytes(bytes(len(good.read_bytes())))  # full length, all zeros
+    feats[4]["assets"]["vv"]["href"] = feats[4]["assets"]["vv"]["href"].replace("S1A_4_vv", "garbled_4_vv")
+    path = tmp_path / "garbled.json"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    area = loop_config(faulty_world)["areas"][AREA]
+    area["sentinel1"]["source"] = "synthetic"  # items from the file, assets over HTTP
+    with pytest.raises(InputError) as err:
+        download_sentinel1(area, tmp_path / "s1.zarr", path, network=Network(1, 0.05, 5))
+    line = str(err.value)
+    assert f"{faulty_world['http']}/garbled_4_vv.tif is not a readable COG" in line and "\n" not in line, line
+    assert not (tmp_path / "s1.zarr").exists()

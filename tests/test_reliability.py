@@ -395,11 +395,16 @@ def test_network_failure_is_named_and_retried(tmp_path) -> None:
     assert len(errors) == 2, proc.stderr[-3000:]
     for line in errors:
         assert line.startswith(
-            f"ERROR: areas.tiny.inventory.url: network error: {url} could not be downloaded after 1 retries "
-            "(ConnectionError"
+            f"ERROR: areas.tiny.inventory.url: network error: {url} could not be downloaded after 2 attempts "
+            "(1 retry): ConnectionError"
         )
     assert "not retried" not in proc.stderr
     assert not (tmp_path / "resources/tiny/inventory/heads.gpkg").exists()
+    # both attempts' logs are kept, one after the other, each under its header
+    log = (tmp_path / "logs/tiny/download_inventory/heads.gpkg.log").read_text()
+    headers = [line for line in log.splitlines() if line.startswith("--- attempt ")]
+    assert [h.split(" (")[0] for h in headers] == ["--- attempt 1", "--- attempt 2"], log
+    assert log.count("could not be downloaded after 2 attempts (1 retry)") == 2, log
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -410,9 +415,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps(self.server.body).encode()  # type: ignore[attr-defined]
         self.send_response(self.server.status)  # type: ignore[attr-defined]
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        # `cut`: a Content-Length twice the body sent, then the connection closed (cut mid-body)
+        self.send_header("Content-Length", str(len(body) * (2 if self.server.cut else 1)))  # type: ignore[attr-defined]
         self.end_headers()
         self.wfile.write(body)
+        self.close_connection = self.server.cut  # type: ignore[attr-defined]
 
     def log_message(self, *args) -> None:  # noqa: ANN002
         pass
@@ -421,7 +428,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def json_server():  # noqa: ANN201
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.count, server.status, server.body = 0, 200, {}
+    server.count, server.status, server.body, server.cut = 0, 200, {}, False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -436,8 +443,28 @@ def test_server_errors_after_retries_are_network_errors(tmp_path, json_server) -
     url = f"http://127.0.0.1:{json_server.server_port}/heads.gpkg"
     with pytest.raises(NetworkError) as err:
         download_url(url, tmp_path / "x.gpkg", Network(2, 0.01, 5), what="inventory")
-    assert str(err.value) == f"inventory: network error: {url} answered HTTP 503 (Service Unavailable) after 2 retries"
+    assert (
+        str(err.value)
+        == f"inventory: network error: {url} answered HTTP 503 (Service Unavailable) after 3 attempts (2 retries)"
+    )
     assert json_server.count == 3 and not (tmp_path / "x.gpkg").exists()
+
+
+@pytest.mark.parametrize("retries, said", [(0, "1 attempt"), (2, "3 attempts (2 retries)")])
+def test_a_body_cut_short_is_retried_and_counted_truly(tmp_path, json_server, retries, said) -> None:
+    """A server that answers 200 and closes mid-body: each attempt is a request, the retries are
+    `http_retries`, and the line says how many attempts there were."""
+    from landslide_sar.download import Network, download_url
+
+    json_server.cut, json_server.body = True, {"features": list(range(2000))}
+    url = f"http://127.0.0.1:{json_server.server_port}/heads.gpkg"
+    with pytest.raises(NetworkError) as err:
+        download_url(url, tmp_path / "x.gpkg", Network(retries, 0.01, 5), what="inventory")
+    assert str(err.value).startswith(
+        f"inventory: network error: {url} could not be downloaded after {said}: ChunkedEncodingError: "
+    ), err.value
+    assert "IncompleteRead" in str(err.value) and "\n" not in str(err.value)
+    assert json_server.count == retries + 1 and not list(tmp_path.iterdir())
 
 
 def _pc_item():  # noqa: ANN202
@@ -508,7 +535,7 @@ def test_unreachable_token_service_gives_up_within_the_download_budget(sas_url, 
     assert line.startswith(
         f"Planetary Computer: network error: the token service http://127.0.0.1:{port}/api/sas/v1/token/"
     )
-    assert "could not be reached after 2 retries" in line and "\n" not in line
+    assert "could not be reached after 3 attempts (2 retries)" in line and "\n" not in line
 
 
 @pytest.mark.parametrize(
@@ -532,6 +559,36 @@ def test_cog_read_failures_are_named_network_or_file(detail, kind) -> None:
         "network error reading http://h/a_vv.tif" if kind is NetworkError else "http://h/a_vv.tif is not a readable COG"
     )
     assert line.startswith(f"sentinel1: items.json: {expected}")
+
+
+@pytest.mark.parametrize(
+    "href, kind",
+    [("http://h/a_vv.tif", NetworkError), ("/vsicurl/http://h/a_vv.tif", NetworkError), ("/x/a_vv.tif", InputError)],
+)
+def test_a_short_read_is_the_network_for_a_remote_file_and_the_file_for_a_local_one(href, kind) -> None:
+    """rasterio chains GDAL's errors: 'Read failed. See previous exception …' ← libtiff's short
+    read. Over the network the transfer was cut (retry); on disk the file is short (bad input).
+    GDAL's detail is in the line either way."""
+    from landslide_sar.stac import raise_read_error
+
+    short = "TIFFFillTile:Read error at row 4294967295, col 4294967295, tile 0; got 69426 bytes, expected 139440"
+    try:
+        try:
+            try:
+                raise OSError(short)
+            except OSError as gdal:
+                raise OSError("Read failed. See previous exception for details.") from gdal
+        except OSError as io:
+            raise RuntimeError(f"Error reading Window(...) from '{href}': {io!r}") from io
+    except RuntimeError as err:
+        with pytest.raises(kind) as caught:
+            raise_read_error(err, "sentinel1: items.json")
+    line = str(caught.value)
+    assert "got 69426 bytes, expected 139440" in line and "\n" not in line
+    if kind is NetworkError:
+        assert line.startswith(f"sentinel1: items.json: network error reading {href}: the transfer ended short (")
+    else:
+        assert line.startswith(f"sentinel1: items.json: {href} is not a readable COG (")
 
 
 def test_gdal_never_sends_head() -> None:

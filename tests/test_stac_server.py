@@ -336,6 +336,9 @@ def test_pipeline_runs_on_the_stac_server(loop_run) -> None:
     assert "filtered out 6 item(s) of orbit descending/62" in log
     assert "1 item(s) without vv+vh assets left out" in log
     assert "WARNING" in log and "coverage 2017-10-04 (post, 1 frame(s)):" in log and "partial" in log
+    # the two frames of 2017-09-22 overlap (20 % of the wide grid's rows) and agree: an info line
+    overlap = [line for line in log.splitlines() if "acquisition 2017-09-22: frames [" in line]
+    assert len(overlap) == 1 and " INFO " in overlap[0] and "overlap on" in overlap[0], log
 
     with rasterio.open(tmp_path / f"resources/{AREA}/dem.tif") as dem:
         z = dem.read(1)
@@ -431,7 +434,11 @@ def test_unreachable_endpoint_is_one_line_after_retries(tmp_path, world) -> None
     start = time.monotonic()
     proc = snakemake(tmp_path, config, "--cores", "1", f"resources/{AREA}/sentinel1.zarr", check=False)
     _assert_one_line_failure(
-        proc, tmp_path, f"sentinel1.endpoint: {closed}", "could not be searched (after 1 retries)", "Connection refused"
+        proc,
+        tmp_path,
+        f"sentinel1.endpoint: {closed}",
+        "could not be searched after 2 attempts (1 retry)",
+        "Connection refused",
     )
     assert time.monotonic() - start < 60
 
