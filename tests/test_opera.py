@@ -358,3 +358,26 @@ def test_real_radar_runs_on_to_chips_and_a_rapid_response_map(opera_world, tiny_
         if p.is_file()
     ]
     assert not any(TOKEN in t for t in texts)
+
+
+def test_opera_without_a_direction_or_with_unknown_product_keys_is_refused_before_any_job() -> None:
+    """The config alone decides both: refused by validate_config (before Snakemake builds a DAG)."""
+    from conftest import tiny_config
+
+    from landslide_sar.config import validate_config
+    from landslide_sar.errors import ConfigError
+
+    cfg = tiny_config()
+    area = opera_area("http://127.0.0.1:9")
+    area.update(dem={"source": "file", "path": "config.yaml"}, inventory={"source": "none"})
+    del area["sentinel1"]["orbit_state"]
+    cfg["areas"]["opera"] = area
+    cfg["rapid_response"]["opera"] = {"model_area": "tiny", "inputs": "fused", "revisits": 3}
+    with pytest.raises(ConfigError, match=r"areas.opera.sentinel1.orbit_state is missing; the items of OPERA_L2"):
+        validate_config(copy.deepcopy(cfg))
+    area["sentinel1"]["orbit_state"] = "ascending"
+    validate_config(copy.deepcopy(cfg))
+    area["sentinel1"]["collection"] = "my-rtc"
+    del area["sentinel1"]["endpoint"]
+    with pytest.raises(ConfigError, match=r"sentinel1.endpoint is missing; collection 'my-rtc' has no preset"):
+        validate_config(copy.deepcopy(cfg))
