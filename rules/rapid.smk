@@ -32,6 +32,7 @@ rule classify_rapid:
     input:
         features=expand("results/{{area}}/rapid/half{half}/features.csv", half=HALVES),
         forests=lambda w: f"{rapid_source(w)}/forests.skops",
+        table=rules.make_chips.output.table,
     output:
         predictions="results/{area}/rapid/predictions.csv",
     log:
@@ -44,6 +45,8 @@ rule classify_rapid:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Density class of every chip of {wildcards.area} from the trained forests"
     script:
@@ -72,6 +75,7 @@ rule rapid_map:
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
         provenance=lambda w: map_provenance(w.area, rapid_source(w)),
+        min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Rapid-response density map of {wildcards.area}"
     script:

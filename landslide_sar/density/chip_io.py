@@ -37,6 +37,14 @@ def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
 
 
+def below_min_valid(table: pd.DataFrame, min_valid_fraction: float, where: str) -> np.ndarray:
+    """True for each chip of `table` (column valid_fraction: its share of pixels with every SAR
+    and DEM channel finite) below chips.min_valid_fraction: such a chip gets no class, ever."""
+    if "valid_fraction" not in table.columns:
+        raise InputError(f"{where}: the chip table lacks column valid_fraction; expected the table make_chips writes")
+    return table["valid_fraction"].to_numpy(dtype=np.float64) < float(min_valid_fraction)
+
+
 def open_chips(chips_zarr: PathLike) -> xr.Dataset:
     """The chips Dataset, lazily (no dask): indexing reads only the chips and channels asked for."""
     import xarray as xr

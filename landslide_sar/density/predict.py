@@ -42,16 +42,15 @@ def percentile_columns(percentiles: Sequence[float]) -> list[str]:
 def percentile_features(maps: np.ndarray, percentiles: Sequence[float], valid: np.ndarray | None = None) -> np.ndarray:
     """(n, len(percentiles)) percentiles (numpy's linear method) of each map (n, H, W).
 
-    Only pixels where `valid` is True count; a map with no valid pixel uses all its pixels, so
-    features are never NaN (such chips are excluded from the chip table anyway).
+    Only pixels where `valid` is True count; a map with no valid pixel has NaN features (its
+    output was computed from nodata set to the mean: nothing to summarise), never a class.
     """
     flat = np.asarray(maps, dtype=np.float64).reshape(maps.shape[0], -1)
     q = np.asarray(percentiles, dtype=np.float64)
     out = np.empty((flat.shape[0], q.size), dtype=np.float64)
     ok = np.ones(flat.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(flat.shape)
     for i in range(flat.shape[0]):
-        v = flat[i][ok[i]] if ok[i].any() else flat[i]
-        out[i] = np.percentile(v, q)
+        out[i] = np.percentile(flat[i][ok[i]], q) if ok[i].any() else np.nan
     return out
 
 
