@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 from shapely.geometry import box
 
+from landslide_sar.density.chip_io import select_channels
 from landslide_sar.density.evaluate import confusion_path, evaluate_density
 from landslide_sar.density.forest_io import density_forests
 from landslide_sar.density.model import (
@@ -23,7 +24,6 @@ from landslide_sar.density.model import (
     block_counts,
     loss_from_sums,
     multilook_chips,
-    select_channels,
     weighted_loss_sums,
 )
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
