@@ -6,6 +6,10 @@ rule predict_rapid:
     input:
         chips=rules.make_chips.output.zarr,
         model=lambda w: f"{rapid_source(w)}/half{w.half}/model.pt",
+        # the chips the model was trained on: their resolution and size must be this area's
+        trained_chips=lambda w: rules.make_chips.output.zarr.format(
+            area=config["rapid_response"][w.area]["model_area"]
+        ),
     output:
         features="results/{area}/rapid/half{half}/features.csv",
         embeddings=directory("results/{area}/rapid/half{half}/embeddings.zarr"),
@@ -22,6 +26,7 @@ rule predict_rapid:
         gpu=1,
     params:
         percentiles=config["density"]["forest"]["percentiles"],
+        model_area=lambda w: config["rapid_response"][w.area]["model_area"],
     message:
         "Apply the half-{wildcards.half} model of the trained area to every chip of {wildcards.area}"
     script:

@@ -782,6 +782,73 @@ def test_rapid_response_gives_no_class_to_chips_without_enough_valid_sar(
     assert gpkg.loc[short, "predicted_class"].isna().all()
 
 
+def test_rapid_response_refuses_chips_of_another_resolution_size_or_channels(
+    toy_event: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """predict_density with the chips the model was trained on (10 m, 32 px, 3 acquisitions before
+    the event) refuses, before writing anything, chips at 30 m, of 16 px, or with 4 acquisitions
+    before (its vv_pre1 another acquisition than the model's): one line naming both areas."""
+    d, _ = toy_event
+    toy = xr.open_zarr(d / "chips.zarr").load()
+
+    def chips(name: str, resolution: float = 10.0, size: int = 32, n_pre: int = 3) -> Path:
+        ds = toy
+        if size != 32:
+            ds = ds.isel(y=slice(0, size), x=slice(0, size))
+        if n_pre == 4:  # an earlier acquisition first: the toy's pre1 is this area's pre2
+            data = ds["chips"].values
+            data = np.concatenate([data[:, :4], data[:, 4:6], data[:, 4:]], axis=1)
+            ds = xr.Dataset(
+                {"chips": (("chip", "channel", "y", "x"), data)},
+                coords={"chip": ds["chip"].values, "channel": channel_list(4, 3)},
+            )
+        ds = ds.assign_attrs(size=size, resolution=resolution)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.to_zarr(tmp_path / name, mode="w")
+        return tmp_path / name
+
+    trained = chips("trained.zarr")
+    net = ", ".join(channel_list(3, 3)[:-1])
+    cases = {
+        "30 m": (chips("coarse.zarr", resolution=30.0), f"30 m, chips 32 px, channels [{net}]", "resolution"),
+        "16 px": (chips("small.zarr", size=16), f"10 m, chips 16 px, channels [{net}]", "chip size"),
+        "4 pre": (
+            chips("longer.zarr", n_pre=4),
+            f"10 m, chips 32 px, channels [{net.replace('vh_pre3, ', 'vh_pre3, vv_pre4, vh_pre4, ')}]",
+            "channels",
+        ),
+    }
+    out = tmp_path / "f.csv", tmp_path / "e.zarr"
+    for new, setup, differ in cases.values():
+        with pytest.raises(InputError) as err:
+            predict_density(
+                new, d / "model0.pt", PERCENTILES, 1, *out, trained_chips=trained, trained_area="toy", area="new"
+            )
+        assert str(err.value) == (
+            f"rapid_response.new: model trained on toy at 10 m, chips 32 px, channels [{net}]; area new is {setup}; "
+            f"expected the same {differ} (a model reads pixels, chips and channels as it was trained on)"
+        )
+        assert not out[0].exists() and not out[1].exists()
+    with pytest.raises(
+        InputError, match=r"rapid_response.new: chips of toy have no attribute\(s\) \['resolution', 'size'\]"
+    ):
+        predict_density(
+            trained,
+            d / "model0.pt",
+            PERCENTILES,
+            1,
+            *out,
+            trained_chips=d / "chips.zarr",
+            trained_area="toy",
+            area="new",
+        )
+    predict_density(
+        trained, d / "model0.pt", PERCENTILES, 1, *out, trained_chips=trained, trained_area="toy", area="new"
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(out[0]), pd.read_csv(d / "features0.csv"))
+
+
 def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:
     """Features of pure noise: a forest scored on its own fitting chips would give AUC 1; the
     train row is out-of-bag, so it stays near chance like the val and cross rows."""

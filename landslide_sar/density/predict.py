@@ -20,6 +20,7 @@ import xarray as xr
 
 from landslide_sar.density.chip_io import load_chips, open_chips, stored_channels
 from landslide_sar.density.model import DensityNet, build_density_net
+from landslide_sar.density.transfer import check_rapid_files
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn.fit import load_checkpoint
@@ -72,16 +73,26 @@ def predict_density(
     *,
     batch_size: int = 16,
     device: str = "auto",
+    trained_chips: PathLike | None = None,
+    trained_area: str = "",
+    area: str = "",
 ) -> None:
     """Run every member of the saved model on EVERY chip of `chips_zarr` and write the outputs per
-    member (see write_predictions): rapid response's prediction on a new area."""
+    member (see write_predictions): rapid response's prediction on a new area. With
+    `trained_chips` (the chips zarr the model was trained on, of `trained_area`), first refuse
+    (InputError, nothing written) chips of `area` at another resolution, chip size or channels
+    (density.transfer.check_rapid_files)."""
+    ckpt = load_checkpoint(model_path)
+    ds = open_chips(chips_zarr)
+    if trained_chips is not None:
+        check_rapid_files(f"rapid_response.{area}", ckpt, open_chips(trained_chips), trained_area, ds, area)
     set_threads(threads)
     dev = resolve_device(device)
     model, ckpt = load_model(model_path, dev)
     write_predictions(
         model,
         ckpt,
-        open_chips(chips_zarr),
+        ds,
         percentiles,
         features_out,
         embeddings_out,
