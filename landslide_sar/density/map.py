@@ -131,7 +131,7 @@ def density_map(
     merged["predicted_class"] = merged["predicted_class"].astype("Int8")
     with atomic_path(gpkg_out) as tmp:
         merged.to_file(tmp, layer="chips", driver="GPKG")
-    counts = merged.loc[have, "predicted_class"].value_counts().sort_index().to_dict()
+    counts = {int(c): int(n) for c, n in merged.loc[have, "predicted_class"].value_counts().sort_index().items()}
     log.info(
         "map %s: %d x %d chips, predicted classes %s; %d chips without prediction: %d with valid fraction (SAR and "
         "DEM) below chips.min_valid_fraction %g, %d others without a row in %s",

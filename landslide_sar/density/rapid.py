@@ -81,7 +81,7 @@ def classify_chips(
         "rapid response: %d chips classified, predicted classes %s; %d chips without prediction: valid fraction "
         "(SAR and DEM) below chips.min_valid_fraction %g",
         int((~short).sum()),
-        pred["predicted_class"].value_counts().sort_index().to_dict(),
+        {int(c): int(n) for c, n in pred["predicted_class"].value_counts().sort_index().items()},
         int(short.sum()),
         min_valid_fraction,
     )
