@@ -21,11 +21,14 @@ from landslide_sar.config import (
 
 from landslide_sar.density import experiments as density_grid
 from landslide_sar.density.experiments import SPLIT_PATTERN, parse_split
+from landslide_sar.density.transfer import check_rapid_config
 from landslide_sar.errors import ConfigError
 from landslide_sar.runner import RUN_ID_ENV
 
 try:
     validate_config(config)
+    # a model maps only areas of its training area's resolution, chip size and channels
+    check_rapid_config(config)
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
 

@@ -286,6 +286,7 @@ rule density_map:
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
         provenance=lambda w: map_provenance(w.area, MAP_DENSITY_EXPERIMENT.id),
+        min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Density class map of {wildcards.area}"
     script:

@@ -6,6 +6,10 @@ rule predict_rapid:
     input:
         chips=rules.make_chips.output.zarr,
         model=lambda w: f"{rapid_source(w)}/half{w.half}/model.pt",
+        # the chips the model was trained on: their resolution and size must be this area's
+        trained_chips=lambda w: rules.make_chips.output.zarr.format(
+            area=config["rapid_response"][w.area]["model_area"]
+        ),
     output:
         features="results/{area}/rapid/half{half}/features.csv",
         embeddings=directory("results/{area}/rapid/half{half}/embeddings.zarr"),
@@ -22,6 +26,7 @@ rule predict_rapid:
         gpu=1,
     params:
         percentiles=config["density"]["forest"]["percentiles"],
+        model_area=lambda w: config["rapid_response"][w.area]["model_area"],
     message:
         "Apply the half-{wildcards.half} model of the trained area to every chip of {wildcards.area}"
     script:
@@ -32,6 +37,7 @@ rule classify_rapid:
     input:
         features=expand("results/{{area}}/rapid/half{half}/features.csv", half=HALVES),
         forests=lambda w: f"{rapid_source(w)}/forests.skops",
+        table=rules.make_chips.output.table,
     output:
         predictions="results/{area}/rapid/predictions.csv",
     log:
@@ -44,6 +50,8 @@ rule classify_rapid:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Density class of every chip of {wildcards.area} from the trained forests"
     script:
@@ -72,6 +80,7 @@ rule rapid_map:
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
         provenance=lambda w: map_provenance(w.area, rapid_source(w)),
+        min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Rapid-response density map of {wildcards.area}"
     script:

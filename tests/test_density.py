@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from shapely.geometry import box
 
+from landslide_sar.density.chip_io import select_channels
 from landslide_sar.density.evaluate import confusion_path, evaluate_density
 from landslide_sar.density.forest_io import density_forests
 from landslide_sar.density.model import (
@@ -22,7 +24,6 @@ from landslide_sar.density.model import (
     block_counts,
     loss_from_sums,
     multilook_chips,
-    select_channels,
     weighted_loss_sums,
 )
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
@@ -305,6 +306,8 @@ def test_percentile_features_of_a_known_map() -> None:
     valid = np.zeros_like(maps, dtype=bool)
     valid[..., :51] = True  # only values 0..0.5 (0..1.0 for the second map)
     np.testing.assert_allclose(percentile_features(maps, [10, 50], valid)[0], [0.05, 0.25], atol=1e-12)
+    # a map without a valid pixel has no features (not those of all its pixels)
+    assert np.isnan(percentile_features(maps, [10, 50], np.zeros_like(valid))).all()
     assert percentile_columns(PERCENTILES)[:3] == ["p05", "p10", "p15"] and percentile_columns([2.5]) == ["p2.5"]
 
 
@@ -666,13 +669,184 @@ def test_rapid_response_classifies_every_chip_with_both_halves(toy_event: tuple[
     from landslide_sar.density.rapid import classify_chips
 
     d, table = toy_event
-    pred = classify_chips(d / "features0.csv", d / "features1.csv", d / "forests.skops", d / "rapid.csv")
+    pred = classify_chips(
+        d / "features0.csv",
+        d / "features1.csv",
+        d / "forests.skops",
+        d / "rapid.csv",
+        chips_table=table,
+        min_valid_fraction=0.9,
+    )
     assert sorted(pred["chip"]) == sorted(pd.read_csv(d / "features0.csv")["chip"])
     assert (pred["density_class"] == -1).all() and (pred["half"] == -1).all()
     probs = pred[["prob_class0", "prob_class1", "prob_class2"]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     truth = table.set_index("chip").loc[pred["chip"], "density_class"].to_numpy()
     assert roc_auc_score(truth, probs, multi_class="ovr", average="macro", labels=[0, 1, 2]) > 0.7
+
+
+def _chips_without_valid_sar(d: Path, out: Path) -> pd.DataFrame:
+    """The toy event's chips as a new, unlabelled area (labels NaN) whose first 6 chips have no
+    valid SAR pixel (0 %) and the 7th valid SAR on half its rows (50 %); returns its chip table
+    (valid_fraction from the chips, as make_chips computes it; grid of 5 x 8 chips of 320 m)."""
+    ds = xr.open_zarr(d / "chips.zarr").load()
+    data = ds["chips"].values.copy()
+    data[:, -1] = np.nan  # no inventory
+    data[:6, 4:-1] = np.nan
+    data[6, 4:-1, :16] = np.nan
+    ds["chips"] = (ds["chips"].dims, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(out, mode="w")
+    valid = np.isfinite(data[:, :-1]).all(axis=1).mean(axis=(1, 2))
+    ids = ds["chip"].values
+    row, col = np.arange(ids.size) // 8, np.arange(ids.size) % 8
+    boxes = [box(320 * c, -320 * (r + 1), 320 * (c + 1), -320 * r) for r, c in zip(row, col)]
+    return gpd.GeoDataFrame(
+        {
+            "chip": ids,
+            "row": row,
+            "col": col,
+            "valid_fraction": valid,
+            "density_class": -1,
+            "half": -1,
+            "subset": np.where(valid >= 0.9, "unlabelled", "excluded"),
+        },
+        geometry=boxes,
+        crs="EPSG:32619",
+    )
+
+
+def test_rapid_response_gives_no_class_to_chips_without_enough_valid_sar(
+    toy_event: tuple[Path, pd.DataFrame], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Chips with 0 % valid SAR (and one with 50 %, below chips.min_valid_fraction 0.9) in a new
+    area: their features are NaN, not percentiles of a map made from nodata filled in; they get
+    no class (predicted_class empty, probabilities NaN), the log counts them, and the map leaves
+    them 255 (no prediction); even predictions that give them a class are not mapped."""
+    import rasterio
+
+    from landslide_sar.density.map import NODATA, density_map
+    from landslide_sar.density.rapid import classify_chips
+
+    d, _ = toy_event
+    table = _chips_without_valid_sar(d, tmp_path / "chips.zarr")
+    table.to_file(tmp_path / "chips.gpkg", layer="chips", driver="GPKG")
+    short = table["chip"].to_numpy()[:7]
+    for h in (0, 1):
+        predict_density(
+            tmp_path / "chips.zarr", d / f"model{h}.pt", PERCENTILES, 1, tmp_path / f"f{h}.csv", tmp_path / f"e{h}.zarr"
+        )
+    feats = pd.read_csv(tmp_path / "f0.csv").set_index("chip").drop(columns="seed")
+    assert feats.loc[short[:6]].isna().all().all() and feats.drop(index=short[:6]).notna().all().all()
+    with caplog.at_level(logging.INFO, logger="landslide_sar.density"):
+        pred = classify_chips(
+            tmp_path / "f0.csv",
+            tmp_path / "f1.csv",
+            d / "forests.skops",
+            tmp_path / "rapid.csv",
+            chips_table=tmp_path / "chips.gpkg",
+            min_valid_fraction=0.9,
+        )
+    assert "7 chips without prediction: valid fraction (SAR and DEM) below chips.min_valid_fraction 0.9" in caplog.text
+    back = pd.read_csv(tmp_path / "rapid.csv").set_index("chip")
+    probs = [f"prob_class{c}" for c in (0, 1, 2)]
+    assert back.loc[short, "predicted_class"].isna().all() and back.loc[short, probs].isna().all().all()
+    rest = back.drop(index=short)
+    assert rest["predicted_class"].isin([0, 1, 2]).all() and len(rest) == 33 and len(pred) == 40
+    np.testing.assert_allclose(rest[probs].sum(axis=1), 1.0)
+
+    def mapped(predictions: Path) -> np.ndarray:
+        density_map(
+            tmp_path / "chips.gpkg",
+            predictions,
+            tmp_path / "map.tif",
+            tmp_path / "map.gpkg",
+            tmp_path / "prob.tif",
+            min_valid_fraction=0.9,
+        )
+        with rasterio.open(tmp_path / "map.tif") as src:
+            return src.read(1)
+
+    classes = mapped(tmp_path / "rapid.csv")
+    assert (classes.ravel()[:7] == NODATA).all() and (classes.ravel()[7:] != NODATA).all()
+    # predictions that classify every chip (as rapid response did before): the map still gives none
+    caplog.clear()
+    back.assign(predicted_class=2, **{p: 1 / 3 for p in probs}).to_csv(tmp_path / "all.csv")
+    with caplog.at_level(logging.INFO, logger="landslide_sar.density"):
+        classes = mapped(tmp_path / "all.csv")
+    assert (classes.ravel()[:7] == NODATA).all() and (classes.ravel()[7:] == 2).all()
+    assert "gives 7 chip(s) with valid fraction below chips.min_valid_fraction 0.9 a class" in caplog.text
+    assert "7 chips without prediction: 7 with valid fraction" in caplog.text
+    gpkg = gpd.read_file(tmp_path / "map.gpkg", layer="chips").set_index("chip")
+    assert gpkg.loc[short, "predicted_class"].isna().all()
+
+
+def test_rapid_response_refuses_chips_of_another_resolution_size_or_channels(
+    toy_event: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """predict_density with the chips the model was trained on (10 m, 32 px, 3 acquisitions before
+    the event) refuses, before writing anything, chips at 30 m, of 16 px, or with 4 acquisitions
+    before (its vv_pre1 another acquisition than the model's): one line naming both areas."""
+    d, _ = toy_event
+    toy = xr.open_zarr(d / "chips.zarr").load()
+
+    def chips(name: str, resolution: float = 10.0, size: int = 32, n_pre: int = 3) -> Path:
+        ds = toy
+        if size != 32:
+            ds = ds.isel(y=slice(0, size), x=slice(0, size))
+        if n_pre == 4:  # an earlier acquisition first: the toy's pre1 is this area's pre2
+            data = ds["chips"].values
+            data = np.concatenate([data[:, :4], data[:, 4:6], data[:, 4:]], axis=1)
+            ds = xr.Dataset(
+                {"chips": (("chip", "channel", "y", "x"), data)},
+                coords={"chip": ds["chip"].values, "channel": channel_list(4, 3)},
+            )
+        ds = ds.assign_attrs(size=size, resolution=resolution)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.to_zarr(tmp_path / name, mode="w")
+        return tmp_path / name
+
+    trained = chips("trained.zarr")
+    net = ", ".join(channel_list(3, 3)[:-1])
+    cases = {
+        "30 m": (chips("coarse.zarr", resolution=30.0), f"30 m, chips 32 px, channels [{net}]", "resolution"),
+        "16 px": (chips("small.zarr", size=16), f"10 m, chips 16 px, channels [{net}]", "chip size"),
+        "4 pre": (
+            chips("longer.zarr", n_pre=4),
+            f"10 m, chips 32 px, channels [{net.replace('vh_pre3, ', 'vh_pre3, vv_pre4, vh_pre4, ')}]",
+            "channels",
+        ),
+    }
+    out = tmp_path / "f.csv", tmp_path / "e.zarr"
+    for new, setup, differ in cases.values():
+        with pytest.raises(InputError) as err:
+            predict_density(
+                new, d / "model0.pt", PERCENTILES, 1, *out, trained_chips=trained, trained_area="toy", area="new"
+            )
+        assert str(err.value) == (
+            f"rapid_response.new: model trained on toy at 10 m, chips 32 px, channels [{net}]; area new is {setup}; "
+            f"expected the same {differ} (a model reads pixels, chips and channels as it was trained on)"
+        )
+        assert not out[0].exists() and not out[1].exists()
+    with pytest.raises(
+        InputError, match=r"rapid_response.new: chips of toy have no attribute\(s\) \['resolution', 'size'\]"
+    ):
+        predict_density(
+            trained,
+            d / "model0.pt",
+            PERCENTILES,
+            1,
+            *out,
+            trained_chips=d / "chips.zarr",
+            trained_area="toy",
+            area="new",
+        )
+    predict_density(
+        trained, d / "model0.pt", PERCENTILES, 1, *out, trained_chips=trained, trained_area="toy", area="new"
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(out[0]), pd.read_csv(d / "features0.csv"))
 
 
 def test_train_auc_is_out_of_bag_not_in_sample(tmp_path: Path) -> None:

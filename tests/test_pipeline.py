@@ -376,14 +376,19 @@ def test_slurm_profile_dry_run_builds_the_dag(tmp_path) -> None:
 
 def test_rapid_response_maps_an_unlabelled_event_better_than_chance(tiny_run) -> None:
     """tiny_new's inventory is never read (no rasterize_labels job, no label in its cube), yet
-    tiny's models and forests map its density classes well above chance against its truth."""
+    tiny's models and forests map its density classes well above chance against its truth; a
+    chip below chips.min_valid_fraction (layover, shadow) has no class, every other chip one."""
     cube = xr.open_zarr(tiny_run / "results/tiny_new/cube.zarr")
     assert "landslides" not in cube and "landslide_count" not in cube
     assert not (tiny_run / "results/tiny_new/labels.tif").exists()
     table = gpd.read_file(tiny_run / "results/tiny_new/rapid/map.gpkg", layer="chips")
-    assert (table["density_class"] == -1).all() and table["predicted_class"].notna().all()
+    short = (table["valid_fraction"] < tiny_config()["chips"]["min_valid_fraction"]).to_numpy()
+    has_class = table["predicted_class"].notna().to_numpy()
+    assert (table["density_class"] == -1).all() and (has_class == ~short).all()
     with rasterio.open(tiny_run / "results/tiny_new/rapid/map.tif") as src:
-        assert src.crs.to_epsg() == 32619 and set(np.unique(src.read(1))) <= {0, 1, 2}
+        classes = src.read(1)
+        assert src.crs.to_epsg() == 32619 and set(np.unique(classes)) <= {0, 1, 2, 255}
+    assert int((classes == 255).sum()) == int(short.sum())
     check = pd.read_csv(tiny_run / "results/tiny_new/rapid/truth_check.csv").iloc[0]
-    assert check["n_chips"] == len(table) and check["auc_macro_ovr"] > 0.6
+    assert check["n_chips"] == int((~short).sum()) and check["auc_macro_ovr"] > 0.6
     assert (tiny_run / "results/tiny_new/report/rapid_map_vs_truth.png").stat().st_size > 10_000

@@ -212,6 +212,52 @@ def test_config_mistakes_stop_snakemake_before_any_job(tmp_path, edit, key) -> N
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
+TINY_NET = (
+    "dem, dem_slope_radians, dem_curvature, dem_aspect, vv_pre1, vh_pre1, vv_pre2, vh_pre2, vv_pre3, vh_pre3, "
+    "vv_post1, vh_post1, vv_post2, vh_post2, vv_post3, vh_post3"
+)
+TINY_NET_4_PRE = TINY_NET.replace("vh_pre3, ", "vh_pre3, vv_pre4, vh_pre4, ")
+
+
+@pytest.mark.parametrize(
+    "edit, line",
+    [
+        (
+            lambda c: c["areas"]["tiny_new"].update(resolution=30),
+            f"config rapid_response.tiny_new: model trained on tiny at 10 m, chips 32 px, channels [{TINY_NET}]; "
+            f"area tiny_new is 30 m, chips 32 px, channels [{TINY_NET}]; expected the same resolution (a model reads "
+            "pixels, chips and channels as it was trained on)",
+        ),
+        (
+            lambda c: c["areas"]["tiny_new"]["sentinel1"].update(acquisitions_pre=4),
+            f"config rapid_response.tiny_new: model trained on tiny at 10 m, chips 32 px, channels [{TINY_NET}]; "
+            f"area tiny_new is 10 m, chips 32 px, channels [{TINY_NET_4_PRE}]; "
+            "expected the same channels (a model reads pixels, chips and channels as it was trained on)",
+        ),
+    ],
+    ids=["resolution", "channels"],
+)
+def test_rapid_response_on_another_grid_or_channels_stops_snakemake_before_any_job(tmp_path, edit, line) -> None:
+    """Models trained at 10 m on 3 acquisitions before the event are not applied to an area at
+    30 m, nor to one with 4 before (its vv_pre1 is another acquisition): one line naming both,
+    from the config, before any job (nothing under resources/ or results/)."""
+    from landslide_sar.density.transfer import check_rapid_config
+
+    cfg = tiny_config()
+    edit(cfg)
+    checked = copy.deepcopy(cfg)
+    validate_config(checked)
+    with pytest.raises(ConfigError) as err:
+        check_rapid_config(checked)
+    assert str(err.value) == line
+    proc = snakemake(tmp_path, write_config(tmp_path / "config.yaml", cfg), "--cores", "1", "all", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert [x for x in out.splitlines() if x.startswith("ERROR:")] == [f"ERROR: {line}"], out[-2000:]
+    assert "Traceback" not in out
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
 # --- bad data where it enters ---------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Rule classify_rapid: both halves' forests of a trained area classify every chip of a new area."""
+"""Rule classify_rapid: both halves' forests of a trained area classify every chip of a new area
+(no class where a chip has too little valid data)."""
 
 from landslide_sar.density.rapid import classify_chips
 from landslide_sar.runner import run_rule
@@ -12,6 +13,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         features_half1=snakemake.input.features[1],
         forests=snakemake.input.forests,
         predictions_out=snakemake.output.predictions,
+        chips_table=snakemake.input.table,
+        min_valid_fraction=snakemake.params.min_valid_fraction,
     )
 
 

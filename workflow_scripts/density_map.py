@@ -16,6 +16,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         probability_out=snakemake.output.probability,
         class_edges=snakemake.params.class_edges,
         provenance=snakemake.params.provenance,
+        min_valid_fraction=snakemake.params.min_valid_fraction,
     )
 
 

@@ -1,5 +1,6 @@
 """Rule predict_rapid: apply one half's trained density net to every chip of a new area:
-percentile features and output maps."""
+percentile features and output maps (refused for chips of another resolution, chip size or
+channels than the model's training area's)."""
 
 from landslide_sar.density.predict import predict_density
 from landslide_sar.runner import run_rule
@@ -15,6 +16,9 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         threads=snakemake.threads,
         features_out=snakemake.output.features,
         embeddings_out=snakemake.output.embeddings,
+        trained_chips=snakemake.input.trained_chips,
+        trained_area=snakemake.params.model_area,
+        area=snakemake.wildcards.area,
     )
 
 

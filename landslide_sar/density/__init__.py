@@ -1,6 +1,6 @@
 """Landslide density estimation (Boehm et al.): fused DEM/SAR conv net, percentiles, random forest.
 
-model: DensityNet, batch_loss, select_channels, preprocessing. train: train_density.
+model: DensityNet, batch_loss, preprocessing. chip_io: select_channels. train: train_density.
 predict: predict_density (percentile features + embeddings). evaluate: evaluate_density (AUCs).
 Names are imported lazily so that evaluate (scikit-learn only) does not pay for importing torch.
 """
@@ -13,7 +13,7 @@ from typing import Any
 _EXPORTS = {
     "DensityNet": "model",
     "batch_loss": "model",
-    "select_channels": "model",
+    "select_channels": "chip_io",
     "train_density": "train",
     "predict_density": "predict",
     "percentile_features": "predict",

@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from landslide_sar.chips import DEM_CHANNELS
-from landslide_sar.density.chip_io import open_chips, stored_channels
-from landslide_sar.density.model import SAR_CHANNEL_RE
+from landslide_sar.density.chip_io import SAR_CHANNEL_RE, open_chips, stored_channels
 from landslide_sar.density.predict import percentile_columns
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path

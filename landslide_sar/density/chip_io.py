@@ -1,10 +1,12 @@
-"""Reading density chips: the chip table every density step reads (chip id, class, half, subset)
-and the chips zarr, without sklearn or torch (importing the forest's libraries only to read the
-table cost each training job seconds)."""
+"""Reading density chips: the chip table every density step reads (chip id, class, half, subset),
+the chips zarr and which of its channels a density net reads (select_channels), without sklearn
+or torch (importing the forest's libraries only to read the table cost each training job seconds;
+the rules check channels when Snakemake parses them)."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from landslide_sar.chips import DEM_CHANNELS
 from landslide_sar.errors import InputError
 
 if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the table alone
@@ -19,6 +22,10 @@ if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the tabl
 
 PathLike = str | os.PathLike
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
+#: The density nets' input sets.
+INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
+#: A SAR chip channel: polarisation, pre/post, acquisition number (pre1 earliest, post1 first after).
+SAR_CHANNEL_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
 
 
 def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
@@ -35,6 +42,14 @@ def read_chips_table(chips_table: PathLike | pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise InputError(f"chip table lacks column(s) {missing}; expected {list(TABLE_COLUMNS)}")
     return pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
+
+
+def below_min_valid(table: pd.DataFrame, min_valid_fraction: float, where: str) -> np.ndarray:
+    """True for each chip of `table` (column valid_fraction: its share of pixels with every SAR
+    and DEM channel finite) below chips.min_valid_fraction: such a chip gets no class, ever."""
+    if "valid_fraction" not in table.columns:
+        raise InputError(f"{where}: the chip table lacks column valid_fraction; expected the table make_chips writes")
+    return table["valid_fraction"].to_numpy(dtype=np.float64) < float(min_valid_fraction)
 
 
 def open_chips(chips_zarr: PathLike) -> xr.Dataset:
@@ -64,3 +79,32 @@ def load_chips(ds: xr.Dataset, chip_ids: Sequence[int], channels: Sequence[str])
     ch = [names.index(c) for c in channels]
     arr = ds["chips"].isel(chip=np.sort(pos), channel=ch).transpose("chip", "channel", "y", "x").values
     return np.ascontiguousarray(arr[np.argsort(np.argsort(pos))], dtype=np.float32)
+
+
+def select_channels(channel_names: Sequence[str], inputs: str, revisits: int) -> tuple[list[int], list[int]]:
+    """Indices of the DEM and SAR model channels in `channel_names` for an input configuration.
+
+    DEM = the 4 dem channels; SAR = every pre-event vv/vh channel plus the vv/vh channels of the
+    first `revisits` post-event acquisitions (post1..post<revisits>), in the chips' own order.
+    `inputs` "dem" gives no SAR channels (revisits ignored), "sar" no DEM channels.
+    """
+    names = [str(c) for c in channel_names]
+    if inputs not in INPUTS:
+        raise InputError(f"inputs={inputs!r}; expected one of {', '.join(INPUTS)}")
+    dem_idx: list[int] = []
+    sar_idx: list[int] = []
+    if inputs in ("dem", "fused"):
+        missing = [c for c in DEM_CHANNELS if c not in names]
+        if missing:
+            raise InputError(f"chips lack DEM channel(s) {missing}; expected {list(DEM_CHANNELS)}")
+        dem_idx = [names.index(c) for c in DEM_CHANNELS]
+    if inputs in ("sar", "fused"):
+        parsed = [(i, SAR_CHANNEL_RE.match(n)) for i, n in enumerate(names)]
+        sar = [(i, m.group(2), int(m.group(3))) for i, m in parsed if m]
+        n_post = max((k for _, when, k in sar if when == "post"), default=0)
+        if isinstance(revisits, bool) or not isinstance(revisits, (int, np.integer)) or not 1 <= revisits <= n_post:
+            raise InputError(
+                f"revisits={revisits!r} but the chips hold {n_post} post-event acquisition(s); expected 1..{n_post}"
+            )
+        sar_idx = [i for i, when, k in sar if when == "pre" or k <= revisits]
+    return dem_idx, sar_idx

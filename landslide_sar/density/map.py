@@ -16,6 +16,7 @@ from affine import Affine
 
 from ..grid import Grid
 from ..io import atomic_path, write_category_names, write_cog_annotated
+from .chip_io import below_min_valid
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,31 @@ def density_map(
     probability_out: str | Path | None = None,
     class_edges: Sequence[float] = (0, 25),
     provenance: Mapping[str, object] | None = None,
+    *,
+    min_valid_fraction: float,
 ) -> None:
-    """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip was
-    excluded) with a colour table, category names (`<tif>.aux.xml`) from `class_edges` and
+    """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip has no
+    prediction) with a colour table, category names (`<tif>.aux.xml`) from `class_edges` and
     `provenance` as tags; the class probabilities as a float32 COG (`probability_out`, bands
     prob_class0..2 and, from a seed ensemble, prob_class0..2_sd; NaN without prediction); the
-    chips with predictions as GeoPackage layer "chips"."""
+    chips with predictions as GeoPackage layer "chips". A chip whose valid fraction is below
+    `min_valid_fraction` (chips.min_valid_fraction) has no prediction whatever `predictions`
+    says (a warning counts any it gave a class); the log counts them."""
     table = gpd.read_file(chips_table, layer="chips")
     pred = pd.read_csv(predictions)
     merged = table.merge(pred.drop(columns=[c for c in ("half", "density_class") if c in pred]), on="chip", how="left")
+    short = below_min_valid(merged, min_valid_fraction, f"density_map {chips_table}")
+    given = short & merged["predicted_class"].notna().to_numpy()
+    if given.any():
+        log.warning(
+            "%s gives %d chip(s) with valid fraction below chips.min_valid_fraction %g a class (chips %s): "
+            "mapped without prediction",
+            predictions,
+            int(given.sum()),
+            min_valid_fraction,
+            merged.loc[given, "chip"].tolist()[:5],
+        )
+        merged.loc[given, [c for c in merged.columns if c == "predicted_class" or c.startswith("prob_class")]] = np.nan
     grid = chip_grid(table)
     names = class_names(class_edges)
     tags = {
@@ -114,12 +131,17 @@ def density_map(
     merged["predicted_class"] = merged["predicted_class"].astype("Int8")
     with atomic_path(gpkg_out) as tmp:
         merged.to_file(tmp, layer="chips", driver="GPKG")
-    counts = merged.loc[have, "predicted_class"].value_counts().sort_index().to_dict()
+    counts = {int(c): int(n) for c, n in merged.loc[have, "predicted_class"].value_counts().sort_index().items()}
     log.info(
-        "map %s: %d x %d chips, predicted classes %s, %d without prediction",
+        "map %s: %d x %d chips, predicted classes %s; %d chips without prediction: %d with valid fraction (SAR and "
+        "DEM) below chips.min_valid_fraction %g, %d others without a row in %s",
         tif_out,
         grid.width,
         grid.height,
         counts,
         int((~have).sum()),
+        int(short.sum()),
+        min_valid_fraction,
+        int((~have & ~short).sum()),
+        predictions,
     )

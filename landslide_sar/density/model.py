@@ -6,15 +6,10 @@ checkpoint stores the channel names and statistics, so training and prediction a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landslide_sar.chips import DEM_CHANNELS
 from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 
@@ -23,9 +18,6 @@ from landslide_sar.nn.ensemble import MemberLoop, grouped_conv, member_cat
 #: member's step, member by member in one module 4x, and the members' own fits one after the
 #: other 3x (docs/benchmark_training.md), so on a CPU the members train one after another.
 GROUPED = {"cpu": False, "cuda": True}
-INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
-#: A SAR chip channel: polarisation, pre/post, acquisition number (pre1 earliest, post1 first after).
-SAR_CHANNEL_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
 
 
 class DensityNet(MemberLoop, nn.Module):
@@ -198,32 +190,3 @@ def batch_loss(output: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | 
     any E- pixel only the E+ term). output (B, K, H, W); label, valid as in loss_sums.
     """
     return loss_from_sums(*loss_sums(output, label, valid))
-
-
-def select_channels(channel_names: Sequence[str], inputs: str, revisits: int) -> tuple[list[int], list[int]]:
-    """Indices of the DEM and SAR model channels in `channel_names` for an input configuration.
-
-    DEM = the 4 dem channels; SAR = every pre-event vv/vh channel plus the vv/vh channels of the
-    first `revisits` post-event acquisitions (post1..post<revisits>), in the chips' own order.
-    `inputs` "dem" gives no SAR channels (revisits ignored), "sar" no DEM channels.
-    """
-    names = [str(c) for c in channel_names]
-    if inputs not in INPUTS:
-        raise InputError(f"inputs={inputs!r}; expected one of {', '.join(INPUTS)}")
-    dem_idx: list[int] = []
-    sar_idx: list[int] = []
-    if inputs in ("dem", "fused"):
-        missing = [c for c in DEM_CHANNELS if c not in names]
-        if missing:
-            raise InputError(f"chips lack DEM channel(s) {missing}; expected {list(DEM_CHANNELS)}")
-        dem_idx = [names.index(c) for c in DEM_CHANNELS]
-    if inputs in ("sar", "fused"):
-        parsed = [(i, SAR_CHANNEL_RE.match(n)) for i, n in enumerate(names)]
-        sar = [(i, m.group(2), int(m.group(3))) for i, m in parsed if m]
-        n_post = max((k for _, when, k in sar if when == "post"), default=0)
-        if isinstance(revisits, bool) or not isinstance(revisits, (int, np.integer)) or not 1 <= revisits <= n_post:
-            raise InputError(
-                f"revisits={revisits!r} but the chips hold {n_post} post-event acquisition(s); expected 1..{n_post}"
-            )
-        sar_idx = [i for i, when, k in sar if when == "pre" or k <= revisits]
-    return dem_idx, sar_idx

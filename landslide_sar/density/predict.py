@@ -20,6 +20,7 @@ import xarray as xr
 
 from landslide_sar.density.chip_io import load_chips, open_chips, stored_channels
 from landslide_sar.density.model import DensityNet, build_density_net
+from landslide_sar.density.transfer import check_rapid_files
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path, zarr_encoding
 from landslide_sar.nn.fit import load_checkpoint
@@ -42,16 +43,15 @@ def percentile_columns(percentiles: Sequence[float]) -> list[str]:
 def percentile_features(maps: np.ndarray, percentiles: Sequence[float], valid: np.ndarray | None = None) -> np.ndarray:
     """(n, len(percentiles)) percentiles (numpy's linear method) of each map (n, H, W).
 
-    Only pixels where `valid` is True count; a map with no valid pixel uses all its pixels, so
-    features are never NaN (such chips are excluded from the chip table anyway).
+    Only pixels where `valid` is True count; a map with no valid pixel has NaN features (its
+    output was computed from nodata set to the mean: nothing to summarise), never a class.
     """
     flat = np.asarray(maps, dtype=np.float64).reshape(maps.shape[0], -1)
     q = np.asarray(percentiles, dtype=np.float64)
     out = np.empty((flat.shape[0], q.size), dtype=np.float64)
     ok = np.ones(flat.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(flat.shape)
     for i in range(flat.shape[0]):
-        v = flat[i][ok[i]] if ok[i].any() else flat[i]
-        out[i] = np.percentile(v, q)
+        out[i] = np.percentile(flat[i][ok[i]], q) if ok[i].any() else np.nan
     return out
 
 
@@ -73,16 +73,26 @@ def predict_density(
     *,
     batch_size: int = 16,
     device: str = "auto",
+    trained_chips: PathLike | None = None,
+    trained_area: str = "",
+    area: str = "",
 ) -> None:
     """Run every member of the saved model on EVERY chip of `chips_zarr` and write the outputs per
-    member (see write_predictions): rapid response's prediction on a new area."""
+    member (see write_predictions): rapid response's prediction on a new area. With
+    `trained_chips` (the chips zarr the model was trained on, of `trained_area`), first refuse
+    (InputError, nothing written) chips of `area` at another resolution, chip size or channels
+    (density.transfer.check_rapid_files)."""
+    ckpt = load_checkpoint(model_path)
+    ds = open_chips(chips_zarr)
+    if trained_chips is not None:
+        check_rapid_files(f"rapid_response.{area}", ckpt, open_chips(trained_chips), trained_area, ds, area)
     set_threads(threads)
     dev = resolve_device(device)
     model, ckpt = load_model(model_path, dev)
     write_predictions(
         model,
         ckpt,
-        open_chips(chips_zarr),
+        ds,
         percentiles,
         features_out,
         embeddings_out,

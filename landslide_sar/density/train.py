@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 
 from landslide_sar.chips import LABEL_CHANNEL
-from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, stored_channels
+from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, select_channels, stored_channels
 from landslide_sar.density.model import (
     GROUPED,
     DensityNet,
@@ -29,7 +29,6 @@ from landslide_sar.density.model import (
     build_density_net,
     loss_from_sums,
     multilook_chips,
-    select_channels,
     weighted_loss_sums,
 )
 from landslide_sar.density.predict import Prediction, write_all_predictions
