@@ -351,6 +351,10 @@ def test_real_radar_runs_on_to_chips_and_a_rapid_response_map(opera_world, tiny_
 
     table = gpd.read_file(run / "results/opera/rapid/map.gpkg", layer="chips")
     assert len(table) > 30
+    # chips east of the burst hold no SAR: no class (never one guessed); the others have one
+    short = (table["valid_fraction"] < cfg["chips"]["min_valid_fraction"]).to_numpy()
+    assert 3 <= short.sum() < len(table) // 2
+    assert (table["predicted_class"].notna().to_numpy() == ~short).all()
     texts = [proc.stdout, proc.stderr] + [
         p.read_text(errors="replace")
         for d in ("logs", "benchmarks", ".snakemake/log")
