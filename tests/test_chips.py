@@ -12,7 +12,7 @@ import rioxarray  # noqa: F401
 import xarray as xr
 from affine import Affine
 
-from landslide_sar.chips import chip_channels, density_class, model_direction, sar_timesteps
+from landslide_sar.chips import chip_channels, density_class, sar_timesteps
 from landslide_sar.density.chips import make_chips
 from landslide_sar.density.splits import assign_blocked_splits, assign_splits
 from landslide_sar.errors import InputError
@@ -163,6 +163,8 @@ def test_sar_timesteps_keep_the_models_direction_of_a_two_direction_cube() -> No
     """Known answers: steps interleaved a/d; the models' direction (from the cube's `orbit` or
     `orbit_state` attribute) picks its own steps only, as indices into all the steps."""
     from datetime import datetime
+
+    from landslide_sar.chips import model_direction
 
     t = pd.to_datetime(["2017-09-04", "2017-09-06", "2017-09-16", "2017-09-18", "2017-09-22", "2017-09-24"]).values
     states = np.array(["a", "d"] * 3)
