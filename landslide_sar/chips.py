@@ -57,7 +57,7 @@ def sar_timesteps(
         if orbit_state is not None:
             direction = _DIRECTIONS.get(orbit_state.lower(), orbit_state)
             keep = np.array(states) == direction
-            where = f" on orbit direction {direction}"
+            where = "" if keep.all() else f" on orbit direction {direction}"
     pre = [i for i in np.argsort(t) if keep[i] and t[i] < event]
     post = [i for i in np.argsort(t) if keep[i] and t[i] >= event]
     if len(pre) < n_pre or len(post) < n_post:
