@@ -6,7 +6,9 @@ splitting the density chips is density.chips and density.splits; detection.data 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,17 +19,50 @@ log = logging.getLogger(__name__)
 
 DEM_CHANNELS = ("dem", "dem_slope_radians", "dem_curvature", "dem_aspect")
 LABEL_CHANNEL = "landslides"
+#: `sat:orbit_state` spellings (the published cubes' "a"/"d" and STAC's words) to the words
+_DIRECTIONS = {"a": "ascending", "ascending": "ascending", "d": "descending", "descending": "descending"}
 
 
-def sar_timesteps(timesteps: np.ndarray, event_time: datetime, n_pre: int, n_post: int) -> tuple[list[int], list[int]]:
-    """Indices of the `n_pre` time steps closest before the event and the `n_post` first after it."""
+def model_direction(attrs: Mapping[str, Any]) -> str | None:
+    """The orbit direction ("ascending"/"descending") whose time steps the models use, as a cube's
+    attributes say it: the first orbit of `orbit` (download_sentinel1 lists the models' orbit
+    first) or `orbit_state` (an imported published cube); None where they say neither."""
+    orbit = str(attrs.get("orbit") or "").split(",")[0].split("/")[0].strip()
+    state = orbit or str(attrs.get("orbit_state") or "")
+    return _DIRECTIONS.get(state.lower())
+
+
+def sar_timesteps(
+    timesteps: np.ndarray,
+    event_time: datetime,
+    n_pre: int,
+    n_post: int,
+    orbit_states: np.ndarray | None = None,
+    orbit_state: str | None = None,
+) -> tuple[list[int], list[int]]:
+    """Indices of the `n_pre` time steps closest before the event and the `n_post` first after it,
+    among the steps of direction `orbit_state` when the steps' `orbit_states` are given (spelt
+    a/d or ascending/descending): chips never mix the two directions' geometries."""
     t = pd.to_datetime(timesteps)
     event = pd.Timestamp(event_time).tz_convert(None) if pd.Timestamp(event_time).tzinfo else pd.Timestamp(event_time)
-    pre = [i for i in np.argsort(t) if t[i] < event]
-    post = [i for i in np.argsort(t) if t[i] >= event]
+    keep = np.ones(len(t), dtype=bool)
+    where = ""
+    if orbit_states is not None:
+        states = [_DIRECTIONS.get(str(s).strip().lower(), str(s)) for s in np.asarray(orbit_states)]
+        if orbit_state is None and len(set(states)) > 1:
+            raise InputError(
+                f"cube: time steps of orbit directions {sorted(set(states))} and no attribute saying which the "
+                "models use; expected an `orbit` attribute (download_sentinel1) or `orbit_state` (import_datacube)"
+            )
+        if orbit_state is not None:
+            direction = _DIRECTIONS.get(orbit_state.lower(), orbit_state)
+            keep = np.array(states) == direction
+            where = "" if keep.all() else f" on orbit direction {direction}"
+    pre = [i for i in np.argsort(t) if keep[i] and t[i] < event]
+    post = [i for i in np.argsort(t) if keep[i] and t[i] >= event]
     if len(pre) < n_pre or len(post) < n_post:
         raise InputError(
-            f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}; "
+            f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}{where}; "
             f"expected at least {n_pre} before and {n_post} after (sentinel1.acquisitions_pre/post)"
         )
     return pre[len(pre) - n_pre :], post[:n_post]

@@ -98,10 +98,12 @@ def prepare_datacube(
     relative_orbit: int | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     crs: str | None = None,
+    both_directions: bool = False,
 ) -> xr.Dataset:
     """The cube in the pipeline's layout: the required variables only, time steps of one orbit
-    (given, or the direction with most time steps) sorted in time, north-up, CRS written,
-    `landslides` as uint16 0/1, optionally clipped to a lon/lat bbox."""
+    (given, or the direction with most time steps; with `both_directions`, every step of the
+    other direction too) sorted in time, north-up, CRS written, `landslides` as uint16 0/1,
+    optionally clipped to a lon/lat bbox. The `orbit_state` attribute names the models' direction."""
     from .chips import sar_timesteps
 
     missing = [v for v in (*SAR_VARIABLES, *REQUIRED_STATIC) if v not in ds]
@@ -119,7 +121,9 @@ def prepare_datacube(
         raise InputError(f"datacube: {source} coordinate timestep is {ds['timestep'].dtype}; expected datetime64")
     ds = ds.sortby("timestep")
 
-    # one orbit direction (and relative orbit when the cube has it)
+    # one orbit direction (and relative orbit when the cube has it), and the other with both_directions
+    keep = np.ones(ds.sizes["timestep"], dtype=bool)
+    other = np.zeros(ds.sizes["timestep"], dtype=bool)
     if "sat:orbit_state" in ds.coords:
         states = normalise_orbit_states(ds["sat:orbit_state"].values, f"datacube: {source}")
         ds = ds.assign_coords({"sat:orbit_state": ("timestep", states)})
@@ -128,24 +132,33 @@ def prepare_datacube(
         if orbit_state is None:
             orbit_state = str(max(sorted(counts.index), key=lambda o: counts[o]))  # ties: alphabetical
             log.info("orbit direction chosen: %s (most time steps)", orbit_state)
-        mask = states == orbit_state
-        if not mask.any():
+        keep = states == orbit_state
+        if not keep.any():
             raise InputError(
                 f"datacube: {source} has no time step with sat:orbit_state {orbit_state}; has {counts.to_dict()}"
             )
-        ds = ds.isel(timestep=np.flatnonzero(mask))
-    elif orbit_state is not None:
-        raise InputError(f"datacube: {source} has no sat:orbit_state coordinate to filter on orbit {orbit_state}")
+        if both_directions:
+            other = states != orbit_state
+            if not other.any():
+                raise InputError(
+                    f"datacube: {source} has time steps of sat:orbit_state {orbit_state} only; expected the other "
+                    "direction too (sentinel1.both_directions: true), or both_directions: false"
+                )
+            log.info("kept too: %d time steps of the other direction (sentinel1.both_directions)", int(other.sum()))
+    elif orbit_state is not None or both_directions:
+        what = f"filter on orbit {orbit_state}" if orbit_state is not None else "keep both directions"
+        raise InputError(f"datacube: {source} has no sat:orbit_state coordinate to {what}")
     if relative_orbit is not None:
         if "sat:relative_orbit" not in ds.coords:
             raise InputError(
                 f"datacube: {source} has no sat:relative_orbit coordinate to filter on relative orbit {relative_orbit}"
             )
-        mask = ds["sat:relative_orbit"].values.astype(int) == relative_orbit
-        ds = ds.isel(timestep=np.flatnonzero(mask))
-    pre, post = sar_timesteps(ds["timestep"].values, event_time, n_pre, n_post)
+        keep &= ds["sat:relative_orbit"].values.astype(int) == relative_orbit
+    ds = ds.isel(timestep=np.flatnonzero(keep | other))
+    states = ds["sat:orbit_state"].values if "sat:orbit_state" in ds.coords else None
+    pre, post = sar_timesteps(ds["timestep"].values, event_time, n_pre, n_post, states, orbit_state)  # the models'
     log.info(
-        "%d time steps on the orbit: %d before and %d after %s (using %d + %d)",
+        "%d time steps kept: %d before and %d after %s (the models use %d + %d)",
         ds.sizes["timestep"],
         sum(ds["timestep"].values < np.datetime64(event_time.replace(tzinfo=None))),
         sum(ds["timestep"].values >= np.datetime64(event_time.replace(tzinfo=None))),
@@ -230,6 +243,7 @@ def import_datacube(area: dict, cube_path: str | Path, out_zarr: str | Path, chu
         s1.get("relative_orbit"),
         area.get("bbox"),
         cfg.get("crs"),
+        bool(s1.get("both_directions", False)),
     )
     cube = cube.chunk({"timestep": 1, "y": chunk, "x": chunk})
     for var in cube.variables:

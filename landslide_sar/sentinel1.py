@@ -1,5 +1,7 @@
-"""Sentinel-1 acquisition: find items (a STAC API or a STAC ItemCollection file), keep one orbit,
-pick N acquisitions before and M after the event, and load them onto the area's grid with stackstac.
+"""Sentinel-1 acquisition: find items (a STAC API or a STAC ItemCollection file), keep one orbit
+(the models' one; with `sentinel1.both_directions`, one of the other direction too), pick N
+acquisitions before and M after the event on each, and load them onto the area's grid with
+stackstac.
 
 Each collection is read as its product preset says (`landslide_sar.products`): its items are first
 put into the cube's vocabulary (`product_items`: assets `vv`/`vh`, `sat:orbit_state` and
@@ -87,6 +89,19 @@ class Acquisition:
     orbit_state: str
     relative_orbit: int
     side: str  # "pre" or "post"
+    models: bool = True  # on the orbit the models use (False: the other direction, both_directions)
+
+
+def check_directions_known(items: list[pystac.Item], product: Product, source: str) -> None:
+    """InputError when an item does not say its orbit direction (OPERA ids carry the track only):
+    `sentinel1.both_directions` cannot tell its directions apart."""
+    blind = next((i for i in items if not i.properties.get("sat:orbit_state")), None)
+    if blind is not None:
+        raise InputError(
+            f"{source}: item {blind.id} does not say its orbit direction (no sat:orbit_state; collection "
+            f"{product.collection} is read with sentinel1.product.orbit: burst_id), so sentinel1.both_directions: "
+            "true cannot tell the directions apart; expected both_directions: false"
+        )
 
 
 def product_items(
@@ -218,11 +233,14 @@ def select_acquisitions(
     relative_orbit: int | None,
     source: str,
     asset_keys: tuple[str, str] = POLARISATIONS,
+    both_directions: bool = False,
 ) -> list[Acquisition]:
     """The `n_pre` acquisitions closest before the event and the `n_post` first ones after it,
-    from one orbit (given, or chosen by `choose_orbit`). Items without both VV and VH are left
-    out (counted, naming the assets they have; `asset_keys` are the product's names of VV and
-    VH); every filter that removes items is named in the error when too few remain."""
+    from one orbit (given, or chosen by `choose_orbit`): the models' orbit. With
+    `both_directions`, as many again from the other direction's orbit (the one with most days),
+    all sorted by time (`Acquisition.models` tells them apart). Items without both VV and VH are
+    left out (counted, naming the assets they have; `asset_keys` are the product's names of VV
+    and VH); every filter that removes items is named in the error when too few remain."""
     if not items:
         raise InputError(f"{source}: no Sentinel-1 items found for bbox {list(bbox)} around {event_time:%Y-%m-%d}")
     removed: dict[str, int] = {}
@@ -245,33 +263,56 @@ def select_acquisitions(
             missing,
             sorted(first.assets),
         )
-    orbit_state, relative_orbit = choose_orbit(dual, event_time, n_pre, n_post, orbit_state, relative_orbit, source)
-    kept = [i for i in dual if _orbit(i) == (orbit_state, relative_orbit)]
-    for (state, rel), n in sorted(Counter(_orbit(i) for i in dual if i not in kept).items()):
+    orbits = [choose_orbit(dual, event_time, n_pre, n_post, orbit_state, relative_orbit, source)]
+    if both_directions:
+        other = "descending" if orbits[0][0] == "ascending" else "ascending"
+        where = f"{source} (sentinel1.both_directions: the other direction)"
+        orbits.append(choose_orbit(dual, event_time, n_pre, n_post, other, None, where))
+    for (state, rel), n in sorted(Counter(_orbit(i) for i in dual if _orbit(i) not in orbits).items()):
         removed[f"on orbit {state}/{rel}"] = n
         log.info("filtered out %d item(s) of orbit %s/%d", n, state, rel)
+    selected = []
+    for orbit in orbits:
+        models = orbit == orbits[0]
+        pre, post = _by_day(dual, orbit, event_time, n_pre, n_post, models)
+        if len(pre) < n_pre or len(post) < n_post:
+            why = "; ".join(f"{n} {reason}" for reason, n in removed.items()) or "none"
+            which = "" if models else " (the other direction: sentinel1.both_directions)"
+            raise InputError(
+                f"{source}: found {len(pre)} acquisition(s) before and {len(post)} after {event_time:%Y-%m-%d} "
+                f"on orbit {orbit[0]}/{orbit[1]}{which} (of {len(items)} items; filtered out: {why}); "
+                f"expected {n_pre} before and {n_post} after — widen the search window or ask for fewer"
+            )
+        selected += pre + post
+    for a in selected:
+        log.info("%s acquisition %s: %d item(s) %s", a.side, a.date, len(a.items), [i.id for i in a.items])
+    return sorted(selected, key=lambda a: a.time)
+
+
+def _by_day(
+    items: list[pystac.Item], orbit: tuple[str, int], event_time: datetime, n_pre: int, n_post: int, models: bool
+) -> tuple[list[Acquisition], list[Acquisition]]:
+    """The items of `orbit` as one Acquisition per day: the `n_pre` days closest before the event
+    and the `n_post` first after it (fewer where there are fewer)."""
     by_day: dict[str, list[pystac.Item]] = {}
-    for item in kept:
-        by_day.setdefault(_day(item), []).append(item)
+    for item in items:
+        if _orbit(item) == orbit:
+            by_day.setdefault(_day(item), []).append(item)
     acquisitions = []
     for day, day_items in sorted(by_day.items()):
         t = min(_time(i) for i in day_items)
         side = "pre" if t < event_time else "post"
-        acquisitions.append(
-            Acquisition(day, t, tuple(sorted(day_items, key=lambda i: i.id)), orbit_state, relative_orbit, side)
-        )
+        acquisitions.append(Acquisition(day, t, tuple(sorted(day_items, key=lambda i: i.id)), *orbit, side, models))
     pre = [a for a in acquisitions if a.side == "pre"][-n_pre:] if n_pre else []
     post = [a for a in acquisitions if a.side == "post"][:n_post]
-    if len(pre) < n_pre or len(post) < n_post:
-        why = "; ".join(f"{n} {reason}" for reason, n in removed.items()) or "none"
-        raise InputError(
-            f"{source}: found {len(pre)} acquisition(s) before and {len(post)} after {event_time:%Y-%m-%d} "
-            f"on orbit {orbit_state}/{relative_orbit} (of {len(items)} items; filtered out: {why}); "
-            f"expected {n_pre} before and {n_post} after — widen the search window or ask for fewer"
-        )
-    for a in pre + post:
-        log.info("%s acquisition %s: %d item(s) %s", a.side, a.date, len(a.items), [i.id for i in a.items])
-    return pre + post
+    return pre, post
+
+
+def orbits_attribute(acquisitions: list[Acquisition]) -> str:
+    """The cube's `orbit` attribute: "state/relative orbit" of each orbit in the acquisitions,
+    the models' orbit first, comma-separated (one orbit: e.g. "ascending/135")."""
+    ordered = sorted(acquisitions, key=lambda a: not a.models)
+    return ", ".join(dict.fromkeys(f"{a.orbit_state}/{a.relative_orbit}" for a in ordered))
 
 
 def _time(item: pystac.Item) -> datetime:
@@ -365,6 +406,8 @@ def download_sentinel1(
         endpoint = ""
         source = str(items_path)
         items = [i for i in read_item_collection(items_path) if start <= _time(i) <= end]
+    if s1.get("both_directions") and product.orbit == "burst_id":
+        check_directions_known(items, product, source)
     items = product_items(items, product, s1.get("orbit_state"), source)
     acquisitions = select_acquisitions(
         items,
@@ -376,6 +419,7 @@ def download_sentinel1(
         s1.get("relative_orbit"),
         source,
         tuple(product.asset_keys()),
+        bool(s1.get("both_directions", False)),
     )
     if product.projection == "files":
         acquisitions = [
@@ -404,7 +448,7 @@ def download_sentinel1(
         attrs={
             "event_time": event_time.isoformat(),
             "source": source,
-            "orbit": f"{acquisitions[0].orbit_state}/{acquisitions[0].relative_orbit}",
+            "orbit": orbits_attribute(acquisitions),
             "items": " ".join(i.id for a in acquisitions for i in a.items),
         },
     )
@@ -414,12 +458,7 @@ def download_sentinel1(
         template.to_zarr(tmp, mode="w", compute=False, consolidated=True, encoding=zarr_encoding(template))
         for k, acq in enumerate(acquisitions):
             items_k = sign_items(list(acq.items), endpoint, network) if endpoint else list(acq.items)
-            step = load_acquisition(
-                Acquisition(acq.date, acq.time, tuple(items_k), acq.orbit_state, acq.relative_orbit, acq.side),
-                grid,
-                chunk,
-                network,
-            )
+            step = load_acquisition(replace(acq, items=tuple(items_k)), grid, chunk, network)
             region = xr.Dataset({p: (("timestep", "y", "x"), step.sel(band=p).data[None]) for p in POLARISATIONS})
             valid = (np.isfinite(region["vv"]) & np.isfinite(region["vh"])).mean().data
             write = region.to_zarr(

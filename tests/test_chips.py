@@ -157,3 +157,82 @@ def test_blocked_split_of_one_chip_blocks_is_a_random_split_by_chip_and_bad_size
     assert abs(int((half == 0).sum()) - int((half == 1).sum())) <= 2
     with pytest.raises(InputError, match="block_km"):
         assign_blocked_splits(rows, cols, classes, valid, 1.28, 0.0, 0, 0.4, 0.1)
+
+
+def test_sar_timesteps_keep_the_models_direction_of_a_two_direction_cube() -> None:
+    """Known answers: steps interleaved a/d; the models' direction (from the cube's `orbit` or
+    `orbit_state` attribute) picks its own steps only, as indices into all the steps."""
+    from datetime import datetime
+
+    from landslide_sar.chips import model_direction
+
+    t = pd.to_datetime(["2017-09-04", "2017-09-06", "2017-09-16", "2017-09-18", "2017-09-22", "2017-09-24"]).values
+    states = np.array(["a", "d"] * 3)
+    event = datetime(2017, 9, 20, tzinfo=UTC)
+    assert sar_timesteps(t, event, 2, 1, states, "ascending") == ([0, 2], [4])
+    assert sar_timesteps(t, event, 2, 1, states, "d") == ([1, 3], [5])
+    assert sar_timesteps(t, event, 2, 1, np.array(["descending"] * 6), None) == ([2, 3], [4])  # one direction
+    with pytest.raises(InputError, match="2 time step\\(s\\) before and 0 after 2017-09-20 on orbit direction desc"):
+        sar_timesteps(t[:4], event, 2, 1, states[:4], "d")
+    with pytest.raises(InputError, match="orbit directions \\['ascending', 'descending'\\]"):
+        sar_timesteps(t, event, 2, 1, states, None)
+    assert model_direction({"orbit": "ascending/135, descending/62"}) == "ascending"
+    assert model_direction({"orbit": "descending/62"}) == "descending"
+    assert model_direction({"orbit_state": "descending"}) == "descending"
+    assert model_direction({"source": "x"}) is None
+
+
+def test_chips_of_a_two_direction_cube_use_the_models_direction_only(tmp_path) -> None:
+    """A cube as download_sentinel1 writes it with sentinel1.both_directions (ascending the
+    models' direction, listed first in `orbit`): its chips hold the ascending steps' values
+    (0.1, 0.2 before, 0.3 after the event), never the descending ones (9.0)."""
+    ny = nx = 64
+    res = 10.0
+    times = pd.to_datetime(["2017-09-04", "2017-09-06", "2017-09-16", "2017-09-18", "2017-09-22", "2017-09-24"])
+    values = [0.1, 9.0, 0.2, 9.0, 0.3, 9.0]
+    vv = np.stack([np.full((ny, nx), v, "float32") for v in values])
+    count = np.zeros((ny, nx), "uint16")
+    count[5, 5] = 1
+    cube = (
+        xr.Dataset(
+            {
+                "vv": (("timestep", "y", "x"), vv),
+                "vh": (("timestep", "y", "x"), vv / 10),
+                "dem": (("y", "x"), np.ones((ny, nx), "float32")),
+                "dem_slope_radians": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "dem_aspect": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "dem_curvature": (("y", "x"), np.zeros((ny, nx), "float32")),
+                "landslides": (("y", "x"), (count > 0).astype("uint16")),
+                "landslide_count": (("y", "x"), count),
+            },
+            coords={
+                "timestep": times.values,
+                "x": 500000 + (np.arange(nx) + 0.5) * res,
+                "y": 2000000 - (np.arange(ny) + 0.5) * res,
+                "sat:orbit_state": ("timestep", np.array(["a", "d"] * 3)),
+            },
+            attrs={"orbit": "ascending/135, descending/62", "event_time": "2017-09-20T00:00:00+00:00"},
+        )
+        .rio.write_crs("EPSG:32619")
+        .rio.write_transform(Affine(res, 0, 500000, 0, -res, 2000000))
+    )
+    cube.to_zarr(tmp_path / "cube.zarr")
+    make_chips(
+        tmp_path / "cube.zarr",
+        tmp_path / "chips.zarr",
+        tmp_path / "chips.gpkg",
+        size=32,
+        event_time="2017-09-20T00:00:00Z",
+        n_pre=2,
+        n_post=1,
+        min_valid_fraction=0.9,
+        class_edges=(0, 25),
+        split_seed=0,
+        train_fraction=0.25,
+        val_fraction=0.25,
+        min_train_chips=0,
+        min_val_chips=0,
+    )
+    chips = xr.open_zarr(tmp_path / "chips.zarr")["chips"]
+    got = [float(chips.sel(channel=c).mean()) for c in ("vv_pre1", "vv_pre2", "vv_post1", "vh_post1")]
+    np.testing.assert_allclose(got, [0.1, 0.2, 0.3, 0.03], rtol=1e-6)

@@ -128,6 +128,10 @@ def _rapid_from_region_a(c: dict) -> None:
         ),
         (lambda c: c["splits"].update(seeds=[42, 42]), "config splits.seeds"),
         (
+            lambda c: c["areas"]["embedded"]["sentinel1"].update(both_directions="yes"),
+            "config areas.embedded.sentinel1.both_directions = 'yes' is not allowed; expected type boolean",
+        ),
+        (
             lambda c: c["density"]["areas"].append("nowhere"),
             "config density.areas: no area 'nowhere'; expected areas with an inventory among",
         ),
@@ -179,6 +183,7 @@ def test_absent_optional_keys_get_the_schemas_documented_defaults(default) -> No
     validate_config(cfg)
     area = cfg["areas"]["embedded"]
     assert area["sentinel1"]["search_days"] == 45
+    assert area["sentinel1"]["both_directions"] is False  # one direction: the models'
     assert product_of(area["sentinel1"]).endpoint == "https://planetarycomputer.microsoft.com/api/stac/v1"
     assert area["download"] == {"http_retries": 5, "backoff_s": 1.0, "timeout_s": 60.0, "job_retries": 2}
     # a value set by hand is kept; the rest of its block is filled

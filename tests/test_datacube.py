@@ -178,6 +178,43 @@ def test_cube_layouts_are_normalised(tmp_path) -> None:
     assert open_datacube(tmp_path / "folder").sizes["timestep"] == len(DATES)
 
 
+def test_both_directions_keep_every_step_and_the_chips_use_the_models(tmp_path) -> None:
+    """sentinel1.both_directions on a published cube (six a, six d steps): the area's cube keeps
+    all twelve, spelt a/d, and names the models' direction (ascending); its chips hold the
+    ascending steps only. A cube of one direction fails, naming the setting."""
+    from landslide_sar.density.chips import make_chips
+
+    archive = write_published(published_cube(), tmp_path)
+    area = cube_config({"path": str(archive)}, orbit_state="ascending")["areas"]["cube"]
+    area["sentinel1"]["both_directions"] = True
+    import_datacube(area, archive, tmp_path / "cube.zarr")
+    cube = xr.open_zarr(tmp_path / "cube.zarr", decode_coords="all")
+    assert [str(t)[:10] for t in cube["timestep"].values] == DATES
+    assert cube["sat:orbit_state"].values.tolist() == ORBITS and cube.attrs["orbit_state"] == "ascending"
+    make_chips(
+        tmp_path / "cube.zarr",
+        tmp_path / "chips.zarr",
+        tmp_path / "chips.gpkg",
+        size=32,
+        event_time=EVENT,
+        n_pre=3,
+        n_post=3,
+        min_valid_fraction=0.9,
+        class_edges=(0, 25),
+        split_seed=0,
+        train_fraction=0.25,
+        val_fraction=0.25,
+    )
+    chips = xr.open_zarr(tmp_path / "chips.zarr")["chips"]
+    ascending = [k for k, o in enumerate(ORBITS) if o == "a"]  # 08-07, 08-19, 08-31 | 09-12, 09-24, 10-06
+    got = [float(chips.sel(channel=f"vv_{side}{i}").mean()) for side in ("pre", "post") for i in (1, 2, 3)]
+    np.testing.assert_allclose(got, [sar_value(k) for k in ascending], rtol=1e-6)
+
+    one = published_cube().isel(timestep=ascending)
+    with pytest.raises(InputError, match="has time steps of sat:orbit_state ascending only; expected the other"):
+        prepare_datacube(one, "one", pd.Timestamp(EVENT).to_pydatetime(), 3, 3, "ascending", both_directions=True)
+
+
 @pytest.mark.parametrize(
     "cube, cfg, message",
     [

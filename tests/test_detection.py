@@ -367,6 +367,22 @@ def test_detection_chips_keeps_positive_chips_in_grid_order() -> None:
         detection_chips(cube, None, 4, 4, keep_negatives=False)
 
 
+def test_detection_chips_of_a_two_direction_cube_use_the_models_direction_only() -> None:
+    """hand_cube as the ascending (models') direction, with a descending step of vv 9 a day after
+    each of its steps (sentinel1.both_directions): the chips are those of hand_cube alone."""
+    one = hand_cube()
+    other = one.assign(vv=one["vv"] * 0 + 9.0, vh=one["vh"] * 0 + 0.9)
+    other = other.assign_coords(timestep=one["timestep"].values + np.timedelta64(1, "D"))
+    both = xr.concat([one, other], dim="timestep", data_vars="minimal", coords="minimal").sortby("timestep")
+    both = both.assign_coords({"sat:orbit_state": ("timestep", np.array(["a", "d"] * one.sizes["timestep"]))})
+    both.attrs = {**one.attrs, "orbit": "ascending/135, descending/62"}
+    want = detection_chips(one, None, 4, 2, keep_negatives=False)
+    got = detection_chips(both, None, 4, 2, keep_negatives=False)
+    np.testing.assert_array_equal(got.sar_pre, want.sar_pre)
+    np.testing.assert_array_equal(got.sar_post, want.sar_post)
+    assert got.times_pre == want.times_pre and got.times_post == want.times_post
+
+
 @pytest.mark.parametrize(("chunk", "rows"), [(8, 2), (4, 1), (6, 1), (2, 1)])
 def test_detection_chips_read_whole_chunk_rows_and_cut_the_same_chips(tmp_path: Path, chunk: int, rows: int) -> None:
     """From a zarr cube whose chunk height is a multiple of the chip size, several chip rows are

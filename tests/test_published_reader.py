@@ -7,11 +7,14 @@ counts, before/after means, the time steps it keeps) must be what this project's
 The cube is made by the cube rule's function from the tiny event's inputs (made by the
 workflow), seen from the descending orbit (the published reader keeps only "d" steps), with
 64-pixel chunks: several label chunks, some of them all zero, which a zarr writer may leave out
-of the store. Without the virtualenv (no package registry) the test is skipped, except in CI
-(CI=true), where that is a failure."""
+of the store. A second cube is an area whose models use the ascending orbit and asks for both
+directions (sentinel1.both_directions): the reader must read its descending steps as it reads
+the descending cube's. Without the virtualenv (no package registry) the test is skipped,
+except in CI (CI=true), where that is a failure."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -19,11 +22,16 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pystac
 import pytest
 import xarray as xr
 from conftest import ROOT, snakemake, tiny_config, write_config
 
+from landslide_sar.config import validate_config
 from landslide_sar.cube import assemble_cube
+from landslide_sar.sentinel1 import download_sentinel1
+from landslide_sar.stac import read_item_collection
+from landslide_sar.synthetic import EVENT_FILES, generate_event
 
 AREA = "tiny"
 CHUNK = 64  # px: 6 x 6 label chunks on the tiny area
@@ -47,9 +55,10 @@ def published_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def descending_cube(tmp_path_factory) -> Path:
+def descending_event(tmp_path_factory) -> tuple[Path, dict, dict[str, Path]]:
     """The tiny event seen from the descending orbit (relative orbit 62; the one ascending item is
-    the distractor the pipeline drops), assembled with CHUNK-pixel chunks."""
+    the distractor the pipeline drops), made by the workflow up to the cube's inputs: the
+    workdir, the area's config and the inputs of assemble_cube."""
     workdir = tmp_path_factory.mktemp("published_reader")
     cfg = tiny_config()
     area = cfg["areas"][AREA]
@@ -65,8 +74,40 @@ def descending_cube(tmp_path_factory) -> Path:
         "labels_tif": f"results/{AREA}/labels.tif",
     }
     snakemake(workdir, config, "--cores", "2", *inputs.values())
+    validate_config(cfg)  # the schema's defaults, as the workflow's scripts see them
+    return workdir, cfg["areas"][AREA], {k: workdir / v for k, v in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def descending_cube(descending_event) -> Path:
+    """The descending tiny event assembled with CHUNK-pixel chunks."""
+    workdir, _, inputs = descending_event
     cube = workdir / f"results/{AREA}/cube.zarr"
-    assemble_cube(**{k: workdir / v for k, v in inputs.items()}, out_zarr=cube, chunk=CHUNK)
+    assemble_cube(**inputs, out_zarr=cube, chunk=CHUNK)
+    return cube
+
+
+@pytest.fixture(scope="module")
+def both_directions_cube(descending_event) -> Path:
+    """An area whose models use the ascending orbit (135) with sentinel1.both_directions: the
+    tiny event seen from each direction (generated twice, each direction's own passes kept) is
+    one ItemCollection, from which download_sentinel1 takes 3 + 3 steps of each; the DEM and
+    labels are the descending event's (the same seed: the same terrain and landslides)."""
+    workdir, area, inputs = descending_event
+    ascending = copy.deepcopy(area)
+    ascending["sentinel1"].update(orbit_state="ascending", relative_orbit=135, both_directions=True)
+    ascending["synthetic"]["distractor"]["relative_orbit"] = 99
+    event = generate_event(ascending, workdir / "ascending")
+    items = [i for i in read_item_collection(event.items) if i.properties["sat:orbit_state"] == "ascending"] + [
+        i
+        for i in read_item_collection(workdir / f"resources/{AREA}/synthetic/{EVENT_FILES['items']}")
+        if i.properties["sat:orbit_state"] == "descending"
+    ]
+    merged = workdir / "both_items.json"
+    pystac.ItemCollection(items).save_object(str(merged))
+    download_sentinel1(ascending, workdir / "both_sentinel1.zarr", merged)
+    cube = workdir / "both_cube.zarr"
+    assemble_cube(**{**inputs, "sentinel1_zarr": workdir / "both_sentinel1.zarr"}, out_zarr=cube, chunk=CHUNK)
     return cube
 
 
@@ -131,6 +172,30 @@ def test_the_published_reader_reads_our_cube_as_we_do(published_python, descendi
                 )
     for var in STATIC:
         np.testing.assert_allclose(theirs[var], ours[var].values, rtol=1e-6, equal_nan=True)
+
+
+def test_an_ascending_area_with_both_directions_gives_the_reader_its_descending_steps(
+    published_python, both_directions_cube, descending_cube, tmp_path
+) -> None:
+    """sentinel1.orbit_state: ascending with both_directions: true (docs/outputs.md): the reader
+    keeps the 3 + 3 descending steps and reads them as from the descending area's cube; our
+    chips take the 3 + 3 ascending ones."""
+    ours = xr.open_zarr(both_directions_cube).load()
+    states = ours["sat:orbit_state"].values
+    assert sorted(states.tolist()) == ["a"] * 6 + ["d"] * 6 and ours.attrs["orbit"] == "ascending/135, descending/62"
+    event = np.datetime64(ours.attrs["event_time"][:19])
+    day = str(event)[:10].replace("-", "")
+    from landslide_sar.chips import model_direction, sar_timesteps  # here: the test above runs on older code
+
+    pre, post = sar_timesteps(ours["timestep"].values, event.astype(object), 3, 3, states, model_direction(ours.attrs))
+    assert set(states[pre + post]) == {"a"}
+
+    theirs, summary = read_published(published_python, both_directions_cube, day, tmp_path / "both.npz")
+    alone, _ = read_published(published_python, descending_cube, day, tmp_path / "alone.npz")
+    assert summary["before_steps"] == ["2017-08-23", "2017-09-04", "2017-09-16"]
+    assert summary["after_steps"] == ["2017-09-22", "2017-10-10", "2017-10-22"]
+    for name in ("vv_before", "vv_after", "vh_before", "vh_after", "target", *STATIC):
+        np.testing.assert_allclose(theirs[name], alone[name], rtol=1e-6, equal_nan=True)
 
 
 def test_zarr_encoding_fills_floats_with_nan_and_stores_every_other_chunk(tmp_path) -> None:

@@ -135,3 +135,58 @@ def test_faults(tmp_path, area) -> None:
         download_sentinel1(area, tmp_path / "x.zarr", _write(tmp_path, novh))
     with pytest.raises(InputError, match="no Sentinel-1 items"):
         download_sentinel1(area, tmp_path / "x.zarr", _write(tmp_path, []))
+
+
+def test_both_directions_keep_the_other_directions_orbit_too(tmp_path, area, caplog) -> None:
+    """Known answer: with sentinel1.both_directions the models' orbit (ascending/135) gives its 2 + 1
+    steps and the other direction's orbit with most days (descending/62, not 99) 2 + 1 more, all
+    sorted by time; only descending/99 is filtered out; the `orbit` attribute lists the models'
+    orbit first. Too few steps on the other direction fail naming it."""
+    grid = area_grid(BBOX, 10)
+    full = slice(None)
+    ascending = [
+        _item(tmp_path, "a1", "2017-08-23T22:36:37Z", "ascending", 135, grid, full, 0.1),
+        _item(tmp_path, "a2", "2017-09-04T22:36:37Z", "ascending", 135, grid, full, 0.2),
+        _item(tmp_path, "a3", "2017-09-16T22:36:37Z", "ascending", 135, grid, full, 0.3),
+        _item(tmp_path, "p1", "2017-09-22T22:36:37Z", "ascending", 135, grid, full, 0.5),
+        _item(tmp_path, "p2", "2017-10-10T22:36:38Z", "ascending", 135, grid, full, 0.6),
+    ]
+    descending = [
+        _item(tmp_path, "d1", "2017-09-06T10:00:00Z", "descending", 62, grid, full, 2.0),
+        _item(tmp_path, "d2", "2017-09-18T10:00:00Z", "descending", 62, grid, full, 3.0),
+        _item(tmp_path, "d9", "2017-09-10T10:00:00Z", "descending", 99, grid, full, 9.0),
+        _item(tmp_path, "d3", "2017-09-24T10:00:00Z", "descending", 62, grid, full, 4.0),
+    ]
+    area["sentinel1"]["both_directions"] = True
+    with caplog.at_level("INFO", logger="landslide_sar.sentinel1"):
+        ds = download_sentinel1(area, tmp_path / "s1.zarr", _write(tmp_path, ascending + descending))
+    assert [str(t)[:10] for t in ds["timestep"].values] == [
+        "2017-09-04",
+        "2017-09-06",
+        "2017-09-16",
+        "2017-09-18",
+        "2017-09-22",
+        "2017-09-24",
+    ]
+    assert list(ds["sat:orbit_state"].values) == ["ascending", "descending"] * 3
+    assert ds["sat:relative_orbit"].values.tolist() == [135, 62] * 3
+    assert list(ds["side"].values) == ["pre"] * 4 + ["post"] * 2
+    np.testing.assert_allclose(
+        ds["vv"].isel(y=slice(1, -1), x=slice(1, -1)).mean(("y", "x")).values, [0.2, 2.0, 0.3, 3.0, 0.5, 4.0], rtol=1e-5
+    )
+    assert ds.attrs["orbit"] == "ascending/135, descending/62"
+    assert ds.attrs["items"].split() == ["a2", "d1", "a3", "d2", "p1", "d3"]
+    filtered = [r.getMessage() for r in caplog.records if r.getMessage().startswith("filtered out")]
+    assert filtered == ["filtered out 1 item(s) of orbit descending/99"]
+
+    # the other direction short of steps after the event: the error names it, and counts only 99 out
+    few = ascending + descending[:3]
+    with pytest.raises(InputError) as err:
+        download_sentinel1(area, tmp_path / "s1b.zarr", _write(tmp_path, few))
+    line = str(err.value)
+    assert "found 2 acquisition(s) before and 0 after 2017-09-20 on orbit descending/62 (the other direction" in line
+    assert "filtered out: 1 on orbit descending/99)" in line and "expected 2 before and 1 after" in line
+    assert not (tmp_path / "s1b.zarr").exists()
+    # no item of the other direction at all
+    with pytest.raises(InputError, match="both_directions.*no items on orbit descending/any relative orbit"):
+        download_sentinel1(area, tmp_path / "s1c.zarr", _write(tmp_path, ascending))

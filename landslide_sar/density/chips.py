@@ -16,7 +16,14 @@ import pandas as pd
 import xarray as xr
 from tqdm import tqdm
 
-from landslide_sar.chips import DEM_CHANNELS, LABEL_CHANNEL, chip_channels, density_class, sar_timesteps
+from landslide_sar.chips import (
+    DEM_CHANNELS,
+    LABEL_CHANNEL,
+    chip_channels,
+    density_class,
+    model_direction,
+    sar_timesteps,
+)
 from landslide_sar.density.splits import assign_splits, short_half
 from landslide_sar.errors import InputError
 from landslide_sar.grid import parse_time
@@ -96,7 +103,14 @@ def make_chips(
     from shapely.geometry import box
 
     cube = xr.open_zarr(cube_zarr, decode_coords="all")
-    pre, post = sar_timesteps(cube["timestep"].values, parse_time(event_time, "event_time"), n_pre, n_post)
+    pre, post = sar_timesteps(
+        cube["timestep"].values,
+        parse_time(event_time, "event_time"),
+        n_pre,
+        n_post,
+        cube["sat:orbit_state"].values if "sat:orbit_state" in cube.coords else None,
+        model_direction(cube.attrs),
+    )
     steps = pre + post
     names = chip_channels(n_pre, n_post)
     ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size

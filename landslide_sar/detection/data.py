@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from pyproj import CRS
 
-from landslide_sar.chips import LABEL_CHANNEL, sar_timesteps
+from landslide_sar.chips import LABEL_CHANNEL, model_direction, sar_timesteps
 from landslide_sar.cube import SAR_VARIABLES
 from landslide_sar.errors import InputError
 from landslide_sar.grid import parse_time
@@ -211,7 +211,8 @@ def detection_chips(
         raise InputError(f"chip size={size}; expected >= 1")
     event = _event(cube, event_time)
     n_pre, n_post = pre_post(max_revisits)
-    pre, post = sar_timesteps(cube["timestep"].values, event, n_pre, n_post)
+    states = cube["sat:orbit_state"].values if "sat:orbit_state" in cube.coords else None
+    pre, post = sar_timesteps(cube["timestep"].values, event, n_pre, n_post, states, model_direction(cube.attrs))
     pre_idx, post_idx = pre[::-1], post  # closest to the event first
     ny, nx = cube.sizes["y"] // size, cube.sizes["x"] // size
     if ny == 0 or nx == 0:
