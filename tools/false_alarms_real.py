@@ -511,6 +511,12 @@ def markdown(table: pd.DataFrame) -> str:
         return "–" if not np.isfinite(x) else f"{100 * x:.1f}"
 
     lines = [
+        "# False alarms on real radar: every row",
+        "",
+        "Written by `tools/false_alarms_real.py` (the command, what was measured and what it cannot say:",
+        "[real_data.md](real_data.md#false-alarms-on-real-radar)). Real: the 7 OPERA RTC-S1 crops of",
+        "stable ground, event dates placed between winter windows; twin: its ground without landslides.",
+        "",
         "| measure | data | model | flagged when | n | flagged | share % | 95 % bootstrap | 95 % Wilson |",
         "|---|---|---|---|---:|---:|---:|---|---|",
     ]
