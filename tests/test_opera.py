@@ -9,15 +9,12 @@ of a reprocessed burst wins; the token opens both servers and never reaches a lo
 from __future__ import annotations
 
 import copy
-import http.server
 import json
 import multiprocessing
 import os
 import random
 import shutil
-import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,7 @@ import pytest
 import rasterio
 import xarray as xr
 from conftest import realdata
-from rasterio.warp import transform_bounds
+from opera_loopback import COLLECTION, opera_item, rustac_path, serve_in_child
 from test_faults import FaultProxy, QuietServer, RangeHandler
 from test_stac_server import _free_port, _serve
 
@@ -34,7 +31,6 @@ from landslide_sar.errors import InputError
 from landslide_sar.grid import area_grid
 
 TOKEN = "edl-test-token-3f9a1c"  # what EARTHDATA_TOKEN holds in these tests
-COLLECTION = "OPERA_L2_RTC-S1_V1"
 BURST = "T137-292319-IW2"  # the crop the area lies on: x 244920..247920, y 3813660..3816660 (EPSG:32611)
 # ~2.9 x 1.9 km: the crop's east part and 0.6 km beyond its east edge (no file there: NaN)
 BBOX = (-119.770, 34.438, -119.737, 34.455)
@@ -88,44 +84,6 @@ class TokenProxy(FaultProxy):
     do_GET = do_POST = do_HEAD = _handle  # noqa: N815
 
 
-def _opera_item(tif_vv: Path, href_of) -> dict:  # noqa: ANN001 - href_of: Path -> URL
-    """One item as CMR-STAC lists an OPERA RTC-S1 product: id = the file name without the
-    polarisation, assets named from the file names, the footprint, the three times, nothing else."""
-    item_id = tif_vv.name.removesuffix("_VV.tif")
-    acquired = item_id.split("_")[4]
-    when = datetime.strptime(acquired, "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%dT%H:%M:%SZ")
-    with rasterio.open(tif_vv) as src:
-        w, s, e, n = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
-    return {
-        "type": "Feature",
-        "stac_version": "1.0.0",
-        "stac_extensions": [],
-        "id": item_id,
-        "collection": COLLECTION,
-        "bbox": [w, s, e, n],
-        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-        "properties": {"datetime": when, "start_datetime": when, "end_datetime": when},
-        "assets": {
-            f"0_{pol}": {
-                "href": href_of(tif_vv.with_name(tif_vv.name.replace("_VV.tif", f"_{pol}.tif"))),
-                "type": "image/tiff; application=geotiff",
-                "title": f"RTC-S1 {pol} backscatter",
-                "roles": ["data"],
-            }
-            for pol in ("VV", "VH")
-        },
-        "links": [],
-    }
-
-
-def _serve_in_child(server: http.server.ThreadingHTTPServer) -> multiprocessing.Process:
-    """Serve from a forked process: GDAL holds the GIL while it reads a file header
-    (rasterio.open), so a server thread of the test's own process would never answer."""
-    proc = multiprocessing.get_context("fork").Process(target=server.serve_forever, daemon=True)
-    proc.start()
-    return proc
-
-
 @pytest.fixture(scope="module")
 def opera_world(tmp_path_factory) -> dict:
     """The real crops (and one older processing of a date, values doubled) behind a token file
@@ -155,8 +113,8 @@ def opera_world(tmp_path_factory) -> dict:
         rel = path.relative_to(stack) if path.is_relative_to(stack) else None
         return f"{base}/10SGD/{rel}" if rel else f"{base}/{path.relative_to(served)}"
 
-    features = [_opera_item(vv, href_of) for vv in sorted(stack.glob("*/*_VV.tif"))]
-    features += [_opera_item(vv, href_of) for vv in sorted(older.glob("*_VV.tif"))]
+    features = [opera_item(vv, href_of) for vv in sorted(stack.glob("*/*_VV.tif"))]
+    features += [opera_item(vv, href_of) for vv in sorted(older.glob("*_VV.tif"))]
     items_json = folder / "items.json"
     items_json.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     # the same items with other hrefs (a query string the file server ignores): GDAL caches what
@@ -166,7 +124,7 @@ def opera_world(tmp_path_factory) -> dict:
             asset["href"] += "?open-api"
     other_json = folder / "items_open_api.json"
     other_json.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    rustac = shutil.which("rustac", path=str(Path(sys.executable).parent)) or shutil.which("rustac")
+    rustac = rustac_path()
     if rustac is None:
         pytest.skip("rustac (PyPI package rustac) is not installed")
     port, open_port = _free_port(), _free_port()
@@ -185,7 +143,7 @@ def opera_world(tmp_path_factory) -> dict:
     proxy.p_503 = proxy.p_reset = 0.0
     proxy.rng, proxy.lock = random.Random(0), threading.Lock()
     proxy.counts = {"requests": 0, "503": 0, "reset": 0, "ok": 0}
-    children = [_serve_in_child(files), _serve_in_child(proxy)]
+    children = [serve_in_child(files), serve_in_child(proxy)]
     try:
         yield {
             "stac": f"http://127.0.0.1:{proxy.server_port}",
