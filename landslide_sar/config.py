@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,12 +162,14 @@ def validate_config(
     """Raise ConfigError with one line for the most relevant schema violation, plus checks the
     schema cannot express (revisits within the acquisitions after the event, bbox on Earth and
     not across the antimeridian, area size, class edges increasing, split fractions summing to
-    one half, the files of `source: file` present). Absent optional keys get the schema's
-    documented `default:` values, in place.
+    one half, the files of `source: file` present, the chips each area gives: _check_chip_counts).
+    Absent optional keys get the schema's documented `default:` values, in place.
 
     `produced(path)` says whether a rule of the workflow makes a file that does not exist yet
     (default: `generated_by_pipeline`, the synthetic events' files). An area's
-    ``synthetic: {preset: NAME, ...}`` is first expanded in place (expand_presets)."""
+    ``synthetic: {preset: NAME, ...}`` is first expanded in place (expand_presets), and dates or
+    times the YAML loader made of unquoted values become ISO strings (normalise_times)."""
+    normalise_times(config)
     expand_presets(config, schema_dir)
     validator = _filling_defaults(jsonschema.Draft202012Validator)(load_schema(schema_dir))
     error = _first_error(validator.iter_errors(config))
@@ -192,6 +194,7 @@ def validate_config(
     _check_rapid_response(config)
     if "detection" in config:
         _check_detection(config["detection"], list(config["areas"]))
+    _check_chip_counts(config)
     map_exp = config["density"]["map"]
     if map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]:
         raise ConfigError(
@@ -215,6 +218,108 @@ def _check_chips_and_splits(config: dict[str, Any]) -> None:
             f"config splits.train_fraction + splits.val_fraction = {sp['train_fraction']} + {sp['val_fraction']} "
             f"= {total:g} is not allowed; expected 0.5 (each of the two random halves is split into train and val)"
         )
+
+
+def _iso(value: date) -> str:
+    """A date or datetime as the ISO string it was written as (UTC spelt ``Z``)."""
+    text = value.isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def normalise_times(config: Any) -> Any:
+    """`config` with every date or datetime (what a YAML loader makes of an unquoted
+    ``event_time: 2017-09-20`` or ``search_end: 2023-10-20T00:00:00Z``) replaced by its ISO string,
+    in place, at any depth: a time is accepted quoted or not, in the main config and every area."""
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(config, dict):
+        items = list(config.items())
+    elif isinstance(config, list):
+        items = list(enumerate(config))
+    else:
+        return config
+    for key, value in items:
+        if isinstance(value, date):  # datetime is a date
+            config[key] = _iso(value)
+        else:
+            normalise_times(value)
+    return config
+
+
+def zone_less_times(config: dict[str, Any]) -> list[str]:
+    """One line per configured time without a zone (``2017-09-20``, ``2017-09-20T06:00:00``):
+    such a time is taken as UTC, and the line says so (rules/common.smk prints it once)."""
+    lines = []
+    for name, area in config.get("areas", {}).items():
+        keys = [("event_time", area.get("event_time"))]
+        keys += [(f"sentinel1.{k}", area.get("sentinel1", {}).get(k)) for k in ("search_start", "search_end")]
+        for key, value in keys:
+            if not isinstance(value, str):
+                continue
+            try:
+                t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue  # refused by check_area
+            if t.tzinfo is None:
+                utc = t.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                lines.append(
+                    f"config areas.{name}.{key} = {value!r} has no time zone: taken as UTC, {utc} "
+                    f"(write {utc!r} to say so)"
+                )
+    return lines
+
+
+def _half_sizes(n_chips: int, val_fraction: float) -> list[tuple[int, int]]:
+    """(train, val) chips of each random half when all `n_chips` are usable: the counts
+    density.splits.assign_splits draws (its halves hold (n + 1) // 2 and n // 2 chips)."""
+    sizes = []
+    for members in ((n_chips + 1) // 2, n_chips // 2):
+        n_val = int(round(members * val_fraction / 0.5))
+        sizes.append((members - n_val, n_val))
+    return sizes
+
+
+def _check_chip_counts(config: dict[str, Any]) -> None:
+    """What the config alone decides about the chips, before any job: chips.size a multiple of
+    density.model.multilook; at least one chip on every density, rapid-response and detection area
+    (chips.size, detection.chips.size within the area's grid); and enough chips per half on every
+    density area for splits.min_train_chips / min_val_chips, even with every chip usable."""
+    from .grid import area_grid
+
+    size = config["chips"]["size"]
+    multilook = config["density"]["model"]["multilook"]
+    if size % multilook:
+        raise ConfigError(
+            f"config chips.size = {size} is not allowed with density.model.multilook = {multilook}; expected a "
+            f"multiple of {multilook} (the density net averages {multilook} x {multilook} pixels)"
+        )
+    areas = config["areas"]
+    uses = {name: ("chips.size", size) for name in [*config["density"]["areas"], *config.get("rapid_response", {})]}
+    if "detection" in config:
+        d = config["detection"]
+        regions = [d["within"]["region"], d["transfer"]["train_region"], d["transfer"]["test_region"]]
+        uses.update({name: ("detection.chips.size", d["chips"]["size"]) for name in regions if name not in uses})
+    sp = config["splits"]
+    for name, (key, chip) in uses.items():
+        area = areas.get(name)
+        if not isinstance(area, dict) or is_datacube(area) or "bbox" not in area:
+            continue  # a published datacube's grid is known only from the cube
+        grid = area_grid(area["bbox"], area["resolution"])
+        ny, nx = grid.height // chip, grid.width // chip
+        on = f"areas.{name} ({grid.width} x {grid.height} px at {grid.resolution:g} m, bbox {list(area['bbox'])})"
+        if ny == 0 or nx == 0:
+            raise ConfigError(
+                f"config {key} = {chip} is not allowed for {on}; expected at most "
+                f"{min(grid.width, grid.height)} px, the area's shorter side"
+            )
+        if key == "chips.size" and name in config["density"]["areas"]:
+            for k, (n_train, n_val) in enumerate(_half_sizes(ny * nx, sp["val_fraction"])):
+                if n_train < sp["min_train_chips"] or n_val < sp["min_val_chips"]:
+                    raise ConfigError(
+                        f"config chips.size = {chip} gives {on} {ny * nx} chip(s) ({ny} x {nx}); even with every "
+                        f"chip usable, half {k} has {n_train} train and {n_val} validation chip(s), expected at "
+                        f"least splits.min_train_chips = {sp['min_train_chips']} and splits.min_val_chips = "
+                        f"{sp['min_val_chips']} (a smaller chips.size or a larger area give more chips)"
+                    )
 
 
 def check_area_size(name: str, area: dict[str, Any], max_km2: float) -> None:

@@ -17,6 +17,7 @@ from landslide_sar.config import (
     inventory_filename,
     is_datacube,
     validate_config,
+    zone_less_times,
 )
 
 from landslide_sar.density import experiments as density_grid
@@ -31,6 +32,9 @@ try:
     check_rapid_config(config)
 except ConfigError as err:
     sys.exit(f"ERROR: {err}")
+if workflow.is_main_process:
+    for line in zone_less_times(config):  # taken as UTC: said once per invocation
+        print(f"NOTE: {line}", file=sys.stderr)
 
 # names this invocation for its jobs (inherited), so that a retry of a job that failed on bad
 # input ends at once instead of repeating it (landslide_sar.runner.run_rule)
