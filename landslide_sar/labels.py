@@ -10,6 +10,7 @@ import numpy as np
 from rasterio import features
 from rasterio.transform import rowcol
 from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid, area_grid
@@ -27,12 +28,24 @@ LONG_NAMES = {
 }
 
 
-def read_inventory(path: str | Path, grid: Grid, layer: str | None = None) -> gpd.GeoDataFrame:
-    """The inventory in the grid's CRS, features outside the grid counted and reported (not kept).
+#: What rasterize_labels accepts of an inventory: `any` (heads as points, or polygons counted at
+#: their representative point: the density grid) or `polygons` (landslide bodies: detection).
+GEOMETRIES = ("any", "polygons")
+#: What becomes of features with the same geometry as an earlier one (inventory.duplicates).
+DUPLICATES = ("drop", "refuse")
+
+
+def read_inventory(
+    path: str | Path, grid: Grid, layer: str | None = None, *, duplicates: str = "drop", geometry: str = "any"
+) -> gpd.GeoDataFrame:
+    """The inventory in the grid's CRS, cleaned by clean_inventory (empty and invalid geometries,
+    Z, duplicates: each counted and logged), features outside the grid counted and reported (not
+    kept).
 
     Any vector format GDAL reads, also inside a .zip (e.g. the USGS shapefiles); `layer` picks one
     layer of a multi-layer source (the first is read, with a warning naming the others, otherwise).
-    Raises InputError when it is unreadable, empty, has no CRS, or lies entirely outside."""
+    Raises InputError when it is unreadable, empty, has no CRS, lies entirely outside, holds
+    duplicates and `duplicates` is "refuse", or holds points where `geometry` is "polygons"."""
     import pyogrio
 
     try:
@@ -51,7 +64,8 @@ def read_inventory(path: str | Path, grid: Grid, layer: str | None = None) -> gp
         raise InputError(f"{path}: inventory has no features; expected landslide heads (points) or polygons")
     if inv.crs is None:
         raise InputError(f"{path}: inventory has no CRS; expected e.g. EPSG:4326 as the USGS inventory")
-    inv = inv[inv.geometry.notna() & ~inv.geometry.is_empty].to_crs(grid.crs)
+    inv = clean_inventory(inv, path, duplicates).to_crs(grid.crs)
+    check_geometry(inv, path, geometry)
     inside = inv.intersects(box(*grid.bounds))
     n_out = int((~inside).sum())
     if n_out == len(inv):
@@ -59,6 +73,88 @@ def read_inventory(path: str | Path, grid: Grid, layer: str | None = None) -> gp
     if n_out:
         log.warning("%s: %d of %d features lie outside the area and are not rasterised", path, n_out, len(inv))
     return inv[inside]
+
+
+def clean_inventory(inv: gpd.GeoDataFrame, path: str | Path, duplicates: str = "drop") -> gpd.GeoDataFrame:
+    """The features of an inventory as rasterize_inventory needs them, every change logged with
+    its count: missing or empty geometries dropped; Z coordinates dropped (labels are 2-D);
+    invalid polygons repaired (shapely.make_valid, its polygonal part kept; dropped when none is
+    left); features with the same geometry as an earlier one (the same head twice) dropped, the
+    first kept, or refused (`duplicates` "refuse": InputError with the count and an example)."""
+    import shapely
+
+    if duplicates not in DUPLICATES:
+        raise InputError(f"inventory.duplicates = {duplicates!r}; expected one of {list(DUPLICATES)}")
+    n = len(inv)
+    empty = (inv.geometry.isna() | inv.geometry.is_empty).to_numpy()
+    if empty.all():
+        raise InputError(f"{path}: all {n} features have no geometry (empty or missing); expected points or polygons")
+    if empty.any():
+        log.warning("%s: %d of %d features have no geometry (empty or missing) and are dropped", path, empty.sum(), n)
+        inv = inv[~empty]
+    has_z = inv.geometry.has_z.to_numpy()
+    if has_z.any():
+        log.info("%s: %d of %d features have Z coordinates: Z dropped (labels are 2-D)", path, has_z.sum(), len(inv))
+        inv = inv.set_geometry(shapely.force_2d(inv.geometry.to_numpy()), crs=inv.crs)
+    invalid = (~inv.geometry.is_valid).to_numpy()
+    if invalid.any():
+        repaired = [_polygonal(shapely.make_valid(g)) if bad else g for g, bad in zip(inv.geometry, invalid)]
+        lost = np.array([g is None or g.is_empty for g in repaired])
+        inv = inv.set_geometry(gpd.GeoSeries(repaired, index=inv.index, crs=inv.crs))[~lost]
+        log.warning(
+            "%s: %d invalid geometries (e.g. self-intersecting polygons) repaired by shapely.make_valid; %d of them "
+            "left nothing polygonal and are dropped",
+            path,
+            invalid.sum(),
+            lost.sum(),
+        )
+        if inv.empty:
+            raise InputError(
+                f"{path}: all {n} features are empty or invalid beyond repair; expected points or polygons"
+            )
+    dup = inv.geometry.normalize().to_wkb().duplicated(keep="first").to_numpy()
+    if dup.any():
+        example = inv.geometry[dup].iloc[0]
+        times = int((inv.geometry.normalize() == shapely.normalize(example)).sum())
+        what = (
+            f"{dup.sum()} of {len(inv)} features repeat the geometry of an earlier one "
+            f"(e.g. {times} x {example.wkt[:80]})"
+        )
+        if duplicates == "refuse":
+            raise InputError(
+                f"{path}: {what}; expected each landslide once (inventory.duplicates: drop keeps the first of each)"
+            )
+        log.warning("%s: %s: dropped, the first of each kept (inventory.duplicates: refuse stops instead)", path, what)
+        inv = inv[~dup]
+    return inv
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    """The polygonal part of a repaired geometry (a GeometryCollection's polygons), None if none."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    if not polys:
+        return None
+    parts = [p for g in polys for p in (g.geoms if isinstance(g, MultiPolygon) else [g])]
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def check_geometry(inv: gpd.GeoDataFrame, path: str | Path, geometry: str = "any") -> None:
+    """Points where the experiment needs polygons (`geometry` "polygons": detection learns
+    landslide bodies) are InputError naming the counts; otherwise the mix is logged."""
+    if geometry not in GEOMETRIES:
+        raise InputError(f"inventory geometry = {geometry!r}; expected one of {list(GEOMETRIES)}")
+    kinds = inv.geometry.geom_type.value_counts().to_dict()
+    n_points = int(kinds.get("Point", 0) + kinds.get("MultiPoint", 0))
+    if geometry == "polygons" and n_points:
+        raise InputError(
+            f"{path}: inventory holds {n_points} point(s) of {len(inv)} features ({kinds}); a detection region "
+            "learns landslide bodies: expected polygons (inventory.layer: a layer of outlines)"
+        )
+    log.info("%s: %s", path, ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
 
 
 def rasterize_inventory(inventory: gpd.GeoDataFrame, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -93,10 +189,18 @@ def pixel_of(x: np.ndarray, y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.n
     return rows, cols
 
 
-def rasterize_labels(area: dict, inventory_path: str | Path, out_tif: str | Path) -> None:
-    """Write an area's inventory as a two-band uint16 COG: label (0/1) and landslides per pixel."""
+def rasterize_labels(area: dict, inventory_path: str | Path, out_tif: str | Path, geometry: str = "any") -> None:
+    """Write an area's inventory as a two-band uint16 COG: label (0/1) and landslides per pixel.
+    `geometry` "polygons" refuses points (a detection region learns landslide bodies)."""
     grid = area_grid(area["bbox"], area["resolution"])
-    inv = read_inventory(inventory_path, grid, layer=(area.get("inventory") or {}).get("layer"))
+    inv_cfg = area.get("inventory") or {}
+    inv = read_inventory(
+        inventory_path,
+        grid,
+        layer=inv_cfg.get("layer"),
+        duplicates=inv_cfg.get("duplicates", "drop"),
+        geometry=geometry,
+    )
     label, counts = rasterize_inventory(inv, grid)
     log.info("%d features → %d landslides, %d labelled pixels", len(inv), int(counts.sum()), int(label.sum()))
     write_cog_annotated(

@@ -104,6 +104,7 @@ rule rasterize_labels:
         runtime=10,
     params:
         area=area_config("bbox", "resolution", "inventory"),
+        geometry=inventory_geometry,
     message:
         "Rasterise the landslide inventory of {wildcards.area}"
     script:

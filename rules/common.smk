@@ -90,6 +90,20 @@ def synthetic_or(kind, synthetic_output):
     return get
 
 
+def inventory_geometry(wildcards):
+    """What rasterize_labels accepts of the area's inventory: polygons (landslide bodies) on a
+    detection region, points or polygons elsewhere (the density grid counts heads)."""
+    det = config.get("detection")
+    if det is None:
+        return "any"
+    regions = {
+        det["within"]["region"],
+        det["transfer"]["train_region"],
+        det["transfer"]["test_region"],
+    }
+    return "polygons" if wildcards.area in regions else "any"
+
+
 def datacube_input(wildcards):
     """The published datacube of an area: its local path, or where download_datacube puts it."""
     cube = config["areas"][wildcards.area]["datacube"]

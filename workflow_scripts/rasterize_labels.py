@@ -11,6 +11,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         area=snakemake.params.area,
         inventory_path=snakemake.input.inventory,
         out_tif=snakemake.output.tif,
+        geometry=snakemake.params.geometry,
     )
 
 
