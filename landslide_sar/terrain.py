@@ -39,8 +39,68 @@ LONG_NAMES = {
 }
 
 
+#: Vertical units a DEM may state (band unit tag, vertical CRS axis), lower-cased: metres per unit.
+VERTICAL_UNITS = {
+    **dict.fromkeys(("m", "metre", "metres", "meter", "meters"), 1.0),
+    **dict.fromkeys(("ft", "foot", "feet", "international foot", "foot (international)"), 0.3048),
+    **dict.fromkeys(("us-ft", "ftus", "us_survey_foot", "us survey foot", "foot_us", "us survey feet"), 1200 / 3937),
+}
+#: Elevations plausible in metres (the Dead Sea shore, -430 m; Everest, 8849 m), after conversion.
+PLAUSIBLE_M = (-500.0, 9000.0)
+
+
+def vertical_unit(path: str | Path) -> tuple[str | None, float]:
+    """The DEM's vertical unit as stated by the file (the band's unit tag, and the vertical CRS
+    of a compound CRS) and its factor to metres; (None, 1.0) when it states none. InputError for
+    a unit not in VERTICAL_UNITS, or a band tag and vertical CRS that disagree."""
+    from pyproj import CRS
+
+    # GDAL reports a GeoTIFF's vertical CRS only when asked to
+    with rasterio.Env(GTIFF_REPORT_COMPD_CS="YES"), rasterio.open(path) as src:
+        units, src_crs = src.units, src.crs
+    stated = []
+    tag = (units[0] or "").strip() if units else ""
+    if tag:
+        stated.append(("band unit tag", tag))
+    if src_crs is not None:
+        crs = CRS.from_wkt(src_crs.to_wkt())
+        vertical = next((c for c in crs.sub_crs_list if c.is_vertical), None) if crs.is_compound else None
+        if vertical is not None and vertical.axis_info:
+            stated.append((f"vertical CRS {vertical.name!r}", vertical.axis_info[0].unit_name))
+    if not stated:
+        return None, 1.0
+    factors = []
+    for where, unit in stated:
+        if unit.lower() not in VERTICAL_UNITS:
+            raise InputError(
+                f"{path}: DEM vertical unit {unit!r} ({where}) is not known; expected metres or feet "
+                "(m, ft, US survey ft): convert the DEM to metres"
+            )
+        factors.append(VERTICAL_UNITS[unit.lower()])
+    if len(set(factors)) > 1:
+        raise InputError(
+            f"{path}: DEM states two vertical units, {stated[0][1]!r} ({stated[0][0]}) and {stated[1][1]!r} "
+            f"({stated[1][0]}); expected one"
+        )
+    return stated[0][1], factors[0]
+
+
+def check_plausible_metres(dem: np.ndarray, where: str) -> None:
+    """InputError when the DEM's values (metres) leave PLAUSIBLE_M: an undeclared nodata value
+    (-9999, -32768) or a unit the file does not state."""
+    lo, hi = float(np.nanmin(dem)), float(np.nanmax(dem))
+    if lo < PLAUSIBLE_M[0] or hi > PLAUSIBLE_M[1]:
+        raise InputError(
+            f"{where}: DEM values {lo:g}..{hi:g} m are not plausible elevations; expected values in "
+            f"[{PLAUSIBLE_M[0]:g}, {PLAUSIBLE_M[1]:g}] m (an undeclared nodata value? a vertical unit the file "
+            "does not state?)"
+        )
+
+
 def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
-    """The DEM resampled (bilinear) onto `grid` as float32 metres, NaN where it has no data."""
+    """The DEM resampled (bilinear) onto `grid` as float32 metres, NaN where it has no data: values
+    in feet (band unit tag or vertical CRS) converted, an unknown unit or values implausible in
+    metres refused (InputError); a DEM that states no unit is taken as metres, and the log says so."""
     out = np.full(grid.shape, np.nan, dtype="float32")
     try:
         src = rasterio.open(src_path)
@@ -49,6 +109,7 @@ def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
     with src:
         if src.crs is None:
             raise InputError(f"{src_path}: DEM has no CRS; expected a georeferenced raster (is the file complete?)")
+        unit, to_metres = vertical_unit(src_path)
         try:
             reproject(
                 source=rasterio.band(src, 1),
@@ -63,6 +124,12 @@ def reproject_dem(src_path: str | Path, grid: Grid) -> np.ndarray:
             raise InputError(f"{src_path}: DEM could not be read ({' '.join(str(err).split())[:300]})") from None
     if not np.isfinite(out).any():
         raise InputError(f"{src_path}: DEM is all nodata over the area's grid {grid.bounds} ({grid.crs})")
+    if unit is None:
+        log.info("%s: the DEM states no vertical unit (band unit tag, vertical CRS): taken as metres", src_path)
+    elif to_metres != 1.0:
+        log.warning("%s: DEM in %r: converted to metres (x %.10g)", src_path, unit, to_metres)
+        out *= np.float32(to_metres)
+    check_plausible_metres(out, str(src_path))
     return out
 
 
@@ -110,6 +177,8 @@ def download_dem(area: dict, src_path: str | Path | None, out_tif: str | Path, n
         src = f"{dem_cfg['collection']} (STAC)"
         if not np.isfinite(dem).any():
             raise InputError(f"dem: {src} is all nodata over the area's grid {grid.bounds} ({grid.crs})")
+        log.info("dem: %s: STAC DEM collections are in metres (Copernicus, NASADEM, ALOS): taken as metres", src)
+        check_plausible_metres(dem, f"dem: {src}")
     else:
         dem = reproject_dem(src_path, grid)
         src = str(src_path)
@@ -214,6 +283,11 @@ def dem_derivatives(
     halo = smoothing_radius(smoothing_sigma_px) + 1
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(dem_tif) as src:  # no whole DEM in GDAL's cache
         grid = Grid(src.crs.to_string(), src.transform, src.width, src.height)
+        if src.units and src.units[0] not in (None, "", UNITS["dem"]):
+            raise InputError(
+                f"{dem_tif}: DEM in {src.units[0]!r}; expected metres (download_dem's dem.tif), as slope and "
+                "curvature are computed with the pixel size in metres"
+            )
 
         def read(a: int, b: int) -> np.ndarray:
             return src.read(1, window=Window(0, a, src.width, b - a)).astype("float32")

@@ -282,3 +282,93 @@ def test_only_detection_regions_need_polygons(default) -> None:
         "polygons",
         "polygons",
     ]
+
+
+# --- DEMs ---------------------------------------------------------------------------------------
+
+#: a 45 x 45 DEM in EPSG:4326 over the area, 0.001 degree pixels: a tilted plane, 1220-1594 m
+DEM_GRID = Grid("EPSG:4326", Affine(0.001, 0, -66.705, 0, -0.001, 18.285), 45, 45)
+
+
+def _dem(
+    path: Path, metres_per_unit: float = 1.0, unit: str | None = None, crs: str | None = None, offset: float = 0.0
+) -> Path:
+    """The DEM of DEM_GRID written in a unit (`metres_per_unit`), stated or not by a band unit tag
+    and by the CRS (a compound one with a vertical CRS), `offset` added (in that unit)."""
+    yy, xx = np.mgrid[0:45, 0:45]
+    metres = (1220.0 + 8.0 * xx + 0.5 * yy).astype("float64")
+    values = (metres / metres_per_unit + offset).astype("float32")
+    profile = {"driver": "GTiff", "width": 45, "height": 45, "count": 1, "dtype": "float32", "nodata": np.nan}
+    with rasterio.open(path, "w", crs=crs or DEM_GRID.crs, transform=DEM_GRID.transform, **profile) as dst:
+        dst.write(values, 1)
+        if unit is not None:
+            dst.units = (unit,)
+    return path
+
+
+def _download(tmp_path: Path, src: Path, name: str = "dem.tif") -> Path:
+    from landslide_sar.terrain import download_dem
+
+    area = {"bbox": BBOX, "resolution": 10, "dem": {"source": "file", "path": str(src)}}
+    out = tmp_path / name
+    download_dem(area, src, out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "unit, factor, crs",
+    [
+        ("ft", 0.3048, None),
+        ("US survey foot", 1200 / 3937, None),
+        (None, 1200 / 3937, "EPSG:4326+6360"),  # NAVD88 height (ftUS): the vertical CRS says it
+    ],
+    ids=["band-unit-ft", "band-unit-us-survey-foot", "vertical-crs-ftUS"],
+)
+def test_a_dem_in_feet_is_converted_to_metres(tmp_path, unit, factor, crs, caplog) -> None:
+    metres = _download(tmp_path, _dem(tmp_path / "m.tif"), "dem_m.tif")
+    with caplog.at_level(logging.INFO, logger="landslide_sar"):
+        feet = _download(tmp_path, _dem(tmp_path / "ft.tif", factor, unit, crs), "dem_ft.tif")
+    with rasterio.open(metres) as a, rasterio.open(feet) as b:
+        assert b.units == ("m",)
+        np.testing.assert_allclose(b.read(1), a.read(1), rtol=1e-5, equal_nan=True)
+    assert "converted to metres" in caplog.text
+    from landslide_sar.terrain import dem_derivatives
+
+    dem_derivatives(metres, tmp_path / "d_m.tif")
+    dem_derivatives(feet, tmp_path / "d_ft.tif")
+    with rasterio.open(tmp_path / "d_m.tif") as a, rasterio.open(tmp_path / "d_ft.tif") as b:
+        assert b.units == ("rad", "degree", "1/(100 m)")
+        np.testing.assert_allclose(b.read(1), a.read(1), rtol=1e-3, equal_nan=True)  # the same slope (float32)
+
+
+def test_a_dem_in_an_unknown_unit_is_refused(tmp_path) -> None:
+    src = _dem(tmp_path / "furlong.tif", 201.168, "furlong")
+    with pytest.raises(InputError) as err:
+        _download(tmp_path, src)
+    assert str(err.value) == (
+        f"{src}: DEM vertical unit 'furlong' (band unit tag) is not known; expected metres or feet (m, ft, US survey "
+        "ft): convert the DEM to metres"
+    )
+    assert not (tmp_path / "dem.tif").exists()
+
+
+@pytest.mark.parametrize(
+    "offset, fragment",
+    [(-12000.0, "DEM values -10"), (9000.0, "DEM values 10")],
+    ids=["below", "above"],
+)
+def test_dem_values_implausible_in_metres_are_refused(tmp_path, offset, fragment) -> None:
+    src = _dem(tmp_path / "odd.tif", offset=offset)
+    with pytest.raises(InputError) as err:
+        _download(tmp_path, src)
+    assert str(err.value).startswith(f"{src}: {fragment}"), str(err.value)
+    assert "expected values in [-500, 9000] m" in str(err.value)
+    assert not (tmp_path / "dem.tif").exists()
+
+
+def test_a_dem_without_a_unit_is_taken_as_metres_and_the_log_says_so(tmp_path, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="landslide_sar"):
+        out = _download(tmp_path, _dem(tmp_path / "plain.tif"))
+    assert "states no vertical unit (band unit tag, vertical CRS): taken as metres" in caplog.text
+    with rasterio.open(out) as dst:
+        assert dst.units == ("m",)
