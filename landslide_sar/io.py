@@ -7,7 +7,8 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import numpy as np
 import rasterio
 from rasterio.shutil import copy as rio_copy
 
+from .errors import InputError
 from .grid import Grid
 
 if TYPE_CHECKING:
@@ -43,6 +45,37 @@ def zarr_encoding(ds: xr.Dataset, encoding: Mapping[str, Mapping[str, Any]] | No
             enc.setdefault("write_empty_chunks", True)
         out[str(name)] = enc
     return out
+
+
+def check_writable(folders: Iterable[str | Path]) -> None:
+    """InputError naming the first folder this process cannot write: an existing folder is probed
+    by creating (and removing) a hidden file in it, a missing one through its nearest existing
+    parent (where it would be created). Permissions, immutable folders and read-only mounts all
+    show, as root too."""
+    probed: dict[Path, str | None] = {}
+    for folder in folders:
+        where = Path(folder)
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if where not in probed:
+            probed[where] = _probe(where)
+        if probed[where] is not None:
+            target = str(folder) if where == Path(folder) else f"{folder} (to be created in {where.resolve()})"
+            raise InputError(
+                f"{target}: cannot be written ({probed[where]}); expected a folder this user can write "
+                "(the workflow writes its outputs, logs and benchmarks there)"
+            )
+
+
+def _probe(folder: Path) -> str | None:
+    """None when a file can be created in `folder`; the operating system's reason otherwise."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".write-probe-")
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    os.close(fd)
+    os.unlink(name)
+    return None
 
 
 def unique_sibling(path: str | Path, tag: str) -> Path:

@@ -5,9 +5,11 @@ and how many threads a job may use.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,9 +154,47 @@ def _run(func, logger: logging.Logger, run_id: str, /, **kwargs):  # type: ignor
         logger.error("%s", err)
         print(f"ERROR: {err}", file=sys.stderr)
         raise SystemExit(1) from None
+    except OSError as err:
+        line = unwritable_output(err)
+        if line is None:
+            logger.exception("failed")
+            raise
+        logger.error("%s", line)
+        print(f"ERROR: {line}", file=sys.stderr)
+        raise SystemExit(1) from None
     except Exception:
         logger.exception("failed")
         raise
+
+
+#: What the operating system (and GDAL, which passes its words on) says when a file cannot be written.
+_NOT_WRITABLE = {
+    errno.EACCES: "Permission denied",
+    errno.EPERM: "Operation not permitted",
+    errno.EROFS: "Read-only file system",
+}
+
+
+def unwritable_output(err: OSError) -> str | None:
+    """One line naming the path the operating system refused, when `err` says so (PermissionError,
+    a read-only file system, or GDAL's "… failed: Operation not permitted"); None for any other
+    OSError. A temporary of landslide_sar.io (an output being written: `.<name>.partial-…`,
+    `.<name>.scratch-…`) is named by its folder."""
+    reason = _NOT_WRITABLE.get(err.errno) if err.errno is not None else None
+    path = err.filename
+    if reason is None:
+        text = " ".join(str(err).split())
+        reason = next((r for r in _NOT_WRITABLE.values() if r in text), None)
+        quoted = re.search(r"'([^']+)'|\"([^\"]+)\"", text)
+        path = (quoted.group(1) or quoted.group(2)) if quoted else None
+    if reason is None:
+        return None
+    if path is None:
+        return f"a file could not be opened ({reason}); expected files and folders this user can read and write"
+    where = Path(os.fsdecode(path))
+    if re.match(r"\..+\.(partial|scratch)-", where.name):  # landslide_sar.io's temporaries: the folder matters
+        return f"{where.parent}: cannot be written ({reason}); expected a folder this user can write"
+    return f"{where}: {reason}; expected a path this user can read and write"
 
 
 def usable_threads(threads: int) -> int:

@@ -23,14 +23,25 @@ from landslide_sar.config import (
 from landslide_sar.density import experiments as density_grid
 from landslide_sar.density.experiments import SPLIT_PATTERN, parse_split
 from landslide_sar.density.transfer import check_rapid_config
-from landslide_sar.errors import ConfigError
+from landslide_sar.errors import ConfigError, InputError
+from landslide_sar.io import check_writable
 from landslide_sar.runner import RUN_ID_ENV
 
 try:
     validate_config(config)
     # a model maps only areas of its training area's resolution, chip size and channels
     check_rapid_config(config)
-except ConfigError as err:
+    # every job writes its log and benchmark, and all but downloads write under results/; a
+    # cluster job's own parse of the Snakefile neither probes nor prints again
+    if workflow.is_main_process:
+        check_writable(
+            [
+                os.path.join(top, *sub)
+                for top in ("results", "logs", "benchmarks")
+                for sub in [(), *[(a,) for a in config["areas"]]]
+            ]
+        )
+except (ConfigError, InputError) as err:
     sys.exit(f"ERROR: {err}")
 if workflow.is_main_process:
     for line in zone_less_times(config):  # taken as UTC: said once per invocation

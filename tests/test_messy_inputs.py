@@ -372,3 +372,84 @@ def test_a_dem_without_a_unit_is_taken_as_metres_and_the_log_says_so(tmp_path, c
     assert "states no vertical unit (band unit tag, vertical CRS): taken as metres" in caplog.text
     with rasterio.open(out) as dst:
         assert dst.units == ("m",)
+
+
+# --- outputs that cannot be written ---------------------------------------------------------------
+
+
+def _immutable(folder: Path) -> None:
+    """`folder` made immutable (chattr +i): not writable even by root; the test is skipped where
+    the file system or the user cannot do that."""
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr")
+    proc = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"chattr +i not possible here: {proc.stderr.strip()}")
+
+
+def _mutable(folder: Path) -> None:
+    subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+
+
+def test_an_output_that_cannot_be_written_is_one_error_line(tmp_path, capsys) -> None:
+    """A job writing into a folder it cannot write: one `ERROR:` line naming the folder, no traceback."""
+    from landslide_sar.labels import rasterize_labels
+    from landslide_sar.runner import run_rule
+
+    inv = tmp_path / "heads.gpkg"
+    gpd.GeoDataFrame(geometry=_heads(3), crs="EPSG:4326").to_file(inv)
+    results = tmp_path / "results" / "tiny"
+    results.mkdir(parents=True)
+    _immutable(results)
+    try:
+        area = {"bbox": BBOX, "resolution": 10, "inventory": {"source": "file"}}
+        with pytest.raises(SystemExit) as exit_:
+            run_rule(
+                rasterize_labels, tmp_path / "log.txt", area=area, inventory_path=inv, out_tif=results / "labels.tif"
+            )
+    finally:
+        _mutable(results)
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("ERROR:")]
+    assert lines == [
+        f"ERROR: {results}: cannot be written (Operation not permitted); expected a folder this user can write"
+    ], err
+    assert not list(results.iterdir())
+
+
+def test_unwritable_results_stop_snakemake_before_any_job(tmp_path) -> None:
+    config = write_config(tmp_path / "config.yaml", tiny_config())
+    (tmp_path / "results").mkdir()
+    _immutable(tmp_path / "results")
+    try:
+        proc = snakemake(tmp_path, config, "-n", "all", check=False)
+    finally:
+        _mutable(tmp_path / "results")
+    out = proc.stdout + proc.stderr
+    lines = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert proc.returncode != 0 and lines == [
+        "ERROR: results: cannot be written (Operation not permitted); expected a folder this user can write "
+        "(the workflow writes its outputs, logs and benchmarks there)"
+    ], out[-2000:]
+    assert "Traceback" not in out and not (tmp_path / "resources").exists()
+
+
+def test_unwritable_output_lines_name_the_path() -> None:
+    """GDAL's words (a RasterioIOError) and the operating system's (PermissionError) alike."""
+    from rasterio.errors import RasterioIOError
+
+    from landslide_sar.runner import unwritable_output
+
+    gdal = RasterioIOError(
+        "Attempt to create new tiff file 'results/a/.labels.partial-h-1-ab12.tif' failed: Operation not permitted"
+    )
+    assert unwritable_output(gdal) == (
+        "results/a: cannot be written (Operation not permitted); expected a folder this user can write"
+    )
+    os_error = PermissionError(13, "Permission denied", "results/a/table.csv")
+    assert (
+        unwritable_output(os_error)
+        == "results/a/table.csv: Permission denied; expected a path this user can read and write"
+    )
+    assert unwritable_output(FileNotFoundError(2, "No such file or directory", "x")) is None
