@@ -154,7 +154,7 @@ def check_geometry(inv: gpd.GeoDataFrame, path: str | Path, geometry: str = "any
             f"{path}: inventory holds {n_points} point(s) of {len(inv)} features ({kinds}); a detection region "
             "learns landslide bodies: expected polygons (inventory.layer: a layer of outlines)"
         )
-    log.info("%s: %s", path, ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
+    log.info("%s: geometry types: %s", path, ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
 
 
 def rasterize_inventory(inventory: gpd.GeoDataFrame, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
