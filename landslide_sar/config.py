@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -282,7 +283,8 @@ def _check_chip_counts(config: dict[str, Any]) -> None:
     """What the config alone decides about the chips, before any job: chips.size a multiple of
     density.model.multilook; at least one chip on every density, rapid-response and detection area
     (chips.size, detection.chips.size within the area's grid); and enough chips per half on every
-    density area for splits.min_train_chips / min_val_chips, even with every chip usable."""
+    density area for splits.min_train_chips / min_val_chips, even with every chip usable, and at
+    least two blocks (one per half) under the blocked scheme (splits.block_km)."""
     from .grid import area_grid
 
     size = config["chips"]["size"]
@@ -319,6 +321,15 @@ def _check_chip_counts(config: dict[str, Any]) -> None:
                         f"chip usable, half {k} has {n_train} train and {n_val} validation chip(s), expected at "
                         f"least splits.min_train_chips = {sp['min_train_chips']} and splits.min_val_chips = "
                         f"{sp['min_val_chips']} (a smaller chips.size or a larger area give more chips)"
+                    )
+            if "blocked" in sp["schemes"]:
+                side = max(1, math.ceil(sp["block_km"] / (chip * grid.resolution / 1000) - 1e-9))  # chips
+                blocks = ((ny - 1) // side + 1) * ((nx - 1) // side + 1)
+                if blocks < 2:
+                    raise ConfigError(
+                        f"config splits.block_km = {sp['block_km']:g} gives {on} {blocks} block of {side} x {side} "
+                        f"chips ({ny} x {nx} chips of {chip} px); expected at least 2 blocks for the blocked "
+                        "scheme's two halves (a smaller splits.block_km or chips.size, or a larger area)"
                     )
 
 

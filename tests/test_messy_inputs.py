@@ -65,6 +65,12 @@ CHIP_MISTAKES = {
         lambda c: c["chips"].update(size=130),
         "config chips.size = 130 is not allowed with density.model.multilook = 4; expected a multiple of 4",
     ),
+    "one-block-for-two-halves": (
+        lambda c: c["splits"].update(block_km=20),
+        "config splits.block_km = 20 gives areas.embedded (1608 x 1571 px at 10 m, bbox [-66.75, 18.2, -66.6, 18.34]) "
+        "1 block of 16 x 16 chips (12 x 12 chips of 128 px); expected at least 2 blocks for the blocked scheme's two "
+        "halves",
+    ),
     "detection-chip-larger-than-region": (
         lambda c: c["detection"]["chips"].update(size=512),
         "config detection.chips.size = 512 is not allowed for areas.region_b (429 x 448 px at 10 m, bbox "
