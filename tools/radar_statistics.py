@@ -85,7 +85,10 @@ def side_by_side(twin: dict | None, reals: list[dict]) -> str:
 def lag_table(ms: list[dict], size: float) -> str:
     groups = {lab for m in ms for (_, lab) in rs.by_lag(m["rows"], size)}
     order = sorted(groups, key=lambda s: (s.endswith("yr"), int(s.split()[0]) if s[0].isdigit() else 0))
-    lines = ["| lag | " + " | ".join(f"{m['name']} VV / VH (n)" for m in ms) + " |", "|" + "---|" * (len(ms) + 1)]
+    lines = [
+        "| lag | " + " | ".join(f"{m['name']} {' / '.join(p.upper() for p in m['stack'].pols)} (n)" for m in ms) + " |",
+        "|" + "---|" * (len(ms) + 1),
+    ]
     for lab in order:
         row = [lab]
         for m in ms:
