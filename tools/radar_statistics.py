@@ -153,9 +153,9 @@ def to_frame(ms: list[dict]) -> pd.DataFrame:
         for r in m["offsets"]:
             recs.append({"stack": m["name"], "statistic": "consecutive_offset", **r.__dict__})
         for k, v in m["levels"].items():
-            recs.append({"stack": m["name"], "statistic": f"level_db_{k}", "offset_db": v})
+            recs.append({"stack": m["name"], "statistic": "level_db", "pol": k, "value": v})
         for k, v in m["looks"].items():
-            recs.append({"stack": m["name"], "statistic": "enl", "pol": k, "sd_db": v})
+            recs.append({"stack": m["name"], "statistic": "enl", "pol": k, "value": v})
         for s in m["signal"]:
             recs.append({"stack": m["name"], "statistic": "landslide_signal", **s.__dict__})
     return pd.DataFrame.from_records(recs)
