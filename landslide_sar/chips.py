@@ -23,6 +23,23 @@ LABEL_CHANNEL = "landslides"
 _DIRECTIONS = {"a": "ascending", "ascending": "ascending", "d": "descending", "descending": "descending"}
 
 
+def validation_count(n_members: int, val_fraction: float) -> int:
+    """Chips of one half that validate: `val_fraction` / 0.5 of the half, rounded (the rest train).
+    The one rule both split schemes apply and the config check counts with."""
+    return int(round(n_members * val_fraction / 0.5))
+
+
+def halves_of(n_chips: int) -> tuple[int, int]:
+    """How many of `n_chips` usable chips each random half holds: the first the odd one."""
+    return ((n_chips + 1) // 2, n_chips // 2)
+
+
+def half_sizes(n_chips: int, val_fraction: float) -> list[tuple[int, int]]:
+    """(train, val) chips of each random half when all `n_chips` are usable: the halves hold
+    (n + 1) // 2 and n // 2 chips (density.splits.assign_splits)."""
+    return [(m - validation_count(m, val_fraction), validation_count(m, val_fraction)) for m in halves_of(n_chips)]
+
+
 def model_direction(attrs: Mapping[str, Any]) -> str | None:
     """The orbit direction ("ascending"/"descending") whose time steps the models use, as a cube's
     attributes say it: the first orbit of `orbit` (download_sentinel1 lists the models' orbit

@@ -269,22 +269,13 @@ def zone_less_times(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _half_sizes(n_chips: int, val_fraction: float) -> list[tuple[int, int]]:
-    """(train, val) chips of each random half when all `n_chips` are usable: the counts
-    density.splits.assign_splits draws (its halves hold (n + 1) // 2 and n // 2 chips)."""
-    sizes = []
-    for members in ((n_chips + 1) // 2, n_chips // 2):
-        n_val = int(round(members * val_fraction / 0.5))
-        sizes.append((members - n_val, n_val))
-    return sizes
-
-
 def _check_chip_counts(config: dict[str, Any]) -> None:
     """What the config alone decides about the chips, before any job: chips.size a multiple of
     density.model.multilook; at least one chip on every density, rapid-response and detection area
     (chips.size, detection.chips.size within the area's grid); and enough chips per half on every
     density area for splits.min_train_chips / min_val_chips, even with every chip usable, and at
     least two blocks (one per half) under the blocked scheme (splits.block_km)."""
+    from .chips import half_sizes
     from .grid import area_grid
 
     size = config["chips"]["size"]
@@ -314,7 +305,7 @@ def _check_chip_counts(config: dict[str, Any]) -> None:
                 f"{min(grid.width, grid.height)} px, the area's shorter side"
             )
         if key == "chips.size" and name in config["density"]["areas"]:
-            for k, (n_train, n_val) in enumerate(_half_sizes(ny * nx, sp["val_fraction"])):
+            for k, (n_train, n_val) in enumerate(half_sizes(ny * nx, sp["val_fraction"])):
                 if n_train < sp["min_train_chips"] or n_val < sp["min_val_chips"]:
                     raise ConfigError(
                         f"config chips.size = {chip} gives {on} {ny * nx} chip(s) ({ny} x {nx}); even with every "

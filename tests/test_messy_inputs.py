@@ -92,7 +92,7 @@ def test_what_the_config_decides_about_the_chips_is_one_line(default, case) -> N
 
 def test_the_best_case_halves_are_the_ones_the_split_draws() -> None:
     """The config check counts the chips of each half as assign_splits draws them (all usable)."""
-    from landslide_sar.config import _half_sizes
+    from landslide_sar.chips import half_sizes
     from landslide_sar.density.splits import assign_splits
 
     for n in range(1, 60):
@@ -101,7 +101,7 @@ def test_the_best_case_halves_are_the_ones_the_split_draws() -> None:
             (int(((half == k) & (subset == "train")).sum()), int(((half == k) & (subset == "val")).sum()))
             for k in (0, 1)
         ]
-        assert _half_sizes(n, 0.1) == drawn, n
+        assert half_sizes(n, 0.1) == drawn, n
 
 
 @pytest.mark.parametrize(

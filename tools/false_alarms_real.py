@@ -393,14 +393,15 @@ def twin_change_rows(run: Path) -> list[dict]:
 
 def unet_probability(model_path: Path, pre: np.ndarray, post: np.ndarray, size: int = 64) -> np.ndarray:
     """Ensemble-mean landslide probability of the 64 px chips of one area (NaN: no data / not chipped)."""
-    from landslide_sar.detection.data import ChipArrays
+    from landslide_sar.detection.data import SAR_BANDS, ChipArrays, input_channels
     from landslide_sar.detection.predict import predict_chips
     from landslide_sar.nn.preprocess import to_db
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mpre, mpost = to_db(np.nanmean(pre, axis=0)), to_db(np.nanmean(post, axis=0))
-    layers = np.stack([mpre[0], mpost[0], mpre[1], mpost[1]])  # vv_pre, vv_post, vh_pre, vh_post
+        mean_db = {"pre": to_db(np.nanmean(pre, axis=0)), "post": to_db(np.nanmean(post, axis=0))}
+    channels = input_channels("sar")  # the SAR-only set's channels, in the order the nets read them
+    layers = np.stack([mean_db[c.partition("_")[2]][SAR_BANDS.index(c.partition("_")[0])] for c in channels])
     ny, nx = layers.shape[1] // size, layers.shape[2] // size
     x = np.stack(
         [layers[:, r * size : (r + 1) * size, c * size : (c + 1) * size] for r in range(ny) for c in range(nx)]
@@ -408,7 +409,7 @@ def unet_probability(model_path: Path, pre: np.ndarray, post: np.ndarray, size: 
     chips = ChipArrays(
         x=np.ascontiguousarray(x, dtype="float32"),
         label=np.zeros((len(x), size, size), "uint8"),
-        channels=["vv_pre", "vv_post", "vh_pre", "vh_post"],
+        channels=channels,
         is_log=[True] * 4,
     )
     prob = predict_chips(model_path, chips, device="cpu", threads=1).mean(axis=0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from landslide_sar.chips import halves_of, validation_count
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 
@@ -57,9 +58,10 @@ def assign_splits(
     idx = np.flatnonzero(valid)
     rng = np.random.default_rng(seed)
     rng.shuffle(idx)
-    halves = (idx[: (len(idx) + 1) // 2], idx[(len(idx) + 1) // 2 :])
+    first = halves_of(len(idx))[0]
+    halves = (idx[:first], idx[first:])
     for k, members in enumerate(halves):
-        n_val = int(round(len(members) * val_fraction / 0.5))
+        n_val = validation_count(len(members), val_fraction)
         half[members] = k
         subset[members[:n_val]] = "val"
         subset[members[n_val:]] = "train"
@@ -131,7 +133,7 @@ def assign_blocked_splits(
     for h in (0, 1):
         members = np.flatnonzero(half == h)
         rng.shuffle(members)
-        n_val = int(round(len(members) * val_fraction / 0.5))
+        n_val = validation_count(len(members), val_fraction)
         subset[members[:n_val]] = "val"
         subset[members[n_val:]] = "train"
     where = {(int(r), int(c)): i for i, (r, c) in enumerate(zip(rows, cols))}
