@@ -10,6 +10,9 @@ signal-to-noise at each pixel size.
 
 --real: a folder of OPERA RTC-S1 GeoTIFFs (any depth; one tile per burst; repeatable).
 --cube: a cube (vv/vh by timestep; its `landslides` are the truth unless --no-truth).
+--twin AREA: the twin's stable ground of area AREA of --config (default config.yaml), simulated by
+  the generator at the dates of landslide_sar.synthetic.stable.DEFAULT_DAYS (pairs 6 days to a
+  year apart); --twin-bbox lon0 lat0 lon1 lat1 takes a part of the area (faster, same statistics).
 Prints Markdown tables; --out writes every measured row as CSV.
 """
 
@@ -22,8 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+import yaml
 
 from landslide_sar import radar_stats as rs
+from landslide_sar.config import validate_config
+from landslide_sar.synthetic.stable import stable_stack
 
 
 def measure(name: str, stack: rs.Stack) -> dict:
@@ -166,15 +172,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", action="append", default=[], type=Path, help="folder of OPERA RTC-S1 GeoTIFFs")
     ap.add_argument("--cube", type=Path, help="a cube (zarr) of the twin")
     ap.add_argument("--no-truth", action="store_true", help="ignore the cube's landslides")
+    ap.add_argument("--twin", metavar="AREA", help="simulate the twin's stable ground of this area of --config")
+    ap.add_argument("--config", type=Path, default=Path("config.yaml"), help="the config of --twin")
+    ap.add_argument("--twin-bbox", type=float, nargs=4, metavar="DEG", help="a part of the --twin area")
     ap.add_argument("--out", type=Path, help="CSV of every measured row")
     a = ap.parse_args(argv)
-    if not a.real and not a.cube:
-        ap.error("give --real and/or --cube")
+    if not a.real and not a.cube and not a.twin:
+        ap.error("give --real, and --cube or --twin")
+    if a.cube and a.twin:
+        ap.error("give --cube or --twin, not both")
     reals = [measure(p.name, rs.read_rtc_stack(p)) for p in a.real]
     twin = None
     if a.cube:
         with xr.open_zarr(a.cube) as ds:
             twin = measure(a.cube.parent.name, rs.cube_stack(ds, truth=not a.no_truth))
+    if a.twin:
+        config = yaml.safe_load(a.config.read_text())
+        validate_config(config)
+        area = dict(config["areas"][a.twin])
+        if a.twin_bbox:
+            area["bbox"] = list(a.twin_bbox)
+        twin = measure(f"{a.twin} (stable)", stable_stack(area))
     ms = ([twin] if twin else []) + reals
     print("## Stable-ground log-ratio sd, 12-day pairs (dB; median over pairs × tiles, range)\n")
     print(side_by_side(twin, reals))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from scipy import ndimage
@@ -17,7 +18,7 @@ from scipy import ndimage
 from landslide_sar.grid import Grid
 
 from .acquisitions import _HEADING, PlannedItem
-from .fields import World, _class_table, _db, _rng, row_blocks
+from .fields import World, _class_table, _db, _rng, _texture, row_blocks, smooth_field
 from .geometry import SwathGeometry, layover_shadow, local_incidence_cos, pixel_offsets
 
 
@@ -190,23 +191,120 @@ def simulate_acquisition(w: World, p: dict, acq: PlannedItem) -> tuple[np.ndarra
     return out["vv"], out["vh"]
 
 
+#: Origin of the ground-change knots (change_<part>_days apart): a fixed date, so a field of a
+#: given day is the same whatever the area's acquisitions are.
+CHANGE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+#: The ground change's components (config keys sar.change_<part>_*): fast (weather) and slow (season).
+CHANGE_COMPONENTS = ("fast", "slow")
+
+
+def change_field(w: World, length_m: float, rng: np.random.Generator) -> np.ndarray:
+    """A unit-variance Gaussian field of Gaussian covariance length ``length_m`` on the area grid:
+    blurred white noise for scales of a few pixels, fields.smooth_field (drawn coarse and
+    interpolated) above; standardised over the area (a scene-wide part is the date offset's)."""
+    res = w.grid.resolution
+    if length_m < 8 * res:
+        return _texture(w.grid.shape, length_m / (math.sqrt(2.0) * res), rng)
+    f = smooth_field(w.grid, length_m, rng)
+    f -= f.mean()
+    f /= max(float(f.std()), 1e-6)
+    return f
+
+
+def ground_change_db(w: World, p: dict, when: datetime) -> np.ndarray | None:
+    """The change of the ground's VV backscatter (dB) at ``when``, beyond speckle: moisture,
+    vegetation and wind that differ from date to date, the sum over the components
+    sar.change_<part> (fast: weather; slow: season) of amplitude x a unit field of the
+    component's correlation length. Each field moves in time by interpolating between
+    independent fields at knots ``change_<part>_days`` apart (from CHANGE_EPOCH),
+    renormalised to unit variance, so two dates far apart differ by sqrt(2) x the amplitude and
+    two close dates by less: the change grows with the time between acquisitions. VH is this x
+    sar.change_vh_factor (one ground, seen more strongly in VH). None when every amplitude is 0."""
+    sar = p["sar"]
+    seed = int(p["seed"])
+    t = (when - CHANGE_EPOCH).total_seconds() / 86400.0
+    out = None
+    for part in CHANGE_COMPONENTS:
+        amp = float(sar[f"change_{part}_db"])
+        if amp <= 0:
+            continue
+        pos = t / float(sar[f"change_{part}_days"])
+        j = math.floor(pos)
+        frac = pos - j
+        a, b = 1.0 - frac, frac
+        norm = math.sqrt(a * a + b * b)
+        length = float(sar[f"change_{part}_length_m"])
+        z = change_field(w, length, _rng(seed, "change", part, j))
+        z *= np.float32(a / norm)
+        if b > 0:
+            z2 = change_field(w, length, _rng(seed, "change", part, j + 1))
+            z2 *= np.float32(b / norm)
+            z += z2
+            del z2
+        z *= np.float32(amp)
+        out = z if out is None else np.add(out, z, out=out)
+    return out
+
+
+def noise_residual(w: World, p: dict, group: str) -> np.ndarray | None:
+    """Per-date relative error of the thermal-noise floor (1 + sar.noise_residual x a unit field
+    at the speckle's scale, not below 0): what denoising leaves, date by date; its weight in a
+    pixel grows as the pixel nears the floor, so dark surfaces (VH) are noisier. None at 0."""
+    sar = p["sar"]
+    r = float(sar["noise_residual"])
+    if r <= 0:
+        return None
+    cell = 0.5 * (sar["resolution_azimuth_m"] + sar["resolution_range_m"])
+    g = change_field(w, cell, _rng(int(p["seed"]), "noise_residual", group))
+    g *= np.float32(r)
+    g += np.float32(1.0)
+    return np.maximum(g, 0.0, out=g)
+
+
 def simulate_rows(w: World, p: dict, acq: PlannedItem, block_rows: int):
     """Linear gamma0 of one acquisition in blocks of ``block_rows`` rows: yields
     (pol, r0, r1, float32 array of rows r0:r1), every VV block in row order, then every VH block
-    (the order of the random draws: the date factor, then VV's speckle, then VH's). The values do
-    not depend on ``block_rows``."""
+    (the order of the random draws: the date factor, then VV's speckle, then VH's; the VH date
+    offset, the ground change and the noise residual come from streams of their own). The values
+    do not depend on ``block_rows``."""
     sar = p["sar"]
     drng = _rng(int(p["seed"]), "date", acq.group)
     date_db = float(drng.normal(0.0, sar["date_sd_db"])) if sar["date_sd_db"] > 0 else 0.0
+    vh_rng = _rng(int(p["seed"]), "date_vh", acq.group)
+    vh_extra = float(vh_rng.normal(0.0, sar["date_vh_sd_db"])) if sar["date_vh_sd_db"] > 0 else 0.0
+    change = ground_change_db(w, p, acq.datetime)
+    residual = noise_residual(w, p, acq.group)
     cell = (sar["resolution_azimuth_m"] / w.grid.resolution, sar["resolution_range_m"] / w.grid.resolution)
     for pol in ("vv", "vh"):
-        noise = SpeckleRows(w.grid.shape, sar["looks"], cell, drng)
+        noise = SpeckleRows(w.grid.shape, sar["looks" if pol == "vv" else "looks_vh"], cell, drng)
+        pol_db = date_db + (vh_extra if pol == "vh" else 0.0)
+        factor = np.float32(1.0 if pol == "vv" else sar["change_vh_factor"])
         for r0, r1 in row_blocks(w.grid.height, block_rows):
-            yield pol, r0, r1, _gamma0_rows(w, p, acq, pol, (r0, r1), date_db, noise.rows(r0, r1))
+            extra = Extra(
+                None if change is None else change[r0:r1] * factor,
+                None if residual is None else residual[r0:r1],
+            )
+            yield pol, r0, r1, _gamma0_rows(w, p, acq, pol, (r0, r1), pol_db, noise.rows(r0, r1), extra)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The per-date terms of a block beyond the date offset: ground change (dB) and the relative
+    noise floor (None: absent)."""
+
+    change_db: np.ndarray | None = None
+    noise_factor: np.ndarray | None = None
 
 
 def _gamma0_rows(
-    w: World, p: dict, acq: PlannedItem, pol: str, rows: tuple[int, int], date_db: float, speckle_rows: np.ndarray
+    w: World,
+    p: dict,
+    acq: PlannedItem,
+    pol: str,
+    rows: tuple[int, int],
+    date_db: float,
+    speckle_rows: np.ndarray,
+    extra: Extra = Extra(),
 ) -> np.ndarray:
     """gamma0 of ``pol`` on area rows ``rows`` (see simulate_rows), pixel by pixel."""
     sar = p["sar"]
@@ -244,7 +342,11 @@ def _gamma0_rows(
         tmp = wet * np.float32(p["moisture"][f"{pol}_db_per_pct"])
         cover *= _db_in_place(tmp)
         del tmp
+    if extra.change_db is not None:
+        cover *= _db_in_place(extra.change_db)  # the block's own copy
     cover *= mod
+    if extra.noise_factor is not None:
+        noise *= extra.noise_factor
     cover += noise
     cover *= speckle_rows
     if sar["mask_layover_shadow"]:
