@@ -78,10 +78,12 @@ def test_the_default_areas_are_their_presets_expanded(default) -> None:
     validate_config(cfg)
     presets = synthetic_presets()
     assert cfg["areas"]["embedded"]["synthetic"] == {"seed": 2017, **presets["storm"]}
-    assert cfg["areas"]["region_a"]["synthetic"] == cfg["areas"]["embedded"]["synthetic"]
+    a = cfg["areas"]["region_a"]["synthetic"]
+    assert a == expand_preset({"preset": "hokkaido", "seed": 2017})
+    assert a["terrain"] == presets["storm"]["terrain"] | presets["hokkaido"]["terrain"]
     b = cfg["areas"]["region_b"]["synthetic"]
     assert (b["seed"], b["sar"]["swath_position"], b["distractor"]["relative_orbit"]) == (7, 0.35, 135)
-    assert b["terrain"] == presets["storm"]["terrain"] | presets["earthquake"]["terrain"]
+    assert b["terrain"] == presets["storm"]["terrain"] | presets["talakmau"]["terrain"]
     validate_config(cfg)  # a resolved config validates again, unchanged
     assert cfg["areas"]["region_b"]["synthetic"] == b
 
@@ -94,7 +96,7 @@ def test_an_unknown_preset_is_one_line_naming_the_presets(default, name) -> None
         validate_config(cfg)
     assert str(err.value) == (
         f"config areas.region_b.synthetic.preset = {name!r} is not allowed; "
-        "allowed presets: 'earthquake', 'storm' (schemas/synthetic.presets.yaml)"
+        "allowed presets: 'earthquake', 'hokkaido', 'storm', 'talakmau' (schemas/synthetic.presets.yaml)"
     )
 
 

@@ -824,12 +824,13 @@ def test_region_b_rate_depends_on_epicentre_distance_not_rain():
         * lc[w.land_cover]
     )
     np.testing.assert_allclose(w.rate, want, rtol=1e-4)
-    # another rain field changes nothing; region A's rate does follow rain
+    # another rain field changes nothing; a storm's rate does follow rain
     before = w.rate.copy()
     w.rain = -w.rain
     np.testing.assert_array_equal(landslide_rate(w, p), before)
-    a = syn.check_params(CONFIG["areas"]["region_a"]["synthetic"])
-    wa = syn.build_world(CONFIG["areas"]["region_a"], a)
+    storm_area = tiny_area()
+    a = syn.check_params(storm_area["synthetic"])
+    wa = syn.build_world(storm_area, a)
     ra = wa.rate.copy()
     wa.rain = wa.rain + 1.0
     assert (landslide_rate(wa, a)[ra > 0] > ra[ra > 0]).all()
@@ -840,6 +841,46 @@ def test_region_b_rate_depends_on_epicentre_distance_not_rain():
     np.testing.assert_allclose(moved / before, (w.epicentre_distance_m / r1) ** -sh["distance_coef"], rtol=1e-4)
     # convex ridges, not hollows
     assert ls["concavity_coef"] < 0 < a["landslides"]["concavity_coef"]
+
+
+def _chip_label_share(w, size: int) -> tuple[float, int]:
+    """Share of landslide pixels in the chips of ``size`` px that hold any, with the bodies burnt
+    all_touched as rasterize_labels burns the inventory, and the number of such chips."""
+    from rasterio import features
+
+    g = w.grid
+    label = features.rasterize(
+        ((b, 1) for b in w.bodies), out_shape=g.shape, transform=g.transform, all_touched=True, dtype="uint8"
+    )
+    ny, nx = g.height // size, g.width // size
+    counts = label[: ny * size, : nx * size].reshape(ny, size, nx, size).sum(axis=(1, 3))
+    bearing = counts > 0
+    return float(counts[bearing].sum() / (bearing.sum() * size * size)), int(bearing.sum())
+
+
+@pytest.mark.parametrize(
+    ("region", "preset", "share"),
+    [("region_a", "hokkaido", (0.07, 0.11)), ("region_b", "talakmau", (0.045, 0.08))],
+)
+def test_detection_regions_resemble_the_papers_events(region, preset, share):
+    """region_a stands for the 2018 Iburi earthquake (the papers' train region, ~9 % landslide
+    pixels in landslide-bearing chips), region_b for the 2022 Talakmau earthquake (~6 %): an
+    earthquake trigger (no rain gate, no storm, dry soil), bodies tens of metres wide, and the
+    papers' shares of landslide pixels in the landslide-bearing 64-px chips of the truth."""
+    area = CONFIG["areas"][region]
+    p = syn.check_params(area["synthetic"])
+    assert yaml.safe_load((ROOT / "config.yaml").read_text())["areas"][region]["synthetic"]["preset"] == preset
+    ls = p["landslides"]
+    assert ls["rain_gate"] == 0 and ls["rain_coef"] == 0 and p["shaking"]["distance_coef"] > 0
+    assert p["storm"]["extent"] == 0 and p["moisture"]["peak_vol_pct"] == 0
+    assert ls["width_median_m"] >= 20 and ls["length_median_m"] >= 50
+    assert p["land_cover"]["forest_fraction"] >= 0.7  # mostly forest, as both events
+    w = syn.build_world(area, p)
+    syn.place_landslides(w, p)
+    assert np.median(w.heads["width_m"]) >= 20
+    got, chips = _chip_label_share(w, CONFIG["detection"]["chips"]["size"])
+    assert share[0] <= got <= share[1], got
+    assert chips >= 30
 
 
 def test_default_area_has_all_three_density_classes():
