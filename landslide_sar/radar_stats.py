@@ -216,6 +216,43 @@ def headline(
     return {k: (float(np.median(v)), float(min(v)), float(max(v)), len(v)) for k, v in groups.items()}
 
 
+#: Level bins (dB, lower edges, 3 dB wide) of sd_by_level.
+LEVEL_BINS_DB = (-25.0, -22.0, -19.0, -16.0, -13.0, -10.0, -7.0)
+
+
+def sd_by_level(
+    stack: Stack,
+    pol: str,
+    size_m: float = 30.0,
+    lag_days: int = HEADLINE_LAG_DAYS,
+    tolerance: int = LAG_TOLERANCE_DAYS,
+    bins_db: Sequence[float] = LEVEL_BINS_DB,
+    min_pixels: int = 50,
+) -> dict[float, tuple[float, int]]:
+    """Stable-ground log-ratio sd by the pixel's level: for each pair at the headline lag and each
+    tile, the pixels (at size_m) binned by the mean of the two dates' power in dB, the sd within
+    each 3 dB bin (with at least min_pixels); {lower edge: (median over pairs × tiles, count)}.
+    Over dark surfaces the noise floor weighs more, so the sd rises toward them."""
+    f = scale_factor(stack.pixel_m, size_m)
+    if f is None:
+        raise InputError(f"pixel size {size_m} m is not a multiple of the stack's {stack.pixel_m} m")
+    out: dict[float, list[float]] = {}
+    for tile in stack.tiles:
+        p = block_average(tile.power[pol], f)
+        ok = np.ones(p.shape[-2:], bool) if tile.truth is None else block_fraction(tile.truth, f) == 0
+        for i, j, lag in pairs(stack.times):
+            if not (stack.pre[i] and stack.pre[j] and abs(lag - lag_days) <= tolerance):
+                continue
+            r = log_ratio(p[i], p[j])
+            level = to_db(0.5 * (p[i] + p[j]))
+            good = ok & np.isfinite(r) & np.isfinite(level)
+            for lo in bins_db:
+                m = good & (level >= lo) & (level < lo + 3.0)
+                if m.sum() >= min_pixels:
+                    out.setdefault(float(lo), []).append(float(r[m].std()))
+    return {k: (float(np.median(v)), len(v)) for k, v in sorted(out.items())}
+
+
 def consecutive_offsets(stack: Stack, max_lag_days: int = 60) -> list[PairSd]:
     """Scene-wide offset of each pair of consecutive dates (at most max_lag_days apart) at the
     native pixel size, over pixels outside landslides; post-event pairs included (storm-wide

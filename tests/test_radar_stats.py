@@ -160,3 +160,21 @@ def test_the_real_crops_give_plausible_statistics() -> None:
     assert -20 < lv["vh"] < lv["vv"] < 0 and lv["vh/vv"] < 0
     offsets = rs.consecutive_offsets(stack)
     assert all(r.lag_days <= 60 for r in offsets) and 0.1 < rs.rms(r.offset_db for r in offsets) < 3
+
+
+def test_sd_by_level_bins_pixels_by_their_level():
+    """Two halves of known level and known noise: the bright half (-10 dB) with a log-ratio of sd
+    0.5 dB, the dark half (-20 dB) with 2 dB; each lands in its 3 dB bin with its sd."""
+    rng = np.random.default_rng(3)
+    shape = (2, 60, 120)
+    level = np.where(np.arange(120) < 60, -10.5, -20.5)[None, None, :] * np.ones(shape)
+    sd = np.where(np.arange(120) < 60, 0.5, 2.0)
+    noise = rng.standard_normal((60, 120)) * sd / 2.0  # +-half on each date: the ratio has sd `sd`
+    db = level.copy()
+    db[0] -= noise
+    db[1] += noise
+    stack = rs.Stack(np.array(["2020-01-01", "2020-01-13"], "datetime64[D]"), 30.0, [rs.Tile({"vh": 10 ** (db / 10)})])
+    got = rs.sd_by_level(stack, "vh", size_m=30.0, min_pixels=10)
+    assert set(got) == {-13.0, -22.0}  # -10.5 dB lies in -13 … -10, -20.5 in -22 … -19 (noise stays inside)
+    assert got[-13.0][0] == pytest.approx(0.5, rel=0.05)
+    assert got[-22.0][0] == pytest.approx(2.0, rel=0.05)

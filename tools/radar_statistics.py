@@ -44,6 +44,7 @@ def measure(name: str, stack: rs.Stack) -> dict:
         "headline": head,
         "offsets": offsets,
         "levels": rs.levels(stack),
+        "by_level": {p: rs.sd_by_level(stack, p) for p in stack.pols if p == "vh"},
         "looks": rs.looks(stack),
         "signal": [],
     }
@@ -104,6 +105,17 @@ def lag_table(ms: list[dict], size: float) -> str:
                 " / ".join(fmt(v[0]) if v else "–" for v in vals) + (f" ({vals[0][1]})" if vals and vals[0] else "")
             )
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def level_table(ms: list[dict]) -> str:
+    ms = [m for m in ms if m["by_level"].get("vh")]
+    lines = ["| VH level | " + " | ".join(f"{m['name']} VH sd (n)" for m in ms) + " |", "|" + "---|" * (len(ms) + 1)]
+    for lo in rs.LEVEL_BINS_DB:
+        cells = [m["by_level"]["vh"].get(lo) for m in ms]
+        if any(cells):
+            row = [f"{lo:g} … {lo + 3:g} dB"] + [f"{fmt(c[0])} ({c[1]})" if c else "–" for c in cells]
+            lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -199,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in (30.0, 120.0):
         print(f"\n## sd by time lag at {size:g} m (dB; median over pairs × tiles, n)\n")
         print(lag_table(ms, size))
+    print("\n## VH sd by level at 30 m, 12-day pairs (dB; median over pairs × tiles, n)\n")
+    print(level_table(ms))
     print("\n## Levels, looks, offsets of consecutive dates\n")
     print(summary_table(ms))
     print("\n## Scene-wide offsets (median log-ratio) of consecutive dates\n")
