@@ -65,7 +65,8 @@ def detection_table(
     counts = ["n_chips", "n_labelled_chips", "n_pixels", "n_positive"]
     ens = df[(df["method"] == "unet") & df[ENSEMBLE]]
     ns = ens.drop_duplicates(keys)[keys + ["no_skill", "no_skill_ci_low", "no_skill_ci_high", *counts]].copy()
-    ns["method"], ns["inputs"], ns["seed"], ns[ENSEMBLE] = "no_skill", "", pd.NA, False
+    ns["method"], ns["inputs"], ns[ENSEMBLE] = "no_skill", "", False
+    ns["seed"] = pd.array([pd.NA] * len(ns), dtype="Int64")
     ns["auprc"], ns["auprc_ci_low"], ns["auprc_ci_high"] = ns["no_skill"], ns["no_skill_ci_low"], ns["no_skill_ci_high"]
     frames = [df, ns]
     if oracle is not None:
