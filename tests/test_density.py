@@ -29,6 +29,7 @@ from landslide_sar.density.model import (
 from landslide_sar.density.predict import percentile_columns, percentile_features, predict_density
 from landslide_sar.density.train import train_density
 from landslide_sar.errors import InputError
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.nn.preprocess import channel_stats, to_db, to_model_units
 
 PERCENTILES = list(range(5, 100, 5))
@@ -104,9 +105,8 @@ def make_chips(path: Path, n: int = 40, size: int = 32, seed: int = 0, drop_db: 
 def read_metrics(path: Path) -> pd.DataFrame:
     """evaluate_density's metrics indexed by (split, subset): member rows of a one-seed run, and
     the ensemble's no_skill row."""
-    m = pd.read_csv(path, dtype={"split": str, "seed": str})
-    keep = (m["seed"] != "ensemble") | (m["subset"] == "no_skill")
-    return m[keep].set_index(["split", "subset"])
+    m = pd.read_csv(path, dtype={**METRICS_DTYPES, "split": str})
+    return m[~m[ENSEMBLE]].set_index(["split", "subset"])
 
 
 def test_batch_loss_perfect_and_reversed() -> None:
@@ -537,9 +537,10 @@ def test_toy_event_without_sar_signal_stays_near_chance(tmp_path: Path) -> None:
 
 def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataFrame]) -> None:
     d, table = toy_event
-    metrics = pd.read_csv(d / "metrics.csv", dtype={"split": str, "seed": str})
+    metrics = pd.read_csv(d / "metrics.csv", dtype={**METRICS_DTYPES, "split": str})
     assert list(metrics.columns) == [
         "seed",
+        "ensemble",
         "split",
         "subset",
         "n_chips",
@@ -568,7 +569,11 @@ def test_toy_event_cross_prediction_beats_chance(toy_event: tuple[Path, pd.DataF
         ["both", "cross"],
         ["both", "no_skill"],
     ]
-    assert metrics["seed"].tolist() == ["0"] * 7 + ["ensemble"] * 2
+    # seed: an integer, empty on the rows of no member; `ensemble` flags the members' mean
+    assert str(metrics["seed"].dtype) == "Int64" and metrics[ENSEMBLE].dtype == bool
+    assert metrics["seed"].tolist()[:7] == [0] * 7 and metrics["seed"].iloc[7:].isna().all()
+    assert metrics[ENSEMBLE].tolist() == [False] * 7 + [True, False]
+    assert pd.read_csv(d / "metrics.csv")["seed"].iloc[:7].tolist() == [0] * 7  # no strings in the column
     # one member: the ensemble's cross-prediction is the member's
     assert metrics["auc_macro_ovr"].iloc[6] == pytest.approx(metrics["auc_macro_ovr"].iloc[7])
     metrics = read_metrics(d / "metrics.csv").reset_index()

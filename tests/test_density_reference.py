@@ -24,6 +24,7 @@ from landslide_sar.density.experiments import Experiment
 from landslide_sar.density.model import DensityNet
 from landslide_sar.density.oracle import class_probabilities, oracle_metrics
 from landslide_sar.errors import InputError
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import HOLDS, WITHIN_NOISE, macro_auc
 
 NAMES = [
@@ -191,7 +192,7 @@ def test_oracle_of_a_hand_built_truth_gives_the_analytic_auc(tmp_path: Path) -> 
     )
     want = class_probabilities(0.8 * mu, chip_km2, [0, 2500])  # 20 % of the heads are not mapped
     assert out["auc_macro_ovr"].iloc[0] == pytest.approx(float(macro_auc(np.array(classes), want, (0, 1, 2))))
-    assert out["seed"].iloc[0] == "truth" and out["subset"].iloc[0] == "oracle_rate"
+    assert pd.isna(out["seed"].iloc[0]) and not out[ENSEMBLE].iloc[0] and out["subset"].iloc[0] == "oracle_rate"
     assert pd.read_csv(tmp_path / "oracle.csv")["n_chips"].iloc[0] == 4
 
 
@@ -265,13 +266,12 @@ def test_comparisons_of_a_grid() -> None:
 
 def _experiment(d: Path, name: str, y: np.ndarray, probs: list[np.ndarray]) -> tuple[Path, Path]:
     rows = [
-        {"seed": str(k), "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, p, (0, 1, 2))}
+        {"seed": k, ENSEMBLE: False, "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, p, (0, 1, 2))}
         for k, p in enumerate(probs)
     ]
     mean = np.mean(probs, axis=0)
-    rows.append(
-        {"seed": "ensemble", "split": "both", "subset": "cross", "auc_macro_ovr": macro_auc(y, mean, (0, 1, 2))}
-    )
+    ens_auc = macro_auc(y, mean, (0, 1, 2))
+    rows.append({"seed": pd.NA, ENSEMBLE: True, "split": "both", "subset": "cross", "auc_macro_ovr": ens_auc})
     (d / name).mkdir()
     pd.DataFrame(rows).to_csv(d / name / "metrics.csv", index=False)
     pred = pd.DataFrame(
@@ -343,9 +343,12 @@ def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tm
     row = out.loc[("sar_r1", "baseline_r1")]
     runs = []
     for split_seed in (42, 43):
-        m = {n: pd.read_csv(tmp_path / str(split_seed) / n / "metrics.csv") for n in ("sar_r1", "baseline_r1")}
-        base = m["baseline_r1"].loc[m["baseline_r1"]["seed"] == "0", "auc_macro_ovr"].iloc[0]
-        net = m["sar_r1"][m["sar_r1"]["seed"] != "ensemble"]["auc_macro_ovr"]
+        m = {
+            n: pd.read_csv(tmp_path / str(split_seed) / n / "metrics.csv", dtype=METRICS_DTYPES)
+            for n in ("sar_r1", "baseline_r1")
+        }
+        base = m["baseline_r1"].loc[m["baseline_r1"]["seed"] == 0, "auc_macro_ovr"].iloc[0]
+        net = m["sar_r1"][~m["sar_r1"][ENSEMBLE]]["auc_macro_ovr"]
         runs += list(net - base)
     assert row["n_runs"] == 6 and row["member_diff"] == pytest.approx(np.mean(runs))
     want = macro_auc(y, np.mean(pooled["sar_r1"], axis=0), (0, 1, 2)) - macro_auc(

@@ -42,6 +42,7 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.run import CURVE_COLUMNS, METRIC_COLUMNS, Outputs, run_detection_experiment
 from landslide_sar.detection.train import HISTORY_COLUMNS, train_detection
 from landslide_sar.errors import InputError
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.nn.preprocess import to_db
 from landslide_sar.stats import auprc_interval, auprc_samples, chip_weights, paired_auprc_difference
 
@@ -606,11 +607,15 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     cube = toy_cube(0, 96, 96)  # 36 chips of 16 px, some without landslides
     metrics = _experiment(tmp_path, "out", cube)
     out = tmp_path / "out"
-    written = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
+    written = pd.read_csv(out / "metrics.csv", dtype=METRICS_DTYPES)
     assert list(written.columns) == METRIC_COLUMNS
-    assert set(zip(written["method"], written["seed"].fillna(""), written["region"], written["subset"])) == {
-        (m, seed, r, s)
-        for m, seed in (("unet", "0"), ("unet", "ensemble"), ("handwerger", ""))
+    # seed: the member's training seed, an integer (empty on the ensemble's and the baseline's rows)
+    assert pd.read_csv(out / "metrics.csv")["seed"].dropna().tolist() == [0.0] * 4
+    assert str(written["seed"].dtype) == "Int64" and written[ENSEMBLE].dtype == bool
+    seed = written["seed"].astype("string").fillna("")
+    assert set(zip(written["method"], seed, written[ENSEMBLE], written["region"], written["subset"])) == {
+        (m, seed, ens, r, s)
+        for m, seed, ens in (("unet", "0", False), ("unet", "", True), ("handwerger", "", False))
         for r, s in (("regionA", "train"), ("regionA", "val"), ("regionA", "test"), ("regionB", "test"))
     }
     # the split: stratified 40 % test / 20 % val of the labelled and of the other chips; train keeps
@@ -618,7 +623,7 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     chips = detection_chips(cube, None, 16, 2, keep_negatives=True)
     labelled = chips.label.reshape(len(chips), -1).any(axis=1)
     split = split_train_val_test(labelled, 0.2, 0.4, 0)
-    ens = written[written["seed"] == "ensemble"].set_index(["region", "subset"])
+    ens = written[written[ENSEMBLE]].set_index(["region", "subset"])
     for subset in ("val", "test"):
         assert ens.loc[("regionA", subset), "n_chips"] == len(split[subset])
         assert ens.loc[("regionA", subset), "n_labelled_chips"] == labelled[split[subset]].sum()
@@ -630,7 +635,7 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     )
     assert ens.loc[("regionB", "test"), "n_chips"] == 36  # every chip of the other region
     # intervals on the evaluated sets' ensemble and baseline rows, around their estimate
-    rated = written[(written["subset"] == "test") & (written["seed"].fillna("") != "0")]
+    rated = written[(written["subset"] == "test") & written["seed"].isna()]
     assert rated["auprc_ci_low"].notna().all() and (rated["auprc_ci_low"] <= rated["auprc"] + 1e-9).all()
     assert (rated["auprc"] <= rated["auprc_ci_high"] + 1e-9).all()
     assert (rated["no_skill_ci_low"] <= rated["no_skill"]).all() and (
@@ -640,8 +645,9 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 12
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
-    curves = pd.read_csv(out / "curves.csv")
+    curves = pd.read_csv(out / "curves.csv", dtype=METRICS_DTYPES)
     assert list(curves.columns) == CURVE_COLUMNS and set(curves["subset"]) == {"train", "val", "test"}
+    assert curves["seed"].isna().all() and curves.loc[curves["method"] == "unet", ENSEMBLE].all()
     pred = xr.open_zarr(out / "pred.zarr")
     n_val, n_test = len(split["val"]), len(split["test"])
     assert pred["prob"].shape == (n_val + n_test + 36, 16, 16) and pred["prob"].dtype == np.float32
@@ -654,7 +660,7 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     assert to_db(np.array([0.1]))[0] == pytest.approx(-10.0)
     # the papers' protocol as an option: evaluation on labelled chips only
     labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
-    e = labelled_only[labelled_only["seed"] == "ensemble"].set_index(["region", "subset"])
+    e = labelled_only[labelled_only[ENSEMBLE]].set_index(["region", "subset"])
     assert (e["n_chips"] == e["n_labelled_chips"]).all() and e.loc[("regionA", "test"), "n_chips"] == labelled[
         split["test"]
     ].sum()
@@ -684,10 +690,10 @@ def test_perturbing_test_chips_changes_no_trained_model(tmp_path) -> None:
         pd.read_csv(tmp_path / "a" / "history.csv").drop(columns="seconds"),
         pd.read_csv(tmp_path / "b" / "history.csv").drop(columns="seconds"),
     )
-    key = ["method", "seed", "region", "subset"]
+    key = ["method", ENSEMBLE, "region", "subset"]
     a, b = (m.set_index(key)["auprc"] for m in (first, second))
-    assert a.loc[("unet", "ensemble", "regionA", "val")] == b.loc[("unet", "ensemble", "regionA", "val")]
-    assert a.loc[("unet", "ensemble", "regionA", "test")] != b.loc[("unet", "ensemble", "regionA", "test")]
+    assert a.loc[("unet", True, "regionA", "val")] == b.loc[("unet", True, "regionA", "val")]
+    assert a.loc[("unet", True, "regionA", "test")] != b.loc[("unet", True, "regionA", "test")]
 
 
 # ---------------------------------------------------------------- oracle and differences

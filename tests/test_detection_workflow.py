@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import ROOT, snakemake, write_config
 
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
+
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata")
 
 
@@ -47,11 +49,12 @@ def detection_run(tmp_path_factory) -> Path:
 
 def test_detection_table_and_figures(detection_run: Path) -> None:
     out = detection_run / "results" / "detection"
-    table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
+    table = pd.read_csv(out / "metrics.csv", dtype=METRICS_DTYPES)
     assert {
         "experiment",
         "method",
         "seed",
+        "ensemble",
         "region",
         "subset",
         "auprc",
@@ -61,7 +64,9 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
         "augment",
     } <= set(table.columns)
     all_unet = table[table["method"] == "unet"]
-    assert set(all_unet["seed"]) == {"0", "1", "ensemble"}  # each member, and their mean probability
+    # each member (its training seed), and their mean probability (seed empty, flagged `ensemble`)
+    assert set(all_unet.loc[~all_unet[ENSEMBLE], "seed"]) == {0, 1}
+    assert all_unet.loc[all_unet[ENSEMBLE], "seed"].isna().all()
     # every experiment under both split seeds (chips.split_seeds), each its own test chips
     assert set(all_unet["split_seed"]) == {42, 43}
     assert (
@@ -73,12 +78,10 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     assert (out / "within" / "vh_r1_noaug_s43" / "metrics.csv").exists() and (
         out / "within" / "vh_r1_noaug" / "metrics.csv"
     ).exists()
-    both = all_unet[
-        (all_unet["seed"] == "ensemble") & (all_unet["subset"] == "test") & (all_unet["experiment"] == "within")
-    ]
+    both = all_unet[all_unet[ENSEMBLE] & (all_unet["subset"] == "test") & (all_unet["experiment"] == "within")]
     split_rows = both.set_index(["inputs", "revisits", "split_seed"])["n_positive"].unstack()
     assert (split_rows[42] != split_rows[43]).any()  # another split: other test chips
-    unet = all_unet[(all_unet["seed"] == "ensemble") & (all_unet["split_seed"] == 42)]
+    unet = all_unet[all_unet[ENSEMBLE] & (all_unet["split_seed"] == 42)]
     # within: 2 input sets x 2 revisits x (train, val, test); transfer: 2 augmentations x (train, val,
     # test of region_a; test of region_b)
     within = unet[unet["experiment"] == "within"]
@@ -100,7 +103,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     assert (test["n_chips"] >= test["n_labelled_chips"]).all() and (test["n_chips"] > test["n_labelled_chips"]).any()
     train = unet[unet["subset"] == "train"]
     assert (train["n_chips"] == train["n_labelled_chips"]).all()
-    rated = table[(table["subset"] == "test") & ~table["seed"].fillna("").isin(["0", "1"])]
+    rated = table[(table["subset"] == "test") & table["seed"].isna()]
     assert rated["auprc_ci_low"].notna().all()
     assert ((rated["auprc_ci_low"] <= rated["auprc"] + 1e-4) & (rated["auprc"] <= rated["auprc_ci_high"] + 1e-4)).all()
     # the oracle: the true covered fraction, on the same chips, far above no skill
@@ -131,7 +134,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
 def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> None:
     out = detection_run / "results" / "detection"
     diff = pd.read_csv(out / "differences.csv")
-    table = pd.read_csv(out / "metrics.csv", dtype={"seed": str})
+    table = pd.read_csv(out / "metrics.csv", dtype=METRICS_DTYPES)
     assert set(diff["verdict"]) <= {"holds", "reversed", "within noise"}
     labels = set(diff["comparison"])
     assert {"VH: 2 - 1 revisits", "SAR+DEM: 2 - 1 revisits", "VV+VH: with - without augmentation"} <= labels
@@ -145,18 +148,18 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
     # the ensembles' AUPRC in the differences: the mean over split seeds of the table's (each
     # split's ensembles on that split's test chips)
     r = diff[diff["comparison"] == "VH: 2 - 1 revisits"].iloc[0]
-    ens = table[(table["seed"] == "ensemble") & (table["subset"] == "test") & (table["experiment"] == "within")]
+    ens = table[table[ENSEMBLE] & (table["subset"] == "test") & (table["experiment"] == "within")]
     got = ens[ens["inputs"] == "vh"].groupby("revisits")["auprc"].mean()
     assert r["ensemble_a"] == pytest.approx(got[2], abs=1e-3) and r["ensemble_b"] == pytest.approx(got[1], abs=1e-3)
     # run differences: member k against member k of the same split seed, over both split seeds
     members = table[
         (table["method"] == "unet")
-        & table["seed"].isin(["0", "1"])
+        & table["seed"].isin([0, 1])
         & (table["subset"] == "test")
         & (table["experiment"] == "within")
         & (table["inputs"] == "vh")
     ].set_index(["split_seed", "seed", "revisits"])["auprc"]
-    d = [members[(sp, k, 2)] - members[(sp, k, 1)] for sp in (42, 43) for k in ("0", "1")]
+    d = [members[(sp, k, 2)] - members[(sp, k, 1)] for sp in (42, 43) for k in (0, 1)]
     assert r["member_diff"] == pytest.approx(np.mean(d), abs=1e-3) and r["n_runs"] == 4 and r["n_splits"] == 2
     assert "| verdict |" in (out / "differences.md").read_text()
 

@@ -9,13 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
+
 SPLITS = ["fused_r3", "fused_r3_s43", "fused_r3_blocked", "fused_r3_blocked_s43"]
 
 
 def cross(folder: Path) -> dict[str, float]:
-    """Cross AUC over both halves, per member seed and for the ensemble."""
-    m = pd.read_csv(folder / "metrics.csv", dtype={"seed": str, "split": str})
-    return m[(m.subset == "cross") & (m.split == "both")].set_index("seed")["auc_macro_ovr"].to_dict()
+    """Cross AUC over both halves, per member seed (its str) and for the ensemble ("ensemble")."""
+    m = pd.read_csv(folder / "metrics.csv", dtype={**METRICS_DTYPES, "split": str})
+    rows = m[(m.subset == "cross") & (m.split == "both")]
+    keys = [ENSEMBLE if ens else str(seed) for seed, ens in zip(rows["seed"], rows[ENSEMBLE])]
+    return dict(zip(keys, rows["auc_macro_ovr"]))
 
 
 def main(run: Path, out: Path, variants: list[str]) -> None:
@@ -32,7 +36,7 @@ def main(run: Path, out: Path, variants: list[str]) -> None:
                 worst = max(worst, float(np.nanmax(np.abs(a[num].to_numpy() - b[num].to_numpy()))))
             ca, cb = cross(base / s), cross(root / s)
             change = {k: round(cb[k] - ca[k], 3) for k in ca}
-            print(f"  {s}: ensemble {ca['ensemble']:.3f} -> {cb['ensemble']:.3f}; change per seed {change}")
+            print(f"  {s}: ensemble {ca[ENSEMBLE]:.3f} -> {cb[ENSEMBLE]:.3f}; change per seed {change}")
         print(f"  largest change of a percentile feature: {worst:.3g}")
 
 

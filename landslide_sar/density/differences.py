@@ -23,7 +23,7 @@ from landslide_sar.density.experiments import Experiment, parse
 from landslide_sar.density.pool import pool_runs
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import METRICS_DTYPES
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, difference_cells, macro_auc, mean_sd, paired_auc_difference, verdict
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,11 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]
 
 def _member_cross(metrics: pd.DataFrame) -> pd.Series:
     """Cross AUC over all chips per run, indexed "<split seed>/<training seed>"."""
-    m = metrics.assign(seed=metrics["seed"].astype(str), split=metrics["split"].astype(str))
+    m = metrics.assign(split=metrics["split"].astype(str))
     if "split_seed" not in m.columns:
         m = m.assign(split_seed="0")
-    rows = m[(m["seed"] != ENSEMBLE) & (m["split"] == "both") & (m["subset"] == "cross")]
-    return rows.set_index(rows["split_seed"].astype(str) + "/" + rows["seed"])["auc_macro_ovr"]
+    rows = m[m["seed"].notna() & (m["split"] == "both") & (m["subset"] == "cross")]
+    return rows.set_index(rows["split_seed"].astype(str) + "/" + rows["seed"].astype(int).astype(str))["auc_macro_ovr"]
 
 
 def _paired_runs(ma: pd.Series, mb: pd.Series) -> pd.Series:
@@ -197,7 +197,9 @@ def density_differences(
     runs: dict[str, list[pd.DataFrame]] = {}
     pooled: dict[str, list[pd.DataFrame]] = {}
     for e in experiments:
-        runs.setdefault(e.setting, []).append(pd.read_csv(metrics[e.id]).assign(split_seed=str(e.split_seed)))
+        runs.setdefault(e.setting, []).append(
+            pd.read_csv(metrics[e.id], dtype=METRICS_DTYPES).assign(split_seed=str(e.split_seed))
+        )
         pooled.setdefault(e.setting, []).append(pd.read_csv(predictions[e.id]))
     by_setting = {k: pd.concat(v, ignore_index=True) for k, v in runs.items()}
     table = difference_rows(by_setting, pooled, comparisons(experiments), bootstrap)

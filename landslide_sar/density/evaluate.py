@@ -22,7 +22,7 @@ from landslide_sar.density.chip_io import read_chips_table
 from landslide_sar.density.map import CLASSES
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, auc_interval, binary_auc
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 METRIC_COLUMNS = [
     "seed",
+    ENSEMBLE,
     "split",
     "subset",
     "n_chips",
@@ -213,11 +214,13 @@ def evaluate_density(
     """Per member (training seed) of the halves' models: fit one forest per half, score it,
     cross-predict every chip; then score the members' mean probabilities (the ensemble).
 
-    metrics_out CSV: seed (a training seed, or "ensemble"), split (0, 1, both), subset (train,
-    val, cross, no_skill), n_chips, auc_macro_ovr, auc_ci_low, auc_ci_high, auc_class0..2,
-    accuracy. The interval (rows of split "both") is the stratified bootstrap over chips of
-    bootstrap (the config's `bootstrap`: samples, seed, interval; landslide_sar.stats). The no_skill row
-    scores the combined set with the pooled train class prior as a constant probability (AUC 0.5,
+    metrics_out CSV: seed (the member's training seed, an integer; empty on the ensemble's and the
+    no_skill rows), ensemble (True on the rows scoring the members' mean probabilities; read back
+    with landslide_sar.nn.METRICS_DTYPES), split (0, 1, both), subset (train, val, cross,
+    no_skill), n_chips, auc_macro_ovr, auc_ci_low, auc_ci_high, auc_class0..2, accuracy. The
+    interval (rows of split "both") is the stratified bootstrap over chips of bootstrap (the
+    config's `bootstrap`: samples, seed, interval; landslide_sar.stats). The no_skill row scores
+    the combined set with the pooled train class prior as a constant probability (AUC 0.5,
     accuracy = majority class). predictions_out CSV: chip, half, density_class, predicted_class,
     prob_class0..2 (the members' mean) and prob_class0..2_sd (their spread over members), one row
     per non-excluded chip, predicted by the other half's models. The ensemble's confusion matrix
@@ -253,7 +256,7 @@ def evaluate_density(
                 **interval(y_all, prob),
             }
         )
-        rows += [{"seed": str(seed), **r} for r in member_rows]
+        rows += [{"seed": int(seed), ENSEMBLE: False, **r} for r in member_rows]
         members_prob.append(cross_prob)
         prior = counts / counts.sum()
 
@@ -281,7 +284,8 @@ def evaluate_density(
     prob_all = pred[[f"prob_class{c}" for c in CLASSES]].to_numpy()
     rows.append(
         {
-            "seed": ENSEMBLE,
+            "seed": pd.NA,
+            ENSEMBLE: True,
             "split": "both",
             "subset": "cross",
             **class_metrics(y_sorted, prob_all, "ensemble cross"),
@@ -291,7 +295,8 @@ def evaluate_density(
     constant = np.tile(prior, (y_sorted.size, 1))
     rows.append(
         {
-            "seed": ENSEMBLE,
+            "seed": pd.NA,
+            ENSEMBLE: False,
             "split": "both",
             "subset": "no_skill",
             **class_metrics(y_sorted, constant, "no_skill"),
@@ -299,8 +304,8 @@ def evaluate_density(
         }
     )
 
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    member_cross = metrics[(metrics["seed"] != ENSEMBLE) & (metrics["split"] == "both")]["auc_macro_ovr"]
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS).astype(METRICS_DTYPES)
+    member_cross = metrics[metrics["seed"].notna() & (metrics["split"] == "both")]["auc_macro_ovr"]
     logger.info(
         "cross-prediction over %d chips: AUC per member %s (mean %.3f, sd %.3f), ensemble AUC %.3f, accuracy %.3f "
         "(no skill: accuracy %.3f)",

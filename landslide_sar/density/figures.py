@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from landslide_sar.density.map import CLASS_COLOURS, class_names  # noqa: E402
+from landslide_sar.nn import METRICS_DTYPES  # noqa: E402
 from landslide_sar.terrain import hillshade  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     (grey) and chance."""
     from landslide_sar.density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
 
-    metrics = pd.read_csv(metrics_csv)
+    metrics = pd.read_csv(metrics_csv, dtype=METRICS_DTYPES)
     if "scheme" not in metrics.columns:
         metrics["scheme"] = "random"
     oracle = metrics[metrics["inputs"] == "oracle"]

@@ -26,6 +26,7 @@ from landslide_sar.density.chip_io import read_chips_table
 from landslide_sar.density.evaluate import CLASSES, METRIC_COLUMNS, class_metrics
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, auc_interval
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def oracle_metrics(
     bootstrap: Mapping | None,
     metrics_out: PathLike,
 ) -> pd.DataFrame:
-    """Write the oracle rows (seed "truth", split "both") in the metrics layout, over the chips
+    """Write the oracle rows (seed empty, ensemble False, split "both") in the metrics layout, over the chips
     the nets are scored on (train and val of both halves), each with its bootstrap interval:
     subset "oracle_rate", the AUC of the Poisson class probabilities of the true expected counts
     (the information limit); and, when the truth has the band terrain_rate, subset "oracle_dem":
@@ -103,7 +104,8 @@ def oracle_metrics(
         iv = auc_interval(y, prob, CLASSES, int(ev["samples"]), int(ev["seed"]), float(ev["interval"]))
         rows.append(
             {
-                "seed": "truth",
+                "seed": pd.NA,
+                ENSEMBLE: False,
                 "split": "both",
                 "subset": subset,
                 **class_metrics(y, prob, subset),
@@ -120,7 +122,7 @@ def oracle_metrics(
             iv.low,
             iv.high,
         )
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS).astype(METRICS_DTYPES)
     with atomic_path(metrics_out) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics

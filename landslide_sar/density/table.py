@@ -12,7 +12,7 @@ import pandas as pd
 from landslide_sar.errors import InputError
 
 from ..io import atomic_path
-from ..nn import ENSEMBLE
+from ..nn import ENSEMBLE, METRICS_DTYPES
 from ..stats import DEFAULT_BOOTSTRAP, auc_interval
 from .experiments import parse
 from .pool import CLASSES, pool_runs
@@ -46,14 +46,16 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     train and val AUC (each run's mean over the two halves) and of the cross-prediction AUC over
     all chips; `ensemble`: the cross AUC of the runs' mean probabilities (the split_seed "all"
     row when there, else the one split's members' mean) with its interval; `ensemble_split_sd`:
-    the sd over split seeds of each split's ensemble; n_seeds, n_splits, n_runs."""
+    the sd over split seeds of each split's ensemble; n_seeds, n_splits, n_runs. Members: the
+    rows with a (training) seed; the ensemble: the rows flagged `ensemble`."""
     rows = []
-    table = table.assign(seed=table["seed"].astype(str) if "seed" in table else "0")
+    if "seed" not in table:  # one member, seed 0
+        table = table.assign(seed=pd.array([0] * len(table), dtype="Int64"), **{ENSEMBLE: False})
     table = table.assign(split_seed=table["split_seed"].astype(str) if "split_seed" in table else "0")
     for (inputs, revisits), df in table.groupby(["inputs", "revisits"], sort=False):
         split = df["split"].astype(str)
-        members = df[df["seed"] != ENSEMBLE]
-        run = members["split_seed"] + "/" + members["seed"]
+        members = df[df["seed"].notna()]
+        run = members["split_seed"] + "/" + members["seed"].astype(int).astype(str)
         per_run = {}
         for key, sel in (
             ("train", (members["subset"] == "train") & (split != "both")),
@@ -72,7 +74,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         for key, v in per_run.items():
             row[key] = float(v.mean()) if len(v) else float("nan")
             row[f"{key}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-        ens = df[(df["seed"] == ENSEMBLE) & (df["subset"] == "cross")]
+        ens = df[df[ENSEMBLE] & (df["subset"] == "cross")]
         per_split = ens[ens["split_seed"] != ALL_SPLITS]
         pooled = ens[ens["split_seed"] == ALL_SPLITS]
         best = pooled if len(pooled) else per_split
@@ -107,7 +109,8 @@ def pooled_ensemble_rows(
                 "revisits": int(revisits),
                 "scheme": scheme,
                 "split_seed": ALL_SPLITS,
-                "seed": ENSEMBLE,
+                "seed": pd.NA,
+                ENSEMBLE: True,
                 "split": "both",
                 "subset": "cross",
                 **class_metrics(y, prob, f"{inputs}_r{revisits} {scheme} all splits"),
@@ -115,7 +118,7 @@ def pooled_ensemble_rows(
                 "auc_ci_high": iv.high,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype(METRICS_DTYPES) if rows else pd.DataFrame(rows)
 
 
 def markdown_table(
@@ -232,7 +235,7 @@ def density_table(
     frames = []
     pooled: dict[tuple, list[pd.DataFrame]] = {}
     for e in experiments:
-        df = pd.read_csv(metrics[e.id])
+        df = pd.read_csv(metrics[e.id], dtype=METRICS_DTYPES)
         df.insert(0, "split_seed", str(e.split_seed))
         df.insert(0, "scheme", e.scheme)
         df.insert(0, "revisits", int(e.revisits))
@@ -240,7 +243,7 @@ def density_table(
         frames.append(df)
         if predictions:
             pooled.setdefault((e.inputs, int(e.revisits), e.scheme), []).append(pd.read_csv(predictions[e.id]))
-    oracle = [pd.read_csv(p).assign(seed=lambda d: d["seed"].astype(str)) for p in oracle_paths]
+    oracle = [pd.read_csv(p, dtype=METRICS_DTYPES) for p in oracle_paths]
     table = pd.concat(frames, ignore_index=True)
     n_splits = table.groupby(["inputs", "revisits", "scheme"])["split_seed"].nunique()
     if pooled and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one

@@ -27,7 +27,7 @@ import xarray as xr
 from landslide_sar.detection.experiments import INPUT_LABELS, Experiment, parse, setting
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import auprc_samples, chip_weights, difference_cells, mean_sd, percentile_interval, verdict
 
 logger = logging.getLogger(__name__)
@@ -125,9 +125,10 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
 
 
 def _members(metrics: pd.DataFrame, method: str, region: str, subset: str) -> pd.Series:
-    """AUPRC per member seed (str) of one method on one (region, subset); the baseline: seed ''."""
-    m = metrics.assign(seed=metrics["seed"].fillna("").astype(str))
-    rows = m[(m["method"] == method) & (m["region"] == region) & (m["subset"] == subset) & (m["seed"] != ENSEMBLE)]
+    """AUPRC per member seed of one method on one (region, subset), the ensemble's row left out;
+    the baseline: its one row, seed NA."""
+    m = metrics
+    rows = m[(m["method"] == method) & (m["region"] == region) & (m["subset"] == subset) & ~m[ENSEMBLE]]
     return rows.set_index("seed")["auprc"]
 
 
@@ -306,7 +307,7 @@ def detection_differences(
             "expected one of each per experiment"
         )
     experiments = [parse(i, detection) for i in metrics]
-    met = {(e.experiment, e.name): pd.read_csv(metrics[e.id], dtype={"seed": str}) for e in experiments}
+    met = {(e.experiment, e.name): pd.read_csv(metrics[e.id], dtype=METRICS_DTYPES) for e in experiments}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         pred = {(e.experiment, e.name): xr.open_zarr(predictions[e.id]).load() for e in experiments}

@@ -21,7 +21,7 @@ from landslide_sar.detection.experiments import INPUT_LABELS, Experiment, parse
 from landslide_sar.detection.table import _read, first_split_seed, unet_summary
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -114,11 +114,7 @@ def plot_pr_curves(
         if exp == "within" and len(e):
             n_max = int(t["revisits"].max())
             e = e[e["name"].map({n: x.revisits == n_max for n, x in experiments.items()})]
-        ens = (
-            t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)]
-            if "seed" in t
-            else t[t["method"] == "unet"]
-        )
+        ens = t[(t["method"] == "unet") & t[ENSEMBLE]] if ENSEMBLE in t else t[t["method"] == "unet"]
         for name, g in e[e["method"] == "unet"].groupby("name", sort=False):
             band, revisits, aug = experiments[name].inputs, experiments[name].revisits, experiments[name].augment
             label = f"{INPUT_LABELS.get(band, band)}, {revisits} revisits" + (", aug" if aug else "")
@@ -231,7 +227,7 @@ def detection_figures(
 ) -> None:
     """The three detection figures from the table, the curves and the transfer predictions (each
     experiment id -> its file; ids decoded with the config's `detection` section)."""
-    table = pd.read_csv(table_csv, keep_default_na=False, na_values=[""])
+    table = pd.read_csv(table_csv, keep_default_na=False, na_values=[""], dtype=METRICS_DTYPES)
     table["inputs"] = table["inputs"].fillna("")
     plot_auprc_vs_revisits(table, auprc_png)
     plot_pr_curves(table, curves, detection, pr_png)

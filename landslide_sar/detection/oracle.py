@@ -21,6 +21,7 @@ import xarray as xr
 from landslide_sar.detection.evaluate import auprc, no_skill
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import auprc_interval
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ ORACLE_COLUMNS = [
     "experiment",
     "method",
     "seed",
+    ENSEMBLE,
     "region",
     "subset",
     "auprc",
@@ -89,7 +91,8 @@ def oracle_rows(
                     {
                         "experiment": experiment,
                         "method": ORACLE,
-                        "seed": "truth",
+                        "seed": pd.NA,
+                        ENSEMBLE: False,
                         "region": region,
                         "subset": subset,
                         "auprc": auprc(label, score, valid),
@@ -102,7 +105,7 @@ def oracle_rows(
                         "n_positive": int((label > 0)[valid].sum()),
                     }
                 )
-    return pd.DataFrame(rows, columns=ORACLE_COLUMNS)
+    return pd.DataFrame(rows, columns=ORACLE_COLUMNS).astype(METRICS_DTYPES)
 
 
 def detection_oracle(

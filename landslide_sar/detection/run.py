@@ -39,7 +39,7 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path, zarr_encoding
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, auprc_interval, chip_weights, percentile_interval
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ PathLike = str | os.PathLike
 METRIC_COLUMNS = [
     "method",
     "seed",
+    ENSEMBLE,
     "region",
     "subset",
     "auprc",
@@ -74,7 +75,7 @@ METRIC_COLUMNS = [
 EVALUATED = (
     "test",
 )  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
-CURVE_COLUMNS = ["method", "seed", "region", "subset", *PR_COLUMNS]
+CURVE_COLUMNS = ["method", "seed", ENSEMBLE, "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
 
 
@@ -100,12 +101,14 @@ def _region_rows(
     binary: np.ndarray,
     threshold: float,
     curve_points: int,
-    seed: str = "",
+    seed: int | None = None,
     bootstrap: Mapping | None = None,
+    ensemble: bool = False,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """One metrics row and its PR curve points (curve_points 0: none) for one method (and member
-    seed) on one chip set; with `bootstrap` (samples, seed, interval) the AUPRC's and no skill's bootstrap
-    intervals over chips, else NaN."""
+    seed, or the members' mean probability: `ensemble`; seed None: empty) on one chip set; with
+    `bootstrap` (samples, seed, interval) the AUPRC's and no skill's bootstrap intervals over
+    chips, else NaN."""
     lo = hi = ns_lo = ns_hi = float("nan")
     if bootstrap is not None:
         args = (int(bootstrap["samples"]), int(bootstrap["seed"]), float(bootstrap["interval"]))
@@ -114,7 +117,8 @@ def _region_rows(
         ns_lo, ns_hi = no_skill_interval(label, valid, *args)
     row = {
         "method": method,
-        "seed": seed,
+        "seed": pd.NA if seed is None else int(seed),
+        ENSEMBLE: bool(ensemble),
         "region": region,
         "subset": subset,
         "auprc": auprc(label, score, valid),
@@ -135,7 +139,8 @@ def _region_rows(
     curve = pr_curve(label, score, valid, curve_points)
     curve.insert(0, "subset", subset)
     curve.insert(0, "region", region)
-    curve.insert(0, "seed", seed)
+    curve.insert(0, ENSEMBLE, bool(ensemble))
+    curve.insert(0, "seed", row["seed"])
     curve.insert(0, "method", method)
     return row, curve
 
@@ -279,7 +284,7 @@ def score_set(
     chips: DetectionChips,
     arrays: ChipArrays,
     members: np.ndarray,
-    seeds: list[str],
+    seeds: list[int],
     experiment: Experiment,
     detection: Mapping[str, Any],
     n_pre: int,
@@ -292,8 +297,8 @@ def score_set(
     valid = arrays.valid
     prob = members.mean(axis=0)  # the ensemble: the members' mean probability
     rows, curves = [], []
-    for seed, p in [*zip(seeds, members), (ENSEMBLE, prob)]:
-        ens = seed == ENSEMBLE  # members get no curve and no interval (the tables give their mean ± sd)
+    for seed, p in [*zip(seeds, members), (None, prob)]:
+        ens = seed is None  # members get no curve and no interval (the tables give their mean ± sd)
         row, curve = _region_rows(
             "unet",
             chips.region,
@@ -306,6 +311,7 @@ def score_set(
             points if ens else 0,
             seed,
             bootstrap if ens else None,
+            ensemble=ens,
         )
         rows.append(row)
         if ens:
@@ -370,9 +376,10 @@ def run_detection_experiment(
     test of the training region and test of the test region; intervals on the test rows of the
     ensemble and the baseline), outputs.curves CSV (CURVE_COLUMNS), outputs.predictions zarr
     (val and test chips, the ensemble's mean probability; None: not written) and, from
-    train_detection, outputs.model and outputs.history. U-Net rows come per member (`seed`) and
-    for the ensemble (seed "ensemble": the members' mean probability); PR curves of the
-    ensemble. Returns the metrics.
+    train_detection, outputs.model and outputs.history. U-Net rows come per member (`seed`, the
+    training seed) and for the ensemble (`ensemble` True, seed empty: the members' mean
+    probability; the baseline's rows: seed empty, ensemble False; read the CSVs back with
+    landslide_sar.nn.METRICS_DTYPES); PR curves of the ensemble. Returns the metrics.
     """
     t0 = time.perf_counter()
     missing = [s for s in SECTIONS if s not in detection]
@@ -430,7 +437,7 @@ def run_detection_experiment(
         batch_size=int(detection["evaluation"]["batch_size"]),
         device=str(detection["training"]["device"]),
     )
-    seeds = [str(s) for s in summary["seeds"]]
+    seeds = [int(s) for s in summary["seeds"]]
     rows, curves, pred_sets = [], [], []
     for key, end in zip(keys, ends):
         subset = "test" if key == "transfer" else key
@@ -460,12 +467,12 @@ def run_detection_experiment(
         ("split_seed", int(experiment.split_seed)),
     ):
         metrics[k] = v
-    metrics = metrics[METRIC_COLUMNS]
+    metrics = metrics[METRIC_COLUMNS].astype(METRICS_DTYPES)
     for _, r in metrics.iterrows():
         logger.info(
             "%-10s %-8s %-10s %-5s AUPRC %.3f [%.3f, %.3f] (no skill %.3f) on %d chips (%d labelled)",
             r["method"],
-            r["seed"],
+            ENSEMBLE if r[ENSEMBLE] else ("" if pd.isna(r["seed"]) else r["seed"]),
             r["region"],
             r["subset"],
             r["auprc"],

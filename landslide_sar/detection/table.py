@@ -15,7 +15,7 @@ import pandas as pd
 from landslide_sar.detection.experiments import INPUT_LABELS, parse
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
-from landslide_sar.nn import ENSEMBLE
+from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _read(files: Mapping[str, PathLike], detection: Mapping[str, Any]) -> pd.Dat
     config's `detection` section), in order, each tagged with its experiment (within | transfer)."""
     frames = []
     for experiment_id, path in files.items():
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype=METRICS_DTYPES)
         df.insert(0, "experiment", parse(experiment_id, detection).experiment)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
@@ -63,16 +63,18 @@ def detection_table(
     first_split = first_split_seed(df)
     keys = ["experiment", "region", "subset", "revisits", "n_pre", "split_seed"]
     counts = ["n_chips", "n_labelled_chips", "n_pixels", "n_positive"]
-    ens = df[(df["method"] == "unet") & (df["seed"].astype(str) == ENSEMBLE)]
+    ens = df[(df["method"] == "unet") & df[ENSEMBLE]]
     ns = ens.drop_duplicates(keys)[keys + ["no_skill", "no_skill_ci_low", "no_skill_ci_high", *counts]].copy()
-    ns["method"], ns["inputs"], ns["seed"] = "no_skill", "", ""
+    ns["method"], ns["inputs"], ns[ENSEMBLE] = "no_skill", "", False
+    ns["seed"] = pd.array([pd.NA] * len(ns), dtype="Int64")
     ns["auprc"], ns["auprc_ci_low"], ns["auprc_ci_high"] = ns["no_skill"], ns["no_skill_ci_low"], ns["no_skill_ci_high"]
     frames = [df, ns]
     if oracle is not None:
-        frames.append(pd.read_csv(oracle, dtype={"seed": str}))
+        frames.append(pd.read_csv(oracle, dtype=METRICS_DTYPES))
     table = pd.concat(frames, ignore_index=True)
     for col in ("revisits", "n_pre"):  # integers; empty on the oracle's rows (any revisits)
         table[col] = table[col].astype("Int64")
+    table = table.astype(METRICS_DTYPES)  # seed: empty on the rows of no member
     table["method"] = pd.Categorical(table["method"], list(METHODS), ordered=True)
     table = table.sort_values(
         ["experiment", "subset", "region", "method", "inputs", "revisits", "augment"], kind="stable"
@@ -119,19 +121,20 @@ def unet_summary(table: pd.DataFrame, first_split: int | None = None) -> pd.Data
     its interval `ensemble_ci_low` / `ensemble_ci_high`, and the ensembles' mean and sd over the
     split seeds (`ensemble_split_mean`, `ensemble_split_sd`)."""
     u = table[table["method"] == "unet"].copy()
-    u["seed"] = u["seed"].astype(str) if "seed" in u else "0"
+    if "seed" not in u:  # one member, seed 0
+        u["seed"], u[ENSEMBLE] = 0, False
     if "split_seed" not in u:
         u["split_seed"] = 0
     if first_split is None:
         first_split = first_split_seed(u) or 0
-    members = u[u["seed"] != ENSEMBLE]
+    members = u[u["seed"].notna()]
     g = members.groupby(MEMBER_KEYS, sort=False)["auprc"]
     out = g.mean().to_frame("auprc")
     out["auprc_sd"] = g.std(ddof=1)
     out["n_runs"] = g.size()
     out["n_seeds"] = members.groupby(MEMBER_KEYS, sort=False)["seed"].nunique()
     out["n_splits"] = members.groupby(MEMBER_KEYS, sort=False)["split_seed"].nunique()
-    ens_all = u[u["seed"] == ENSEMBLE]
+    ens_all = u[u[ENSEMBLE]]
     ens = ens_all[ens_all["split_seed"].astype(int) == int(first_split)].set_index(MEMBER_KEYS)
     out["auprc_ensemble"] = ens["auprc"].reindex(out.index)
     for side in ("low", "high"):
@@ -160,7 +163,7 @@ def _reference_rows(t: pd.DataFrame, columns: Sequence[Any], column_of: str) -> 
 
 def _chips_line(t: pd.DataFrame) -> str:
     """Chip counts of every (region, subset) of one experiment kind's rows."""
-    ns = t[(t["method"] == "unet") & (t["seed"].astype(str) == ENSEMBLE)].drop_duplicates(["region", "subset"])
+    ns = t[(t["method"] == "unet") & t[ENSEMBLE]].drop_duplicates(["region", "subset"])
     parts = [
         f"{r['region']} {r['subset']}: {int(r['n_chips'])} chips ({int(r['n_labelled_chips'])} with landslides)"
         for _, r in ns.iterrows()

@@ -9,4 +9,10 @@
 What differs between the nets (architecture, loss, data) stays in `density/` and `detection/`.
 """
 
-ENSEMBLE = "ensemble"  # the seed value of the rows that score the members' mean probabilities
+#: The boolean column of the metrics CSVs that flags the rows scoring the members' mean
+#: probabilities (the ensemble). Their `seed` is empty: `seed` holds the member's training seed,
+#: an integer, and is empty (NA) on the ensemble's rows and on rows of no net (baseline, oracle).
+ENSEMBLE = "ensemble"
+#: pd.read_csv(path, dtype=METRICS_DTYPES) reads a metrics CSV back with `seed` a nullable
+#: integer (pandas "Int64"; empty -> NA) and `ensemble` a bool (columns it lacks are ignored).
+METRICS_DTYPES = {"seed": "Int64", ENSEMBLE: "bool"}
