@@ -1,7 +1,9 @@
 """A self-contained offline web map per area for responders: one HTML page (Leaflet through
 folium-offline, every script, style and image inlined: it opens from a USB stick with no network)
-with a hillshade rendered from the area's DEM as the base layer, the density classes, the
-detection probability, the inventory's landslide heads and a legend. No tiles are fetched."""
+with a hillshade rendered from the area's DEM as the base layer and, each a layer of its own with
+its own legend (shown while the layer is): the density classes, their confidence, the detection
+probability at its real range, and the inventory's landslide heads as small fixed-pixel dots, off
+by default so they never hide the map. No tiles are fetched."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from landslide_sar.errors import InputError
 
 from .density.map import CLASS_COLOURS, NODATA, class_names
+from .detection.figures import PROBABILITY_CMAP, probability_scale
 from .io import atomic_path
 from .terrain import hillshade
 
@@ -32,6 +35,15 @@ PathLike = str | os.PathLike
 WEB_CRS = "EPSG:3857"
 #: Most pixels along the longer side of an overlay image (keeps the page small at any area size).
 MAX_PIXELS = 1600
+#: The layers' names in the layer switcher (and the keys of their legends).
+DENSITY_LAYER = "density class"
+CONFIDENCE_LAYER = "density confidence"
+PROBABILITY_LAYER = "detection probability"
+HEADS_LAYER = "landslide heads (inventory)"
+HEAD_COLOUR = "#1f78b4"
+#: A head's dot: a fixed screen radius (pixels), whatever the zoom, with no outline.
+HEAD_RADIUS_PX = 2
+CONFIDENCE_CMAP = "viridis"
 
 
 def _to_web(
@@ -98,46 +110,94 @@ def class_rgba(classes: np.ndarray, colours: Sequence[str] = CLASS_COLOURS) -> n
     return rgba
 
 
-def probability_rgba(prob: np.ndarray, cmap: str = "magma") -> np.ndarray:
-    """Probabilities 0-1 through a matplotlib colour map, transparent where NaN."""
+def probability_rgba(prob: np.ndarray, cmap: str = PROBABILITY_CMAP, norm=None) -> np.ndarray:  # noqa: ANN001
+    """Probabilities through a matplotlib colour map (with `norm`, a matplotlib norm, or 0-1
+    linear), transparent where NaN."""
     from matplotlib import colormaps
 
-    rgba = (colormaps[cmap](np.nan_to_num(np.clip(prob, 0, 1))) * 255).astype("uint8")
+    x = np.nan_to_num(np.clip(prob, 0, 1)) if norm is None else np.ma.filled(norm(np.nan_to_num(prob)), 0.0)
+    rgba = (colormaps[cmap](np.clip(x, 0, 1)) * 255).astype("uint8")
     rgba[~np.isfinite(prob), 3] = 0
     return rgba
 
 
-def _legend(title: str, class_labels: Sequence[str] | None, probability: bool, heads: bool) -> str:
-    """The legend box (HTML, fixed bottom-left)."""
+def confidence(probability_tif: PathLike) -> tuple[np.ndarray, tuple[float, float, float, float], int]:
+    """The density map's confidence on Web Mercator: per pixel the probability of the predicted
+    class (the largest of the class-probability bands prob_class0.., the sd bands left out), NaN
+    without prediction; its lon/lat bounds and the number of classes."""
+    with rasterio.open(probability_tif) as src:
+        names = src.descriptions
+    bands = [i + 1 for i, d in enumerate(names) if d and d.startswith("prob_class") and not d.endswith("_sd")]
+    if not bands:
+        raise InputError(f"{probability_tif}: no band prob_class0..; expected the density map's class probabilities")
+    layers = [_to_web(probability_tif, b, Resampling.nearest) for b in bands]
+    stack = np.stack([a for a, _ in layers])
+    conf = np.full(stack.shape[1:], np.nan, dtype="float32")
+    have = np.isfinite(stack).all(axis=0)
+    conf[have] = stack[:, have].max(axis=0)
+    return conf, layers[0][1], len(bands)
+
+
+def _gradient(cmap: str, positions: Sequence[float]) -> str:
     from matplotlib import colormaps
 
+    return ", ".join(f"rgb{tuple(int(255 * v) for v in colormaps[cmap](x)[:3])}" for x in positions)
+
+
+def _bar(cmap: str, ticks: Sequence[str]) -> str:
+    """A colour bar (HTML): the colour map left to right, labels spread under it."""
+    labels = "".join(f"<span>{html.escape(t)}</span>" for t in ticks)
+    return (
+        f'<div style="background:linear-gradient(to right, {_gradient(cmap, np.linspace(0, 1, 8))});'
+        'width:150px;height:10px;border:1px solid #555"></div>'
+        f'<div style="display:flex;justify-content:space-between;width:152px;font-size:11px">{labels}</div>'
+    )
+
+
+def _legend(title: str, sections: Sequence[tuple[str, str, bool]]) -> str:
+    """The legend box (HTML, fixed bottom-left): the title, then one section per layer
+    (layer name, its HTML, shown at first), each shown while its layer is on the map (see
+    _LEGEND_SCRIPT)."""
     rows = [f"<b>{html.escape(title)}</b>"]
-    if class_labels:
-        rows.append("<i>landslide density</i>")
-        rows += [
-            f'<span style="background:{c};border:1px solid '
-            f'#555;display:inline-block;width:14px;height:10px"></span> {html.escape(n)}'
-            for c, n in zip(CLASS_COLOURS, class_labels)
-        ]
-    if probability:
-        stops = ", ".join(f"rgb{tuple(int(255 * v) for v in colormaps['magma'](x)[:3])}" for x in np.linspace(0, 1, 6))
-        rows.append("<i>detection: landslide probability</i>")
-        rows.append(
-            '0 <span style="background:linear-gradient(to right, '
-            f'{stops});display:inline-block;width:110px;height:10px"></span> 1'
-        )
-    if heads:
-        rows.append(
-            '<span style="background:#1f78b4;border-radius:50%;display:inline-block;width:8px;height:8px"></span>'
-            " landslide head (inventory)"
-        )
+    hidden = ' style="display:none"'
+    rows += [
+        f'<div class="legend-layer" data-layer="{html.escape(name)}"{"" if shown else hidden}>{body}</div>'
+        for name, body, shown in sections
+    ]
     rows.append('<span style="color:#666">base: hillshade of the DEM</span>')
     return (
         '<div id="legend" style="position:fixed;bottom:18px;left:10px;z-index:9999;background:rgba(255,255,255,0.92);'
         'padding:6px 9px;border:1px solid #888;border-radius:4px;font:12px sans-serif;line-height:17px">'
-        + "<br>".join(rows)
+        + "".join(f"<div>{r}</div>" for r in rows)
         + "</div>"
     )
+
+
+#: Shows each layer's legend section while the layer is on the map (`{map}`: the map's variable).
+_LEGEND_SCRIPT = """
+window.addEventListener("load", function () {
+  var map = {map};
+  function show(name, on) {
+    document.querySelectorAll("#legend .legend-layer").forEach(function (e) {
+      if (e.dataset.layer === name) { e.style.display = on ? "" : "none"; }
+    });
+  }
+  map.on("overlayadd", function (e) { show(e.name, true); });
+  map.on("overlayremove", function (e) { show(e.name, false); });
+});
+"""
+
+
+def _class_legend(labels: Sequence[str]) -> str:
+    return "<i>landslide density</i>" + "".join(
+        f'<div><span style="background:{c};border:1px solid '
+        f'#555;display:inline-block;width:14px;height:10px"></span> {html.escape(n)}</div>'
+        for c, n in zip(CLASS_COLOURS, labels)
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2g}"
 
 
 def web_map(
@@ -149,12 +209,17 @@ def web_map(
     probability_tif: PathLike | None = None,
     inventory: PathLike | None = None,
     max_heads: int = 20000,
+    density_probability_tif: PathLike | None = None,
 ) -> None:
     """Write the area's offline web map: the hillshade of the cube's DEM (base layer; read through
-    GDAL's Zarr driver, which finds its CRS from the cube's CF attributes), the density classes
-    (`density_tif`, the density or rapid-response map), the detection probability
-    (`probability_tif`), the inventory's landslide heads (`inventory`; points, or polygons'
-    representative points; at most max_heads, a warning beyond), a layer switcher and a legend."""
+    GDAL's Zarr driver, which finds its CRS from the cube's CF attributes) and, each a layer with
+    its own legend: the density classes (`density_tif`, the density or rapid-response map; on),
+    their confidence (`density_probability_tif`, the map's class probabilities: the probability of
+    the class shown, from chance to 1; off), the detection probability (`probability_tif`; on;
+    its colour scale from 0 to the 99th percentile of the area's probabilities, a power scale, as
+    the detection figure's), the inventory's landslide heads (`inventory`; points, or polygons'
+    representative points; at most max_heads, a warning beyond; small dots of a fixed pixel size,
+    off: on at first they hide the map). A layer switcher."""
     import offlinefolium as folium
     from branca.element import Element
 
@@ -177,26 +242,57 @@ def web_map(
         overlay=False,
         control=True,
     ).add_to(m)
-    labels = None
+    legends: list[tuple[str, str, bool]] = []
     if density_tif is not None:
         classes, b = _to_web(density_tif, 1, Resampling.nearest)
         classes[classes == NODATA] = np.nan
-        labels = class_names(class_edges)
         folium.raster_layers.ImageOverlay(
             _png(class_rgba(classes)),
             bounds=[[b[1], b[0]], [b[3], b[2]]],
-            name="density class",
+            name=DENSITY_LAYER,
             opacity=0.6,
             interactive=False,
         ).add_to(m)
+        legends.append((DENSITY_LAYER, _class_legend(class_names(class_edges)), True))
+    if density_probability_tif is not None:
+        from matplotlib.colors import Normalize
+
+        conf, b, n_classes = confidence(density_probability_tif)
+        folium.raster_layers.ImageOverlay(
+            _png(probability_rgba(conf, CONFIDENCE_CMAP, Normalize(1 / n_classes, 1.0, clip=True))),
+            bounds=[[b[1], b[0]], [b[3], b[2]]],
+            name=CONFIDENCE_LAYER,
+            opacity=0.75,
+            interactive=False,
+            show=False,
+        ).add_to(m)
+        legends.append(
+            (
+                CONFIDENCE_LAYER,
+                "<i>density: probability of the class shown</i>"
+                + _bar(CONFIDENCE_CMAP, [f"{1 / n_classes:.2f} (chance)", "1"]),
+                False,
+            )
+        )
     if probability_tif is not None:
         prob, b = _to_web(probability_tif, 1, Resampling.bilinear)
+        top, norm = probability_scale(prob)
         folium.raster_layers.ImageOverlay(
-            _png(probability_rgba(prob)),
+            _png(probability_rgba(prob, PROBABILITY_CMAP, norm)),
             bounds=[[b[1], b[0]], [b[3], b[2]]],
-            name="detection probability",
+            name=PROBABILITY_LAYER,
             opacity=0.75,
+            interactive=False,
         ).add_to(m)
+        legends.append(
+            (
+                PROBABILITY_LAYER,
+                "<i>detection: landslide probability</i>"
+                + _bar(PROBABILITY_CMAP, ["0", _fmt(top / 4), f"{_fmt(top)}+"])
+                + '<div style="color:#666;font-size:11px">power scale; top: the 99th percentile</div>',
+                True,
+            )
+        )
     n_heads = 0
     if inventory is not None:
         inv = read_inventory(inventory, grid)
@@ -209,21 +305,33 @@ def web_map(
         n_heads = len(pts)
         folium.GeoJson(
             pts.__geo_interface__,
-            name="landslide heads (inventory)",
+            name=HEADS_LAYER,
+            show=False,
             marker=folium.CircleMarker(
-                radius=2, color="#1f78b4", weight=1, fill=True, fill_color="#1f78b4", fill_opacity=0.9
+                radius=HEAD_RADIUS_PX, stroke=False, fill=True, fill_color=HEAD_COLOUR, fill_opacity=0.9
             ),
         ).add_to(m)
+        legends.append(
+            (
+                HEADS_LAYER,
+                f'<span style="background:{HEAD_COLOUR};border-radius:50%;display:inline-block;'
+                f'width:{2 * HEAD_RADIUS_PX}px;height:{2 * HEAD_RADIUS_PX}px"></span>'
+                f" landslide head (inventory, {n_heads})",
+                False,
+            )
+        )
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().html.add_child(Element(_legend(title, labels, probability_tif is not None, n_heads > 0)))
+    m.get_root().html.add_child(Element(_legend(title, legends)))
+    m.get_root().html.add_child(Element(f"<script>{_LEGEND_SCRIPT.replace('{map}', m.get_name())}</script>"))
     m.get_root().header.add_child(Element(f"<title>{html.escape(title)}</title>"))
     with atomic_path(html_out) as tmp:
         m.save(str(tmp))
     log.info(
-        "web map %s: %s%s%s, %d heads, %.1f MB",
+        "web map %s: %s%s%s%s, %d heads (off at first), %.1f MB",
         html_out,
         "hillshade",
         ", density classes" if density_tif else "",
+        ", density confidence" if density_probability_tif else "",
         ", detection probability" if probability_tif else "",
         n_heads,
         Path(html_out).stat().st_size / 1e6,

@@ -33,14 +33,21 @@ def web_map_areas():
 
 def web_map_inputs(wildcards):
     """The layers of an area's web map: its cube (the DEM for the hillshade; the grid), the
-    density or rapid-response class map, the detection probability, the inventory's heads.
+    density or rapid-response class map and its class probabilities (the confidence layer), the
+    detection probability, the inventory's heads.
     """
     area = wildcards.area
     inputs = {"cube": rules.assemble_cube.output.zarr.format(area=area)}
     if area in DENSITY_AREAS:
         inputs["density"] = rules.density_map.output.tif.format(area=area)
+        inputs["density_probability"] = rules.density_map.output.probability.format(
+            area=area
+        )
     elif area in RAPID_AREAS:
         inputs["density"] = rules.rapid_map.output.tif.format(area=area)
+        inputs["density_probability"] = rules.rapid_map.output.probability.format(
+            area=area
+        )
     if area in DETECTION_MAP_REGIONS:
         inputs["probability"] = f"results/{area}/detection/probability.tif"
     if area not in RAPID_AREAS and area not in DATACUBE_AREAS:

@@ -14,7 +14,7 @@ import rasterio
 import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
 from affine import Affine
-from browser import open_page
+from browser import has_colour, open_page
 from shapely.geometry import Point
 
 from landslide_sar.cube import published_layout
@@ -22,7 +22,7 @@ from landslide_sar.detection.map import detection_map, landslide_polygons
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
 from landslide_sar.io import write_category_names, write_cog_annotated
-from landslide_sar.webmap import web_map
+from landslide_sar.webmap import CONFIDENCE_LAYER, HEAD_COLOUR, HEADS_LAYER, web_map
 
 CRS = "EPSG:32619"
 GRID = Grid(CRS, Affine(10.0, 0.0, 743000.0, 0.0, -10.0, 2022000.0), 64, 48)  # 640 x 480 m
@@ -123,7 +123,26 @@ def _web_map_inputs(tmp_path: Path) -> dict:
     inventory = tmp_path / "inventory.gpkg"
     pts = [Point(743000 + 50 * i + 25, 2022000 - 60 * i - 25) for i in range(6)]
     gpd.GeoDataFrame(geometry=pts, crs=CRS).to_crs("EPSG:4326").to_file(inventory, layer="heads")
-    return {"cube_zarr": cube, "density_tif": density, "probability_tif": probability, "inventory": inventory}
+    # the class probabilities: the predicted class's probability 0.9 (yellow in viridis), sd bands
+    class_prob = np.full((6, *chip_grid.shape), np.nan, dtype="float32")
+    for c in range(3):
+        class_prob[c] = np.where(classes == 255, np.nan, np.where(classes == c, 0.9, 0.05))
+        class_prob[3 + c] = np.where(classes == 255, np.nan, 0.01)
+    density_probability = tmp_path / "map_probability.tif"
+    write_cog_annotated(
+        density_probability,
+        class_prob,
+        chip_grid,
+        nodata=np.nan,
+        descriptions=[f"prob_class{c}" for c in range(3)] + [f"prob_class{c}_sd" for c in range(3)],
+    )
+    return {
+        "cube_zarr": cube,
+        "density_tif": density,
+        "density_probability_tif": density_probability,
+        "probability_tif": probability,
+        "inventory": inventory,
+    }
 
 
 def test_web_map_is_offline_and_shows_every_layer_in_chromium(tmp_path) -> None:
@@ -136,9 +155,11 @@ def test_web_map_is_offline_and_shows_every_layer_in_chromium(tmp_path) -> None:
     logs, shot, page_info = open_page(page)
     assert [m for m in logs if m["level"] in ("SEVERE", "WARNING")] == [], logs
     assert page_info["title"] == "landslide-sar: test"
-    assert page_info["layers"] == 3 and page_info["markers"] == 6, page_info
+    # at first: hillshade, density classes, detection probability; the confidence and the heads off
+    assert page_info["layers"] == 3 and page_info["markers"] == 0, page_info
     legend = page_info["legend"]
-    assert "2: more than 25 /km²" in legend and "landslide probability" in legend and "landslide head" in legend
+    assert "2: more than 25 /km²" in legend and "landslide probability" in legend
+    assert "landslide head" not in legend and "class shown" not in legend  # a layer's legend shows with it
     # not blank: the hillshade's greys, the density classes (over it, 60 % opaque) and the
     # probability's bright 1.0 block (magma's pale yellow) are on screen
     r, g, b = (shot[..., i].astype(int) for i in range(3))
@@ -146,3 +167,38 @@ def test_web_map_is_offline_and_shows_every_layer_in_chromium(tmp_path) -> None:
     reddish = (r - g > 50) & (r - b > 40)
     yellow = (r > 220) & (g > 200) & (b < 190) & (b > 120)
     assert grey.sum() > 2000 and reddish.sum() > 2000 and yellow.sum() > 200, (grey.sum(), reddish.sum(), yellow.sum())
+    # switched on: the heads (six dots) and the confidence (viridis: 0.9 is yellow-green), each with its legend
+    logs, shot, page_info = open_page(page, click=(HEADS_LAYER, CONFIDENCE_LAYER))
+    assert [m for m in logs if m["level"] in ("SEVERE", "WARNING")] == [], logs
+    assert page_info["layers"] == 4 and page_info["markers"] == 6, page_info
+    assert "landslide head (inventory, 6)" in page_info["legend"] and "class shown" in page_info["legend"]
+    from matplotlib import colormaps
+
+    assert has_colour(shot, tuple(int(255 * v) for v in colormaps["viridis"](0.85)[:3]), tol=45, min_pixels=2000)
+
+
+def test_web_map_at_its_initial_view_shows_the_density_classes_not_a_blanket_of_heads(tmp_path) -> None:
+    """The embedded area's case: thousands of inventory heads over a density map. Opened as it
+    comes, the page shows the classes; the heads (off at first) cover almost nothing."""
+    inputs = _web_map_inputs(tmp_path)
+    rng = np.random.default_rng(0)
+    x = 743000 + rng.uniform(0, GRID.width * 10, 5000)
+    y = 2022000 - rng.uniform(0, GRID.height * 10, 5000)
+    gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=CRS).to_file(inputs["inventory"], layer="heads")
+    page = tmp_path / "webmap.html"
+    web_map(
+        inputs["cube_zarr"],
+        page,
+        "landslide-sar: heads",
+        density_tif=inputs["density_tif"],
+        inventory=inputs["inventory"],
+    )
+    logs, shot, _ = open_page(page)
+    assert [m for m in logs if m["level"] in ("SEVERE", "WARNING")] == [], logs
+    r, g, b = (shot[..., i].astype(int) for i in range(3))
+    heads_blue = (
+        np.abs(shot.astype(int) - np.array([int(HEAD_COLOUR[k : k + 2], 16) for k in (1, 3, 5)])).max(axis=-1) <= 40
+    ).mean()
+    # the classes 1 and 2 (orange, red; 60 % over the hillshade): 8 of the 12 chips
+    warm = ((r - b > 40) & (r > 120)).mean()
+    assert heads_blue < 0.002 and warm > 0.12, (heads_blue, warm)

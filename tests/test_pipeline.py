@@ -254,9 +254,12 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
 
 
 def test_web_maps_open_offline_in_chromium(tiny_run) -> None:
-    """The trained area's page has the hillshade, the density classes and every inventory head;
-    the rapid-response area's has no heads (its inventory is never read). No console error."""
+    """The trained area's page has the hillshade, the density classes and every inventory head
+    (their layer off at first, switched on here); the rapid-response area's has no heads (its
+    inventory is never read). No console error."""
     from browser import open_page
+
+    from landslide_sar.webmap import HEADS_LAYER
 
     # every inventory head inside the area (the inventory's position error puts a few outside):
     # as many as rasterize_labels counted on the grid
@@ -264,7 +267,9 @@ def test_web_maps_open_offline_in_chromium(tiny_run) -> None:
         inside = int(src.read(list(src.descriptions).index("landslide_count") + 1).sum())
     assert 0 < inside <= len(gpd.read_file(tiny_run / f"resources/{AREA}/synthetic/inventory.gpkg"))
     for area, n_layers, n_heads in ((AREA, 2, inside), ("tiny_new", 2, 0)):
-        logs, shot, page = open_page(tiny_run / f"results/{area}/webmap.html")
+        first = open_page(tiny_run / f"results/{area}/webmap.html")[2]
+        assert first["markers"] == 0 and "landslide head" not in first["legend"], (area, first)  # off at first
+        logs, shot, page = open_page(tiny_run / f"results/{area}/webmap.html", click=(HEADS_LAYER,) if n_heads else ())
         assert [m for m in logs if m["level"] in ("SEVERE", "WARNING")] == [], (area, logs)
         assert page["layers"] == n_layers and page["markers"] == n_heads, (area, page)
         assert "2: more than 25 /km²" in page["legend"] and ("landslide head" in page["legend"]) == bool(n_heads)

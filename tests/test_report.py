@@ -14,7 +14,7 @@ from shapely.geometry import box
 
 from landslide_sar.density.figures import plot_confusion_matrix, plot_map_vs_truth, terrain_and_heads
 from landslide_sar.density.map import CLASS_COLOURS
-from landslide_sar.detection.figures import TRUTH_COLOUR, plot_transfer_maps
+from landslide_sar.detection.figures import PROBABILITY_CMAP, TRUTH_COLOUR, plot_transfer_maps, probability_scale
 
 CRS = "EPSG:32619"
 
@@ -122,6 +122,20 @@ def test_confusion_matrix_figure_shows_the_csvs_numbers(tmp_path) -> None:
     assert_not_blank(png)
 
 
+def test_probability_scale_spans_the_probabilities_shown_so_low_ones_stand_apart() -> None:
+    from matplotlib import colormaps
+
+    # a U-Net's low probabilities: 99 % of them at most 0.2, a few near 1
+    values = np.concatenate([np.linspace(0, 0.2, 9900), np.full(100, 0.95), [np.nan]])
+    top, norm = probability_scale(values)
+    assert top == pytest.approx(0.2, abs=0.01)  # the 99th percentile, not 1
+    cmap = colormaps[PROBABILITY_CMAP]
+    low, high = (np.array(cmap(float(norm(v)))[:3]) for v in (0.05, 0.2))
+    assert np.abs(high - low).max() > 0.4  # 0.05 and 0.2 are far apart on the scale
+    assert float(norm(0.95)) == 1.0  # beyond the top: the top colour
+    assert probability_scale(np.full(10, 0.8))[0] == 0.8 and probability_scale(np.zeros(5))[0] == 0.01
+
+
 def transfer_predictions(path, seed: int) -> None:
     """Two regions of four 16 px chips; a landslide square per chip, probability high on it."""
     rng = np.random.default_rng(seed)
@@ -160,6 +174,6 @@ def test_transfer_maps_overlay_the_truth_with_its_own_legend_entry(tmp_path) -> 
         transfer_predictions(paths[e], k)
     png = tmp_path / "maps.png"
     labels = plot_transfer_maps(paths, png)
-    assert labels[0].startswith("truth") and "no chip evaluated" in labels
+    assert labels[0].startswith("truth") and any(label.startswith("not evaluated") for label in labels)
     assert_not_blank(png)
     assert has_colour(png, TRUTH_COLOUR, tol=40, at_least=300)  # the outline is drawn (and its legend line)

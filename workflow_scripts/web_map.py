@@ -1,5 +1,5 @@
-"""Rule web_map: one self-contained offline HTML page per area (hillshade of the DEM, density
-classes, detection probability, landslide heads, legend)."""
+"""Rule web_map: one self-contained offline HTML page per area (hillshade of the DEM; layers, each
+with its legend: density classes, their confidence, detection probability, landslide heads)."""
 
 from landslide_sar.runner import run_rule
 from landslide_sar.webmap import web_map
@@ -14,6 +14,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         html_out=snakemake.output.html,
         title=snakemake.params.title,
         density_tif=inp.get("density"),
+        density_probability_tif=inp.get("density_probability"),
         class_edges=snakemake.params.class_edges,
         probability_tif=inp.get("probability"),
         inventory=inp.get("inventory"),

@@ -160,14 +160,41 @@ def _mosaic(pred, region: str, var: str) -> np.ndarray:
     return out
 
 
-TRUTH_COLOUR = "#00e5ff"  # the truth's outline over the probability maps
+TRUTH_COLOUR = "#00e5ff"  # the truth's thin outline over the probability maps (cyan on magma)
+PROBABILITY_CMAP = "magma"  # perceptually uniform
+PROBABILITY_GAMMA = 0.5  # power norm: the low probabilities a U-Net gives are spread over the scale
+PROBABILITY_PERCENTILE = 99.0  # the scale's top: this percentile of the probabilities shown
+
+
+def probability_scale(values: np.ndarray) -> tuple[float, Any]:
+    """The colour scale of predicted probabilities at their real range: a power norm (gamma
+    PROBABILITY_GAMMA) from 0 to the PROBABILITY_PERCENTILE-th percentile of the finite `values`
+    (rounded up to two significant digits, within 0.01-1); higher values take the top colour.
+    Returns (top, norm)."""
+    from matplotlib.colors import PowerNorm
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    top = float(np.percentile(v, PROBABILITY_PERCENTILE)) if v.size else 1.0
+    if top > 0:
+        digits = 1 - int(np.floor(np.log10(top)))
+        top = float(np.ceil(top * 10**digits) / 10**digits)
+    top = min(1.0, max(0.01, top))
+    return top, PowerNorm(gamma=PROBABILITY_GAMMA, vmin=0.0, vmax=top, clip=True)
+
+
+def _probability_ticks(top: float) -> list[float]:
+    ticks = [t for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if t < 0.9 * top]
+    return ticks + [top]
 
 
 def plot_transfer_maps(predictions: Mapping[Experiment, PathLike], out_png: PathLike) -> list[str]:
     """The transfer paper's Figure 1 (predictions: each transfer Experiment's predictions.zarr):
-    per region (rows: the training region's val and test chips,
-    the test region's chips), the truth and each transfer model's predicted probability with the
-    truth's outline on top; a legend names the truth overlay and the chips not evaluated.
+    per region (rows: the training region's val and test chips, the test region's chips), the
+    truth and one panel per transfer model: its predicted probability at its real range (a
+    perceptually uniform colour map on a power scale from 0 to the 99th percentile of every
+    probability shown, see `probability_scale`; the colour bar says the range) under the truth's
+    thin outline; a legend names the truth overlay and the chips not evaluated.
     Returns the legend's labels."""
     import xarray as xr
     from matplotlib.lines import Line2D
@@ -182,36 +209,60 @@ def plot_transfer_maps(predictions: Mapping[Experiment, PathLike], out_png: Path
     if not preds:
         raise InputError("no transfer predictions; expected at least one transfer experiment")
     regions = list(dict.fromkeys(preds[0][1]["region"].values.tolist()))
+    mosaics = {
+        (i, j): _mosaic(pred, region, "prob") for i, region in enumerate(regions) for j, (_, pred) in enumerate(preds)
+    }
+    top, norm = probability_scale(np.concatenate([m[np.isfinite(m)] for m in mosaics.values()]))
+    side, head = 3.3, 0.9
     fig, axes = plt.subplots(
-        len(regions), len(preds) + 1, figsize=(2.6 * (len(preds) + 1), 2.7 * len(regions) + 0.6), squeeze=False
+        len(regions),
+        len(preds) + 1,
+        figsize=(side * (len(preds) + 1) + 1.2, side * len(regions) + head),
+        squeeze=False,
     )
-    fig.subplots_adjust(bottom=0.6 / (2.7 * len(regions) + 0.6) + 0.04)  # room for the legend
+    fig.subplots_adjust(
+        left=0.02,
+        right=0.88,
+        top=1 - 0.35 / (side * len(regions) + head),
+        wspace=0.04,
+        hspace=0.14,
+        bottom=0.55 / (side * len(regions) + head),  # room for the legend
+    )
     for i, region in enumerate(regions):
         subset = ", ".join(
             sorted(set(preds[0][1]["subset"].values[np.asarray(preds[0][1]["region"].values) == region].astype(str)))
         )
         truth = _mosaic(preds[0][1], region, "label")
         axes[i, 0].imshow(truth, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
-        axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=8)
+        axes[i, 0].set_title(f"truth, {region} ({subset})", fontsize=9)
         outline = np.nan_to_num(truth, nan=0.0)
-        for j, (e, pred) in enumerate(preds, start=1):
-            im = axes[i, j].imshow(_mosaic(pred, region, "prob"), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        for j, (e, _) in enumerate(preds, start=1):
+            im = axes[i, j].imshow(mosaics[i, j - 1], cmap=PROBABILITY_CMAP, norm=norm, interpolation="nearest")
             if outline.any():
-                axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=1.0)
-            axes[i, j].set_title(f"{INPUT_LABELS.get(e.inputs, e.inputs)}{', aug' if e.augment else ''}", fontsize=8)
+                axes[i, j].contour(outline, levels=[0.5], colors=TRUTH_COLOUR, linewidths=0.5)
+            axes[i, j].set_title(
+                f"{INPUT_LABELS.get(e.inputs, e.inputs)}{', aug' if e.augment else ''}: {region}", fontsize=9
+            )
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("0.85")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="landslide probability")
+    cax = fig.add_axes((0.9, 0.25, 0.015, 0.5))
+    bar = fig.colorbar(im, cax=cax, extend="max" if top < 1 else "neither", ticks=_probability_ticks(top))
+    bar.set_label(
+        f"predicted landslide probability: 0 to {top:g}, the {PROBABILITY_PERCENTILE:g}th percentile shown"
+        " (power scale)",
+        fontsize=8,
+    )
+    bar.ax.tick_params(labelsize=8)
     handles = [
-        Line2D([], [], color=TRUTH_COLOUR, lw=1.5, label="truth: landslide bodies (outline)"),
+        Line2D([], [], color=TRUTH_COLOUR, lw=1.0, label="truth: landslide bodies (thin outline)"),
         Patch(facecolor=plt.get_cmap("Reds")(1.0), label="truth: landslide pixel (first column)"),
-        Patch(facecolor="0.85", edgecolor="0.6", label="no chip evaluated"),
+        Patch(facecolor="0.85", edgecolor="0.6", label="not evaluated (no chip, or no valid radar)"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
     with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=130, format="png")
     plt.close(fig)
     return [h.get_label() for h in handles]
 
