@@ -19,6 +19,7 @@ from scipy import ndimage
 from shapely.geometry import shape
 
 from landslide_sar.cube import cube_grid
+from landslide_sar.detection.selection import choice_tags, read_choice
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
 from landslide_sar.io import atomic_path, write_cog_annotated
@@ -83,10 +84,12 @@ def detection_map(
     tif_out: PathLike,
     gpkg_out: PathLike,
     provenance: Mapping[str, object] | None = None,
+    choice: PathLike | None = None,
 ) -> None:
     """Write `region`'s landslide probability as a float32 COG on the region's grid (band
     landslide_probability, NaN nodata) and its thresholded landslide polygons as GeoPackage layer
-    "landslides"; `provenance` and the threshold as tags / in the log."""
+    "landslides"; `provenance`, the threshold and the `choice` (choose_detection_map's file: which
+    experiment, why, its validation AUPRC) as tags / in the log."""
     if not 0 <= threshold <= 1:
         raise InputError(f"config detection.evaluation.probability_threshold = {threshold}; expected a value in [0, 1]")
     grid = cube_grid(cube_zarr)
@@ -102,6 +105,7 @@ def detection_map(
         "chip_subsets": ", ".join(subsets),
         "probability_threshold": f"{threshold:g}",
         **{str(k): str(v) for k, v in (provenance or {}).items()},
+        **(choice_tags(read_choice(choice)) if choice is not None else {}),
     }
     write_cog_annotated(
         tif_out,
