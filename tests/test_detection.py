@@ -665,6 +665,22 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert ckpt["config"]["in_channels"] == 7
     assert to_db(np.array([0.1]))[0] == pytest.approx(-10.0)
+    # the label-free score in the predictions, paired with the U-Net on the same test chips
+    from landslide_sar.detection.differences import difference_rows
+
+    e = Experiment("transfer", "fused", 1, True, "regionA", "regionB", False, 0)
+    assert np.isfinite(pred["label_free"].values).any()
+    diffs = difference_rows(
+        {(e.experiment, e.name): written},
+        {(e.experiment, e.name): pred.load()},
+        [e],
+        {"samples": 200, "seed": 0} | {"interval": 0.9},
+    )
+    free_diffs = diffs[diffs["b"] == "label-free detector"].set_index("region")
+    assert set(free_diffs.index) == {"regionA", "regionB"}
+    for region, r in free_diffs.iterrows():
+        ref = free[(free["region"] == region) & (free["subset"] == "test")]["auprc"].iloc[0]
+        assert r["ensemble_b"] == pytest.approx(ref, abs=1e-4) and r["n_runs"] == 1
     # the papers' protocol as an option: evaluation on labelled chips only
     labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
     e = labelled_only[labelled_only[ENSEMBLE]].set_index(["region", "subset"])

@@ -203,7 +203,7 @@ def _split_parts(
                 est_b, samples_b = score(exp, b, region, "prob", pb, ib)
                 mb = _members(metrics[(exp, b)], "unet", region, "test")
             ma = _members(metrics[(exp, a)], "unet", region, "test")
-            if len(mb) == 1 and len(ma) > 1:  # a reference: one member against each of the net's
+            if b in REFERENCES and len(mb) == 1:  # a reference: one member against each of the net's
                 mb = pd.Series(mb.iloc[0], index=ma.index)
             seeds = ma.index.intersection(mb.index)
             parts.append(
