@@ -9,6 +9,7 @@ Sign: `direction` "decrease" scores median(before) - median(after), so a drop af
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -18,6 +19,8 @@ from landslide_sar.errors import InputError
 from landslide_sar.label_free import LabelFreeSettings
 from landslide_sar.label_free import label_free_score as label_free_grid
 from landslide_sar.nn.preprocess import to_db
+
+logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("decrease", "increase", "absolute")
 
@@ -93,6 +96,12 @@ def label_free_score(chips: DetectionChips, revisits: int, settings: LabelFreeSe
     if not 1 <= revisits <= chips.sar_post.shape[1]:
         raise InputError(
             f"label-free revisits={revisits}; the chips hold {chips.sar_post.shape[1]} acquisition(s) after"
+        )
+    if chips.sar_pre.shape[1] < 2:
+        logger.warning(
+            "label-free detector: the chips hold %d pre-event acquisition(s), too few for a spread; every pixel "
+            "is masked (set detection.chips.max_revisits to read more)",
+            chips.sar_pre.shape[1],
         )
     vv, vh = SAR_BANDS.index("vv"), SAR_BANDS.index("vh")
     out = np.empty(chips.label.shape, dtype=np.float32)
