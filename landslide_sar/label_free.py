@@ -124,7 +124,8 @@ def pooled_sigma(pre_db: np.ndarray, window_px: int = 5) -> np.ndarray:
     |deviation from the pixel's own mean| over every finite sample of the window_px x window_px
     window (edges: the part inside the grid), x sqrt(n / (n - 1)) for the estimated mean (n: the
     centre pixel's acquisitions). Pooled because 3-4 dates per pixel give too noisy a spread.
-    NaN where the centre has fewer than 2 acquisitions or the window no finite deviation."""
+    NaN where the centre has fewer than 2 acquisitions or the window no finite deviation.
+    Holds y x x x times x window_px^2 deviations at once: call it per chip, not per region."""
     pre = _check_stack("pre_db", pre_db)
     if isinstance(window_px, bool) or int(window_px) < 1 or int(window_px) % 2 == 0:
         raise InputError(f"window_px={window_px!r}; expected an odd integer >= 1")
