@@ -207,6 +207,9 @@ def validate_config(
     if "detection" in config:
         _check_detection(config["detection"], list(config["areas"]))
     _check_chip_counts(config)
+    window = config["label_free"]["window_px"]
+    if window % 2 == 0:
+        raise ConfigError(f"config label_free.window_px = {window} is not allowed; expected an odd number of pixels")
     map_exp = config["density"]["map"]
     if map_exp != "best" and (
         map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]

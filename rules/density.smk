@@ -161,6 +161,33 @@ rule density_forests:
         "../workflow_scripts/density_forests.py"
 
 
+rule density_label_free:
+    input:
+        chips=rules.make_chips.output.zarr,
+        table=rules.make_chips.output.table,
+    output:
+        metrics="results/{area}/density/label_free/metrics.csv",
+        chips="results/{area}/density/label_free/chips.csv",
+    log:
+        "logs/{area}/density_label_free.log",
+    benchmark:
+        "benchmarks/{area}/density_label_free.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        revisits=config["density"]["revisits"],
+        label_free=config["label_free"],
+        bootstrap=config["bootstrap"],
+    message:
+        "Label-free z-score detector on the chips of {wildcards.area}: AUC of the chips ranked by their flagged share, no training"
+    script:
+        "../workflow_scripts/density_label_free.py"
+
+
 rule density_table:
     input:
         metrics=lambda w: list(density_files(w.area, "metrics.csv").values()),
@@ -170,6 +197,7 @@ rule density_table:
             if "synthetic" in config["areas"][w.area]
             else []
         ),
+        label_free=rules.density_label_free.output.metrics,
     output:
         csv=report(
             "results/{area}/density/metrics.csv",

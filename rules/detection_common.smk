@@ -28,7 +28,8 @@ def detection_experiment(wildcards):
 def detection_settings(wildcards):
     """The detection settings a train_detection job reads: chips (without chips.split_seeds: the
     experiment carries its own split seed, so adding a split seed re-runs no existing
-    experiment), model, training, augment (None without augmentation), evaluation, baseline.
+    experiment), model, training, augment (None without augmentation), evaluation, baseline and
+    the label-free detector's settings (the config's top-level `label_free`).
     """
     return {
         "chips": {k: v for k, v in DETECTION["chips"].items() if k != "split_seeds"},
@@ -37,6 +38,7 @@ def detection_settings(wildcards):
         "augment": DETECTION["augment"] if wildcards.aug == "aug" else None,
         "evaluation": DETECTION["evaluation"],
         "baseline": DETECTION["baseline"],
+        "label_free": config["label_free"],
     }
 
 

@@ -615,7 +615,12 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     seed = written["seed"].astype("string").fillna("")
     assert set(zip(written["method"], seed, written[ENSEMBLE], written["region"], written["subset"])) == {
         (m, seed, ens, r, s)
-        for m, seed, ens in (("unet", "0", False), ("unet", "", True), ("handwerger", "", False))
+        for m, seed, ens in (
+            ("unet", "0", False),
+            ("unet", "", True),
+            ("handwerger", "", False),
+            ("label_free", "", False),
+        )
         for r, s in (("regionA", "train"), ("regionA", "val"), ("regionA", "test"), ("regionB", "test"))
     }
     # the split: stratified 40 % test / 20 % val of the labelled and of the other chips; train keeps
@@ -642,9 +647,11 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
         rated["no_skill"] <= rated["no_skill_ci_high"]
     ).all()
     assert written.loc[written["subset"] != "test", "auprc_ci_low"].isna().all()  # fitted or selected on
-    assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 12
+    assert (written["inputs"] == "fused").all() and written["augment"].all() and len(metrics) == 16
     hw = written[written["method"] == "handwerger"]
     assert (hw["auprc"] > hw["no_skill"] + 0.5).all()  # a 5 dB drop is easy for the baseline
+    free = written[written["method"] == "label_free"]
+    assert (free["auprc"] > free["no_skill"]).all() and (free["threshold"] == 3.0).all()
     curves = pd.read_csv(out / "curves.csv", dtype=METRICS_DTYPES)
     assert list(curves.columns) == CURVE_COLUMNS and set(curves["subset"]) == {"train", "val", "test"}
     assert curves["seed"].isna().all() and curves.loc[curves["method"] == "unet", ENSEMBLE].all()
@@ -658,6 +665,22 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert ckpt["config"]["in_channels"] == 7
     assert to_db(np.array([0.1]))[0] == pytest.approx(-10.0)
+    # the label-free score in the predictions, paired with the U-Net on the same test chips
+    from landslide_sar.detection.differences import difference_rows
+
+    e = Experiment("transfer", "fused", 1, True, "regionA", "regionB", False, 0)
+    assert np.isfinite(pred["label_free"].values).any()
+    diffs = difference_rows(
+        {(e.experiment, e.name): written},
+        {(e.experiment, e.name): pred.load()},
+        [e],
+        {"samples": 200, "seed": 0} | {"interval": 0.9},
+    )
+    free_diffs = diffs[diffs["b"] == "label-free detector"].set_index("region")
+    assert set(free_diffs.index) == {"regionA", "regionB"}
+    for region, r in free_diffs.iterrows():
+        ref = free[(free["region"] == region) & (free["subset"] == "test")]["auprc"].iloc[0]
+        assert r["ensemble_b"] == pytest.approx(ref, abs=1e-4) and r["n_runs"] == 1
     # the papers' protocol as an option: evaluation on labelled chips only
     labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
     e = labelled_only[labelled_only[ENSEMBLE]].set_index(["region", "subset"])
@@ -745,9 +768,9 @@ def test_differences_pair_the_grids_experiments() -> None:
     assert ("U-Net SAR+DEM - VH change baseline, 4 revisits", "within", "fused_r4_noaug", BASELINE) in pairs
     assert ("VV+VH: with - without augmentation", "transfer", "sar_r4_aug", "sar_r4_noaug") in pairs
     assert ("SAR+DEM (no elevation) - VV+VH, with augmentation", "transfer", "fused_r4_aug", "sar_r4_aug") in pairs
-    # within: fused - sar x 2 revisits, sar - vv / vh x 2, 4 - 1 x 4 input sets, net - baseline x 4;
-    # transfer: with - without x 2, fused - sar x 2, net - baseline x 4
-    assert len(pairs) == 2 + 4 + 4 + 4 + 2 + 2 + 4
+    # within: fused - sar x 2 revisits, sar - vv / vh x 2, 4 - 1 x 4 input sets, net - baseline and
+    # net - label-free x 4; transfer: with - without x 2, fused - sar x 2, net - baseline and - label-free x 4
+    assert len(pairs) == 2 + 4 + 4 + 2 * 4 + 2 + 2 + 2 * 4
     # a comparison needs both experiments: without vv, no VV+VH - VV
     assert not any("- VV," in p[0] for p in comparisons([e for e in exps if e.inputs != "vv"]))
 

@@ -96,6 +96,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
         ("test", "region_b"),
     }
     assert len(table[table["method"] == "handwerger"]) == 2 * len(unet)  # per split seed
+    assert len(table[table["method"] == "label_free"]) == 2 * len(unet)  # the label-free detector's too
     assert table["auprc"].between(0, 1).all() and table["no_skill"].between(0, 1).all()
     # the reported sets: every chip of the area (evaluation: all), some without landslides; train:
     # labelled chips only; every reported row has its interval around the estimate
@@ -120,7 +121,7 @@ def test_detection_table_and_figures(detection_run: Path) -> None:
     np.testing.assert_allclose(ns["auprc"], ns["no_skill"], atol=1e-6)
     md = (out / "metrics.md").read_text()
     assert "Within region_a: test AUPRC" in md and "Transfer region_a → region_b" in md and "no skill" in md
-    assert " ± " in md and "oracle" in md and "] |" in md  # runs' sd, ensembles' intervals
+    assert " ± " in md and "oracle" in md and "label-free" in md and "] |" in md  # runs' sd, ensembles' intervals
     assert "2 seeds × 2 splits (mean ± sd)" in md and "ensemble, split 42 [interval]" in md
     for name in ("auprc_vs_revisits", "pr_curves", "transfer_maps"):
         png = out / "report" / f"{name}.png"
@@ -138,6 +139,7 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
     assert set(diff["verdict"]) <= {"holds", "reversed", "within noise"}
     labels = set(diff["comparison"])
     assert {"VH: 2 - 1 revisits", "SAR+DEM: 2 - 1 revisits", "VV+VH: with - without augmentation"} <= labels
+    assert {"U-Net VH - label-free detector, 2 revisits", "U-Net VV+VH, aug - label-free detector"} <= labels
     assert set(diff.loc[diff["comparison"] == "VV+VH: with - without augmentation", "region"]) == {
         "region_a",
         "region_b",

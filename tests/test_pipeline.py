@@ -100,7 +100,8 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert set(metrics["split_seed"]) == {"42", "43", "all"}
     blocked = metrics[metrics["scheme"] == "blocked"]
     metrics = metrics[metrics["scheme"] == "random"]
-    nets_and_baseline = metrics[metrics["inputs"] != "oracle"]  # the oracle's row: once, no split
+    # the oracle's and the label-free detector's rows: once, no split
+    nets_and_baseline = metrics[~metrics["inputs"].isin(["oracle", "label_free"])]
     assert sorted(set(zip(blocked["inputs"], blocked["revisits"]))) == sorted(
         set(zip(nets_and_baseline["inputs"], nets_and_baseline["revisits"]))
     )
@@ -142,6 +143,11 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert float(oracle["auc_macro_ovr"].iloc[0]) > float(cross["auc_macro_ovr"].max())
     # what the DEM alone can know (the terrain part of the rate) is below the full information
     assert float(oracle["auc_macro_ovr"].iloc[1]) < float(oracle["auc_macro_ovr"].iloc[0])
+    # the label-free detector: one row per revisits over every scored chip, nothing trained
+    free = metrics[metrics["inputs"] == "label_free"]
+    assert sorted(free["revisits"]) == [1, 3] and free["seed"].isna().all()
+    assert ((free["auc_ci_low"] <= free["auc_macro_ovr"]) & (free["auc_macro_ovr"] <= free["auc_ci_high"])).all()
+    assert (free["n_chips"] == int(cross["n_chips"].iloc[0])).all()
     fused3 = cross[(cross["inputs"] == "fused") & (cross["revisits"] == 3)]
     # the twin is hard (layover/shadow, speckle correlated over the resolution cell, inventory
     # omissions that turn 1-head 32-px chips into class 0): on 95 tiny chips the fused net reaches
@@ -160,7 +166,7 @@ def test_density_metrics_beat_chance_and_every_chip_is_cross_predicted(tiny_run)
     assert (pred[["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]] >= 0).all().all()
     md = (tiny_run / f"results/{AREA}/density/metrics.md").read_text()
     assert md.count("|") > 10 and " ± " in md and "2 training seed(s)" in md
-    assert "oracle" in md and "change statistics" in md and "[0." in md
+    assert "oracle" in md and "change statistics" in md and "label-free" in md and "[0." in md
     diffs = pd.read_csv(tiny_run / f"results/{AREA}/density/differences.csv")
     pairs = set(zip(diffs["a"], diffs["b"]))
     assert {("fused_r3", "dem_r0"), ("fused_r3", "fused_r1"), ("fused_r3", "baseline_r3")} <= pairs

@@ -151,7 +151,7 @@ def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grid
     assert cfg["splits"]["seeds"] == [42, 43] and cfg["splits"]["schemes"] == ["random", "blocked"]
     assert jobs["train_density"] == 2 * 2 * (1 + 2 * 3)  # one job per experiment and split: both halves
     assert jobs["split_chips"] == 3  # make_chips's table is the first random split
-    assert jobs["density_oracle"] == jobs["density_differences"] == 1
+    assert jobs["density_oracle"] == jobs["density_differences"] == jobs["density_label_free"] == 1
     assert jobs["baseline_features"] == 3 and jobs["evaluate_density"] == 7 + 3  # one job per experiment: every split
     assert "density_forests" not in jobs  # only for rapid response, which config.yaml does not run
     for area in ("region_a", "region_b"):
@@ -227,6 +227,7 @@ def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_pat
     n, rapid = len(cfg["density"]["areas"]), len(cfg.get("rapid_response", {}))
     assert jobs["density_table"] == jobs["density_map"] == n and jobs["make_chips"] == n + rapid
     assert jobs.get("rapid_map", 0) == rapid
+    assert jobs["density_label_free"] == n  # the label-free reference row of each density table
     # split schemes x split seeds x halves x (DEM once + SAR, fused x each revisits); the oracle needs a twin
     d = cfg["density"]
     nets = ("dem" in d["inputs"]) + len({"sar", "fused"} & set(d["inputs"])) * len(d["revisits"])

@@ -16,6 +16,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         oracle_paths=list(snakemake.input.oracle),
         predictions=dict(snakemake.params.predictions),
         bootstrap=snakemake.params.bootstrap,
+        label_free_paths=list(snakemake.input.label_free),
     )
 
 

@@ -317,15 +317,16 @@ def density_figures(
 def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
     """AUC against post-event revisits per input set: cross-prediction under the random split
     (solid, mean ± sd over runs: training seeds x split seeds), under the blocked split (dotted),
-    validation (dashed), the change baseline, the twin's information limit (oracle), the paper's fused validation AUC
-    (grey) and chance."""
+    validation (dashed), the change baseline, the label-free detector, the twin's information limit (oracle), the
+    paper's fused validation AUC (grey) and chance."""
     from landslide_sar.density.table import INPUT_NAMES, PAPER_AUC, REFERENCE_NAMES, summarise
 
     metrics = pd.read_csv(metrics_csv, dtype=METRICS_DTYPES)
     if "scheme" not in metrics.columns:
         metrics["scheme"] = "random"
     oracle = metrics[metrics["inputs"] == "oracle"]
-    metrics = metrics[metrics["inputs"] != "oracle"]
+    free = metrics[metrics["inputs"] == "label_free"].sort_values("revisits")
+    metrics = metrics[~metrics["inputs"].isin(["oracle", "label_free"])]
     schemes = list(dict.fromkeys(metrics["scheme"]))
     summaries = {sc: summarise(metrics[metrics["scheme"] == sc]) for sc in schemes}
     revisits = sorted(r for r in summaries[schemes[0]]["revisits"].unique() if r > 0) or [0]
@@ -363,6 +364,16 @@ def plot_density_grid(metrics_csv: str | Path, out_png: str | Path) -> None:
                     capsize=3,
                     label=f"{name} (val)",
                 )
+    if len(free):  # nothing trained: one AUC per revisits over every chip, with its interval
+        ax.errorbar(
+            free["revisits"].to_numpy(dtype=float) - 0.05,
+            free["auc_macro_ovr"],
+            yerr=np.abs(free[["auc_ci_low", "auc_ci_high"]].to_numpy().T - free["auc_macro_ovr"].to_numpy()),
+            fmt="D-.",
+            color="0.3",
+            capsize=3,
+            label=REFERENCE_NAMES["label_free"],
+        )
     for _, o in oracle.iterrows():  # the information limit, and what the DEM alone can know
         dem = o.get("subset") == "oracle_dem"
         ax.axhline(

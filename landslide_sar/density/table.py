@@ -34,7 +34,10 @@ ORACLE_NAMES = {
     "oracle_dem": "oracle: the terrain part of the twin's rate (what the DEM can know)",
 }
 #: Reference rows beside the nets (not in the paper's table).
-REFERENCE_NAMES = {"baseline": "change statistics + DEM, forest (no net)"}
+REFERENCE_NAMES = {
+    "baseline": "change statistics + DEM, forest (no net)",
+    "label_free": "label-free z-score detector, chips ranked by flagged share (no training)",
+}
 
 
 #: split_seed of the rows that pool every split seed (the ensemble over all runs of an experiment).
@@ -122,11 +125,17 @@ def pooled_ensemble_rows(
 
 
 def markdown_table(
-    summary: pd.DataFrame, revisits: list[int], level: float = 0.95, oracle: pd.DataFrame | None = None
+    summary: pd.DataFrame,
+    revisits: list[int],
+    level: float = 0.95,
+    oracle: pd.DataFrame | None = None,
+    label_free: pd.DataFrame | None = None,
 ) -> str:
     """Rows: input sets; columns per number of revisits: train (OOB) / val / cross AUC as mean ±
     sd over the training seeds, and the cross AUC of the seeds' ensemble (DEM-only models see no
-    SAR, so their one result stands in every column); the paper's rows below."""
+    SAR, so their one result stands in every column); the label-free detector (one value per
+    revisits, in the cross column: nothing trained, every chip scored), the oracle and the
+    paper's rows below."""
 
     def fmt(v: float | None, sd: float | None = None) -> str:
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -150,6 +159,16 @@ def markdown_table(
                 ens += f" [{x['ensemble_ci_low']:.2f}, {x['ensemble_ci_high']:.2f}]"
             cells += [fmt(x["train"], x["train_sd"]), fmt(x["val"], x["val_sd"]), fmt(x["cross"], x["cross_sd"]), ens]
         lines.append("| " + " | ".join(cells) + " |")
+    if label_free is not None and len(label_free):
+        cells = []
+        for r in revisits:
+            row = label_free[label_free["revisits"] == r]
+            cell = ""
+            if len(row):
+                o = row.iloc[0]
+                cell = f"{o['auc_macro_ovr']:.3f} [{o['auc_ci_low']:.2f}, {o['auc_ci_high']:.2f}]"
+            cells += ["", "", cell, ""]
+        lines.append(f"| {REFERENCE_NAMES['label_free']} | " + " | ".join(cells) + " |")
     lines.append("| no skill (random) | " + " | ".join("0.500" for _ in revisits for _ in kinds) + " |")
     for _, o in (oracle if oracle is not None else pd.DataFrame()).iterrows():
         cell = f"{o['auc_macro_ovr']:.3f} [{o['auc_ci_low']:.2f}, {o['auc_ci_high']:.2f}]"
@@ -219,13 +238,15 @@ def density_table(
     oracle_paths: Sequence[str | Path] = (),
     predictions: Mapping[str, str | Path] | None = None,
     bootstrap: Mapping | None = None,
+    label_free_paths: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
     """Concatenate each experiment's metrics (metrics: experiment id -> its metrics.csv, in the
     table's order; ids decoded by density.experiments.parse with splits.seeds `split_seeds`),
     tagged with inputs, revisits, split scheme and split seed, into one CSV and write the Markdown
     summary. predictions (experiment id -> predictions.csv, the same ids) add the ensemble over
     every run of an experiment (pooled_ensemble_rows: split_seed "all"); oracle_paths (synthetic
-    areas: density_oracle's metrics) add the information-limit row (inputs "oracle")."""
+    areas: density_oracle's metrics) add the information-limit row (inputs "oracle");
+    label_free_paths (density_label_free's metrics) the label-free rows (inputs "label_free")."""
     if predictions and set(predictions) != set(metrics):
         raise InputError(
             f"density_table: predictions of {sorted(set(predictions) ^ set(metrics))} without metrics or the "
@@ -244,6 +265,7 @@ def density_table(
         if predictions:
             pooled.setdefault((e.inputs, int(e.revisits), e.scheme), []).append(pd.read_csv(predictions[e.id]))
     oracle = [pd.read_csv(p, dtype=METRICS_DTYPES) for p in oracle_paths]
+    free = [pd.read_csv(p, dtype=METRICS_DTYPES) for p in label_free_paths]
     table = pd.concat(frames, ignore_index=True)
     n_splits = table.groupby(["inputs", "revisits", "scheme"])["split_seed"].nunique()
     if pooled and n_splits.max() > 1:  # one split: its own ensemble row is the pooled one
@@ -251,12 +273,22 @@ def density_table(
     revisits = sorted({int(e.revisits) for e in experiments if int(e.revisits) > 0}) or [0]
     schemes = list(dict.fromkeys(table["scheme"]))
     first = table[table["scheme"] == schemes[0]]
-    text = markdown_table(summarise(first), revisits, interval_level, pd.concat(oracle) if oracle else None)
+    text = markdown_table(
+        summarise(first),
+        revisits,
+        interval_level,
+        pd.concat(oracle) if oracle else None,
+        pd.concat(free) if free else None,
+    )
     if len(schemes) > 1:
         text += "\n" + markdown_schemes(table, schemes)
     for o in oracle:
         table = pd.concat(
             [table, o.assign(inputs="oracle", revisits=0, scheme=schemes[0], split_seed=ALL_SPLITS)], ignore_index=True
+        )
+    for f in free:  # its own revisits column; one row per number of revisits
+        table = pd.concat(
+            [table, f.assign(inputs="label_free", scheme=schemes[0], split_seed=ALL_SPLITS)], ignore_index=True
         )
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

@@ -4,7 +4,7 @@ and the Handwerger et al. (2022) VH-change baseline.
 
 data: detection_chips, build_channels, split_train_val_test, select_chips. model: ResNetUNet. augment: augment_chip.
 train: train_detection. predict: predict_chips. evaluate: auprc, no_skill, pr_curve.
-baseline: handwerger_score, percentile_map. run: run_detection_experiment.
+baseline: handwerger_score, percentile_map, label_free_score. run: run_detection_experiment.
 Names are imported lazily so that light users (evaluate, baseline) do not pay for importing torch.
 """
 
@@ -29,6 +29,7 @@ _EXPORTS = {
     "pr_curve": "evaluate",
     "handwerger_score": "baseline",
     "percentile_map": "baseline",
+    "label_free_score": "baseline",
     "run_detection_experiment": "run",
 }
 

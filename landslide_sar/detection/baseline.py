@@ -1,6 +1,7 @@
 """Detection without learning, after Handwerger et al. (2022): the change of the median VH
 backscatter (dB) across the event, masked on gentle slopes, scored directly (AUPRC) and made
-binary by a percentile threshold over the unmasked pixels.
+binary by a percentile threshold over the unmasked pixels. And the label-free detector
+(landslide_sar.label_free: a per-pixel z-score against the pre-event baseline) on the same chips.
 
 Sign: `direction` "decrease" scores median(before) - median(after), so a drop after the event
 (forest -> bare scar in VH) is positive; "increase" the opposite; "absolute" the magnitude.
@@ -8,13 +9,18 @@ Sign: `direction` "decrease" scores median(before) - median(after), so a drop af
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 
 from landslide_sar.detection.data import SAR_BANDS, DetectionChips
 from landslide_sar.errors import InputError
+from landslide_sar.label_free import LabelFreeSettings
+from landslide_sar.label_free import label_free_score as label_free_grid
 from landslide_sar.nn.preprocess import to_db
+
+logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("decrease", "increase", "absolute")
 
@@ -81,3 +87,25 @@ def percentile_map(score: np.ndarray, percentile: float, valid: np.ndarray | Non
     order = np.argsort(-s.reshape(-1)[idx], kind="stable")[:k]
     out[idx[order]] = True
     return out.reshape(s.shape), float(s.reshape(-1)[idx[order[-1]]])
+
+
+def label_free_score(chips: DetectionChips, revisits: int, settings: LabelFreeSettings | None = None) -> np.ndarray:
+    """(n, H, W) label-free score of each chip: the z-score detector of landslide_sar.label_free
+    on every pre-event acquisition the chips hold (the baseline: its spread needs several dates)
+    and the first `revisits` after the event; -inf where masked (no data, water, flat)."""
+    if not 1 <= revisits <= chips.sar_post.shape[1]:
+        raise InputError(
+            f"label-free revisits={revisits}; the chips hold {chips.sar_post.shape[1]} acquisition(s) after"
+        )
+    if chips.sar_pre.shape[1] < 2:
+        logger.warning(
+            "label-free detector: the chips hold %d pre-event acquisition(s), too few for a spread; every pixel "
+            "is masked (set detection.chips.max_revisits to read more)",
+            chips.sar_pre.shape[1],
+        )
+    vv, vh = SAR_BANDS.index("vv"), SAR_BANDS.index("vh")
+    out = np.empty(chips.label.shape, dtype=np.float32)
+    for i in range(len(chips)):
+        pre, post = to_db(chips.sar_pre[i]), to_db(chips.sar_post[i, :revisits])
+        out[i] = label_free_grid(pre[:, vv], pre[:, vh], post[:, vv], post[:, vh], chips.dem[i, 1], settings).score
+    return out

@@ -1,7 +1,7 @@
 """The differences the detection findings rest on, computed paired on the same test chips:
 SAR+DEM - VV+VH at every revisits, most - fewest revisits for every input set, VV+VH - VV and
-VV+VH - VH, every U-Net - the VH-change baseline, and in transfer with - without augmentation and
-SAR+DEM - VV+VH on every test region.
+VV+VH - VH, every U-Net - the VH-change baseline and - the label-free detector, and in transfer
+with - without augmentation and SAR+DEM - VV+VH on every test region.
 
 Per comparison, within each split seed (chips.split_seeds: its own test chips): member k against
 member k (the baseline, one "member", against each) and the ensembles' difference with a paired
@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 BASELINE = "baseline"  # b of a "net - baseline" comparison: experiment a's own VH-change baseline
+LABEL_FREE = "label_free"  # b of a "net - label-free" comparison: experiment a's own label-free score
+#: b of a comparison against a reference scored inside experiment a -> (its predictions variable,
+#: its metrics method, its name in the tables)
+REFERENCES = {
+    BASELINE: ("baseline", "handwerger", "VH change baseline"),
+    LABEL_FREE: ("label_free", "label_free", "label-free detector"),
+}
 DIFFERENCE_COLUMNS = [
     "comparison",
     "experiment",
@@ -61,7 +68,7 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
     out: list[tuple[str, str, str, str]] = []
 
     def add(label: str, exp: str, a: str, b: str) -> None:
-        if (exp, a) in have and (b == BASELINE or (exp, b) in have):
+        if (exp, a) in have and (b in REFERENCES or (exp, b) in have):
             out.append((label, exp, a, b))
 
     within = [(e.inputs, e.revisits, e.augment) for e in experiments if e.experiment == "within"]
@@ -88,14 +95,15 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
                     setting(inputs, lo, aug),
                 )
         if revisits:
-            for inputs in INPUT_LABELS:
-                hi = revisits[-1]
-                add(
-                    f"U-Net {INPUT_LABELS[inputs]} - VH change baseline, {hi} revisits",
-                    "within",
-                    setting(inputs, hi, aug),
-                    BASELINE,
-                )
+            for ref in REFERENCES:
+                for inputs in INPUT_LABELS:
+                    hi = revisits[-1]
+                    add(
+                        f"U-Net {INPUT_LABELS[inputs]} - {REFERENCES[ref][2]}, {hi} revisits",
+                        "within",
+                        setting(inputs, hi, aug),
+                        ref,
+                    )
     transfer = [(e.inputs, e.revisits, e.augment) for e in experiments if e.experiment == "transfer"]
     for inputs, r, aug in transfer:
         if aug:
@@ -114,13 +122,14 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
                 setting("fused", r, aug),
                 setting("sar", r, aug),
             )
-    for inputs, r, aug in transfer:
-        add(
-            f"U-Net {INPUT_LABELS[inputs]}{', aug' if aug else ''} - VH change baseline",
-            "transfer",
-            setting(inputs, r, aug),
-            BASELINE,
-        )
+    for ref in REFERENCES:
+        for inputs, r, aug in transfer:
+            add(
+                f"U-Net {INPUT_LABELS[inputs]}{', aug' if aug else ''} - {REFERENCES[ref][2]}",
+                "transfer",
+                setting(inputs, r, aug),
+                ref,
+            )
     return out
 
 
@@ -173,9 +182,9 @@ def _split_parts(
 
     parts = []
     for label, exp, setting_a, setting_b in pairs:
-        a, b = setting_a + split, setting_b if setting_b == BASELINE else setting_b + split
+        a, b = setting_a + split, setting_b if setting_b in REFERENCES else setting_b + split
         pa = predictions[(exp, a)]
-        pb = pa if b == BASELINE else predictions[(exp, b)]
+        pb = pa if b in REFERENCES else predictions[(exp, b)]
         for region in dict.fromkeys(np.asarray(pa["region"].values).astype(str)):
             ia, ib = _chips(pa, region, "test"), _chips(pb, region, "test")
             if not len(ia):
@@ -186,16 +195,15 @@ def _split_parts(
             if not same:
                 raise InputError(f"{exp}/{a} and {exp}/{b}: different test chips of {region}; expected one split")
             est_a, samples_a = score(exp, a, region, "prob", pa, ia)
-            est_b, samples_b = (
-                score(exp, a, region, "baseline", pa, ia) if b == BASELINE else score(exp, b, region, "prob", pb, ib)
-            )
+            if b in REFERENCES:  # scored inside experiment a: its variable and metrics method
+                var, method, _ = REFERENCES[b]
+                est_b, samples_b = score(exp, a, region, var, pa, ia)
+                mb = _members(metrics[(exp, a)], method, region, "test")
+            else:
+                est_b, samples_b = score(exp, b, region, "prob", pb, ib)
+                mb = _members(metrics[(exp, b)], "unet", region, "test")
             ma = _members(metrics[(exp, a)], "unet", region, "test")
-            mb = (
-                _members(metrics[(exp, a)], "handwerger", region, "test")
-                if b == BASELINE
-                else _members(metrics[(exp, b)], "unet", region, "test")
-            )
-            if len(mb) == 1 and len(ma) > 1:  # the baseline: one member against each of the net's
+            if b in REFERENCES and len(mb) == 1:  # a reference: one member against each of the net's
                 mb = pd.Series(mb.iloc[0], index=ma.index)
             seeds = ma.index.intersection(mb.index)
             parts.append(
@@ -204,7 +212,7 @@ def _split_parts(
                     "experiment": exp,
                     "region": region,
                     "a": setting_a,
-                    "b": "VH change baseline" if b == BASELINE else setting_b,
+                    "b": REFERENCES[b][2] if b in REFERENCES else setting_b,
                     "member_diffs": (ma[seeds] - mb[seeds]).to_numpy(dtype=float),
                     "ensemble_a": est_a,
                     "ensemble_b": est_b,

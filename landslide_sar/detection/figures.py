@@ -40,8 +40,8 @@ def _plt():
 def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
     """The poster's figure: test AUPRC against revisits, one line per input set (the first split
     seed's ensemble with its bootstrap interval over chips as error bars, the runs' mean over
-    every split seed as open markers), with that split's VH-change baseline and no-skill line,
-    and the oracle."""
+    every split seed as open markers), with that split's VH-change baseline, label-free detector
+    and no-skill line, and the oracle."""
     plt = _plt()
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     split = w["split_seed"] if "split_seed" in w else pd.Series(pd.NA, index=w.index)
@@ -64,6 +64,7 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
         ax.plot(x, g["auprc"], "o", mfc="none", color=bars[0].get_color(), ms=5)
     for method, style, color, label in (
         ("handwerger", "s--", "grey", "VH change baseline"),
+        ("label_free", "D-.", "0.3", "label-free detector"),
         ("no_skill", ":", "k", "no skill"),
     ):
         ref = w[(w["method"] == method) & (split.isna() | (split == first_split))]

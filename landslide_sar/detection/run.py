@@ -1,9 +1,10 @@
 """One detection experiment end to end, the unit a Snakemake rule runs: chips of the training
 region -> seeded train / val / test split (stratified by labelled chips) -> U-Net for one
-(input set, revisits, augmentation), early stopping on val -> AUPRC of the U-Net and of the
-Handwerger baseline on every set and, for transfer, on the chips of another region, with a
-bootstrap interval over chips on the evaluated sets -> metrics CSV, precision-recall curve points
-CSV, predictions zarr (val and test chips). Test chips are never used for fitting or selection.
+(input set, revisits, augmentation), early stopping on val -> AUPRC of the U-Net, of the
+Handwerger baseline and of the label-free z-score detector on every set and, for transfer, on
+the chips of another region, with a bootstrap interval over chips on the evaluated sets ->
+metrics CSV, precision-recall curve points CSV, predictions zarr (val and test chips). Test
+chips are never used for fitting or selection.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landslide_sar.detection.baseline import handwerger_score, percentile_map
+from landslide_sar.detection.baseline import handwerger_score, label_free_score, percentile_map
 from landslide_sar.detection.data import (
     INPUTS,
     ChipArrays,
@@ -39,6 +40,7 @@ from landslide_sar.detection.predict import predict_chips
 from landslide_sar.detection.train import train_detection
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path, zarr_encoding
+from landslide_sar.label_free import LabelFreeSettings
 from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
 from landslide_sar.stats import DEFAULT_BOOTSTRAP, auprc_interval, chip_weights, percentile_interval
 
@@ -77,6 +79,9 @@ EVALUATED = (
 )  # subsets whose rows carry a bootstrap interval (train: fitted on; val: selected on; not reported)
 CURVE_COLUMNS = ["method", "seed", ENSEMBLE, "region", "subset", *PR_COLUMNS]
 SECTIONS = ("chips", "model", "training", "augment", "evaluation", "baseline")  # of the config's detection section
+#: The method name of the label-free detector's rows (landslide_sar.label_free; settings: the
+#: config's `label_free` section, passed in the detection settings under that key).
+LABEL_FREE = "label_free"
 
 
 def no_skill_interval(
@@ -147,19 +152,22 @@ def _region_rows(
 
 def _write_predictions(
     path: PathLike,
-    sets: list[tuple[str, DetectionChips, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    sets: list[tuple[str, DetectionChips, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     attrs: dict[str, Any],
 ) -> None:
-    """Zarr for figures: per chip prob, baseline score and map, label, valid; chip origin in its cube."""
+    """Zarr for figures: per chip prob, baseline score and map, label-free score, label, valid;
+    chip origin in its cube."""
     subsets, regions, chips_all = [], [], []
-    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("prob", "baseline", "baseline_detected", "label", "valid")}
-    for subset, chips, prob, base, base_map, valid in sets:
+    names = ("prob", "baseline", "baseline_detected", LABEL_FREE, "label", "valid")
+    arrays: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    for subset, chips, prob, base, base_map, free, valid in sets:
         subsets += [subset] * len(chips)
         regions += [chips.region] * len(chips)
         chips_all.append(chips)
         arrays["prob"].append(prob.astype(np.float32))  # float32: the differences rescore it
         arrays["baseline"].append(base.astype(np.float32))
         arrays["baseline_detected"].append(base_map.astype(bool))
+        arrays[LABEL_FREE].append(free.astype(np.float32))
         arrays["label"].append(chips.label.astype(np.uint8))
         arrays["valid"].append(valid.astype(bool))
     n = len(subsets)
@@ -180,6 +188,7 @@ def _write_predictions(
             "crs": json.dumps({c.region: c.crs for c in chips_all}),
             "description": "prob: U-Net landslide probability (NaN = nodata input); baseline: Handwerger VH "
             "change score in dB (-inf = below the slope mask); baseline_detected: its percentile map; "
+            "label_free: the label-free z-score (-inf = masked: no data, water, flat); "
             "row0/col0: chip origin in its region's cube; chip_y/chip_x: pixel centre coordinates",
         },
     )
@@ -290,8 +299,10 @@ def score_set(
     n_pre: int,
     bootstrap: Mapping[str, Any] | None,
 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame], tuple]:
-    """Metrics rows (U-Net members, ensemble, baseline), PR curves (ensemble, baseline) and the
-    predictions entry of one chip set; members: each member's probabilities of its chips."""
+    """Metrics rows (U-Net members, ensemble, baseline, label-free detector), PR curves (ensemble,
+    baseline, label-free) and the predictions entry of one chip set; members: each member's
+    probabilities of its chips. The label-free score is -inf where it makes no call (masked), so
+    such pixels rank lowest and stay in the evaluated pixels (evaluate: non-finite scores)."""
     ev, base_cfg = detection["evaluation"], detection["baseline"]
     thr, points = float(ev["probability_threshold"]), int(ev["curve_points"])
     valid = arrays.valid
@@ -325,7 +336,23 @@ def score_set(
     )
     rows.append(row)
     curves.append(curve)
-    return rows, curves, (subset, chips, prob, base, base_map, valid)
+    free_cfg = LabelFreeSettings.from_config(detection.get(LABEL_FREE))
+    free = label_free_score(chips, experiment.revisits, free_cfg)
+    row, curve = _region_rows(
+        LABEL_FREE,
+        chips.region,
+        subset,
+        arrays.label,
+        free,
+        valid,
+        free > free_cfg.threshold,
+        free_cfg.threshold,
+        points,
+        bootstrap=bootstrap,
+    )
+    rows.append(row)
+    curves.append(curve)
+    return rows, curves, (subset, chips, prob, base, base_map, free, valid)
 
 
 def write_outputs(
@@ -372,9 +399,10 @@ def run_detection_experiment(
     chips.selection.evaluation. The U-Net is fitted on train, early-stopped on val; test is
     never seen before scoring.
 
-    Writes outputs.metrics CSV (METRIC_COLUMNS; methods unet and handwerger; subsets train, val,
+    Writes outputs.metrics CSV (METRIC_COLUMNS; methods unet, handwerger and label_free (the
+    label-free detector, settings detection["label_free"], default LabelFreeSettings); subsets train, val,
     test of the training region and test of the test region; intervals on the test rows of the
-    ensemble and the baseline), outputs.curves CSV (CURVE_COLUMNS), outputs.predictions zarr
+    ensemble and the reference methods), outputs.curves CSV (CURVE_COLUMNS), outputs.predictions zarr
     (val and test chips, the ensemble's mean probability; None: not written) and, from
     train_detection, outputs.model and outputs.history. U-Net rows come per member (`seed`, the
     training seed) and for the ensemble (`ensemble` True, seed empty: the members' mean

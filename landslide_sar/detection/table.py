@@ -94,6 +94,7 @@ def detection_table(
 METHODS = {
     "no_skill": "no skill",
     "handwerger": "VH change baseline",
+    "label_free": "label-free z-score detector (no training)",
     "oracle": "oracle (true covered fraction)",
     "unet": "U-Net",
 }
@@ -147,9 +148,10 @@ def unet_summary(table: pd.DataFrame, first_split: int | None = None) -> pd.Data
 
 
 def _reference_rows(t: pd.DataFrame, columns: Sequence[Any], column_of: str) -> list[str]:
-    """Markdown rows of no skill, the baseline and the oracle: value [interval] per column."""
+    """Markdown rows of no skill, the baseline, the label-free detector and the oracle: value
+    [interval] per column."""
     out = []
-    for method in ("no_skill", "handwerger", "oracle"):
+    for method in ("no_skill", "handwerger", "label_free", "oracle"):
         r = t[t["method"] == method]
         if r.empty:
             continue
