@@ -225,11 +225,27 @@ def density_map_candidates(area):
     }
 
 
+def density_map_references(area):
+    """The label-free detector's chip scores and the selection scheme's chip tables, scored beside
+    the candidates on the same validation chips (density.map: best; else none)."""
+    if not density_grid.map_candidates(config):
+        return {}
+    scheme = density_grid.selection_scheme(config)
+    splits = dict.fromkeys(e.split for e in DENSITY_EXPERIMENTS if e.scheme == scheme)
+    return {
+        "label_free": f"results/{area}/density/label_free/chips.csv",
+        **{
+            f"table{split}": f"results/{area}/chips/chips{split}.gpkg"
+            for split in splits
+        },
+    }
+
+
 def density_map_choice(area, key="experiment"):
     """The Experiment the choose_density_map checkpoint chose for an area's map (`key`
     "experiment"), or the net whose embeddings the report shows (`key` "net"; None: no net).
     """
-    from landslide_sar.density.selection import read_choice
+    from landslide_sar.density.choice import read_choice
 
     choice = read_choice(checkpoints.choose_density_map.get(area=area).output.choice)
     return None if choice[key] is None else density_grid.parse(choice[key], SPLIT_SEEDS)

@@ -294,6 +294,7 @@ rule density_differences:
 
 checkpoint choose_density_map:
     input:
+        unpack(lambda w: density_map_references(w.area)),
         metrics=lambda w: list(density_map_candidates(w.area).values()),
     output:
         choice="results/{area}/density/map_choice.json",

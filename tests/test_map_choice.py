@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from landslide_sar.density.choice import choice_tags, read_choice
 from landslide_sar.density.evaluate import METRIC_COLUMNS
 from landslide_sar.density.experiments import experiments, map_candidates, map_experiment, selection_scheme
-from landslide_sar.density.selection import choice_tags, choose_density_map, read_choice, validation_scores
+from landslide_sar.density.selection import choose_density_map, label_free_validation, validation_scores
 from landslide_sar.errors import InputError
 from landslide_sar.nn import METRICS_DTYPES
 
@@ -233,3 +234,38 @@ def test_the_detection_map_is_the_best_validated_transfer_unet_whatever_the_test
     assert (
         detection_map_experiment({**DETECTION, "map": {"inputs": "sar", "augment": True}}).id == "transfer/sar_r4_aug"
     )
+
+
+def test_the_label_free_detector_is_scored_on_the_same_validation_chips_beside_the_candidates(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Validation chips 0-5 of each half, the flagged share increasing with the class: every class
+    AUC 1 (a perfect ranking); training chips, ranked backwards, change nothing. It is recorded and
+    warned about when above the map, never mapped."""
+    import logging
+
+    table = pd.DataFrame(
+        {
+            "chip": np.arange(24),
+            "density_class": np.tile([0, 0, 1, 1, 2, 2], 4),
+            "half": np.repeat([0, 1, 0, 1], 6),
+            "subset": np.repeat(["val", "val", "train", "train"], 6),
+        }
+    )
+    share = np.where(table["subset"] == "val", table["density_class"] * 0.1, 1.0 - table["density_class"] * 0.1)
+    chips = pd.DataFrame({"chip": table["chip"], "revisits": 1, "share_above": share})
+    scores = label_free_validation(chips, {"_blocked": table})
+    row = scores.iloc[0]
+    assert row["setting"] == "label_free_r1" and row["inputs"] == "label_free"
+    # class 1 ranked by closeness to the median: the middle two of six chips, AUC 1 as well
+    assert row["val_auc_mean"] == pytest.approx(1.0) and row["n_scores"] == 6 and row["n_undefined"] == 0
+    with caplog.at_level(logging.WARNING, logger="landslide_sar.density.selection"):
+        choice = choose_density_map(
+            "best", GRID, SEEDS, "blocked", tmp_path / "c.json", label_free=chips, split_tables={"_blocked": table}
+        )
+    assert choice["experiment"] == "baseline_r1" and choice["label_free_validation_auc"] == pytest.approx(1.0)
+    assert "label_free_r1" in {r["setting"] for r in choice["scores"]}
+    assert "the label-free detector's validation AUC 1.000 is above the map's 0.850" in caplog.text
+    missing = chips[chips["chip"] != 3]
+    with pytest.raises(InputError, match="1 validation chip"):
+        label_free_validation(missing, {"_blocked": table})

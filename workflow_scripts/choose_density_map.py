@@ -15,6 +15,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         seeds=snakemake.params.split_seeds,
         scheme=snakemake.params.scheme,
         choice_out=snakemake.output.choice,
+        label_free=snakemake.input.get("label_free"),
+        split_tables={k.removeprefix("table"): v for k, v in snakemake.input.items() if k.startswith("table")},
     )
 
 

@@ -20,8 +20,8 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from landslide_sar.density.choice import choice_tags, read_choice  # noqa: E402
 from landslide_sar.density.map import CLASS_COLOURS, class_names  # noqa: E402
-from landslide_sar.density.selection import choice_tags, read_choice  # noqa: E402
 from landslide_sar.nn import METRICS_DTYPES  # noqa: E402
 from landslide_sar.terrain import hillshade  # noqa: E402
 

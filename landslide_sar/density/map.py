@@ -17,7 +17,7 @@ from affine import Affine
 from ..grid import Grid
 from ..io import atomic_path, write_category_names, write_cog_annotated
 from .chip_io import below_min_valid
-from .selection import choice_tags, read_choice
+from .choice import choice_tags, read_choice
 
 log = logging.getLogger(__name__)
 

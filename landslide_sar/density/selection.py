@@ -76,19 +76,71 @@ def validation_scores(metrics: Mapping[str, PathLike | pd.DataFrame], seeds: Seq
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
+def label_free_validation(chips_csv: PathLike | pd.DataFrame, split_tables: Mapping[str, PathLike]) -> pd.DataFrame:
+    """The label-free detector's validation score per number of revisits, as validation_scores'
+    rows (inputs label_free): the one-vs-rest class AUCs of its chip ranking (rank_probabilities of
+    the flagged share) on each half's validation chips of every split of `split_tables` ({split
+    suffix: chip table}), averaged like the nets'. Nothing is fitted, so it is scored, not mapped:
+    a ranking gives no density classes."""
+    from landslide_sar.density.chip_io import read_chips_table
+    from landslide_sar.density.evaluate import CLASSES, class_metrics
+    from landslide_sar.density.label_free import RANK_BY, rank_probabilities
+
+    chips = chips_csv if isinstance(chips_csv, pd.DataFrame) else pd.read_csv(chips_csv)
+    rows = []
+    for revisits, sub in chips.groupby("revisits", sort=True):
+        scores, undefined = [], 0
+        for split, path in split_tables.items():
+            table = read_chips_table(path)
+            for half in (0, 1):
+                val = table[(table["half"] == half) & (table["subset"] == "val")][["chip", "density_class"]]
+                got = val.merge(sub[["chip", RANK_BY]], on="chip", how="inner")
+                if len(got) != len(val):
+                    raise InputError(
+                        f"{chips_csv}: {len(val) - len(got)} validation chip(s) of split {split!r} half {half} "
+                        "have no label-free score; expected every train and val chip"
+                    )
+                m = class_metrics(got["density_class"].to_numpy(dtype=int), rank_probabilities(got[RANK_BY].to_numpy()))
+                auc = np.array([m[f"auc_class{c}"] for c in CLASSES], dtype=float)
+                scores += auc[np.isfinite(auc)].tolist()
+                undefined += int((~np.isfinite(auc)).sum())
+        rows.append(
+            {
+                "setting": f"label_free_r{int(revisits)}",
+                "inputs": "label_free",
+                "revisits": int(revisits),
+                "val_auc_mean": float(np.mean(scores)) if scores else float("nan"),
+                "val_auc_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan"),
+                "n_scores": len(scores),
+                "n_undefined": undefined,
+            }
+        )
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
 def choose_density_map(
     map_setting: str | Mapping[str, Any],
     metrics: Mapping[str, PathLike | pd.DataFrame],
     seeds: Sequence[int],
     scheme: str,
     choice_out: PathLike,
+    label_free: PathLike | pd.DataFrame | None = None,
+    split_tables: Mapping[str, PathLike] | None = None,
 ) -> dict[str, Any]:
     """Write (and return) the map's choice as JSON: the experiment id under the map's split
     (random, first split seed), the rule (best or config), the validation scores of every setting
     of `metrics` (blocked-split experiments, or `scheme`'s) and the best net (whose embeddings the
     report's example chip shows). `map_setting`: density.map, "best" or {inputs, revisits}. Ties
-    go to the setting listed first in `metrics` (the grid's order: simpler inputs, fewer revisits)."""
+    go to the setting listed first in `metrics` (the grid's order: simpler inputs, fewer revisits).
+    With `label_free` (density_label_free's chips.csv) and the selection scheme's `split_tables`,
+    the label-free detector is scored on the same validation chips and recorded beside them (a
+    warning when it scores above the chosen map: a chip ranking gives no classes to map)."""
     scores = validation_scores(metrics, seeds) if metrics else pd.DataFrame(columns=SCORE_COLUMNS)
+    reference = (
+        label_free_validation(label_free, split_tables)
+        if label_free is not None and split_tables
+        else pd.DataFrame(columns=SCORE_COLUMNS)
+    )
     first = int(seeds[0])
     if map_setting == BEST:
         ranked = scores[np.isfinite(scores["val_auc_mean"].to_numpy(dtype=float))]
@@ -113,16 +165,20 @@ def choose_density_map(
         net = None
     row = scores[scores["setting"] == experiment.base]
     score = float(row["val_auc_mean"].iloc[0]) if not row.empty else float("nan")
+    ref = reference["val_auc_mean"].to_numpy(dtype=float)
+    ref_best = float(np.nanmax(ref)) if np.isfinite(ref).any() else float("nan")
+    every = pd.concat([scores, reference], ignore_index=True) if not reference.empty else scores
     choice = {
         "experiment": experiment.id,
         "rule": BEST if map_setting == BEST else "config",
         "scheme": scheme,
         "validation_auc": None if not np.isfinite(score) else round(score, 4),
         "net": net.id if net is not None else None,
-        "scores": scores.round(4).astype(object).where(scores.notna(), None).to_dict(orient="records"),
+        "label_free_validation_auc": round(ref_best, 4) if np.isfinite(ref_best) else None,
+        "scores": every.round(4).astype(object).where(every.notna(), None).to_dict(orient="records"),
     }
     ranked_text = ", ".join(
-        f"{r.setting} {r.val_auc_mean:.3f}" for r in scores.sort_values("val_auc_mean", ascending=False).itertuples()
+        f"{r.setting} {r.val_auc_mean:.3f}" for r in every.sort_values("val_auc_mean", ascending=False).itertuples()
     )
     log.info(
         "density map: %s (%s; validation AUC under the %s split %s); every setting: %s",
@@ -132,28 +188,14 @@ def choose_density_map(
         "n/a" if choice["validation_auc"] is None else f"{score:.3f}",
         ranked_text or "not scored",
     )
+    if np.isfinite(ref_best) and np.isfinite(score) and ref_best > score:
+        log.warning(
+            "the label-free detector's validation AUC %.3f is above the map's %.3f; the map shows %s (a chip "
+            "ranking gives no density classes)",
+            ref_best,
+            score,
+            experiment.id,
+        )
     with atomic_path(choice_out) as tmp:
         Path(tmp).write_text(json.dumps(choice, indent=2) + "\n")
     return choice
-
-
-def read_choice(path: PathLike) -> dict[str, Any]:
-    """The choice JSON of choose_density_map (one place reads it)."""
-    choice = json.loads(Path(path).read_text())
-    if "experiment" not in choice:
-        raise InputError(f"{path}: no 'experiment'; expected choose_density_map's choice")
-    return choice
-
-
-def choice_tags(choice: Mapping[str, Any]) -> dict[str, str]:
-    """The map's provenance tags of a choice: which experiment, why, and its validation score."""
-    score = choice.get("validation_auc")
-    return {
-        "experiment": str(choice["experiment"]),
-        "experiment_choice": (
-            f"best validation AUC under the {choice['scheme']} split"
-            if choice["rule"] == BEST
-            else "density.map in the config"
-        ),
-        "validation_auc": "n/a" if score is None else f"{float(score):.3f}",
-    }
