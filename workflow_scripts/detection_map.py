@@ -16,6 +16,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         tif_out=snakemake.output.tif,
         gpkg_out=snakemake.output.gpkg,
         provenance=snakemake.params.provenance,
+        calibration=snakemake.input.calibration,
     )
 
 
