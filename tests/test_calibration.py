@@ -305,3 +305,43 @@ def test_detection_calibration_fits_on_val_pixels_and_tags_each_regions_cog(tmp_
         first = 0 if region == "region_a" else 16
         np.testing.assert_allclose(shown[0, 1:16], cal.apply(raw[first, 0, 1:16]), rtol=1e-5)
     assert out["png"].stat().st_size > 10_000
+
+
+def test_evaluate_density_writes_the_val_chips_of_each_half_by_its_own_models(tmp_path) -> None:
+    """predictions_val.csv: exactly the val chips of both halves (subset val), each predicted by
+    its own half's forest (members' mean), while predictions.csv keeps every chip cross-predicted."""
+    from landslide_sar.density.chip_io import TABLE_COLUMNS
+    from landslide_sar.density.evaluate import VALIDATION_COLUMNS, evaluate_density
+
+    rng = np.random.default_rng(11)
+    n = 240
+    y = rng.integers(0, 3, n)
+    table = pd.DataFrame(
+        {
+            "chip": np.arange(n),
+            "half": np.arange(n) % 2,
+            "subset": np.where(np.arange(n) % 10 < 8, "train", "val"),
+            "density_class": y,
+        }
+    )
+    assert set(TABLE_COLUMNS) <= set(table)
+    feats = {}
+    for h in (0, 1):
+        rows = []
+        for seed in (0, 1):
+            x = y[:, None] + rng.normal(0, 0.8, (n, 4))
+            rows.append(pd.DataFrame({"seed": seed, "chip": np.arange(n), **{f"p{i}": x[:, i] for i in range(4)}}))
+        feats[h] = pd.concat(rows, ignore_index=True)
+    forest = {"seed": 0, "n_estimators": 30}
+    evaluate_density(
+        table, feats[0], feats[1], forest, tmp_path / "metrics.csv", tmp_path / "predictions.csv",
+        predictions_val_out=tmp_path / "predictions_val.csv",
+    )  # fmt: skip
+    val = pd.read_csv(tmp_path / "predictions_val.csv")
+    assert list(val.columns) == VALIDATION_COLUMNS and set(val["subset"]) == {"val"}
+    expected = table[table["subset"] == "val"]
+    assert val["chip"].tolist() == expected["chip"].tolist() and (val["half"] == expected["half"].to_numpy()).all()
+    probs = val[[f"prob_class{c}" for c in range(3)]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert (probs.argmax(axis=1) == val["density_class"]).mean() > 0.5
+    assert len(pd.read_csv(tmp_path / "predictions.csv")) == n
