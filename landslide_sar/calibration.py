@@ -301,6 +301,11 @@ def cross_validated_ece(
 ) -> float:
     """ECE of `method` on the validation rows themselves, each fold recalibrated by a fit on the
     other folds: how the method is chosen without looking at the test rows."""
+    return expected_calibration_error(out_of_fold(method, data, folds=folds, seed=seed), data.y, bins)
+
+
+def out_of_fold(method: str, data: ValidationSet, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """The validation rows recalibrated by `method` fitted on the other folds (seeded folds)."""
     rng = np.random.default_rng(seed)
     fold = rng.permutation(data.y.size) % folds
     out = np.empty_like(data.prob)
@@ -310,7 +315,7 @@ def cross_validated_ece(
             method, ValidationSet(data.prob[rest], data.y[rest], data.subsets[rest], data.where), fitted_on="folds"
         )
         out[fold == f] = fit.apply(data.prob[fold == f])
-    return expected_calibration_error(out, data.y, bins)
+    return out
 
 
 #: columns of calibration.csv: one row per method, scored set and curve
@@ -348,6 +353,7 @@ def calibrate_and_report(
     png_out: PathLike,
     title: str,
     bins: int = DEFAULT_BINS,
+    unit: str = "rows",
 ) -> Calibrator:
     """Fit every method of METHODS on `validation`, score each on the validation rows (5-fold:
     fitted on four fifths, scored on the fifth) and on every set of `scored` (name -> (prob, y),
@@ -358,21 +364,25 @@ def calibrate_and_report(
         raise InputError(f"config calibration method {method!r}; expected one of {list(METHODS)}")
     rows: list[dict] = []
     fits = {m: fit_calibrator(m, validation, fitted_on=fitted_on, bins=bins) for m in METHODS}
+    oof = {m: out_of_fold(m, validation) for m in METHODS}
     base_cv = _curves(validation.prob, validation.y, bins)
     for m, fit in fits.items():
-        cv = cross_validated_ece(m, validation, bins=bins)
-        rows.append(
-            {
-                "method": m,
-                "applied": m == method,
-                "scored_on": CV_SET,
-                "curve": next(iter(base_cv)),
-                "n": int(validation.y.size),
-                "ece_before": next(iter(base_cv.values())),
-                "ece_after": cv,
-                "temperature": fit.temperature,
-            }
-        )
+        cv = _curves(oof[m], validation.y, bins)
+        for curve in base_cv:
+            rows.append(
+                {
+                    "method": m,
+                    "applied": m == method,
+                    "scored_on": CV_SET,
+                    "curve": curve,
+                    "n": int(validation.y.size),
+                    "ece_before": base_cv[curve],
+                    "ece_after": cv[curve],
+                    "nll_before": negative_log_likelihood(validation.prob, validation.y),
+                    "nll_after": negative_log_likelihood(oof[m], validation.y),
+                    "temperature": fit.temperature,
+                }
+            )
         for name, (prob, y) in scored.items():
             prob, y = _check(prob, y, name)
             after = fit.apply(prob)
@@ -409,7 +419,7 @@ def calibrate_and_report(
             method,
             best,
         )
-    reliability_figure(validation, scored, fits, method, png_out, title=title, bins=bins)
+    reliability_figure(validation, scored, fits, method, png_out, title=title, bins=bins, out_of_fold=oof, unit=unit)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(calibration_out) as tmp:
@@ -426,27 +436,35 @@ def reliability_figure(
     *,
     title: str,
     bins: int = DEFAULT_BINS,
+    out_of_fold: Mapping[str, np.ndarray] | None = None,
+    unit: str = "rows",
 ) -> None:
     """Reliability diagrams (observed frequency against confidence, per equal-width bin) of the
     validation rows and each scored set, before (method none) and after each recalibration, the
-    ECE in the legend; below each, how many rows each bin holds (log scale)."""
+    ECE in the legend; below each, how many rows each bin holds (log scale). The validation
+    panel shows `out_of_fold` (method -> its rows recalibrated by fits on the other folds) when
+    given, else the in-sample fit (flattering)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = {f"validation ({validation.y.size} rows, fitted on)": (validation.prob, validation.y)} | {
-        f"{name} ({np.asarray(y).size} rows)": (prob, y) for name, (prob, y) in scored.items()
+    cv = "5-fold, out of fold" if out_of_fold is not None else "in sample"
+    sets = {f"validation ({validation.y.size} {unit}, {cv})": (validation.prob, validation.y)} | {
+        f"{name} ({np.asarray(y).size} {unit})": (prob, y) for name, (prob, y) in scored.items()
     }
     colours = {"none": "#444444", "temperature": "#d95f02", "isotonic": "#1b9e77"}
     fig, axes = plt.subplots(
-        2, len(sets), figsize=(4.2 * len(sets), 5.6), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
+        2, len(sets), figsize=(4.4 * len(sets), 6.2), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
     )
     for i, (name, (prob, y)) in enumerate(sets.items()):
         ax, hist = axes[0, i], axes[1, i]
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls=":", label="perfect")
         for m, fit in fits.items():
-            p = np.asarray(prob, dtype=float) if m == "none" else fit.apply(prob)
+            if i == 0 and out_of_fold is not None:
+                p = out_of_fold[m]
+            else:
+                p = np.asarray(prob, dtype=float) if m == "none" else fit.apply(prob)
             conf, hit = confidence_and_hit(p, y)
             rel = pd.DataFrame(reliability_bins(conf, hit, bins))
             ece = ece_of(conf, hit, bins)
@@ -460,11 +478,11 @@ def reliability_figure(
                 color=colours[m],
                 label=f"{label}: ECE {ece:.3f}" + (" (applied)" if m == applied else ""),
             )
-            hist.step(rel["bin_low"] + 0.5 / bins, rel["n"].clip(lower=0.5), where="mid", color=colours[m], lw=1)
+            counts = rel["n"].where(rel["n"] > 0)
+            hist.step(rel["bin_low"] + 0.5 / bins, counts, where="mid", color=colours[m], lw=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), title=name, xlabel="", ylabel="observed frequency" if i == 0 else "")
-        ax.set_aspect("equal", adjustable="box")
         ax.legend(fontsize=7, loc="upper left")
-        hist.set(xlim=(0, 1), yscale="log", xlabel="predicted probability", ylabel="rows per bin" if i == 0 else "")
+        hist.set(xlim=(0, 1), yscale="log", xlabel="predicted probability", ylabel=f"{unit} per bin" if i == 0 else "")
     curve = "top label" if prob.ndim == 2 else "positive class"
     fig.suptitle(f"{title}: reliability of the {curve} probability, {bins} equal-width bins", fontsize=10)
     fig.tight_layout()

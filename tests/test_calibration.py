@@ -195,7 +195,7 @@ def test_density_calibration_lowers_test_ece_and_the_map_carries_the_tag(tmp_pat
     assert cal.ece[TEST_SET]["after"] < cal.ece[TEST_SET]["before"] / 2
     csv = pd.read_csv(out["csv"])
     assert list(csv.columns) == CALIBRATION_COLUMNS
-    assert set(csv["method"]) == {"none", "temperature", "isotonic"} and csv["applied"].sum() == 5  # CV + 4 curves
+    assert set(csv["method"]) == {"none", "temperature", "isotonic"} and csv["applied"].sum() == 8  # 4 curves, validation and test
     assert {"top_label", "class0", "class1", "class2"} <= set(csv["curve"])
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(out["cal"].read_text())["method"] == "temperature"

@@ -58,4 +58,5 @@ def density_calibration(
         png_out=png_out,
         title="density class probabilities",
         bins=bins,
+        unit="chips",
     )

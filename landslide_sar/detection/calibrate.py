@@ -67,4 +67,5 @@ def detection_calibration(
         png_out=png_out,
         title="U-Net pixel probabilities",
         bins=bins,
+        unit="pixels",
     )
