@@ -265,15 +265,20 @@ class Calibrator:
     def tag(self, scored_on: str | None = None) -> str:
         """The CALIBRATION tag of a probability raster: the method, where it was fitted and the
         ECE before/after on `scored_on` (default: every scored set)."""
-        what = {"temperature": f"temperature scaling (T = {self.temperature:.3f})", "isotonic": "isotonic regression"}
-        head = what.get(self.method, "none (probabilities as the model gives them)")
+        if self.method == "temperature":
+            head = f"temperature scaling (T = {self.temperature:.3f})"
+        elif self.method == "isotonic":
+            head = "isotonic regression"
+        else:
+            head = "none (probabilities as the model gives them)"
         sets = [scored_on] if scored_on in self.ece else list(self.ece)
         scores = "; ".join(
             f"ECE ({self.bins} bins) on {s} ({int(self.ece[s]['n'])} rows): {self.ece[s]['before']:.4f} before, "
             f"{self.ece[s]['after']:.4f} after"
             for s in sets
         )
-        return f"{head}; fitted on {self.n_fitted} {self.fitted_on}; {scores}"
+        where = "checked on" if self.method == "none" else "fitted on"
+        return f"{head}; {where} {self.n_fitted} {self.fitted_on}; {scores}"
 
 
 def fit_calibrator(method: str, data: ValidationSet, *, fitted_on: str, bins: int = DEFAULT_BINS) -> Calibrator:

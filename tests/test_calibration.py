@@ -142,6 +142,9 @@ def test_a_calibrator_round_trips_through_json_and_keeps_nan() -> None:
         q = np.array([0.01, 0.5, np.nan, 0.99])
         np.testing.assert_allclose(back.apply(q), cal.apply(q), equal_nan=True)
         assert np.isnan(back.apply(q)[2])
+        scored = back.with_ece({"test": {"before": 0.1, "after": 0.05, "n": 9}})
+        expected = {"none": "none (", "temperature": "temperature scaling (T = ", "isotonic": "isotonic regression"}
+        assert scored.tag().startswith(expected[method]) and "0.1000 before, 0.0500 after" in scored.tag("test")
 
 
 # --- the density branch: predictions -> calibration -> map COG tag ------------------------------
@@ -195,7 +198,9 @@ def test_density_calibration_lowers_test_ece_and_the_map_carries_the_tag(tmp_pat
     assert cal.ece[TEST_SET]["after"] < cal.ece[TEST_SET]["before"] / 2
     csv = pd.read_csv(out["csv"])
     assert list(csv.columns) == CALIBRATION_COLUMNS
-    assert set(csv["method"]) == {"none", "temperature", "isotonic"} and csv["applied"].sum() == 8  # 4 curves, validation and test
+    assert (
+        set(csv["method"]) == {"none", "temperature", "isotonic"} and csv["applied"].sum() == 8
+    )  # 4 curves, validation and test
     assert {"top_label", "class0", "class1", "class2"} <= set(csv["curve"])
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(out["cal"].read_text())["method"] == "temperature"
