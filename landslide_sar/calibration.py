@@ -310,7 +310,11 @@ def cross_validated_ece(
 
 
 def out_of_fold(method: str, data: ValidationSet, *, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """The validation rows recalibrated by `method` fitted on the other folds (seeded folds)."""
+    """The validation rows recalibrated by `method` fitted on the other folds (seeded folds; as
+    many folds as rows when there are fewer; with one row, the row as it is)."""
+    folds = min(folds, data.y.size)
+    if folds < 2:
+        return data.prob.copy()
     rng = np.random.default_rng(seed)
     fold = rng.permutation(data.y.size) % folds
     out = np.empty_like(data.prob)

@@ -350,3 +350,19 @@ def test_evaluate_density_writes_the_val_chips_of_each_half_by_its_own_models(tm
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     assert (probs.argmax(axis=1) == val["density_class"]).mean() > 0.5
     assert len(pd.read_csv(tmp_path / "predictions.csv")) == n
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_handful_of_validation_rows_still_gives_every_output(tmp_path, n: int) -> None:
+    """A small area may have very few val chips: every method still fits, the report is written."""
+    from landslide_sar.calibration import calibrate_and_report
+
+    prob = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])[:n]
+    cal = calibrate_and_report(
+        _val(prob, np.array([0, 1, 1])[:n]),
+        {"test": (np.tile([0.5, 0.3, 0.2], (20, 1)), np.arange(20) % 3)},
+        method="isotonic", fitted_on="val chips", calibration_out=tmp_path / "c.json", csv_out=tmp_path / "c.csv",
+        png_out=tmp_path / "r.png", title="tiny",
+    )  # fmt: skip
+    assert cal.method == "isotonic" and set(cal.ece) == {"validation (5-fold)", "test"}
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 3 * 2 * 4 and (tmp_path / "r.png").exists()
