@@ -448,33 +448,49 @@ def reliability_figure(
     out_of_fold: Mapping[str, np.ndarray] | None = None,
     unit: str = "rows",
 ) -> None:
-    """Reliability diagrams (observed frequency against confidence, per equal-width bin) of the
-    validation rows and each scored set, before (method none) and after each recalibration, the
-    ECE in the legend; below each, how many rows each bin holds (log scale). The validation
-    panel shows `out_of_fold` (method -> its rows recalibrated by fits on the other folds) when
-    given, else the in-sample fit (flattering)."""
+    """Reliability diagrams (observed frequency against stated probability, per equal-width bin)
+    of the validation rows and each scored set, before (method none) and after each
+    recalibration, the ECE in the legend; below each, how many rows each bin holds (log scale).
+    Top label (multi-class) or positive class (binary); multi-class adds, per scored set, each
+    class one against the rest. The validation panel shows `out_of_fold` (method -> its rows
+    recalibrated by fits on the other folds) when given, else the in-sample fit (flattering)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
+    binary = _binary(validation.prob)
     cv = "5-fold, out of fold" if out_of_fold is not None else "in sample"
-    sets = {f"validation ({validation.y.size} {unit}, {cv})": (validation.prob, validation.y)} | {
-        f"{name} ({np.asarray(y).size} {unit})": (prob, y) for name, (prob, y) in scored.items()
-    }
+    # panels: (title, probabilities, labels, class or None for the top label / positive class, out of fold?)
+    panels = [(f"validation ({validation.y.size} {unit}, {cv})", validation.prob, validation.y, None, True)]
+    for name, (prob, y) in scored.items():
+        panels.append((f"{name} ({np.asarray(y).size} {unit})", prob, y, None, False))
+    if not binary:
+        for name, (prob, y) in scored.items():
+            panels += [(f"{name}: class {c} vs rest", prob, y, c, False) for c in range(validation.prob.shape[1])]
     colours = {"none": "#444444", "temperature": "#d95f02", "isotonic": "#1b9e77"}
+    per_row = min(len(panels), 3)
+    rows = -(-len(panels) // per_row)
     fig, axes = plt.subplots(
-        2, len(sets), figsize=(4.4 * len(sets), 6.2), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
+        2 * rows,
+        per_row,
+        figsize=(4.6 * per_row, 5.4 * rows + 0.4),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1] * rows},
     )
-    for i, (name, (prob, y)) in enumerate(sets.items()):
-        ax, hist = axes[0, i], axes[1, i]
+    for k, (name, prob, y, cls, oof) in enumerate(panels):
+        ax, hist = axes[2 * (k // per_row), k % per_row], axes[2 * (k // per_row) + 1, k % per_row]
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls=":", label="perfect")
         for m, fit in fits.items():
-            if i == 0 and out_of_fold is not None:
+            if oof and out_of_fold is not None:
                 p = out_of_fold[m]
             else:
                 p = np.asarray(prob, dtype=float) if m == "none" else fit.apply(prob)
-            conf, hit = confidence_and_hit(p, y)
+            if cls is None:
+                conf, hit = confidence_and_hit(p, y)
+            else:
+                conf, hit = p[:, cls], (np.asarray(y) == cls).astype(float)
             rel = pd.DataFrame(reliability_bins(conf, hit, bins))
             ece = ece_of(conf, hit, bins)
             label = f"temperature T={fit.temperature:.2f}" if m == "temperature" else m
@@ -489,12 +505,18 @@ def reliability_figure(
             )
             counts = rel["n"].where(rel["n"] > 0)
             hist.step(rel["bin_low"] + 0.5 / bins, counts, where="mid", color=colours[m], lw=1)
-        ax.set(xlim=(0, 1), ylim=(0, 1), title=name, xlabel="", ylabel="observed frequency" if i == 0 else "")
+        first = k % per_row == 0
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="", ylabel="observed frequency" if first else "")
+        ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
-        hist.set(xlim=(0, 1), yscale="log", xlabel="predicted probability", ylabel=f"{unit} per bin" if i == 0 else "")
-    curve = "top label" if prob.ndim == 2 else "positive class"
+        hist.set(xlim=(0, 1), yscale="log", xlabel="stated probability", ylabel=f"{unit} per bin" if first else "")
+        hist.yaxis.set_minor_formatter(NullFormatter())
+    for k in range(len(panels), rows * per_row):  # empty slots of the last row
+        axes[2 * (k // per_row), k % per_row].axis("off")
+        axes[2 * (k // per_row) + 1, k % per_row].axis("off")
+    curve = "positive class" if binary else "top label (and each class)"
     fig.suptitle(f"{title}: reliability of the {curve} probability, {bins} equal-width bins", fontsize=10)
     fig.tight_layout()
     with atomic_path(png_out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
