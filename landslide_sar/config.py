@@ -64,6 +64,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return (
             f"config {key} = {error.instance!r} is not allowed; allowed: {', '.join(map(repr, error.validator_value))}"
         )
+    if v == "oneOf":  # a keyword or a mapping (density.map, detection.map: best or one named experiment)
+        branches = error.validator_value
+        consts = [repr(b["const"]) for b in branches if "const" in b]
+        mappings = [i for i, b in enumerate(branches) if b.get("type") == "object"]
+        if isinstance(error.instance, dict) and mappings:
+            inner = [e for e in error.context if e.schema_path and e.schema_path[0] in mappings]
+            if inner:
+                return _describe(jsonschema.exceptions.best_match(inner))
+        if consts and mappings:
+            keys = ", ".join(branches[mappings[0]].get("required", []))
+            return f"config {key} = {error.instance!r} is not allowed; expected {' or '.join(consts)} or {{{keys}}}"
     limits = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     if v in limits:
         return f"config {key} = {error.instance!r} is not allowed; expected a value {limits[v]} {error.validator_value}"
@@ -186,7 +197,7 @@ def validate_config(
         if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
             continue  # no density experiment reads its revisits (e.g. a detection region)
         n_post = area["sentinel1"]["acquisitions_post"]
-        wanted = max([*config["density"]["revisits"], config["density"]["map"]["revisits"]])
+        wanted = max(config["density"]["revisits"])  # density.map's, when named, is one of them (below)
         if wanted > n_post:
             raise ConfigError(
                 f"config density.revisits = {wanted} is not allowed for area {name}; "
@@ -197,7 +208,9 @@ def validate_config(
         _check_detection(config["detection"], list(config["areas"]))
     _check_chip_counts(config)
     map_exp = config["density"]["map"]
-    if map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]:
+    if map_exp != "best" and (
+        map_exp["inputs"] not in config["density"]["inputs"] or map_exp["revisits"] not in config["density"]["revisits"]
+    ):
         raise ConfigError(
             f"config density.map = {map_exp} is not allowed; expected one of the experiments in "
             f"density.inputs {config['density']['inputs']} x density.revisits {config['density']['revisits']}"
@@ -556,7 +569,11 @@ def _check_detection(detection: dict[str, Any], areas: list[str]) -> None:
             f"{ch['test_fraction']} is not allowed; expected < 1 (the rest of the training region's chips train)"
         )
     m = detection.get("map")
-    if m is not None and (m["inputs"] not in transfer["inputs"] or m["augment"] not in transfer["augment"]):
+    if (
+        m is not None
+        and m != "best"
+        and (m["inputs"] not in transfer["inputs"] or m["augment"] not in transfer["augment"])
+    ):
         raise ConfigError(
             f"config detection.map = {m} is not a transfer experiment; expected inputs in "
             f"detection.transfer.inputs {transfer['inputs']} and augment in detection.transfer.augment "

@@ -217,8 +217,22 @@ def split_tables(wildcards):
     return [f"results/{wildcards.area}/chips/chips{split}.gpkg" for split in SPLITS]
 
 
-# the experiment whose cross-prediction becomes the density map
-MAP_DENSITY_EXPERIMENT = density_grid.map_experiment(config)
+def density_map_candidates(area):
+    """experiment id -> metrics.csv of every experiment whose validation scores choose the map
+    (density.map: best; none when density.map names the experiment)."""
+    return {
+        e.id: e.path(area, "metrics.csv") for e in density_grid.map_candidates(config)
+    }
+
+
+def density_map_choice(area, key="experiment"):
+    """The Experiment the choose_density_map checkpoint chose for an area's map (`key`
+    "experiment"), or the net whose embeddings the report shows (`key` "net"; None: no net).
+    """
+    from landslide_sar.density.selection import read_choice
+
+    choice = read_choice(checkpoints.choose_density_map.get(area=area).output.choice)
+    return None if choice[key] is None else density_grid.parse(choice[key], SPLIT_SEEDS)
 
 
 RAPID_AREAS = list(config.get("rapid_response", {}))
@@ -260,11 +274,12 @@ def all_targets():
     return targets
 
 
-def map_provenance(area, experiment):
-    """Tags of an area's density map: what it shows, from which experiment, for which event."""
+def map_provenance(area, experiment=None):
+    """Tags of an area's density map: what it shows, from which experiment (None: the choice
+    file's, tagged by the library), for which event."""
     return {
         "area": area,
-        "experiment": experiment,
+        **({} if experiment is None else {"experiment": experiment}),
         "event_time": config["areas"][area].get("event_time", ""),
         "software": f"landslide-sar {landslide_sar.__version__}",
     }

@@ -268,10 +268,40 @@ rule density_differences:
         "../workflow_scripts/density_differences.py"
 
 
+checkpoint choose_density_map:
+    input:
+        metrics=lambda w: list(density_map_candidates(w.area).values()),
+    output:
+        choice="results/{area}/density/map_choice.json",
+    log:
+        "logs/{area}/choose_density_map.log",
+    benchmark:
+        "benchmarks/{area}/choose_density_map.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        map=config["density"]["map"],
+        # experiment id -> file: the same files as the input (density.map: best; else none)
+        metrics=lambda w: density_map_candidates(w.area),
+        split_seeds=SPLIT_SEEDS,
+        scheme=density_grid.selection_scheme(config),
+    message:
+        "Choose the experiment that maps {wildcards.area} (density.map: {params.map})"
+    script:
+        "../workflow_scripts/choose_density_map.py"
+
+
 rule density_calibration:
     input:
-        predictions_val=MAP_DENSITY_EXPERIMENT.path("{area}", "predictions_val.csv"),
-        predictions=MAP_DENSITY_EXPERIMENT.path("{area}", "predictions.csv"),
+        choice=rules.choose_density_map.output.choice,
+        predictions_val=lambda w: density_map_choice(w.area).path(
+            w.area, "predictions_val.csv"
+        ),
+        predictions=lambda w: density_map_choice(w.area).path(w.area, "predictions.csv"),
     output:
         calibration="results/{area}/density/calibration.json",
         csv=report(
@@ -310,7 +340,8 @@ rule density_calibration:
 rule density_map:
     input:
         table=rules.make_chips.output.table,
-        predictions=MAP_DENSITY_EXPERIMENT.path("{area}", "predictions.csv"),
+        choice=rules.choose_density_map.output.choice,
+        predictions=lambda w: density_map_choice(w.area).path(w.area, "predictions.csv"),
         calibration=rules.density_calibration.output.calibration,
     output:
         tif="results/{area}/density/map.tif",
@@ -329,7 +360,7 @@ rule density_map:
         runtime=5,
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
-        provenance=lambda w: map_provenance(w.area, MAP_DENSITY_EXPERIMENT.id),
+        provenance=lambda w: map_provenance(w.area),
         min_valid_fraction=config["chips"]["min_valid_fraction"],
     message:
         "Density class map of {wildcards.area}"

@@ -6,12 +6,37 @@
 include: "gis_common.smk"
 
 
+checkpoint choose_detection_map:
+    input:
+        metrics=list(detection_map_candidates().values()),
+    output:
+        choice=f"{DETECTION_ROOT}/map_choice.json",
+    log:
+        "logs/detection/choose_detection_map.log",
+    benchmark:
+        "benchmarks/detection/choose_detection_map.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        map=DETECTION_MAP,
+        # experiment id -> file: the same files as the input (detection.map: best; else none)
+        metrics=detection_map_candidates(),
+        detection=DETECTION,
+    message:
+        "Choose the transfer U-Net that maps the detection regions (detection.map: {params.map})"
+    script:
+        "../workflow_scripts/choose_detection_map.py"
+
+
 rule detection_calibration:
     input:
-        predictions=(
-            MAP_EXPERIMENT.path(DETECTION_ROOT, "predictions.zarr")
-            if MAP_EXPERIMENT
-            else []
+        choice=rules.choose_detection_map.output.choice,
+        predictions=lambda w: detection_map_choice().path(
+            DETECTION_ROOT, "predictions.zarr"
         ),
     output:
         calibration=f"{DETECTION_ROOT}/calibration.json",
@@ -38,7 +63,7 @@ rule detection_calibration:
         mem_mb=2000,
         runtime=10,
     params:
-        train_region=MAP_EXPERIMENT.train_region if MAP_EXPERIMENT else None,
+        train_region=DETECTION["transfer"]["train_region"] if DETECTION else None,
         method=config["calibration"]["detection"],
         bins=config["calibration"]["bins"],
     message:
@@ -49,10 +74,9 @@ rule detection_calibration:
 
 rule detection_map:
     input:
-        predictions=(
-            MAP_EXPERIMENT.path(DETECTION_ROOT, "predictions.zarr")
-            if MAP_EXPERIMENT
-            else []
+        choice=rules.choose_detection_map.output.choice,
+        predictions=lambda w: detection_map_choice().path(
+            DETECTION_ROOT, "predictions.zarr"
         ),
         cube=rules.assemble_cube.output.zarr,
         calibration=rules.detection_calibration.output.calibration,
@@ -76,8 +100,7 @@ rule detection_map:
             DETECTION["evaluation"]["probability_threshold"] if DETECTION else None
         ),
         provenance=lambda w: {
-            "experiment": MAP_EXPERIMENT.id,
-            "train_region": MAP_EXPERIMENT.train_region,
+            "train_region": DETECTION["transfer"]["train_region"],
             "event_time": config["areas"][w.area].get("event_time", ""),
             "software": f"landslide-sar {landslide_sar.__version__}",
         },

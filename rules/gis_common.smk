@@ -1,27 +1,33 @@
 # Helpers of rules/gis.smk: the detection map's experiment and regions, the web maps' areas and
 # inputs, and the list of final GIS targets.
 
+from landslide_sar.detection import experiments as detection_grid
+
 DETECTION_MAP = (DETECTION or {}).get("map")
 
 
-def detection_map_experiment():
-    """The transfer Experiment of config detection.map (None without detection.map)."""
-    if DETECTION_MAP is None:
-        return None
-    # validate_config checked that it is one of the transfer experiments
-    return next(
-        e
-        for e in DETECTION_EXPERIMENTS
-        if e.experiment == "transfer"
-        and e.first_split
-        and e.inputs == DETECTION_MAP["inputs"]
-        and e.augment == DETECTION_MAP["augment"]
-    )
+def detection_map_candidates():
+    """experiment id -> metrics.csv of every transfer experiment whose validation scores choose
+    the detection map (detection.map: best; none when it names one)."""
+    return {
+        e.id: e.path(DETECTION_ROOT, "metrics.csv")
+        for e in detection_grid.map_candidates(DETECTION or {})
+    }
 
 
-MAP_EXPERIMENT = detection_map_experiment()
+def detection_map_choice():
+    """The transfer Experiment the choose_detection_map checkpoint chose (first split)."""
+    from landslide_sar.detection.selection import read_choice
+
+    choice = read_choice(checkpoints.choose_detection_map.get().output.choice)
+    return detection_grid.parse(choice["experiment"], DETECTION)
+
+
+# the transfer regions the detection map covers (every transfer experiment shares them)
 DETECTION_MAP_REGIONS = (
-    [MAP_EXPERIMENT.train_region, MAP_EXPERIMENT.test_region] if MAP_EXPERIMENT else []
+    [DETECTION["transfer"]["train_region"], DETECTION["transfer"]["test_region"]]
+    if DETECTION_MAP is not None
+    else []
 )
 
 

@@ -7,9 +7,13 @@ rule density_figures:
         map=rules.density_map.output.gpkg,
         cube=rules.assemble_cube.output.zarr,
         chips=rules.make_chips.output.zarr,
-        confusion=[MAP_DENSITY_EXPERIMENT.path("{area}", "metrics_confusion.csv")],
-        embeddings=[
-            MAP_DENSITY_EXPERIMENT.path("{area}", f"half{h}/embeddings.zarr")
+        choice=rules.choose_density_map.output.choice,
+        confusion=lambda w: [
+            density_map_choice(w.area).path(w.area, "metrics_confusion.csv")
+        ],
+        # the example chip's net output: the map's net, or the best validated net
+        embeddings=lambda w: [
+            density_map_choice(w.area, "net").path(w.area, f"half{h}/embeddings.zarr")
             for h in HALVES
         ],
         metrics=rules.density_table.output.csv,
@@ -62,7 +66,6 @@ rule density_figures:
         runtime=10,
     params:
         class_edges=config["chips"]["density_class_edges_per_km2"],
-        map_experiment=MAP_DENSITY_EXPERIMENT.id,
         # "<experiment id> half<h>" -> its history.csv: the same files as the input
         histories=lambda w: density_histories(w.area),
     message:

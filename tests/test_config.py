@@ -161,9 +161,13 @@ def _rapid_from_region_a(c: dict) -> None:
             "config detection.chips.max_revisits = 3 is not allowed; expected at least the largest revisits, 4",
         ),
         (
-            lambda c: c["detection"]["map"].update(inputs="vv"),
+            lambda c: c["detection"].update(map={"inputs": "vv", "augment": True}),
             "config detection.map = {'inputs': 'vv', 'augment': True} is not a transfer experiment; expected "
             "inputs in detection.transfer.inputs ['sar', 'fused']",
+        ),
+        (
+            lambda c: c["density"].update(map="worst"),
+            "config density.map = 'worst' is not allowed; expected 'best' or {inputs, revisits}",
         ),
     ],
 )
@@ -236,6 +240,7 @@ def test_a_key_of_an_earlier_version_is_refused_naming_the_allowed_keys(default,
     with one line naming the keys allowed there, the new one among them."""
     cfg = copy.deepcopy(default)
     validate_config(cfg)  # every key present (config.yaml leaves some to the schema's defaults)
+    cfg["detection"]["map"] = {"inputs": "fused", "augment": True}  # a named map (config.yaml: best)
     section = cfg
     for key in where.split("."):
         section = section[key]

@@ -900,7 +900,10 @@ def test_every_default_density_experiment_round_trips_through_its_id() -> None:
     assert len(exps) == len({e.id for e in exps}) == 2 * 2 * (1 + 2 * 3 + 3)  # schemes x seeds x settings
     assert all(grid.parse(e.id, seeds) == e for e in exps)
     assert [e.id for e in exps[:2]] == ["dem_r0", "sar_r1"] and exps[-1].id == "baseline_r3_blocked_s43"
-    assert grid.map_experiment(config).path("embedded", "predictions.csv") == (
+    assert grid.map_experiment(config) is None  # density.map: best, chosen at run time by validation scores
+    assert [e.id for e in grid.map_candidates(config)] == [e.id for e in exps if e.scheme == "blocked"]
+    named = {**config, "density": {**config["density"], "map": {"inputs": "fused", "revisits": 3}}}
+    assert grid.map_experiment(named).path("embedded", "predictions.csv") == (
         "results/embedded/density/fused_r3/predictions.csv"
     )
     assert all(e.first_split and e.scheme == "random" for e in grid.net_experiments(config))

@@ -65,7 +65,7 @@ def rule_scripts() -> dict[str, str]:
     for smk in sorted((ROOT / "rules").glob("*.smk")):
         rule = None
         for line in smk.read_text().splitlines():
-            if m := re.match(r"rule (\w+):", line):
+            if m := re.match(r"(?:rule|checkpoint) (\w+):", line):
                 rule = m.group(1)
             elif rule and (m := re.search(r'"\.\./workflow_scripts/(\w+)\.py"', line)):
                 pairs[rule] = m.group(1)

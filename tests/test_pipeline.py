@@ -223,7 +223,15 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
     with rasterio.open(tif) as src:
         assert src.colorinterp[0].name == "palette" and src.colormap(1)[2] == (188, 75, 81, 255)
         tags = src.tags()
-        assert tags["experiment"] == "fused_r3" and tags["class_edges_per_km2"] == "0, 25" and tags["area"] == AREA
+        # density.map: best: the setting with the best validation AUC under the blocked split, and it says so
+        choice = json.loads((tiny_run / f"results/{AREA}/density/map_choice.json").read_text())
+        scored = [r for r in choice["scores"] if r["val_auc_mean"] is not None]
+        best = max(scored, key=lambda r: r["val_auc_mean"])
+        assert choice["experiment"] == best["setting"] and choice["rule"] == "best" and choice["scheme"] == "blocked"
+        assert {r["setting"] for r in choice["scores"]} >= {"dem_r0", "sar_r3", "fused_r3", "baseline_r3"}
+        assert tags["experiment"] == choice["experiment"] and tags["validation_auc"] == f"{best['val_auc_mean']:.3f}"
+        assert tags["experiment_choice"] == "best validation AUC under the blocked split"
+        assert tags["class_edges_per_km2"] == "0, 25" and tags["area"] == AREA
         assert tags["event_time"].startswith("2017-09-20") and tags["class_2"] == "2: more than 25 /km²"
     gdalinfo = shutil.which("gdalinfo")
     if gdalinfo is None and os.environ.get("CI") != "true":
@@ -234,7 +242,7 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
     band = info["bands"][0]
     assert band["categories"] == ["0: no landslides", "1: up to 25 /km²", "2: more than 25 /km²"]
     assert band["colorInterpretation"] == "Palette" and band["colorTable"]["entries"][1][:3] == [244, 162, 89]
-    assert info["metadata"][""]["experiment"] == "fused_r3"
+    assert info["metadata"][""]["experiment"] == choice["experiment"]
     table = gpd.read_file(tiny_run / f"results/{AREA}/density/map.gpkg", layer="chips")
     with rasterio.open(tiny_run / f"results/{AREA}/density/map_probability.tif") as src:
         prob, spread = src.read()[:3], src.read()[3:]

@@ -23,7 +23,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         confusion_csv=snakemake.input.confusion[0],
         confusion_png=snakemake.output.confusion,
         class_edges=snakemake.params.class_edges,
-        map_experiment=snakemake.params.map_experiment,
+        choice=snakemake.input.choice,
     )
 
 

@@ -17,7 +17,8 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         class_edges=snakemake.params.class_edges,
         provenance=snakemake.params.provenance,
         min_valid_fraction=snakemake.params.min_valid_fraction,
-        calibration=snakemake.input.get("calibration"),  # density_map only; rapid_map has none
+        choice=snakemake.input.get("choice"),  # density_map's choose_density_map file; none for rapid_map
+        calibration=snakemake.input.get("calibration"),  # density_map's; none for rapid_map
     )
 
 

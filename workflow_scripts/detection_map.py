@@ -1,4 +1,4 @@
-"""Rule detection_map: a region's landslide probability from the detection.map transfer model
+"""Rule detection_map: a region's landslide probability from the transfer model that choose_detection_map chose
 (its chips mosaicked on the region's grid, COG) and the thresholded landslide polygons (GeoPackage)."""
 
 from landslide_sar.detection.map import detection_map
@@ -16,6 +16,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         tif_out=snakemake.output.tif,
         gpkg_out=snakemake.output.gpkg,
         provenance=snakemake.params.provenance,
+        choice=snakemake.input.choice,
         calibration=snakemake.input.calibration,
     )
 

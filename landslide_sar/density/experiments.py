@@ -130,8 +130,32 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
     ]
 
 
-def map_experiment(config: Mapping[str, Any]) -> Experiment:
-    """The experiment whose cross-prediction becomes the density map (density.map, first split)."""
+#: density.map's value that asks for the experiment with the best validation score.
+BEST = "best"
+
+
+def selection_scheme(config: Mapping[str, Any]) -> str:
+    """The split scheme density.map: best is validated under: blocked when splits.schemes has it
+    (validation chips far from the training chips, as a new area's are), else the first scheme."""
+    schemes = split_schemes(config)
+    return "blocked" if "blocked" in schemes else schemes[0]
+
+
+def map_candidates(config: Mapping[str, Any]) -> list[Experiment]:
+    """The experiments whose validation scores choose the map (density.map: best): every setting
+    of the grid under selection_scheme, every split seed; none when density.map names one."""
+    if config["density"]["map"] != BEST:
+        return []
+    scheme = selection_scheme(config)
+    return [e for e in experiments(config) if e.scheme == scheme]
+
+
+def map_experiment(config: Mapping[str, Any]) -> Experiment | None:
+    """The experiment whose cross-prediction becomes the density map when density.map names one
+    (first split); None for density.map: best, which is chosen by validation scores at run time
+    (landslide_sar.density.selection)."""
+    if config["density"]["map"] == BEST:
+        return None
     inputs = config["density"]["map"]["inputs"]
     revisits = 0 if inputs == "dem" else int(config["density"]["map"]["revisits"])
     return Experiment(inputs, revisits, "random", split_seeds(config)[0], True)

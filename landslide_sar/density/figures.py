@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from landslide_sar.density.map import CLASS_COLOURS, class_names  # noqa: E402
+from landslide_sar.density.selection import choice_tags, read_choice  # noqa: E402
 from landslide_sar.nn import METRICS_DTYPES  # noqa: E402
 from landslide_sar.terrain import hillshade  # noqa: E402
 
@@ -285,15 +286,20 @@ def density_figures(
     confusion_csv: str | Path | None = None,
     confusion_png: str | Path | None = None,
     class_edges: Sequence[float] = DEFAULT_EDGES,
-    map_experiment: str = "",
+    choice: str | Path | None = None,
 ) -> None:
-    """All figures of one area (the confusion matrix when `confusion_csv` and `confusion_png`)."""
+    """All figures of one area (the confusion matrix when `confusion_csv` and `confusion_png`,
+    titled with the map's experiment and why it was chosen, from the `choice` file)."""
     for path in (map_png, chip_png, curves_png, grid_png, confusion_png):
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     plot_map_vs_truth(map_gpkg, map_png, cube_zarr, class_edges)
     if confusion_csv is not None and confusion_png is not None:
-        plot_confusion_matrix(confusion_csv, confusion_png, class_edges, map_experiment)
+        title = ""
+        if choice is not None:
+            tags = choice_tags(read_choice(choice))
+            title = f"{tags['experiment']} ({tags['experiment_choice']}: {tags['validation_auc']})"
+        plot_confusion_matrix(confusion_csv, confusion_png, class_edges, title)
     chip_ids = plot_example_chip(map_gpkg, chips_zarr, embeddings, chip_png)
     plot_training_curves(histories, curves_png)
     plot_density_grid(metrics_csv, grid_png)

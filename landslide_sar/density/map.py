@@ -18,6 +18,7 @@ from ..calibration import Calibrator
 from ..grid import Grid
 from ..io import atomic_path, write_category_names, write_cog_annotated
 from .chip_io import below_min_valid
+from .selection import choice_tags, read_choice
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def density_map(
     *,
     min_valid_fraction: float,
     calibration: str | Path | None = None,
+    choice: str | Path | None = None,
 ) -> None:
     """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip has no
     prediction) with a colour table, category names (`<tif>.aux.xml`) from `class_edges` and
@@ -66,10 +68,12 @@ def density_map(
     prob_class0..2 and, from a seed ensemble, prob_class0..2_sd; NaN without prediction); the
     chips with predictions as GeoPackage layer "chips". A chip whose valid fraction is below
     `min_valid_fraction` (chips.min_valid_fraction) has no prediction whatever `predictions`
-    says (a warning counts any it gave a class); the log counts them. With `calibration` (the
-    JSON of density_calibration) the class probabilities (COG and GeoPackage) are recalibrated
-    by it and the probability COG carries its tag CALIBRATION; the class map keeps the forest's
-    class (the one the metrics score), and the sd bands stay those of the uncalibrated members."""
+    says (a warning counts any it gave a class); the log counts them. `choice`: the
+    choose_density_map file whose experiment `predictions` is; its experiment, why it was chosen
+    and its validation score become tags too. With `calibration` (the JSON of
+    density_calibration) the class probabilities (COG and GeoPackage) are recalibrated by it and
+    the probability COG carries its tag CALIBRATION; the class map keeps the forest's class (the
+    one the metrics score), and the sd bands stay those of the uncalibrated members."""
     table = gpd.read_file(chips_table, layer="chips")
     pred = pd.read_csv(predictions)
     merged = table.merge(pred.drop(columns=[c for c in ("half", "density_class") if c in pred]), on="chip", how="left")
@@ -99,6 +103,7 @@ def density_map(
         "class_edges_per_km2": ", ".join(f"{float(e):g}" for e in class_edges),
         **{f"class_{c}": n for c, n in zip(CLASSES, names)},
         **{str(k): str(v) for k, v in (provenance or {}).items()},
+        **(choice_tags(read_choice(choice)) if choice is not None else {}),
     }
     classes = np.full(grid.shape, NODATA, dtype="uint8")
     have = merged["predicted_class"].notna()

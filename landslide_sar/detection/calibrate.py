@@ -1,5 +1,5 @@
 """Calibration of the mapped U-Net's pixel probabilities: fitted on the val chips of the
-training region (predictions zarr of the detection.map experiment), scored on the test chips of
+training region (predictions zarr of the mapped transfer experiment), scored on the test chips of
 each region, the config's method kept for the probability COGs (landslide_sar.calibration)."""
 
 from __future__ import annotations

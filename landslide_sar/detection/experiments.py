@@ -154,3 +154,28 @@ def experiments(detection: Mapping[str, Any]) -> list[Experiment]:
             for a in transfer["augment"]
         ]
     return out
+
+
+#: detection.map's value that asks for the transfer experiment with the best validation score.
+BEST = "best"
+
+
+def map_candidates(detection: Mapping[str, Any]) -> list[Experiment]:
+    """The transfer experiments whose validation scores choose the detection map (detection.map:
+    best), every split seed; none when detection.map names one or is absent."""
+    if detection.get("map") != BEST:
+        return []
+    return [e for e in experiments(detection) if e.experiment == "transfer"]
+
+
+def map_experiment(detection: Mapping[str, Any]) -> Experiment | None:
+    """The transfer experiment (first split) that detection.map names; None when it is absent
+    or best (chosen at run time by validation scores, landslide_sar.detection.selection)."""
+    m = detection.get("map")
+    if m is None or m == BEST:
+        return None
+    return next(
+        e
+        for e in experiments(detection)
+        if e.experiment == "transfer" and e.first_split and e.inputs == m["inputs"] and e.augment == m["augment"]
+    )

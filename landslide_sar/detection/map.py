@@ -22,6 +22,7 @@ from shapely.geometry import shape
 from landslide_sar.calibration import Calibrator
 from landslide_sar.cube import cube_grid
 from landslide_sar.detection.calibrate import region_test_set
+from landslide_sar.detection.selection import choice_tags, read_choice
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
 from landslide_sar.io import atomic_path, write_cog_annotated
@@ -86,14 +87,16 @@ def detection_map(
     tif_out: PathLike,
     gpkg_out: PathLike,
     provenance: Mapping[str, object] | None = None,
+    choice: PathLike | None = None,
     calibration: PathLike | None = None,
 ) -> None:
     """Write `region`'s landslide probability as a float32 COG on the region's grid (band
     landslide_probability, NaN nodata) and its thresholded landslide polygons as GeoPackage layer
-    "landslides"; `provenance` and the threshold as tags / in the log. With `calibration` (the
-    JSON of detection_calibration) the COG's probability is recalibrated by it and carries its
-    tag CALIBRATION (ECE before/after on this region's test chips); the polygons stay those of
-    the uncalibrated probability at the threshold (the detections the metrics score)."""
+    "landslides"; `provenance`, the threshold and the `choice` (choose_detection_map's file: which
+    experiment, why, its validation AUPRC) as tags / in the log. With `calibration` (the JSON of
+    detection_calibration) the COG's probability is recalibrated by it and carries its tag
+    CALIBRATION (ECE before/after on this region's test chips); the polygons stay those of the
+    uncalibrated probability at the threshold (the detections the metrics score)."""
     if not 0 <= threshold <= 1:
         raise InputError(f"config detection.evaluation.probability_threshold = {threshold}; expected a value in [0, 1]")
     grid = cube_grid(cube_zarr)
@@ -109,6 +112,7 @@ def detection_map(
         "chip_subsets": ", ".join(subsets),
         "probability_threshold": f"{threshold:g}",
         **{str(k): str(v) for k, v in (provenance or {}).items()},
+        **(choice_tags(read_choice(choice)) if choice is not None else {}),
     }
     shown, cal_tag = prob, {}
     if calibration is not None:
