@@ -280,6 +280,8 @@ def all_targets():
             f"results/{area}/report/example_chip.png",
             f"results/{area}/report/training_curves.png",
             f"results/{area}/report/density_grid.png",
+            f"results/{area}/report/calibration.csv",
+            f"results/{area}/report/reliability.png",
         ]
     for area in RAPID_AREAS:
         targets += [f"results/{area}/rapid/map.tif", f"results/{area}/rapid/map.gpkg"]

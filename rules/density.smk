@@ -114,6 +114,10 @@ rule evaluate_density:
             "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/predictions.csv",
             split=SPLITS,
         ),
+        predictions_val=expand(
+            "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/predictions_val.csv",
+            split=SPLITS,
+        ),
         confusion=expand(
             "results/{{area}}/density/{{inputs}}_r{{revisits}}{split}/metrics_confusion.csv",
             split=SPLITS,
@@ -320,11 +324,54 @@ checkpoint choose_density_map:
         "../workflow_scripts/choose_density_map.py"
 
 
+rule density_calibration:
+    input:
+        choice=rules.choose_density_map.output.choice,
+        predictions_val=lambda w: density_map_choice(w.area).path(
+            w.area, "predictions_val.csv"
+        ),
+        predictions=lambda w: density_map_choice(w.area).path(w.area, "predictions.csv"),
+    output:
+        calibration="results/{area}/density/calibration.json",
+        csv=report(
+            "results/{area}/report/calibration.csv",
+            caption="../report/density_calibration.rst",
+            category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "calibration (ECE)"},
+        ),
+        png=report(
+            "results/{area}/report/reliability.png",
+            caption="../report/density_calibration.rst",
+            category="Density",
+            subcategory="{area}",
+            labels={"area": "{area}", "result": "reliability diagrams"},
+        ),
+    log:
+        "logs/{area}/density_calibration.log",
+    benchmark:
+        "benchmarks/{area}/density_calibration.tsv"
+    conda:
+        "../envs/density.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        method=config["calibration"]["density"],
+        bins=config["calibration"]["bins"],
+    message:
+        "Calibration of the density map's class probabilities of {wildcards.area}: fitted on validation chips, scored on the test chips"
+    script:
+        "../workflow_scripts/density_calibration.py"
+
+
 rule density_map:
     input:
         table=rules.make_chips.output.table,
         choice=rules.choose_density_map.output.choice,
         predictions=lambda w: density_map_choice(w.area).path(w.area, "predictions.csv"),
+        calibration=rules.density_calibration.output.calibration,
     output:
         tif="results/{area}/density/map.tif",
         categories="results/{area}/density/map.tif.aux.xml",

@@ -32,6 +32,46 @@ checkpoint choose_detection_map:
         "../workflow_scripts/choose_detection_map.py"
 
 
+rule detection_calibration:
+    input:
+        choice=rules.choose_detection_map.output.choice,
+        predictions=lambda w: detection_map_choice().path(
+            DETECTION_ROOT, "predictions.zarr"
+        ),
+    output:
+        calibration=f"{DETECTION_ROOT}/calibration.json",
+        csv=report(
+            f"{DETECTION_ROOT}/report/calibration.csv",
+            caption="../report/detection_calibration.rst",
+            category="Detection",
+            labels={"result": "calibration (ECE)"},
+        ),
+        png=report(
+            f"{DETECTION_ROOT}/report/reliability.png",
+            caption="../report/detection_calibration.rst",
+            category="Detection",
+            labels={"result": "reliability diagrams"},
+        ),
+    log:
+        "logs/detection/detection_calibration.log",
+    benchmark:
+        "benchmarks/detection/detection_calibration.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        train_region=DETECTION["transfer"]["train_region"] if DETECTION else None,
+        method=config["calibration"]["detection"],
+        bins=config["calibration"]["bins"],
+    message:
+        "Calibration of the mapped U-Net's pixel probabilities: fitted on the validation chips of its training region, scored on each region's test chips"
+    script:
+        "../workflow_scripts/detection_calibration.py"
+
+
 rule detection_map:
     input:
         choice=rules.choose_detection_map.output.choice,
@@ -39,6 +79,7 @@ rule detection_map:
             DETECTION_ROOT, "predictions.zarr"
         ),
         cube=rules.assemble_cube.output.zarr,
+        calibration=rules.detection_calibration.output.calibration,
     output:
         tif="results/{area}/detection/probability.tif",
         gpkg="results/{area}/detection/landslides.gpkg",

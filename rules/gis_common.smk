@@ -66,11 +66,17 @@ def web_map_inputs(wildcards):
 
 
 def gis_targets():
-    """The final GIS outputs: the detection map of each transfer region, a web map per area."""
+    """The final GIS outputs: the detection map of each transfer region and its calibration
+    report, a web map per area."""
     targets = []
     for area in DETECTION_MAP_REGIONS:
         targets += [
             f"results/{area}/detection/probability.tif",
             f"results/{area}/detection/landslides.gpkg",
+        ]
+    if DETECTION_MAP_REGIONS:
+        targets += [
+            f"{DETECTION_ROOT}/report/calibration.csv",
+            f"{DETECTION_ROOT}/report/reliability.png",
         ]
     return targets + [f"results/{area}/webmap.html" for area in web_map_areas()]

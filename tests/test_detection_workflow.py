@@ -168,11 +168,15 @@ def test_detection_differences_are_paired_with_verdicts(detection_run: Path) -> 
 
 def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     """detection.map's transfer model on both regions' grids: region_b's test chips, region_a's
-    validation and test chips (never trained on); polygons in the GeoPackage; a web map of each region."""
+    validation and test chips (never trained on), recalibrated by the calibration fitted on
+    region_a's validation chips (tag CALIBRATION); polygons of the uncalibrated probability in
+    the GeoPackage; a web map of each region."""
     import geopandas as gpd
     import rasterio
     import rioxarray  # noqa: F401 - the .rio accessor
     import xarray as xr
+
+    from landslide_sar.calibration import Calibrator
 
     config = detection_run / "config.yaml"
     targets = [
@@ -182,20 +186,25 @@ def test_detection_maps_of_both_regions(detection_run: Path) -> None:
     ]
     snakemake(detection_run, config, "--cores", "2", *targets)
     pred = xr.open_zarr(detection_run / "results/detection/transfer/sar_r2_aug/predictions.zarr").load()
+    cal = Calibrator.from_json((detection_run / "results/detection/calibration.json").read_text())
+    assert cal.method == "isotonic" and cal.n_fitted > 0  # the schema's default, calibration.detection
     for region, subset in (("region_a", "test, val"), ("region_b", "test")):
         cube = xr.open_zarr(detection_run / f"results/{region}/cube.zarr", decode_coords="all")
         with rasterio.open(detection_run / f"results/{region}/detection/probability.tif") as src:
             assert src.crs == cube.rio.crs and src.shape == (cube.sizes["y"], cube.sizes["x"])
             assert src.tags()["chip_subsets"] == subset and src.tags()["experiment"] == "transfer/sar_r2_aug"
+            assert src.tags()["CALIBRATION"] == cal.tag(f"test {region}")
             prob = src.read(1)
         sel = pred.isel(chip=np.flatnonzero(pred["region"].values.astype(str) == region))
         assert np.isfinite(prob).sum() == int(sel["valid"].sum())
         k = 0
         r, c = int(sel["row0"][k]), int(sel["col0"][k])
         chip = np.where(sel["valid"][k], sel["prob"][k].astype("float32"), np.nan)
-        np.testing.assert_array_equal(prob[r : r + chip.shape[0], c : c + chip.shape[1]], chip)
+        np.testing.assert_array_equal(
+            prob[r : r + chip.shape[0], c : c + chip.shape[1]], cal.apply(chip).astype("float32")
+        )
         polys = gpd.read_file(detection_run / f"results/{region}/detection/landslides.gpkg", layer="landslides")
-        assert int((prob >= 0.5).sum()) == int(polys["n_pixels"].sum())
+        assert int(((sel["prob"] >= 0.5) & sel["valid"]).sum()) == int(polys["n_pixels"].sum())
         assert (detection_run / f"results/{region}/webmap.html").stat().st_size > 100_000
 
 

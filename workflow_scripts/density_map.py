@@ -18,6 +18,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         provenance=snakemake.params.provenance,
         min_valid_fraction=snakemake.params.min_valid_fraction,
         choice=snakemake.input.get("choice"),  # density_map's choose_density_map file; none for rapid_map
+        calibration=snakemake.input.get("calibration"),  # density_map's; none for rapid_map
     )
 
 

@@ -17,6 +17,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         gpkg_out=snakemake.output.gpkg,
         provenance=snakemake.params.provenance,
         choice=snakemake.input.choice,
+        calibration=snakemake.input.calibration,
     )
 
 

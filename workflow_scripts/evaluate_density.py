@@ -1,5 +1,5 @@
 """Rule evaluate_density: random forest on percentile features, AUC per half and for the
-cross-prediction, under every split."""
+cross-prediction, under every split; the val chips' probabilities for calibration."""
 
 from landslide_sar.density.evaluate import evaluate_density_splits
 from landslide_sar.runner import run_rule
@@ -15,6 +15,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         bootstrap=snakemake.params.bootstrap,
         metrics_out=list(snakemake.output.metrics),
         predictions_out=list(snakemake.output.predictions),
+        predictions_val_out=list(snakemake.output.predictions_val),
     )
 
 

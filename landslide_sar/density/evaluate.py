@@ -43,6 +43,8 @@ METRIC_COLUMNS = [
     "accuracy",
 ]
 PREDICTION_COLUMNS = ["chip", "half", "density_class", "predicted_class", "prob_class0", "prob_class1", "prob_class2"]
+#: predictions_val.csv: each half's val chips predicted by its own models (what calibration is fitted on)
+VALIDATION_COLUMNS = ["chip", "half", "subset", "density_class", "predicted_class", *PREDICTION_COLUMNS[4:]]
 SPREAD_COLUMNS = ["prob_class0_sd", "prob_class1_sd", "prob_class2_sd"]
 
 
@@ -174,12 +176,14 @@ def fit_half_forest(
 
 def _evaluate_member(
     table: pd.DataFrame, feats: dict[int, pd.DataFrame], forest_cfg: Mapping, threads: int, where: str
-) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray]:
+) -> tuple[list[dict], dict[int, np.ndarray], np.ndarray, dict[int, np.ndarray]]:
     """One member: a forest per half on its train chips, scored on train (out of bag), val and
-    the other half (cross). Returns the metric rows, each half's cross-predicted probabilities
-    and the pooled train class counts."""
+    the other half (cross). Returns the metric rows, each half's cross-predicted probabilities,
+    the pooled train class counts and each half's val chips' probabilities (its own models':
+    what a calibration is fitted on)."""
     rows: list[dict] = []
     cross_prob: dict[int, np.ndarray] = {}  # half h's chips, predicted by the other half's models
+    val_prob: dict[int, np.ndarray] = {}  # half h's val chips, predicted by its own models
     priors = []
     for k in (0, 1):
         mine, other = table[table["half"] == k], table[table["half"] == 1 - k]
@@ -195,9 +199,11 @@ def _evaluate_member(
                 )
             if subset == "cross":
                 cross_prob[1 - k] = prob
+            elif subset == "val":
+                val_prob[k] = prob
             y = chips["density_class"].to_numpy(dtype=int)
             rows.append({"split": str(k), "subset": subset, **class_metrics(y, prob, f"{where}half {k} {subset}")})
-    return rows, cross_prob, np.sum(priors, axis=0)
+    return rows, cross_prob, np.sum(priors, axis=0), val_prob
 
 
 def evaluate_density(
@@ -210,6 +216,7 @@ def evaluate_density(
     *,
     bootstrap: Mapping | None = None,
     threads: int = 1,
+    predictions_val_out: PathLike | None = None,
 ) -> None:
     """Per member (training seed) of the halves' models: fit one forest per half, score it,
     cross-predict every chip; then score the members' mean probabilities (the ensemble).
@@ -226,6 +233,8 @@ def evaluate_density(
     per non-excluded chip, predicted by the other half's models. The ensemble's confusion matrix
     (rows true class, columns predicted) goes to <metrics_out stem>_confusion.csv beside it.
     The forests themselves are saved by density_forests (the same trees), for rapid response.
+    predictions_val_out CSV (VALIDATION_COLUMNS): the val chips of each half predicted by that
+    half's own models (members' mean), the only rows a calibration is fitted on (subset "val").
     """
     check_forest_cfg(forest_cfg)
     table = train_val_table(chips_table)
@@ -239,12 +248,13 @@ def evaluate_density(
     seeds = member_seeds(frames, "evaluate_density")
     rows: list[dict] = []
     members_prob: list[dict[int, np.ndarray]] = []
+    members_val: list[dict[int, np.ndarray]] = []
     prior = np.zeros(len(CLASSES))
     y_half = {h: table.loc[table["half"] == h, "density_class"].to_numpy(dtype=int) for h in (0, 1)}
     y_all = np.concatenate([y_half[0], y_half[1]])
     for seed in seeds:
         where = f"seed {seed} " if len(seeds) > 1 else ""
-        member_rows, cross_prob, counts = _evaluate_member(
+        member_rows, cross_prob, counts, val_prob = _evaluate_member(
             table, {0: frames[0][seed], 1: frames[1][seed]}, forest_cfg, threads, where
         )
         prob = np.concatenate([cross_prob[0], cross_prob[1]])
@@ -258,6 +268,7 @@ def evaluate_density(
         )
         rows += [{"seed": int(seed), ENSEMBLE: False, **r} for r in member_rows]
         members_prob.append(cross_prob)
+        members_val.append(val_prob)
         prior = counts / counts.sum()
 
     mean = {h: np.mean([m[h] for m in members_prob], axis=0) for h in (0, 1)}
@@ -322,13 +333,40 @@ def evaluate_density(
         index=pd.Index(CLASSES, name="true_class"),
         columns=[f"pred_{c}" for c in CLASSES],
     )
-    for frame, path, index in (
+    outputs = [
         (metrics, metrics_out, False),
         (pred, predictions_out, False),
         (confusion, confusion_path(metrics_out), True),
-    ):
+    ]
+    if predictions_val_out is not None:
+        outputs.append((validation_predictions(table, members_val), predictions_val_out, False))
+    for frame, path, index in outputs:
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=index)
+
+
+def validation_predictions(table: pd.DataFrame, members_val: list[dict[int, np.ndarray]]) -> pd.DataFrame:
+    """The val chips of both halves with the members' mean probabilities of their own half's
+    models (VALIDATION_COLUMNS), sorted by chip."""
+    parts = []
+    for h in (0, 1):
+        val = table[(table["half"] == h) & (table["subset"] == "val")]
+        mean = np.mean([m[h] for m in members_val], axis=0) if members_val else np.zeros((0, len(CLASSES)))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "chip": val["chip"].to_numpy(),
+                    "half": h,
+                    "subset": "val",
+                    "density_class": val["density_class"].to_numpy(dtype=int),
+                    **{f"prob_class{c}": mean[:, c] for c in CLASSES},
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True).sort_values("chip", kind="stable")
+    prob = out[[f"prob_class{c}" for c in CLASSES]].to_numpy()
+    out["predicted_class"] = prob.argmax(axis=1) if len(out) else np.zeros(0, dtype=int)
+    return out[VALIDATION_COLUMNS]
 
 
 def confusion_path(metrics_out: PathLike) -> Path:
@@ -346,12 +384,15 @@ def evaluate_density_splits(
     *,
     bootstrap: Mapping | None = None,
     threads: int = 1,
+    predictions_val_out: Sequence[PathLike] | None = None,
 ) -> None:
     """evaluate_density of one experiment under each of its splits, in ONE process (Python and
     scikit-learn start once: 4 s of every job, docs/benchmark_training.md): split i has the chip
     table chips_tables[i], the halves' features features[2i] and features[2i + 1], and writes
-    metrics_out[i] and predictions_out[i]."""
+    metrics_out[i], predictions_out[i] and predictions_val_out[i]."""
     n = len(chips_tables)
+    if predictions_val_out is not None and len(predictions_val_out) != n:
+        raise InputError(f"evaluate_density_splits: {len(predictions_val_out)} validation outputs for {n} tables")
     if len(features) != 2 * n or len(metrics_out) != n or len(predictions_out) != n:
         raise InputError(
             f"evaluate_density_splits: {n} chip table(s), {len(features)} features file(s), {len(metrics_out)} metrics "
@@ -369,4 +410,5 @@ def evaluate_density_splits(
             predictions_out[i],
             bootstrap=bootstrap,
             threads=threads,
+            predictions_val_out=None if predictions_val_out is None else predictions_val_out[i],
         )

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from affine import Affine
 
+from ..calibration import Calibrator
 from ..grid import Grid
 from ..io import atomic_path, write_category_names, write_cog_annotated
 from .chip_io import below_min_valid
@@ -58,6 +59,7 @@ def density_map(
     provenance: Mapping[str, object] | None = None,
     *,
     min_valid_fraction: float,
+    calibration: str | Path | None = None,
     choice: str | Path | None = None,
 ) -> None:
     """Write the cross-predicted class of every chip as a uint8 COG (255 where a chip has no
@@ -68,7 +70,10 @@ def density_map(
     `min_valid_fraction` (chips.min_valid_fraction) has no prediction whatever `predictions`
     says (a warning counts any it gave a class); the log counts them. `choice`: the
     choose_density_map file whose experiment `predictions` is; its experiment, why it was chosen
-    and its validation score become tags too."""
+    and its validation score become tags too. With `calibration` (the JSON of
+    density_calibration) the class probabilities (COG and GeoPackage) are recalibrated by it and
+    the probability COG carries its tag CALIBRATION; the class map keeps the forest's class (the
+    one the metrics score), and the sd bands stay those of the uncalibrated members."""
     table = gpd.read_file(chips_table, layer="chips")
     pred = pd.read_csv(predictions)
     merged = table.merge(pred.drop(columns=[c for c in ("half", "density_class") if c in pred]), on="chip", how="left")
@@ -84,6 +89,14 @@ def density_map(
             merged.loc[given, "chip"].tolist()[:5],
         )
         merged.loc[given, [c for c in merged.columns if c == "predicted_class" or c.startswith("prob_class")]] = np.nan
+    cal_tag = {}
+    if calibration is not None:
+        cal = Calibrator.from_json(Path(calibration).read_text())
+        probs = [f"prob_class{c}" for c in CLASSES]
+        rows = merged[probs].notna().all(axis=1).to_numpy()
+        merged.loc[rows, probs] = cal.apply(merged.loc[rows, probs].to_numpy(dtype=float))
+        cal_tag = {"CALIBRATION": cal.tag()}
+        log.info("class probabilities recalibrated: %s", cal_tag["CALIBRATION"])
     grid = chip_grid(table)
     names = class_names(class_edges)
     tags = {
@@ -129,7 +142,7 @@ def density_map(
             nodata=np.nan,
             descriptions=bands,
             units=["1"] * len(bands),
-            tags=tags,
+            tags={**tags, **cal_tag},
             band_tags=[{"long_name": n} for n in long_names],
             resampling="average",
         )

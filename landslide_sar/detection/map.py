@@ -9,6 +9,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +19,9 @@ from rasterio import features
 from scipy import ndimage
 from shapely.geometry import shape
 
+from landslide_sar.calibration import Calibrator
 from landslide_sar.cube import cube_grid
+from landslide_sar.detection.calibrate import region_test_set
 from landslide_sar.detection.selection import choice_tags, read_choice
 from landslide_sar.errors import InputError
 from landslide_sar.grid import Grid
@@ -85,11 +88,15 @@ def detection_map(
     gpkg_out: PathLike,
     provenance: Mapping[str, object] | None = None,
     choice: PathLike | None = None,
+    calibration: PathLike | None = None,
 ) -> None:
     """Write `region`'s landslide probability as a float32 COG on the region's grid (band
     landslide_probability, NaN nodata) and its thresholded landslide polygons as GeoPackage layer
     "landslides"; `provenance`, the threshold and the `choice` (choose_detection_map's file: which
-    experiment, why, its validation AUPRC) as tags / in the log."""
+    experiment, why, its validation AUPRC) as tags / in the log. With `calibration` (the JSON of
+    detection_calibration) the COG's probability is recalibrated by it and carries its tag
+    CALIBRATION (ECE before/after on this region's test chips); the polygons stay those of the
+    uncalibrated probability at the threshold (the detections the metrics score)."""
     if not 0 <= threshold <= 1:
         raise InputError(f"config detection.evaluation.probability_threshold = {threshold}; expected a value in [0, 1]")
     grid = cube_grid(cube_zarr)
@@ -107,14 +114,20 @@ def detection_map(
         **{str(k): str(v) for k, v in (provenance or {}).items()},
         **(choice_tags(read_choice(choice)) if choice is not None else {}),
     }
+    shown, cal_tag = prob, {}
+    if calibration is not None:
+        cal = Calibrator.from_json(Path(calibration).read_text())
+        shown = cal.apply(prob).astype("float32")
+        cal_tag = {"CALIBRATION": cal.tag(region_test_set(region))}
+        log.info("%s: probability recalibrated: %s", region, cal_tag["CALIBRATION"])
     write_cog_annotated(
         tif_out,
-        prob,
+        shown,
         grid,
         nodata=np.nan,
         descriptions=["landslide_probability"],
         units=["1"],
-        tags=tags,
+        tags={**tags, **cal_tag},
         band_tags=[{"long_name": "U-Net landslide probability (NaN: no chip predicted or nodata input)"}],
         resampling="average",
     )
