@@ -65,7 +65,7 @@ HALVES = [0, 1]
 
 wildcard_constraints:
     area="|".join(AREAS),
-    inputs="dem|sar|fused|baseline",
+    inputs="dem|sar|fused|change|baseline",
     split=SPLIT_PATTERN,
     revisits=r"\d+",
     half="0|1",

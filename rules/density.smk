@@ -59,7 +59,7 @@ rule train_density:
     benchmark:
         "benchmarks/{area}/train_density/{inputs}_r{revisits}{split}.tsv"
     wildcard_constraints:
-        inputs="dem|sar|fused",  # the nets; the baseline learns nothing
+        inputs="dem|sar|fused|change",  # the nets; the baseline learns nothing
     conda:
         "../envs/density.yaml"
     threads: 1
