@@ -187,6 +187,16 @@ def split_table(wildcards):
     return f"results/{wildcards.area}/chips/chips{wildcards.split}.gpkg"
 
 
+def density_training(wildcards):
+    """density.training for a train_density job; for the change input set also the label-free
+    settings of its z-score channel (key label_free). Folded in here rather than a param of its
+    own: a new param would change every other net's recorded params and so re-run it."""
+    training = config["density"]["training"]
+    if wildcards.inputs != "change":
+        return training
+    return {**training, "label_free": config["label_free"]}
+
+
 def wildcard_experiment(wildcards, split=None):
     """The density Experiment of a job's wildcards (area aside) under its split (or `split`)."""
     return density_grid.parse(

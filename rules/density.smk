@@ -70,7 +70,7 @@ rule train_density:
     params:
         halves=HALVES,
         model=config["density"]["model"],
-        training=config["density"]["training"],
+        training=density_training,
         percentiles=config["density"]["forest"]["percentiles"],
     message:
         "Train the {wildcards.inputs} density nets ({wildcards.revisits} revisits) of {wildcards.area}{wildcards.split}, one per half, and apply each to every chip"

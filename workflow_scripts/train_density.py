@@ -22,9 +22,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         percentiles=snakemake.params.percentiles,
         features_out=list(snakemake.output.features),
         embeddings_out=list(snakemake.output.embeddings),
-        # the change channels' z-score settings, read from the config rather than params: a new
-        # param would change every existing train_density job's params and so re-run it
-        label_free=snakemake.config.get("label_free") if snakemake.wildcards.inputs == "change" else None,
+        label_free=snakemake.params.training.get("label_free"),  # the change input set's only
     )
 
 
