@@ -280,3 +280,36 @@ def test_change_is_accepted_by_both_schemas_and_map_choices() -> None:
     cfg["density"]["map"] = {"inputs": "change", "revisits": 2}
     cfg["detection"]["map"] = {"inputs": "change", "augment": True}
     validate_config(cfg)
+
+
+def test_a_tiny_change_u_net_trains_and_scores(tmp_path: Path) -> None:
+    """One within experiment of the change input set on a toy cube (2 epochs): it runs end to
+    end and writes the U-Net's rows beside the references."""
+    import torch
+    from test_detection import MODEL, TRAINING, detection_section, toy_cube
+
+    from landslide_sar.detection.experiments import Experiment
+    from landslide_sar.detection.run import Outputs, run_detection_experiment
+
+    toy_cube(0, 64, 64).to_zarr(tmp_path / "cube.zarr", mode="w")
+    cfg = detection_section(
+        chips={"size": 16, "split_seeds": [0], "max_revisits": 2},
+        model=MODEL,
+        training={**TRAINING, "max_epochs": 2},
+    )
+    cfg["label_free"] = {"window_px": 3}  # the top-level section, as detection_settings passes it
+    out = [tmp_path / n for n in ("model.pt", "history.csv", "metrics.csv", "curves.csv", "pred.zarr")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metrics = run_detection_experiment(
+            Experiment("within", "change", 1, False, "regionA", None, False, 0),
+            cfg,
+            cubes={"train": tmp_path / "cube.zarr"},
+            outputs=Outputs(*out),
+            bootstrap={"samples": 50, "seed": 0, "interval": 0.9},
+            threads=1,
+        )
+    assert {"unet", "handwerger", "label_free"} <= set(metrics["method"])
+    assert metrics.loc[metrics["method"] == "unet", "auprc"].notna().all()
+    ckpt = torch.load(out[0], weights_only=True)
+    assert list(ckpt["channels"]) == ["vv_change", "vh_change", "z_change", "aspect", "slope", "curvature"]
