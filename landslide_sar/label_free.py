@@ -46,6 +46,8 @@ from landslide_sar.errors import InputError
 MAD_TO_SIGMA = 1.4826
 #: The masks, in the order each pixel is assigned to one.
 MASKS = ("nodata", "water", "flat")
+#: The channels of change_channels (the `change` input sets' SAR channels), in order.
+CHANGE_CHANNELS = ("vv_change", "vh_change", "z_change")
 #: The percentiles of each chip's score (chip_summary).
 SUMMARY_PERCENTILES = (50, 90, 99)
 #: The per-chip summary columns (chip_summary), in order.
@@ -160,6 +162,49 @@ def z_score(pre_db: np.ndarray, post_db: np.ndarray, window_px: int = 5) -> tupl
     return z, m_pre
 
 
+def stouffer(z_vv: np.ndarray, z_vh: np.ndarray, vv_weight: float = 0.5) -> np.ndarray:
+    """The weighted Stouffer sum (w_vh x (-z_vh) + w_vv x |z_vv|) / sqrt(w_vh^2 + w_vv^2), w_vv =
+    vv_weight, w_vh = 1 - vv_weight: the detector's score before its masks (a 0 weight: that z unread)."""
+    w_vv, w_vh = float(vv_weight), 1.0 - float(vv_weight)
+    terms = [w * np.asarray(z) for w, z in ((w_vh, -np.asarray(z_vh)), (w_vv, np.abs(z_vv))) if w > 0]
+    return np.sum(terms, axis=0) / np.hypot(w_vh, w_vv)
+
+
+def unmasked_score(
+    pre_vv_db: np.ndarray,
+    pre_vh_db: np.ndarray,
+    post_vv_db: np.ndarray,
+    post_vh_db: np.ndarray,
+    settings: LabelFreeSettings | None = None,
+) -> np.ndarray:
+    """(y, x) float32: label_free_score's score without its masks (no water, slope or -inf; NaN
+    where a z it reads is not finite), the label-free z-score channel of the `change` input sets."""
+    s = settings or LabelFreeSettings()
+    z_vv, _ = z_score(pre_vv_db, post_vv_db, s.window_px)
+    z_vh, _ = z_score(pre_vh_db, post_vh_db, s.window_px)
+    with np.errstate(invalid="ignore"):
+        return stouffer(z_vv, z_vh, s.vv_weight).astype(np.float32)
+
+
+def change_channels(
+    pre_vv_db: np.ndarray,
+    pre_vh_db: np.ndarray,
+    post_vv_db: np.ndarray,
+    post_vh_db: np.ndarray,
+    settings: LabelFreeSettings | None = None,
+) -> np.ndarray:
+    """(3, y, x) float32 CHANGE_CHANNELS of one grid's stacks (times, y, x; dB): per polarisation
+    the post-event mean minus the pre-event mean of the finite dates (dB; the z-score's
+    numerator), then unmasked_score. NaN where a side has no finite date."""
+    diffs = []
+    for pre, post in ((pre_vv_db, post_vv_db), (pre_vh_db, post_vh_db)):
+        m_pre, _ = _nanmean(_check_stack("pre_db", pre))
+        m_post, _ = _nanmean(_check_stack("post_db", post))
+        diffs.append(m_post - m_pre)
+    z = unmasked_score(pre_vv_db, pre_vh_db, post_vv_db, post_vh_db, settings)
+    return np.stack([*diffs, z]).astype(np.float32)
+
+
 def label_free_score(
     pre_vv_db: np.ndarray,
     pre_vh_db: np.ndarray,
@@ -177,9 +222,8 @@ def label_free_score(
     slope = np.asarray(slope_deg, dtype=np.float64)
     if slope.shape != z_vv.shape:
         raise InputError(f"slope_deg is {slope.shape} pixels and the stacks {z_vv.shape}; expected the same grid")
-    w_vv, w_vh = float(s.vv_weight), 1.0 - float(s.vv_weight)
-    terms = [w * z for w, z in ((w_vh, -z_vh), (w_vv, np.abs(z_vv))) if w > 0]  # a 0 weight: that z unread
-    combined = np.sum(terms, axis=0) / np.hypot(w_vh, w_vv)
+    w_vv = float(s.vv_weight)
+    combined = stouffer(z_vv, z_vh, w_vv)
     mask = np.zeros(z_vv.shape, dtype=np.uint8)
     needed = [z_vh, slope] + ([z_vv] if w_vv > 0 else []) + [mean_vv]
     nodata = ~np.logical_and.reduce([np.isfinite(a) for a in needed])

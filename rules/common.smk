@@ -65,7 +65,7 @@ HALVES = [0, 1]
 
 wildcard_constraints:
     area="|".join(AREAS),
-    inputs="dem|sar|fused|baseline",
+    inputs="dem|sar|fused|change|baseline",
     split=SPLIT_PATTERN,
     revisits=r"\d+",
     half="0|1",
@@ -185,6 +185,16 @@ def split_table(wildcards):
     """The chip table of the experiment's split: make_chips's (random, first split seed) or
     split_chips's."""
     return f"results/{wildcards.area}/chips/chips{wildcards.split}.gpkg"
+
+
+def density_training(wildcards):
+    """density.training for a train_density job; for the change input set also the label-free
+    settings of its z-score channel (key label_free). Folded in here rather than a param of its
+    own: a new param would change every other net's recorded params and so re-run it."""
+    training = config["density"]["training"]
+    if wildcards.inputs != "change":
+        return training
+    return {**training, "label_free": config["label_free"]}
 
 
 def wildcard_experiment(wildcards, split=None):

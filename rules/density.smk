@@ -59,7 +59,7 @@ rule train_density:
     benchmark:
         "benchmarks/{area}/train_density/{inputs}_r{revisits}{split}.tsv"
     wildcard_constraints:
-        inputs="dem|sar|fused",  # the nets; the baseline learns nothing
+        inputs="dem|sar|fused|change",  # the nets; the baseline learns nothing
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -70,7 +70,7 @@ rule train_density:
     params:
         halves=HALVES,
         model=config["density"]["model"],
-        training=config["density"]["training"],
+        training=density_training,
         percentiles=config["density"]["forest"]["percentiles"],
     message:
         "Train the {wildcards.inputs} density nets ({wildcards.revisits} revisits) of {wildcards.area}{wildcards.split}, one per half, and apply each to every chip"

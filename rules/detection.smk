@@ -23,7 +23,7 @@ rule train_detection:
     benchmark:
         "benchmarks/detection/train_detection/{experiment}_{inputs}_r{revisits}_{aug}{split}.tsv"
     wildcard_constraints:
-        inputs="vv|vh|sar|fused",
+        inputs="vv|vh|sar|fused|change",
         split=r"(_s\d+)?",  # the split seed; none: the first of chips.split_seeds
     conda:
         "../envs/density.yaml"

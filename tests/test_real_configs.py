@@ -228,9 +228,9 @@ def test_root_dry_run_of_a_shipped_config_has_only_its_areas(offline, config_pat
     assert jobs["density_table"] == jobs["density_map"] == n and jobs["make_chips"] == n + rapid
     assert jobs.get("rapid_map", 0) == rapid
     assert jobs["density_label_free"] == n  # the label-free reference row of each density table
-    # split schemes x split seeds x halves x (DEM once + SAR, fused x each revisits); the oracle needs a twin
+    # split schemes x split seeds x halves x (DEM once + SAR, fused, change x each revisits); the oracle needs a twin
     d = cfg["density"]
-    nets = ("dem" in d["inputs"]) + len({"sar", "fused"} & set(d["inputs"])) * len(d["revisits"])
+    nets = ("dem" in d["inputs"]) + len({"sar", "fused", "change"} & set(d["inputs"])) * len(d["revisits"])
     n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
     assert jobs["train_density"] == n_splits * n * nets
     assert jobs.get("density_oracle", 0) == len(set(twins) & set(d["areas"]))
@@ -256,3 +256,19 @@ def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
     assert jobs["train_detection"] == 4 * 4 + 2 * 2 and full["train_detection"] == 2 * jobs["train_detection"]
     assert "split_chips" not in jobs and jobs["evaluate_density"] == full["evaluate_density"]
     assert areas == set(yaml.safe_load((ROOT / "config.yaml").read_text())["areas"]) | {"detection"}
+
+
+def test_the_change_overlay_adds_the_change_nets_to_both_branches() -> None:
+    """config/overlays/change_inputs.yaml merged after config.yaml: one more density net per
+    revisits and split, one more U-Net per within revisits and per transfer augmentation, per
+    split seed; nothing else trains."""
+    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/change_inputs.yaml")
+    full, _ = _root_jobs_and_areas()
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
+    assert jobs["train_density"] == full["train_density"] + n_splits * len(cfg["density"]["revisits"])
+    det = cfg["detection"]
+    per_split = len(det["within"]["revisits"]) + len(det["transfer"]["augment"])
+    assert jobs["train_detection"] == full["train_detection"] + len(det["chips"]["split_seeds"]) * per_split
+    assert jobs["evaluate_density"] == full["evaluate_density"] + len(cfg["density"]["revisits"])
+    assert areas == set(cfg["areas"]) | {"detection"}

@@ -22,6 +22,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         percentiles=snakemake.params.percentiles,
         features_out=list(snakemake.output.features),
         embeddings_out=list(snakemake.output.embeddings),
+        label_free=snakemake.params.training.get("label_free"),  # the change input set's only
     )
 
 

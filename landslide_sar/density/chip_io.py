@@ -22,8 +22,11 @@ if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the tabl
 
 PathLike = str | os.PathLike
 TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
-#: The density nets' input sets.
-INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
+#: The density nets' input sets ("change": fused's DEM branch, its SAR branch fed the change).
+INPUTS: tuple[str, ...] = ("dem", "sar", "fused", "change")
+#: A change channel of the `change` input set (landslide_sar.label_free.CHANGE_CHANNELS, with the
+#: revisits its post-event mean spans): derived from the chips' SAR channels when they are read.
+CHANGE_CHANNEL_RE = re.compile(r"^(vv_change|vh_change|z_change)_r(\d+)$")
 #: A SAR chip channel: polarisation, pre/post, acquisition number (pre1 earliest, post1 first after).
 SAR_CHANNEL_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
 
@@ -86,19 +89,20 @@ def select_channels(channel_names: Sequence[str], inputs: str, revisits: int) ->
 
     DEM = the 4 dem channels; SAR = every pre-event vv/vh channel plus the vv/vh channels of the
     first `revisits` post-event acquisitions (post1..post<revisits>), in the chips' own order.
-    `inputs` "dem" gives no SAR channels (revisits ignored), "sar" no DEM channels.
+    `inputs` "dem" gives no SAR channels (revisits ignored), "sar" no DEM channels; "change"
+    those of "fused" (its SAR channels are the sources of model_channels' change channels).
     """
     names = [str(c) for c in channel_names]
     if inputs not in INPUTS:
         raise InputError(f"inputs={inputs!r}; expected one of {', '.join(INPUTS)}")
     dem_idx: list[int] = []
     sar_idx: list[int] = []
-    if inputs in ("dem", "fused"):
+    if inputs in ("dem", "fused", "change"):
         missing = [c for c in DEM_CHANNELS if c not in names]
         if missing:
             raise InputError(f"chips lack DEM channel(s) {missing}; expected {list(DEM_CHANNELS)}")
         dem_idx = [names.index(c) for c in DEM_CHANNELS]
-    if inputs in ("sar", "fused"):
+    if inputs in ("sar", "fused", "change"):
         parsed = [(i, SAR_CHANNEL_RE.match(n)) for i, n in enumerate(names)]
         sar = [(i, m.group(2), int(m.group(3))) for i, m in parsed if m]
         n_post = max((k for _, when, k in sar if when == "post"), default=0)
@@ -108,3 +112,36 @@ def select_channels(channel_names: Sequence[str], inputs: str, revisits: int) ->
             )
         sar_idx = [i for i, when, k in sar if when == "pre" or k <= revisits]
     return dem_idx, sar_idx
+
+
+def model_channels(channel_names: Sequence[str], inputs: str, revisits: int) -> tuple[list[str], list[bool], int]:
+    """(channels, is_sar, n_dem) a density net of `inputs` reads, DEM channels first: the chips'
+    own channels of select_channels (is_sar: converted to dB when read), but for "change" the DEM
+    channels then the change channels <vv_change|vh_change|z_change>_r<revisits> (already in dB
+    and z units: is_sar False), derived when read (density.change.load_model_units)."""
+    names = [str(c) for c in channel_names]
+    dem_idx, sar_idx = select_channels(names, inputs, revisits)
+    channels = [names[i] for i in dem_idx]
+    if inputs == "change":
+        sar = [f"{c}_r{int(revisits)}" for c in ("vv_change", "vh_change", "z_change")]
+    else:
+        sar = [names[i] for i in sar_idx]
+    return channels + sar, [False] * len(dem_idx) + [inputs != "change"] * len(sar), len(dem_idx)
+
+
+def sar_channel_groups(names: Sequence[str], revisits: int) -> dict[str, list[str]]:
+    """The chips' channels of each (polarisation, side), keys vv_pre, vv_post, vh_pre, vh_post:
+    every pre-event one, post1..post<revisits>."""
+    parsed = [(n, SAR_CHANNEL_RE.match(n)) for n in names]
+    out: dict[str, list[str]] = {}
+    for pol in ("vv", "vh"):
+        for side in ("pre", "post"):
+            chans = sorted((int(m.group(3)), n) for n, m in parsed if m and m.group(1) == pol and m.group(2) == side)
+            if side == "post":
+                if len(chans) < revisits:
+                    raise InputError(f"revisits={revisits} but the chips hold {len(chans)} post-event {pol} channel(s)")
+                chans = chans[:revisits]
+            if not chans:
+                raise InputError(f"chips hold no {side}-event {pol} channel; expected {pol}_{side}1, ...")
+            out[f"{pol}_{side}"] = [n for _, n in chans]
+    return out

@@ -1,5 +1,6 @@
 """The differences the density findings rest on, computed paired: fused - SAR-only and each net -
-DEM-only at every number of revisits, most - fewest revisits, every net - the change baseline.
+DEM-only at every number of revisits, the change net - fused (when the grid has the `change`
+input set), most - fewest revisits, every net - the change baseline.
 
 Per comparison: the mean and sd over runs (training seed x split seed) of the run-wise difference
 of cross AUC (member k of one experiment against member k of the other under the same split:
@@ -42,7 +43,7 @@ DIFFERENCE_COLUMNS = [
     "ci_high",
     "verdict",
 ]
-NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "baseline": "change baseline"}
+NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "change": "change net", "baseline": "change baseline"}
 
 
 def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]:
@@ -69,12 +70,13 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]
             add(f"fused - SAR-only, {r} revisits{tag}", name("fused", r), name("sar", r))
             add(f"SAR-only - DEM-only, {r} revisits{tag}", name("sar", r), name("dem", 0))
             add(f"fused - DEM-only, {r} revisits{tag}", name("fused", r), name("dem", 0))
+            add(f"change net - fused, {r} revisits{tag}", name("change", r), name("fused", r))
         if len(revisits) > 1:
             lo, hi = revisits[0], revisits[-1]
-            for inputs in ("sar", "fused", "baseline"):
+            for inputs in ("sar", "fused", "change", "baseline"):
                 add(f"{NAMES[inputs]}: {hi} - {lo} revisits{tag}", name(inputs, hi), name(inputs, lo))
         for r in revisits:
-            for inputs in ("fused", "sar"):
+            for inputs in ("fused", "sar", "change"):
                 add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", name(inputs, r), name("baseline", r))
     for scheme in schemes[1:]:
         for inputs, r, s in full:

@@ -20,7 +20,7 @@ SCHEME_SUFFIX: dict[str, str] = {"random": "", "blocked": "_blocked"}
 #: Every split suffix (a Snakemake wildcard constraint; empty: random, first split seed).
 SPLIT_PATTERN = r"(_blocked)?(_s\d+)?"
 #: The input sets: the nets' and the non-deep change baseline's.
-INPUTS = ("dem", "sar", "fused", "baseline")
+INPUTS = ("dem", "sar", "fused", "change", "baseline")
 #: An experiment id: <inputs>_r<revisits>[_blocked][_s<seed>].
 ID_PATTERN = rf"({'|'.join(INPUTS)})_r(\d+){SPLIT_PATTERN}"
 
@@ -40,7 +40,7 @@ class Experiment:
     (scheme, split seed) it is trained and scored under. first_split: split_seed is the first of
     splits.seeds (its folder has no _s suffix)."""
 
-    inputs: str  # dem | sar | fused | baseline
+    inputs: str  # dem | sar | fused | change | baseline
     revisits: int
     scheme: str = "random"
     split_seed: int = 42

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from landslide_sar.density.chip_io import SAR_CHANNEL_RE, load_chips, open_chips, read_chips_table
+from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, sar_channel_groups
 from landslide_sar.density.evaluate import CLASSES, METRIC_COLUMNS, class_metrics
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
@@ -54,23 +54,6 @@ def rank_probabilities(score: np.ndarray) -> np.ndarray:
     return np.stack([(1.0 - u) ** 2, 2.0 * u * (1.0 - u), u**2], axis=1)
 
 
-def _sar_channels(names: Sequence[str], revisits: int) -> dict[str, list[str]]:
-    """The chips' channels of each (polarisation, side): every pre-event one, post1..post<revisits>."""
-    parsed = [(n, SAR_CHANNEL_RE.match(n)) for n in names]
-    out: dict[str, list[str]] = {}
-    for pol in ("vv", "vh"):
-        for side in ("pre", "post"):
-            chans = sorted((int(m.group(3)), n) for n, m in parsed if m and m.group(1) == pol and m.group(2) == side)
-            if side == "post":
-                if len(chans) < revisits:
-                    raise InputError(f"revisits={revisits} but the chips hold {len(chans)} post-event {pol} channel(s)")
-                chans = chans[:revisits]
-            if not chans:
-                raise InputError(f"chips hold no {side}-event {pol} channel; expected {pol}_{side}1, ...")
-            out[f"{pol}_{side}"] = [n for _, n in chans]
-    return out
-
-
 def chip_scores(
     chips_zarr: PathLike, chip_ids: Sequence[int], revisits: Sequence[int], settings: LabelFreeSettings
 ) -> pd.DataFrame:
@@ -80,7 +63,7 @@ def chip_scores(
     names = [str(c) for c in ds["channel"].values]
     if SLOPE_CHANNEL not in names:
         raise InputError(f"chips lack channel {SLOPE_CHANNEL!r}; expected the density chips")
-    groups = {r: _sar_channels(names, int(r)) for r in revisits}
+    groups = {r: sar_channel_groups(names, int(r)) for r in revisits}
     wanted = list(dict.fromkeys(c for g in groups.values() for chans in g.values() for c in chans)) + [SLOPE_CHANNEL]
     ids = np.asarray(chip_ids)
     rows = []

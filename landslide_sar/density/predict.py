@@ -18,13 +18,14 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from landslide_sar.density.chip_io import load_chips, open_chips, stored_channels
+from landslide_sar.density.change import load_model_units
+from landslide_sar.density.chip_io import CHANGE_CHANNEL_RE, open_chips, stored_channels
 from landslide_sar.density.model import DensityNet, build_density_net
 from landslide_sar.density.transfer import check_rapid_files
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path, zarr_encoding
 from landslide_sar.nn.fit import load_checkpoint
-from landslide_sar.nn.preprocess import standardise_in_place, to_model_units
+from landslide_sar.nn.preprocess import standardise_in_place
 from landslide_sar.nn.runtime import progress, resolve_device, set_threads
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def write_all_predictions(
                 f"write_all_predictions: model {p.source} reads channels {list(p.ckpt['channels'])}; "
                 f"expected the same as the first model's {channels}"
             )
-    missing = [c for c in channels if c not in names]
+    missing = [c for c in channels if c not in names and not CHANGE_CHANNEL_RE.match(c)]
     if missing:
         raise InputError(f"chips lack channel(s) {missing} the model {predictions[0].source} was trained on")
     ids = ds["chip"].values
@@ -181,7 +182,7 @@ def write_all_predictions(
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in progress(range(0, n, block), desc=f"predict half {halves}", log=logger):
-            raw = to_model_units(load_chips(ds, ids[s : s + block], channels), is_sar)
+            raw, _ = load_model_units(ds, ids[s : s + block], channels, is_sar, predictions[0].ckpt.get("label_free"))
             valid = np.isfinite(raw).all(axis=1)
             for j, (model, (mean, std)) in enumerate(zip(models, stats)):
                 z = raw.copy() if j < len(models) - 1 else raw  # the last ensemble standardises the block itself

@@ -27,7 +27,7 @@ PAPER_AUC = {
     "fused": {1: (0.801, 0.782), 2: (0.828, 0.805), 3: (0.831, 0.814)},
 }
 USGS_SIAM_AUC = 0.87
-INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
+INPUT_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused", "change": "DEM + SAR change"}
 #: The oracle rows of a synthetic area (density.oracle), by subset.
 ORACLE_NAMES = {
     "oracle_rate": "oracle: the twin's true expected counts (information limit)",
@@ -175,6 +175,8 @@ def markdown_table(
         cells = ["", "", cell, ""] * len(revisits)
         lines.append(f"| {ORACLE_NAMES.get(o['subset'], o['subset'])} | " + " | ".join(cells) + " |")
     for inputs, name in INPUT_NAMES.items():
+        if inputs not in PAPER_AUC:  # change: not in the paper
+            continue
         cells = [f"paper: {name}"]
         for r in revisits:
             train, val = PAPER_AUC[inputs].get(r, (None, None))

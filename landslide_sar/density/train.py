@@ -21,7 +21,8 @@ import torch
 import xarray as xr
 
 from landslide_sar.chips import LABEL_CHANNEL
-from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, select_channels, stored_channels
+from landslide_sar.density.change import load_model_units
+from landslide_sar.density.chip_io import model_channels, open_chips, read_chips_table, stored_channels
 from landslide_sar.density.model import (
     GROUPED,
     DensityNet,
@@ -35,7 +36,7 @@ from landslide_sar.density.predict import Prediction, write_all_predictions
 from landslide_sar.errors import InputError
 from landslide_sar.nn.ensemble import pack_states
 from landslide_sar.nn.fit import FitConfig, fit_ensemble, save_checkpoint, save_history
-from landslide_sar.nn.preprocess import ChannelMoments, standardise_in_place, to_model_units
+from landslide_sar.nn.preprocess import ChannelMoments, standardise_in_place
 from landslide_sar.nn.runtime import resolve_device, set_threads
 
 logger = logging.getLogger(__name__)
@@ -66,12 +67,14 @@ def load_standardised(
     channels: Sequence[str],
     is_sar: Sequence[bool],
     block_bytes: int = LOAD_BLOCK_BYTES,
+    label_free: Mapping | None = None,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], np.ndarray, np.ndarray]:
     """(x, label, valid) tensors of each id set, and the mean and std of the FIRST set's chips.
 
     The same values as model.channel_stats on the first set's raw chips and model.standardise of
     each set, but read `block_bytes` of raw chips at a time into one preallocated float32 array
-    per set, standardised in place once the statistics are known."""
+    per set, standardised in place once the statistics are known. `label_free`: the settings of
+    the change channels (inputs "change"; density.change.load_model_units)."""
     chip_bytes = (len(channels) + 1) * ds.sizes["y"] * ds.sizes["x"] * 4
     per_block = max(1, block_bytes // chip_bytes)
     moments = ChannelMoments(len(channels))
@@ -82,8 +85,7 @@ def load_standardised(
         label = np.empty((ids.size, ds.sizes["y"], ds.sizes["x"]), dtype=bool)
         valid = np.empty_like(label)
         for s, e in _blocks(ds, ids, per_block):
-            raw = load_chips(ds, ids[s:e], [*channels, LABEL_CHANNEL])
-            z = to_model_units(raw[:, :-1], is_sar)
+            z, raw = load_model_units(ds, ids[s:e], channels, is_sar, label_free, extra=[LABEL_CHANNEL])
             if k == 0:
                 moments.add(z)
             x[s:e] = z
@@ -202,13 +204,15 @@ def train_density(
     percentiles: Sequence[float] | None = None,
     features_out: PathLike | Sequence[PathLike] | None = None,
     embeddings_out: PathLike | Sequence[PathLike] | None = None,
+    label_free: Mapping | None = None,
 ) -> None:
     """_train_half for each half given (an int or a sequence, e.g. [0, 1]), each output one path
     per half, in ONE process: the rule trains both halves of an experiment in one job, so Python,
     torch and the chip store start once (4 s of each job's start, docs/benchmark_training.md);
     then every half's ensemble is applied to every chip in one pass over the chips
     (density.predict.write_all_predictions: the percentile features of the forest and the output
-    maps), each block of chips read once for all halves."""
+    maps), each block of chips read once for all halves. label_free: the config's `label_free`
+    section, the settings of the "change" input set's z-score channel (kept in the checkpoint)."""
     halves = [half] if isinstance(half, (int, np.integer)) else list(half)
     n = len(halves)
     outs = [
@@ -239,8 +243,9 @@ def train_density(
             training_cfg,
             threads,
             model_h,  # type: ignore[arg-type]
-            history_h,
-        )  # type: ignore[arg-type]
+            history_h,  # type: ignore[arg-type]
+            label_free,
+        )
         if features_h is not None:
             trained.append(Prediction(model, checkpoint, features_h, embeddings_h, str(model_h)))  # type: ignore[arg-type]
     if trained:  # every half's model applied to every chip in one pass over the chips (one read for all halves)
@@ -258,6 +263,7 @@ def _train_half(
     threads: int,
     model_out: PathLike,
     history_out: PathLike,
+    label_free: Mapping | None = None,
 ) -> tuple[DensityNet, dict]:
     """Train the models of `half` (one per training seed, at once) on its train chips of the
     chips `ds`, early-stop each on its val chips, save every member's best weights and the
@@ -301,13 +307,12 @@ def _train_half(
     names = stored_channels(ds)
     if LABEL_CHANNEL not in names:
         raise InputError(f"chips lack the {LABEL_CHANNEL!r} channel; channels are {names}")
-    dem_idx, sar_idx = select_channels(names, inputs, revisits)
-    channels = [names[i] for i in dem_idx + sar_idx]
-    is_sar = [False] * len(dem_idx) + [True] * len(sar_idx)
+    channels, is_sar, n_dem = model_channels(names, inputs, revisits)
+    free = dict(label_free or {}) if inputs == "change" else None
 
     t_load = time.perf_counter()
     # TRAIN chips of this half first: the standardisation statistics come from them only
-    (train, val), mean, std = load_standardised(ds, [train_ids, val_ids], channels, is_sar)
+    (train, val), mean, std = load_standardised(ds, [train_ids, val_ids], channels, is_sar, label_free=free)
     logger.info(
         "half %d, inputs %s, revisits %d: %d train / %d val chips, %d channels %s, loaded in %.1f s, "
         "device %s, %d thread(s), seeds %s",
@@ -324,8 +329,8 @@ def _train_half(
         seeds,
     )
     config = {
-        "n_dem": len(dem_idx),
-        "n_sar": len(sar_idx),
+        "n_dem": n_dem,
+        "n_sar": len(channels) - n_dem,
         "width": width,
         "depth": depth,
         "dilated": dilated,
@@ -349,6 +354,7 @@ def _train_half(
         "std": torch.from_numpy(std),
         "inputs": inputs,
         "revisits": int(revisits),
+        **({"label_free": free} if free is not None else {}),
         "half": int(half),
         **result.summary(),
         "best_loss": [float(v) for v in result.best_value],

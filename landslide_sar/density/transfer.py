@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from landslide_sar.chips import chip_channels
-from landslide_sar.density.chip_io import select_channels, stored_channels
+from landslide_sar.density.chip_io import model_channels, stored_channels
 from landslide_sar.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -59,8 +59,7 @@ def transfer_mismatch(where: str, trained: ChipSetup, area: ChipSetup) -> str | 
 
 def net_channels(names: list[str], inputs: str, revisits: int) -> tuple[str, ...]:
     """The channels of chips `names` a density net of `inputs` and `revisits` reads, in order."""
-    dem_idx, sar_idx = select_channels(names, inputs, revisits)
-    return tuple(names[i] for i in dem_idx + sar_idx)
+    return tuple(model_channels(names, inputs, revisits)[0])
 
 
 def config_setup(config: Mapping[str, Any], area: str, inputs: str, revisits: int) -> ChipSetup | None:

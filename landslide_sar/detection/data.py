@@ -5,8 +5,10 @@
 of the `max_revisits` acquisitions closest before the event and the first after it, the DEM layers
 and the label. `build_channels` then makes one experiment's input: for an input set and n
 revisits, the pixel-wise mean of the n acquisitions on each side (linear mean, then dB), plus DEM
-channels for "fused". Labels come from the cube's `landslides` variable (heads for the
-embedded event, bodies for the published cubes); anything > 0 is a landslide pixel.
+channels for "fused"; for "change" the post - pre difference of those dB means per band and the
+label-free z-score (landslide_sar.label_free) instead, plus fused's DEM channels. Labels come from
+the cube's `landslides` variable (heads for the embedded event, bodies for the published cubes);
+anything > 0 is a landslide pixel.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from landslide_sar.chips import LABEL_CHANNEL, model_direction, sar_timesteps
 from landslide_sar.cube import SAR_VARIABLES
 from landslide_sar.errors import InputError
 from landslide_sar.grid import parse_time
+from landslide_sar.label_free import CHANGE_CHANNELS as LABEL_FREE_CHANNELS
+from landslide_sar.label_free import LabelFreeSettings, unmasked_score
 from landslide_sar.nn.preprocess import to_db
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,10 @@ INPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "vh": (("vh",), False),
     "sar": (("vv", "vh"), False),
     "fused": (("vv", "vh"), True),
+    "change": (("vv", "vh"), True),  # post - pre per band and the label-free z-score, then DEM
 }
+#: The SAR channels of the "change" input set (landslide_sar.label_free.CHANGE_CHANNELS).
+CHANGE_CHANNELS = LABEL_FREE_CHANNELS
 # DEM channel name -> cube variable; slope is converted to degrees
 DEM_LAYERS: dict[str, str] = {
     "elevation": "dem",
@@ -283,23 +290,35 @@ def _side_mean_db(sar: np.ndarray, n: int) -> np.ndarray:
 
 
 def input_channels(inputs: str, elevation: bool = False) -> list[str]:
-    """The channel names of an input set: <band>_pre, <band>_post per band, then DEM."""
+    """The channel names of an input set: <band>_pre, <band>_post per band (change: vv_change,
+    vh_change, z_change), then DEM."""
     if inputs not in INPUTS:
         raise InputError(f"inputs={inputs!r}; expected one of {list(INPUTS)}")
     bands, with_dem = INPUTS[inputs]
     names = [f"{b}_{side}" for b in bands for side in ("pre", "post")]
+    if inputs == "change":
+        names = list(CHANGE_CHANNELS)
     if with_dem:
         names += [*DEM_INPUTS, *(["elevation"] if elevation else [])]
     return names
 
 
 def build_channels(
-    chips: DetectionChips, inputs: str, revisits: int, n_pre: int | None = None, elevation: bool = False
+    chips: DetectionChips,
+    inputs: str,
+    revisits: int,
+    n_pre: int | None = None,
+    elevation: bool = False,
+    label_free: LabelFreeSettings | None = None,
 ) -> ChipArrays:
     """One experiment's input: per SAR band of the set, dB of the mean of the first `revisits`
     linear acquisitions after the event and of the n_pre (default `revisits`) closest before it;
     for "fused" also aspect, slope (deg), curvature and, when `elevation`, the elevation.
-    vv -> 2 channels, vh -> 2, sar -> 4, fused -> 7 (8 with elevation)."""
+    "change": vv_post - vv_pre and vh_post - vh_pre of those means (dB) and the label-free
+    z-score (label_free.unmasked_score with `label_free`, default settings: every pre-event
+    acquisition the chips hold, as the label-free detector's spread needs several, and the first
+    `revisits` after), then fused's DEM channels.
+    vv -> 2 channels, vh -> 2, sar -> 4, fused and change -> 7 (8 with elevation)."""
     n_pre = revisits if n_pre is None else n_pre
     k_pre, k_post = chips.sar_pre.shape[1], chips.sar_post.shape[1]
     if not (1 <= n_pre <= k_pre and 1 <= revisits <= k_post):
@@ -312,7 +331,14 @@ def build_channels(
     layers, is_log = [], []
     for name in names:
         band, _, side = name.partition("_")
-        if band in SAR_BANDS:
+        if side == "change" and band in SAR_BANDS:  # dB of the means, as fused's channels: post - pre
+            b = SAR_BANDS.index(band)
+            layers.append(post[:, b] - pre[:, b])
+            is_log.append(True)
+        elif name == "z_change":  # a z-score, not dB: augmentation's dB noise and blur leave it alone
+            layers.append(_change_z(chips, revisits, label_free))
+            is_log.append(False)
+        elif band in SAR_BANDS:
             layers.append((pre if side == "pre" else post)[:, SAR_BANDS.index(band)])
             is_log.append(True)
         else:
@@ -320,6 +346,17 @@ def build_channels(
             is_log.append(False)
     x = np.ascontiguousarray(np.stack(layers, axis=1), dtype=np.float32)
     return ChipArrays(x=x, label=chips.label.astype(np.uint8), channels=names, is_log=is_log)
+
+
+def _change_z(chips: DetectionChips, revisits: int, settings: LabelFreeSettings | None) -> np.ndarray:
+    """(n, H, W) label_free.unmasked_score of each chip: every pre-event acquisition the chips
+    hold and the first `revisits` after (the label-free detector's, before its masks)."""
+    vv, vh = SAR_BANDS.index("vv"), SAR_BANDS.index("vh")
+    out = np.empty(chips.label.shape, dtype=np.float32)
+    for i in range(len(chips)):
+        pre, post = to_db(chips.sar_pre[i]), to_db(chips.sar_post[i, :revisits])
+        out[i] = unmasked_score(pre[:, vv], pre[:, vh], post[:, vv], post[:, vh], settings)
+    return out
 
 
 SUBSETS = ("train", "val", "test")  # the training region's chips: fit / model selection / reported

@@ -1,7 +1,8 @@
 """The differences the detection findings rest on, computed paired on the same test chips:
 SAR+DEM - VV+VH at every revisits, most - fewest revisits for every input set, VV+VH - VV and
 VV+VH - VH, every U-Net - the VH-change baseline and - the label-free detector, and in transfer
-with - without augmentation and SAR+DEM - VV+VH on every test region.
+with - without augmentation and SAR+DEM - VV+VH on every test region; with the `change` input
+set also change+DEM - SAR+DEM (within, every revisits; transfer, with and without augmentation).
 
 Per comparison, within each split seed (chips.split_seeds: its own test chips): member k against
 member k (the baseline, one "member", against each) and the ensembles' difference with a paired
@@ -77,6 +78,7 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
     for aug in augs:
         for r in revisits:
             add(f"SAR+DEM - VV+VH, {r} revisits", "within", setting("fused", r, aug), setting("sar", r, aug))
+            add(f"change+DEM - SAR+DEM, {r} revisits", "within", setting("change", r, aug), setting("fused", r, aug))
         for r in revisits:
             for single in ("vv", "vh"):
                 add(
@@ -121,6 +123,14 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
                 "transfer",
                 setting("fused", r, aug),
                 setting("sar", r, aug),
+            )
+    for inputs, r, aug in transfer:
+        if inputs == "change":
+            add(
+                f"change+DEM - SAR+DEM (no elevation), {'with' if aug else 'without'} augmentation",
+                "transfer",
+                setting("change", r, aug),
+                setting("fused", r, aug),
             )
     for ref in REFERENCES:
         for inputs, r, aug in transfer:

@@ -15,7 +15,7 @@ from typing import Any
 EXPERIMENTS = ("within", "transfer")
 
 
-INPUT_LABELS = {"vv": "VV", "vh": "VH", "sar": "VV+VH", "fused": "SAR+DEM"}
+INPUT_LABELS = {"vv": "VV", "vh": "VH", "sar": "VV+VH", "fused": "SAR+DEM", "change": "change+DEM"}
 #: An experiment id: <within|transfer>/<inputs>_r<revisits>_<aug|noaug>[_s<seed>].
 ID_PATTERN = rf"({'|'.join(EXPERIMENTS)})/({'|'.join(INPUT_LABELS)})_r(\d+)_(aug|noaug)(_s\d+)?"
 

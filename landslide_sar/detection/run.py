@@ -424,7 +424,15 @@ def run_detection_experiment(
     bootstrap_cfg = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
     sets = load_chip_sets(experiment, chips_cfg, cubes, event_times or {}, n_pre_)
     arrays = {
-        k: build_channels(v, experiment.inputs, revisits, n_pre_, bool(experiment.elevation)) for k, v in sets.items()
+        k: build_channels(
+            v,
+            experiment.inputs,
+            revisits,
+            n_pre_,
+            bool(experiment.elevation),
+            LabelFreeSettings.from_config(detection.get(LABEL_FREE)),
+        )
+        for k, v in sets.items()
     }
     logger.info(
         "experiment %s, %d acquisition(s) before / %d after, augment %s, elevation %s: chips %s "

@@ -238,7 +238,7 @@ def markdown_tables(table: pd.DataFrame, level: float = 0.95, first_split: int |
             out.append(f"| {name} | | {rest}")
         u = unet_summary(t, first_split)
         for (b, a), g in u.groupby(["inputs", "augment"], sort=False):
-            el = " (no elevation)" if b == "fused" and not g["elevation"].iloc[0] else ""
+            el = " (no elevation)" if b in ("fused", "change") and not g["elevation"].iloc[0] else ""
             g = g.set_index("region")
             name = f"U-Net {INPUT_LABELS.get(b, b)}{el}"
             aug = "with" if a else "without"
