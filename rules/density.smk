@@ -201,7 +201,7 @@ rule density_table:
             if "synthetic" in config["areas"][w.area]
             else []
         ),
-        label_free=rules.density_label_free.output.metrics,
+        label_free=[rules.density_label_free.output.metrics],
     output:
         csv=report(
             "results/{area}/density/metrics.csv",
