@@ -33,6 +33,8 @@ BANDS = ("score", "flagged")
 POLYGON_COLUMNS = ["landslide", "n_pixels", "area_m2", "mean_score", "max_score"]
 LAYER = "flagged"
 SLOPE = "dem_slope_radians"
+#: About how many pre-event deviations (float64) the pooled spread of one strip holds (~160 MB).
+STRIP_SAMPLES = 20_000_000
 #: What the score band's NaN means (its long_name says it).
 MASKED = (
     "NaN: masked (no data; water: pre-event mean VV below label_free.water_db; "
@@ -104,7 +106,7 @@ def label_free_map(
     revisits: int | None = None,
     event_time: str | None = None,
     provenance: Mapping[str, object] | None = None,
-    strip_rows: int = 128,
+    strip_rows: int | None = None,
 ) -> None:
     """Write an area's label-free map: `tif_out` a float32 COG on the cube's grid, band score (the
     combined z of landslide_sar.label_free, NaN where masked) and band flagged (1: score >=
@@ -112,12 +114,15 @@ def label_free_map(
     nodata), tagged with the method, settings, event time, acquisitions and `provenance`; and
     `gpkg_out` (layer "flagged") one polygon per 8-connected group of flagged pixels. `settings`:
     the config's label_free section; `revisits`: post-event acquisitions read (None: all);
-    `event_time` None: the cube's attribute. Logs the masked counts and the flagged share."""
+    `event_time` None: the cube's attribute; `strip_rows` None: rows scored at once such that the
+    pooled spread holds about STRIP_SAMPLES deviations. Logs the masked counts and the flagged share."""
     cfg = LabelFreeSettings.from_config(settings)
     grid = cube_grid(cube_zarr)
     cube = xr.open_zarr(cube_zarr, decode_coords="all", chunks=None)
     pre, post = rapid_timesteps(cube, event_time, revisits)
     times = np.asarray(cube["timestep"].values)
+    if strip_rows is None:
+        strip_rows = max(8, STRIP_SAMPLES // (cube.sizes["x"] * len(pre) * int(cfg.window_px) ** 2))
     score, mask = score_cube(cube, pre, post, cfg, strip_rows)
     scored = mask == 0
     threshold = float(cfg.threshold)
