@@ -60,6 +60,29 @@ def sar_timesteps(
     """Indices of the `n_pre` time steps closest before the event and the `n_post` first after it,
     among the steps of direction `orbit_state` when the steps' `orbit_states` are given (spelt
     a/d or ascending/descending): chips never mix the two directions' geometries."""
+    pre, post, where = side_timesteps(timesteps, event_time, orbit_states, orbit_state)
+    if len(pre) < n_pre or len(post) < n_post:
+        raise InputError(
+            f"cube: {len(pre)} time step(s) before and {len(post)} after {_day(event_time)}{where}; "
+            f"expected at least {n_pre} before and {n_post} after (sentinel1.acquisitions_pre/post)"
+        )
+    return pre[len(pre) - n_pre :], post[:n_post]
+
+
+def _day(event_time: datetime) -> str:
+    event = pd.Timestamp(event_time)
+    return f"{(event.tz_convert(None) if event.tzinfo else event):%Y-%m-%d}"
+
+
+def side_timesteps(
+    timesteps: np.ndarray,
+    event_time: datetime,
+    orbit_states: np.ndarray | None = None,
+    orbit_state: str | None = None,
+) -> tuple[list[int], list[int], str]:
+    """Indices of every time step before the event and every one at or after it, each in time
+    order, among the steps of direction `orbit_state` (as sar_timesteps), and " on orbit
+    direction X" when that dropped steps ("" otherwise)."""
     t = pd.to_datetime(timesteps)
     event = pd.Timestamp(event_time).tz_convert(None) if pd.Timestamp(event_time).tzinfo else pd.Timestamp(event_time)
     keep = np.ones(len(t), dtype=bool)
@@ -75,14 +98,9 @@ def sar_timesteps(
             direction = _DIRECTIONS.get(orbit_state.lower(), orbit_state)
             keep = np.array(states) == direction
             where = "" if keep.all() else f" on orbit direction {direction}"
-    pre = [i for i in np.argsort(t) if keep[i] and t[i] < event]
-    post = [i for i in np.argsort(t) if keep[i] and t[i] >= event]
-    if len(pre) < n_pre or len(post) < n_post:
-        raise InputError(
-            f"cube: {len(pre)} time step(s) before and {len(post)} after {event:%Y-%m-%d}{where}; "
-            f"expected at least {n_pre} before and {n_post} after (sentinel1.acquisitions_pre/post)"
-        )
-    return pre[len(pre) - n_pre :], post[:n_post]
+    pre = [int(i) for i in np.argsort(t) if keep[i] and t[i] < event]
+    post = [int(i) for i in np.argsort(t) if keep[i] and t[i] >= event]
+    return pre, post, where
 
 
 def chip_channels(n_pre: int, n_post: int) -> list[str]:

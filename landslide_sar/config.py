@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -194,8 +194,8 @@ def validate_config(
     _check_source_files(config, produced or generated_by_pipeline(config))
     _check_density_areas(config)
     for name, area in config["areas"].items():
-        if name not in config["density"]["areas"] and name not in config.get("rapid_response", {}):
-            continue  # no density experiment reads its revisits (e.g. a detection region)
+        if name not in config["density"]["areas"] and name not in _model_rapid_areas(config):
+            continue  # no density experiment reads its revisits (e.g. a detection region, a label-free area)
         n_post = area["sentinel1"]["acquisitions_post"]
         wanted = max(config["density"]["revisits"])  # density.map's, when named, is one of them (below)
         if wanted > n_post:
@@ -302,7 +302,7 @@ def _check_chip_counts(config: dict[str, Any]) -> None:
             f"multiple of {multilook} (the density net averages {multilook} x {multilook} pixels)"
         )
     areas = config["areas"]
-    uses = {name: ("chips.size", size) for name in [*config["density"]["areas"], *config.get("rapid_response", {})]}
+    uses = {name: ("chips.size", size) for name in [*config["density"]["areas"], *_model_rapid_areas(config)]}
     if "detection" in config:
         d = config["detection"]
         regions = [d["within"]["region"], d["transfer"]["train_region"], d["transfer"]["test_region"]]
@@ -509,8 +509,46 @@ def _check_density_areas(config: dict[str, Any]) -> None:
             )
 
 
+#: The rapid-response methods: a trained area's models and forests, or the label-free detector.
+RAPID_MODEL, RAPID_LABEL_FREE = "model", "label_free"
+#: The keys that name the trained models (method model only).
+RAPID_MODEL_KEYS = ("model_area", "inputs", "revisits")
+
+
+def rapid_method(name: str, r: Mapping[str, Any]) -> str:
+    """The method of rapid_response.<name> (`method`; absent: model with a model_area, label_free
+    without), or a one-line ConfigError for a wrong combination: method model lacking model_area,
+    inputs or revisits, method label_free with model_area or inputs (no trained model to name)."""
+    where = f"config rapid_response.{name}"
+    method = r.get("method", RAPID_MODEL if "model_area" in r else RAPID_LABEL_FREE)
+    if method == RAPID_MODEL:
+        missing = [k for k in RAPID_MODEL_KEYS if k not in r]
+        if missing:
+            raise ConfigError(
+                f"{where}: method model needs {', '.join(missing)}; expected model_area, inputs and revisits naming "
+                "the trained experiment, or method label_free (no trained model)"
+            )
+    elif method == RAPID_LABEL_FREE:
+        named = [k for k in ("model_area", "inputs") if k in r]
+        if named:
+            raise ConfigError(
+                f"{where}: {', '.join(named)} is not allowed with method label_free (it trains nothing); expected "
+                "method model to map with a trained area's models, or no model_area and inputs"
+            )
+    else:
+        raise ConfigError(f"{where}.method = {method!r} is not allowed; expected model or label_free")
+    return method
+
+
+def _model_rapid_areas(config: Mapping[str, Any]) -> list[str]:
+    """The rapid-response areas of method model (chipped and mapped by a density experiment)."""
+    return [n for n, r in config.get("rapid_response", {}).items() if rapid_method(n, r) == RAPID_MODEL]
+
+
 def _check_rapid_response(config: dict[str, Any]) -> None:
-    """Rapid-response areas have no inventory, and are mapped by a trained area's experiment."""
+    """Rapid-response areas have no inventory; method model: mapped by a trained area's
+    experiment; method label_free: revisits at most the area's post-event acquisitions. Fills
+    each area's `method`."""
     density = config["density"]
     for name, r in config.get("rapid_response", {}).items():
         where = f"config rapid_response.{name}"
@@ -522,6 +560,15 @@ def _check_rapid_response(config: dict[str, Any]) -> None:
                 f"{where}: areas.{name}.inventory.source = {_inventory_source(areas[name])!r}; expected 'none' "
                 "for an area mapped without inventory"
             )
+        r["method"] = rapid_method(name, r)
+        if r["method"] == RAPID_LABEL_FREE:
+            n_post = areas[name].get("sentinel1", {}).get("acquisitions_post")
+            if "revisits" in r and (r["revisits"] < 1 or (n_post is not None and r["revisits"] > n_post)):
+                raise ConfigError(
+                    f"{where}.revisits = {r['revisits']} is not allowed; expected 1 to "
+                    f"areas.{name}.sentinel1.acquisitions_post = {n_post} (post-event acquisitions read)"
+                )
+            continue
         src = r["model_area"]
         if src not in density["areas"]:
             raise ConfigError(

@@ -39,6 +39,8 @@ MAX_PIXELS = 1600
 DENSITY_LAYER = "density class"
 CONFIDENCE_LAYER = "density confidence"
 PROBABILITY_LAYER = "detection probability"
+LABEL_FREE_LAYER = "label-free flagged"
+LABEL_FREE_COLOUR = "#e31a1c"
 HEADS_LAYER = "landslide heads (inventory)"
 HEAD_COLOUR = "#1f78b4"
 #: A head's dot: a fixed screen radius (pixels), whatever the zoom, with no outline.
@@ -210,6 +212,7 @@ def web_map(
     inventory: PathLike | None = None,
     max_heads: int = 20000,
     density_probability_tif: PathLike | None = None,
+    label_free_tif: PathLike | None = None,
 ) -> None:
     """Write the area's offline web map: the hillshade of the cube's DEM (base layer; read through
     GDAL's Zarr driver, which finds its CRS from the cube's CF attributes) and, each a layer with
@@ -219,7 +222,8 @@ def web_map(
     its colour scale from 0 to the 99th percentile of the area's probabilities, a power scale, as
     the detection figure's), the inventory's landslide heads (`inventory`; points, or polygons'
     representative points; at most max_heads, a warning beyond; small dots of a fixed pixel size,
-    off: on at first they hide the map). A layer switcher."""
+    off: on at first they hide the map), the label-free map's flagged pixels (`label_free_tif`,
+    rule rapid_label_free's band flagged; on). A layer switcher."""
     import offlinefolium as folium
     from branca.element import Element
 
@@ -293,6 +297,25 @@ def web_map(
                 True,
             )
         )
+    if label_free_tif is not None:
+        flagged, b = _to_web(label_free_tif, 2, Resampling.max)
+        rgba = np.zeros((*flagged.shape, 4), dtype=np.uint8)
+        rgba[flagged == 1] = (*_hex_rgb(LABEL_FREE_COLOUR), 255)
+        folium.raster_layers.ImageOverlay(
+            _png(rgba),
+            bounds=[[b[1], b[0]], [b[3], b[2]]],
+            name=LABEL_FREE_LAYER,
+            opacity=0.8,
+            interactive=False,
+        ).add_to(m)
+        legends.append(
+            (
+                LABEL_FREE_LAYER,
+                f'<span style="background:{LABEL_FREE_COLOUR};display:inline-block;width:10px;height:10px"></span>'
+                " change score at or above label_free.threshold (no trained model)",
+                True,
+            )
+        )
     n_heads = 0
     if inventory is not None:
         inv = read_inventory(inventory, grid)
@@ -327,12 +350,13 @@ def web_map(
     with atomic_path(html_out) as tmp:
         m.save(str(tmp))
     log.info(
-        "web map %s: %s%s%s%s, %d heads (off at first), %.1f MB",
+        "web map %s: %s%s%s%s%s, %d heads (off at first), %.1f MB",
         html_out,
         "hillshade",
         ", density classes" if density_tif else "",
         ", density confidence" if density_probability_tif else "",
         ", detection probability" if probability_tif else "",
+        ", label-free flagged" if label_free_tif else "",
         n_heads,
         Path(html_out).stat().st_size / 1e6,
     )

@@ -262,6 +262,12 @@ def density_map_choice(area, key="experiment"):
 
 
 RAPID_AREAS = list(config.get("rapid_response", {}))
+# the rapid-response areas mapped by the label-free detector (method label_free: no trained model)
+LABEL_FREE_AREAS = [
+    a for a in RAPID_AREAS if config["rapid_response"][a]["method"] == "label_free"
+]
+# the rapid-response areas mapped by a trained area's models and forests (method model)
+RAPID_MODEL_AREAS = [a for a in RAPID_AREAS if a not in LABEL_FREE_AREAS]
 # the areas of the density grid and map (config density.areas, each with an inventory); the other
 # labelled areas (e.g. the detection regions) get cubes but no density experiment
 DENSITY_AREAS = list(config["density"]["areas"])
@@ -276,8 +282,9 @@ def labels_input(wildcards):
 
 def all_targets():
     """The final outputs: for every area of density.areas the density table, map and figures;
-    for every rapid-response area its map (and, for a synthetic event, the check against its
-    truth). Rule `all` adds detection_targets() (rules/detection_common.smk).
+    for every rapid-response area its map (and, for a synthetic event mapped by a model, the
+    check against its truth; method label_free: the label-free map). Rule `all` adds
+    detection_targets() (rules/detection_common.smk).
     """
     targets = []
     for area in DENSITY_AREAS:
@@ -293,7 +300,12 @@ def all_targets():
             f"results/{area}/report/calibration.csv",
             f"results/{area}/report/reliability.png",
         ]
-    for area in RAPID_AREAS:
+    for area in LABEL_FREE_AREAS:
+        targets += [
+            f"results/{area}/rapid/label_free.tif",
+            f"results/{area}/rapid/label_free.gpkg",
+        ]
+    for area in RAPID_MODEL_AREAS:
         targets += [f"results/{area}/rapid/map.tif", f"results/{area}/rapid/map.gpkg"]
         if "synthetic" in config["areas"][area]:
             targets.append(f"results/{area}/report/rapid_map_vs_truth.png")

@@ -40,7 +40,8 @@ def web_map_areas():
 def web_map_inputs(wildcards):
     """The layers of an area's web map: its cube (the DEM for the hillshade; the grid), the
     density or rapid-response class map and its class probabilities (the confidence layer), the
-    detection probability, the inventory's heads.
+    detection probability, the inventory's heads; for a label-free rapid-response area its
+    flagged pixels.
     """
     area = wildcards.area
     inputs = {"cube": rules.assemble_cube.output.zarr.format(area=area)}
@@ -49,6 +50,8 @@ def web_map_inputs(wildcards):
         inputs["density_probability"] = rules.density_map.output.probability.format(
             area=area
         )
+    elif area in LABEL_FREE_AREAS:
+        inputs["label_free"] = rules.rapid_label_free.output.tif.format(area=area)
     elif area in RAPID_AREAS:
         inputs["density"] = rules.rapid_map.output.tif.format(area=area)
         inputs["density_probability"] = rules.rapid_map.output.probability.format(

@@ -1,5 +1,7 @@
-# Rapid response: a trained area's models and forests map a new area that has SAR and a DEM but
-# no inventory (config `rapid_response: {new_area: {model_area, inputs, revisits}}`).
+# Rapid response: a new area that has SAR and a DEM but no inventory is mapped by a trained
+# area's models and forests (config `rapid_response: {new_area: {model_area, inputs, revisits}}`,
+# method model) or, with no trained model at all, by the label-free detector on its own cube
+# (`rapid_response: {new_area: {method: label_free}}`, rule rapid_label_free).
 
 
 rule predict_rapid:
@@ -17,6 +19,8 @@ rule predict_rapid:
         "logs/{area}/predict_rapid/half{half}.log",
     benchmark:
         "benchmarks/{area}/predict_rapid/half{half}.tsv"
+    wildcard_constraints:
+        area=areas_regex(RAPID_MODEL_AREAS),
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -44,6 +48,8 @@ rule classify_rapid:
         "logs/{area}/classify_rapid.log",
     benchmark:
         "benchmarks/{area}/classify_rapid.tsv"
+    wildcard_constraints:
+        area=areas_regex(RAPID_MODEL_AREAS),
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -71,6 +77,8 @@ rule rapid_map:
         "logs/{area}/rapid_map.log",
     benchmark:
         "benchmarks/{area}/rapid_map.tsv"
+    wildcard_constraints:
+        area=areas_regex(RAPID_MODEL_AREAS),
     conda:
         "../envs/density.yaml"
     threads: 1
@@ -104,6 +112,8 @@ rule rapid_truth_check:
         "logs/{area}/rapid_truth_check.log",
     benchmark:
         "benchmarks/{area}/rapid_truth_check.tsv"
+    wildcard_constraints:
+        area=areas_regex(RAPID_MODEL_AREAS),
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -116,3 +126,35 @@ rule rapid_truth_check:
         "Compare the rapid-response map of {wildcards.area} with the synthetic truth"
     script:
         "../workflow_scripts/rapid_truth_check.py"
+
+
+rule rapid_label_free:
+    input:
+        cube=rules.assemble_cube.output.zarr,
+    output:
+        tif="results/{area}/rapid/label_free.tif",
+        gpkg="results/{area}/rapid/label_free.gpkg",
+    log:
+        "logs/{area}/rapid_label_free.log",
+    benchmark:
+        "benchmarks/{area}/rapid_label_free.tsv"
+    wildcard_constraints:
+        area=areas_regex(LABEL_FREE_AREAS),
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=area_mem_mb(1500, 60),
+        runtime=30,
+    params:
+        settings=config["label_free"],
+        revisits=lambda w: config["rapid_response"][w.area].get("revisits"),
+        event_time=lambda w: config["areas"][w.area].get("event_time"),
+        provenance=lambda w: {
+            **map_provenance(w.area),
+            "area": w.area,
+        },
+    message:
+        "Label-free rapid-response map of {wildcards.area} from its own cube (no trained model)"
+    script:
+        "../workflow_scripts/rapid_label_free.py"

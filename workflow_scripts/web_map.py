@@ -1,5 +1,6 @@
 """Rule web_map: one self-contained offline HTML page per area (hillshade of the DEM; layers, each
-with its legend: density classes, their confidence, detection probability, landslide heads)."""
+with its legend: density classes, their confidence, detection probability, landslide heads,
+label-free flagged pixels)."""
 
 from landslide_sar.runner import run_rule
 from landslide_sar.webmap import web_map
@@ -18,6 +19,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         class_edges=snakemake.params.class_edges,
         probability_tif=inp.get("probability"),
         inventory=inp.get("inventory"),
+        label_free_tif=inp.get("label_free"),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from landslide_sar.chips import chip_channels
+from landslide_sar.config import RAPID_MODEL, rapid_method
 from landslide_sar.density.chip_io import model_channels, stored_channels
 from landslide_sar.errors import ConfigError, InputError
 
@@ -81,8 +82,11 @@ def config_setup(config: Mapping[str, Any], area: str, inputs: str, revisits: in
 def check_rapid_config(config: Mapping[str, Any]) -> None:
     """ConfigError (one line naming both areas) when a rapid_response area's resolution, chip
     size or net channels differ from its model_area's, as far as the config gives them (an
-    area without its own grid, a datacube's, is left to check_rapid_files)."""
+    area without its own grid, a datacube's, is left to check_rapid_files). A wrong combination of
+    method and keys is one line too (config.rapid_method); method label_free maps with no model."""
     for area, r in config.get("rapid_response", {}).items():
+        if rapid_method(area, r) != RAPID_MODEL:
+            continue
         revisits = 0 if r["inputs"] == "dem" else int(r["revisits"])
         trained = config_setup(config, r["model_area"], r["inputs"], revisits)
         mine = config_setup(config, area, r["inputs"], revisits)
