@@ -201,3 +201,25 @@ def test_dry_run_lists_the_label_free_map_and_no_training_for_it(tmp_path) -> No
     jobs = job_stats(proc.stdout)
     assert jobs.get("rapid_label_free") == "1"
     assert not {"predict_rapid", "classify_rapid", "rapid_map", "rapid_truth_check"} & set(jobs)
+
+
+def test_the_label_free_map_of_a_generated_event_finds_its_landslides(tmp_path) -> None:
+    """The whole chain through Snakemake on a generated event mapped with no model (its truth is
+    read only here): the flagged pixels lie on landslides far more often than the area's pixels
+    do, the COG is on the cube's grid and the polygons are where the flags are."""
+    config = write_config(tmp_path / "config.yaml", label_free_config({"method": "label_free"}))
+    snakemake(tmp_path, config, "--cores", "2", "results/tiny_new/rapid/label_free.tif")
+    with rasterio.open(tmp_path / "results/tiny_new/rapid/label_free.tif") as src:
+        score, flagged = src.read(1), src.read(2)
+        assert src.tags()["method"] == "label_free"
+        bounds, shape = src.bounds, src.shape
+    with rasterio.open(tmp_path / "resources/tiny_new/synthetic/truth.tif") as truth:
+        assert truth.shape == shape and truth.bounds == bounds
+        fraction = truth.read(list(truth.descriptions).index("landslide_fraction") + 1)
+    scored = np.isfinite(score)
+    hit = scored & (flagged == 1)
+    assert scored.mean() > 0.3 and 0 < hit.sum() < 0.2 * scored.sum()
+    # landslide cover under flagged pixels against the scored area's: the detector sees the scars
+    assert fraction[hit].mean() > 2.0 * fraction[scored].mean()
+    polygons = gpd.read_file(tmp_path / "results/tiny_new/rapid/label_free.gpkg", layer="flagged")
+    assert len(polygons) > 0 and polygons["n_pixels"].sum() == hit.sum()
