@@ -649,18 +649,20 @@ def ordered(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def merge_kept(table: pd.DataFrame, out: Path, parts: list[str]) -> pd.DataFrame:
-    """With only some parts measured: the other measures' rows of the CSV at `out` (if any) kept."""
+def merge_kept(table: pd.DataFrame, out: Path, parts: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """With only some parts measured: the other measures' rows of the CSV at `out` (if any) kept;
+    the table and the kept measures."""
     if set(parts) == set(PARTS) or not out.exists():
-        return table
+        return table, []
     measured = {PARTS[p] for p in parts}
     old = pd.read_csv(out)
     kept = old[~old["measure"].isin(measured)]
-    log.warning("kept %d rows of %s not measured now (%s)", len(kept), out, sorted(set(kept["measure"])))
-    return pd.concat([kept, table], ignore_index=True)
+    measures = [m for m in PARTS.values() if m in set(kept["measure"])]
+    log.warning("kept %d rows of %s not measured now (%s)", len(kept), out, measures)
+    return pd.concat([kept, table], ignore_index=True), measures
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, kept: list[str] = ()) -> str:
     def pct(x: float) -> str:
         return "–" if not np.isfinite(x) else f"{100 * x:.1f}"
 
@@ -670,6 +672,15 @@ def markdown(table: pd.DataFrame) -> str:
         "Written by `tools/false_alarms_real.py` (the command, what was measured and what it cannot say:",
         "[real_data.md](real_data.md#false-alarms-on-real-radar)). Real: the 7 OPERA RTC-S1 crops of",
         "stable ground, event dates placed between winter windows; twin: its ground without landslides.",
+        *(
+            [
+                "Not measured by the command that wrote this (`--parts`), kept from the table it replaced: "
+                + ", ".join(kept)
+                + "."
+            ]
+            if kept
+            else []
+        ),
         "",
         "| measure | data | model | flagged when | n | flagged | share % | 95 % bootstrap | 95 % Wilson |",
         "|---|---|---|---|---:|---:|---:|---|---|",
@@ -693,6 +704,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stack", type=Path, default=STACK)
     ap.add_argument("--events", nargs="+", default=EVENTS)
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument(
+        "--cubes",
+        type=Path,
+        default=None,
+        help="folder whose results/region_{a,b}/cube.zarr the twin's pixel rows read (default: --run)",
+    )
     ap.add_argument(
         "--parts",
         nargs="+",
@@ -734,18 +751,20 @@ def main(argv: list[str] | None = None) -> int:
             rows += rapid_rows(rapid_classes(work, areas), run, args.events)
         if {"vh_change", "unet", "label_free"} & set(parts):
             rows += pixel_rows(run, work, endpoint, crops, args.events, threshold, parts)
+    cubes = (args.cubes or run).resolve()
     if "vh_change" in parts:
-        rows += twin_change_rows(run)
+        rows += twin_change_rows(cubes)
     if "unet" in parts:
         rows += twin_unet_rows(run, threshold)
     if "label_free" in parts:
-        rows += twin_label_free_rows(run)
-    table = ordered(merge_kept(pd.DataFrame(rows), args.out, parts))
+        rows += twin_label_free_rows(cubes)
+    table, kept = merge_kept(pd.DataFrame(rows), args.out, parts)
+    table = ordered(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.5f")
-    args.out.with_suffix(".md").write_text(markdown(table))
+    args.out.with_suffix(".md").write_text(markdown(table, kept))
     log.info("wrote %s and %s in %.0f s", args.out, args.out.with_suffix(".md"), time.monotonic() - t0)
-    print(markdown(table))
+    print(markdown(table, kept))
     return 0
 
 
