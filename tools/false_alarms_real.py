@@ -30,6 +30,7 @@ flagged is a false alarm. Measured:
 
 `--parts` measures only some of these (rapid, vh_change, unet, label_free; default all); the
 other rows are then kept from the CSV at --out if it exists (measured on whatever run wrote it).
+`--cubes` reads the twin's region cubes from another folder than --run (a run that lacks one).
 
 Intervals (95 %): on real radar a bootstrap over the 7 bursts (pixels and chips of one burst are
 correlated; the two event placements of a burst stay together), and Wilson over chips as if they
