@@ -20,7 +20,17 @@ flagged is a false alarm. Measured:
    landslides of region_a and region_b (their 10 m cubes, and averaged to 30 m);
 3. the detection U-Net (the transfer experiments' SAR-only ensembles sar_r4_aug / sar_r4_noaug,
    4 + 4 acquisitions, 10 m, 64 px chips): share of pixels at or above the map's probability
-   threshold, beside region_b's (and region_a's test chips') pixels without landslides.
+   threshold, beside region_b's (and region_a's test chips') pixels without landslides;
+4. the label-free z-score detector (landslide_sar.label_free.label_free_score, the config's
+   `label_free` settings: defaults, z threshold 3; 4 acquisitions before and 4 after) at the
+   product's own 30 m, with its water and no-data masks but without the slope mask (there is no
+   DEM): share of scored pixels with score >= 2, 3, 4, beside the twin's pixels without landslides
+   of region_a and region_b (their 10 m cubes, and averaged to 30 m), without the slope mask and,
+   as a second row, with it (the twin has a DEM).
+
+`--parts` measures only some of these (rapid, vh_change, unet, label_free; default all); the
+other rows are then kept from the CSV at --out if it exists (measured on whatever run wrote it).
+`--cubes` reads the twin's region cubes from another folder than --run (a run that lacks one).
 
 Intervals (95 %): on real radar a bootstrap over the 7 bursts (pixels and chips of one burst are
 correlated; the two event placements of a burst stay together), and Wilson over chips as if they
@@ -71,6 +81,13 @@ MODEL_AREA = "embedded"
 RAPID = {"model_area": MODEL_AREA, "inputs": "sar", "revisits": 3}
 DETECTORS = ["sar_r4_aug", "sar_r4_noaug"]  # transfer experiments' SAR-only ensembles (region_a -> region_b)
 DB_THRESHOLDS = [1.0, 2.0, 3.0]  # VH decrease, dB
+Z_THRESHOLDS = [2.0, 3.0, 4.0]  # label-free score (z); the detector's own threshold is label_free.threshold (3)
+PARTS = {  # --parts: what each measures, the table's `measure` of its rows
+    "rapid": "rapid density map",
+    "vh_change": "VH change baseline",
+    "unet": "detection U-Net",
+    "label_free": "label-free z-score detector",
+}
 INSET_M = 150.0  # the area's bbox lies this far inside each crop (its UTM grid then stays inside)
 BOOT = 2000
 SEED = 0
@@ -345,12 +362,14 @@ def vh_change(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     return vh_change_db(pre[:, 1], post[:, 1], axis=0, direction="decrease")
 
 
-def change_counts(change: np.ndarray, keep: np.ndarray, block: int) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """threshold -> (flagged, total) per block x block cluster of the kept finite pixels."""
+def change_counts(
+    change: np.ndarray, keep: np.ndarray, block: int, thresholds: list[float] = DB_THRESHOLDS
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """threshold -> (flagged: >= threshold, total) per block x block cluster of the kept finite pixels."""
     ok = keep & np.isfinite(change)
     h, w = change.shape
     out = {}
-    for t in DB_THRESHOLDS:
+    for t in thresholds:
         ks, ns = [], []
         for r in range(0, h, block):
             for c in range(0, w, block):
@@ -388,6 +407,96 @@ def twin_change_rows(run: Path) -> list[dict]:
                         "blocks of ~640 m",
                     )
                 )
+    return rows
+
+
+def label_free_settings():  # noqa: ANN201 - LabelFreeSettings
+    """The default config's `label_free` settings (absent: the schema's defaults)."""
+    from landslide_sar.label_free import LabelFreeSettings
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text()) or {}
+    return LabelFreeSettings.from_config(cfg.get("label_free"))
+
+
+def label_free(pre: np.ndarray, post: np.ndarray, slope_deg: np.ndarray | None, tile: int = 128) -> np.ndarray:
+    """Label-free score (y, x) of (k, 2, y, x) linear VV, VH stacks before and after the event:
+    landslide_sar.label_free.label_free_score with the config's settings, -inf where masked
+    (no data, water; flat ground only if `slope_deg` is given: None, no slope mask). Tiles of
+    `tile` px with a halo of the pooling window's reach, so the score equals one call over the
+    whole grid without its memory (the pooled spread holds y x x x times x window^2 values)."""
+    from dataclasses import replace
+
+    from landslide_sar.label_free import label_free_score
+    from landslide_sar.nn.preprocess import to_db
+
+    settings = label_free_settings()
+    if slope_deg is None:  # no slope mask: nothing is below a 0 degree minimum
+        settings = replace(settings, min_slope_deg=0.0)
+        slope_deg = np.zeros(pre.shape[-2:], "float32")
+    pre_db, post_db = to_db(pre), to_db(post)
+    h, w = pre.shape[-2:]
+    halo = settings.window_px // 2
+    out = np.full((h, w), -np.inf, "float32")
+    for r in range(0, h, tile):
+        for c in range(0, w, tile):
+            r0, c0 = max(0, r - halo), max(0, c - halo)
+            r1, c1 = min(h, r + tile + halo), min(w, c + tile + halo)
+            res = label_free_score(
+                pre_db[:, 0, r0:r1, c0:c1],
+                pre_db[:, 1, r0:r1, c0:c1],
+                post_db[:, 0, r0:r1, c0:c1],
+                post_db[:, 1, r0:r1, c0:c1],
+                slope_deg[r0:r1, c0:c1],
+                settings,
+            )
+            th, tw = min(tile, h - r), min(tile, w - c)
+            out[r : r + th, c : c + tw] = res.score[r - r0 : r - r0 + th, c - c0 : c - c0 + tw]
+    return out
+
+
+def label_free_model(slope_mask: bool) -> str:
+    """The label-free rows' `model`: the settings and the masks applied."""
+    s = label_free_settings()
+    masks = f"no data, water (pre-event VV < {s.water_db:g} dB)"
+    masks += f", slope < {s.min_slope_deg:g} deg" if slope_mask else "; no slope mask"
+    spread = f"spread pooled over {s.window_px} px"
+    return f"z of VV, VH dB change, {spread}, VV weight {s.vv_weight:g}, 4 + 4; masked: {masks}"
+
+
+def label_free_flag(t: float) -> str:
+    return f"score >= {t:g}" + (" (its threshold)" if t == label_free_settings().threshold else "")
+
+
+def twin_label_free_rows(run: Path) -> list[dict]:
+    """The label-free score on the twin's pixels without landslides (region_a, region_b; 4 + 4),
+    at 10 m and averaged to 30 m, without the slope mask and with it (the cube's DEM slope; at
+    30 m the mean of the 10 m slope over the 3 x 3 pixels)."""
+    import xarray as xr
+
+    rows = []
+    for region in ("region_a", "region_b"):
+        cube = xr.open_zarr(run / f"results/{region}/cube.zarr")
+        pre, post = sides(cube)
+        land = cube["landslides"].values > 0
+        slope = np.degrees(cube["dem_slope_radians"].values.astype("float32"))
+        for f, label in ((1, "10 m"), (3, "averaged to 30 m")):
+            p, q = (block_mean(pre, f), block_mean(post, f)) if f > 1 else (pre, post)
+            keep = (block_mean(land.astype("float32"), f) == 0) if f > 1 else ~land
+            for masked in (False, True):
+                score = label_free(p, q, (block_mean(slope, f) if f > 1 else slope) if masked else None)
+                for t, (k, n) in change_counts(score, keep, max(1, 64 // f), Z_THRESHOLDS).items():
+                    rows.append(
+                        row(
+                            PARTS["label_free"],
+                            f"twin {region} ({cube.attrs.get('orbit', '')}), pixels without landslides, {label}",
+                            label_free_model(masked),
+                            label_free_flag(t),
+                            "pixels",
+                            k,
+                            n,
+                            "blocks of ~640 m",
+                        )
+                    )
     return rows
 
 
@@ -445,15 +554,21 @@ def twin_unet_rows(run: Path, threshold: float) -> list[dict]:
     return rows
 
 
-def pixel_rows(run: Path, work: Path, endpoint: str, crops: dict, events: list[str], threshold: float) -> list[dict]:
-    """VH change at 30 m and the U-Net at 10 m on every crop and event placement (4 + 4)."""
+def pixel_rows(
+    run: Path | None, work: Path, endpoint: str, crops: dict, events: list[str], threshold: float, parts: list[str]
+) -> list[dict]:
+    """VH change and the label-free score at 30 m and the U-Net at 10 m on every crop and event
+    placement (4 + 4); only the measures of `parts`."""
     per_burst_change: dict[str, dict[float, list[int]]] = {}
+    per_burst_free: dict[str, dict[float, list[int]]] = {}
     per_burst_unet: dict[str, dict[str, list[int]]] = {}
+    resolutions = ([30] if {"vh_change", "label_free"} & set(parts) else []) + ([10] if "unet" in parts else [])
     for burst, (crs, bounds) in crops.items():
         pc = per_burst_change.setdefault(burst, {t: [0, 0] for t in DB_THRESHOLDS})
+        pf = per_burst_free.setdefault(burst, {t: [0, 0] for t in Z_THRESHOLDS})
         pu = per_burst_unet.setdefault(burst, {n: [0, 0] for n in DETECTORS})
         for event in events:
-            for resolution in (30, 10):
+            for resolution in resolutions:
                 bbox = inner_bbox(crs, bounds, resolution)
                 area = real_area(bbox, event, endpoint, resolution, 4)
                 ds = download(area, work / "pixels" / f"{area_name(burst, event)}_{resolution}m.zarr")
@@ -464,6 +579,12 @@ def pixel_rows(run: Path, work: Path, endpoint: str, crops: dict, events: list[s
                     for t in DB_THRESHOLDS:
                         pc[t][0] += int((ch[ok] >= t).sum())
                         pc[t][1] += int(ok.sum())
+                    if "label_free" in parts:
+                        score = label_free(pre, post, None)
+                        ok = np.isfinite(score)  # -inf: masked (no data, water)
+                        for t in Z_THRESHOLDS:
+                            pf[t][0] += int((score[ok] >= t).sum())
+                            pf[t][1] += int(ok.sum())
                 else:
                     for name in DETECTORS:
                         prob = unet_probability(run / f"results/detection/transfer/{name}/model.pt", pre, post)
@@ -471,7 +592,7 @@ def pixel_rows(run: Path, work: Path, endpoint: str, crops: dict, events: list[s
                         pu[name][0] += int((prob[ok] >= threshold).sum())
                         pu[name][1] += int(ok.sum())
     rows = []
-    for t in DB_THRESHOLDS:
+    for t in DB_THRESHOLDS if "vh_change" in parts else []:
         k = np.array([per_burst_change[b][t][0] for b in crops])
         n = np.array([per_burst_change[b][t][1] for b in crops])
         rows.append(
@@ -486,7 +607,22 @@ def pixel_rows(run: Path, work: Path, endpoint: str, crops: dict, events: list[s
                 "bursts",
             )
         )
-    for name in DETECTORS:
+    for t in Z_THRESHOLDS if "label_free" in parts else []:
+        k = np.array([per_burst_free[b][t][0] for b in crops])
+        n = np.array([per_burst_free[b][t][1] for b in crops])
+        rows.append(
+            row(
+                PARTS["label_free"],
+                "real stable, both event dates, 30 m (the product's pixels)",
+                label_free_model(False),
+                label_free_flag(t),
+                "pixels",
+                k,
+                n,
+                "bursts",
+            )
+        )
+    for name in DETECTORS if "unet" in parts else []:
         k = np.array([per_burst_unet[b][name][0] for b in crops])
         n = np.array([per_burst_unet[b][name][1] for b in crops])
         rows.append(
@@ -507,7 +643,27 @@ def pixel_rows(run: Path, work: Path, endpoint: str, crops: dict, events: list[s
 # ---------------------------------------------------------------- output
 
 
-def markdown(table: pd.DataFrame) -> str:
+def ordered(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by measure (PARTS' order), real before twin within each, otherwise as measured."""
+    rank = {m: i for i, m in enumerate(PARTS.values())}
+    key = table["measure"].map(rank).fillna(len(rank)) * 2 + table["data"].str.startswith("twin").astype(int)
+    return table.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def merge_kept(table: pd.DataFrame, out: Path, parts: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """With only some parts measured: the other measures' rows of the CSV at `out` (if any) kept;
+    the table and the kept measures."""
+    if set(parts) == set(PARTS) or not out.exists():
+        return table, []
+    measured = {PARTS[p] for p in parts}
+    old = pd.read_csv(out)
+    kept = old[~old["measure"].isin(measured)]
+    measures = [m for m in PARTS.values() if m in set(kept["measure"])]
+    log.warning("kept %d rows of %s not measured now (%s)", len(kept), out, measures)
+    return pd.concat([kept, table], ignore_index=True), measures
+
+
+def markdown(table: pd.DataFrame, kept: list[str] = ()) -> str:
     def pct(x: float) -> str:
         return "–" if not np.isfinite(x) else f"{100 * x:.1f}"
 
@@ -517,6 +673,15 @@ def markdown(table: pd.DataFrame) -> str:
         "Written by `tools/false_alarms_real.py` (the command, what was measured and what it cannot say:",
         "[real_data.md](real_data.md#false-alarms-on-real-radar)). Real: the 7 OPERA RTC-S1 crops of",
         "stable ground, event dates placed between winter windows; twin: its ground without landslides.",
+        *(
+            [
+                "Not measured by the command that wrote this (`--parts`), kept from the table it replaced: "
+                + ", ".join(kept)
+                + "."
+            ]
+            if kept
+            else []
+        ),
         "",
         "| measure | data | model | flagged when | n | flagged | share % | 95 % bootstrap | 95 % Wilson |",
         "|---|---|---|---|---:|---:|---:|---|---|",
@@ -541,6 +706,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", nargs="+", default=EVENTS)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument(
+        "--cubes",
+        type=Path,
+        default=None,
+        help="folder whose results/region_{a,b}/cube.zarr the twin's pixel rows read (default: --run)",
+    )
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        choices=list(PARTS),
+        default=list(PARTS),
+        help="measure only these (default all); the other rows are kept from the CSV at --out if it exists",
+    )
+    ap.add_argument(
         "--threshold",
         type=float,
         default=0.5,
@@ -555,29 +733,39 @@ def main(argv: list[str] | None = None) -> int:
     threshold = args.threshold
     crops = bursts(args.stack)
     log.info("%d crops of %s; work folder %s", len(crops), args.stack, work)
+    parts = list(dict.fromkeys(args.parts))
+    rows: list[dict] = []
     with serve_opera_stack(args.stack, work / "served") as endpoint:
-        areas = {}
-        for burst, (crs, bounds) in crops.items():
-            bbox = inner_bbox(crs, bounds, 10)
-            for event in args.events:
-                name = area_name(burst, event)
-                area = real_area(bbox, event, endpoint, 10, 3)
-                area["dem"] = {"source": "file", "path": f"dem/{name}.tif"}
-                area["inventory"] = {"source": "none"}
-                write_dem(work / "dem" / f"{name}.tif", bbox, 10)
-                areas[name] = copy.deepcopy(area)
-        seconds = rapid_maps(run, work, endpoint, areas, args.cores)
-        log.info("rapid-response maps of %d areas: %.0f s", len(areas), seconds)
-        rows = rapid_rows(rapid_classes(work, areas), run, args.events)
-        rows += pixel_rows(run, work, endpoint, crops, args.events, threshold)
-    rows += twin_change_rows(run)
-    rows += twin_unet_rows(run, threshold)
-    table = pd.DataFrame(rows)
+        if "rapid" in parts:
+            areas = {}
+            for burst, (crs, bounds) in crops.items():
+                bbox = inner_bbox(crs, bounds, 10)
+                for event in args.events:
+                    name = area_name(burst, event)
+                    area = real_area(bbox, event, endpoint, 10, 3)
+                    area["dem"] = {"source": "file", "path": f"dem/{name}.tif"}
+                    area["inventory"] = {"source": "none"}
+                    write_dem(work / "dem" / f"{name}.tif", bbox, 10)
+                    areas[name] = copy.deepcopy(area)
+            seconds = rapid_maps(run, work, endpoint, areas, args.cores)
+            log.info("rapid-response maps of %d areas: %.0f s", len(areas), seconds)
+            rows += rapid_rows(rapid_classes(work, areas), run, args.events)
+        if {"vh_change", "unet", "label_free"} & set(parts):
+            rows += pixel_rows(run, work, endpoint, crops, args.events, threshold, parts)
+    cubes = (args.cubes or run).resolve()
+    if "vh_change" in parts:
+        rows += twin_change_rows(cubes)
+    if "unet" in parts:
+        rows += twin_unet_rows(run, threshold)
+    if "label_free" in parts:
+        rows += twin_label_free_rows(cubes)
+    table, kept = merge_kept(pd.DataFrame(rows), args.out, parts)
+    table = ordered(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.5f")
-    args.out.with_suffix(".md").write_text(markdown(table))
+    args.out.with_suffix(".md").write_text(markdown(table, kept))
     log.info("wrote %s and %s in %.0f s", args.out, args.out.with_suffix(".md"), time.monotonic() - t0)
-    print(markdown(table))
+    print(markdown(table, kept))
     return 0
 
 
