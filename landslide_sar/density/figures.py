@@ -182,7 +182,7 @@ def plot_confusion_matrix(
     total = int(counts.sum())
     right = int(np.trace(counts))
     ax.set_title(
-        f"{title}{': ' if title else ''}{right} of {total} chips right ({right / max(total, 1):.0%})", fontsize=10
+        f"{title}{chr(10) if title else ''}{right} of {total} chips right ({right / max(total, 1):.0%})", fontsize=10
     )
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class's chips")
     drawn = np.array([int(t.get_text()) for t in ax.texts]).reshape(counts.shape)
