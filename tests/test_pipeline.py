@@ -231,8 +231,11 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
         tags = src.tags()
         # density.map: best: the setting with the best validation AUC under the blocked split, and it says so
         choice = json.loads((tiny_run / f"results/{AREA}/density/map_choice.json").read_text())
-        scored = [r for r in choice["scores"] if r["val_auc_mean"] is not None]
+        # the label-free detector is scored beside the candidates on the same chips, never mapped
+        scored = [r for r in choice["scores"] if r["val_auc_mean"] is not None and r["inputs"] != "label_free"]
         best = max(scored, key=lambda r: r["val_auc_mean"])
+        free = [r["val_auc_mean"] for r in choice["scores"] if r["inputs"] == "label_free"]
+        assert len(free) == 2 and choice["label_free_validation_auc"] == pytest.approx(max(free), abs=1e-4)
         assert choice["experiment"] == best["setting"] and choice["rule"] == "best" and choice["scheme"] == "blocked"
         assert {r["setting"] for r in choice["scores"]} == {
             "dem_r0",
@@ -240,6 +243,8 @@ def test_density_map_opens_in_a_gis_with_classes_colours_and_provenance(tiny_run
             "fused_r3",
             "baseline_r1",
             "baseline_r3",
+            "label_free_r1",
+            "label_free_r3",
         }
         assert tags["experiment"] == choice["experiment"] and tags["validation_auc"] == f"{best['val_auc_mean']:.3f}"
         assert tags["experiment_choice"] == "best validation AUC under the blocked split"
