@@ -265,6 +265,7 @@ rule density_differences:
     input:
         metrics=lambda w: list(density_files(w.area, "metrics.csv").values()),
         predictions=lambda w: list(density_files(w.area, "predictions.csv").values()),
+        label_free=rules.density_label_free.output.chips,
     output:
         csv=report(
             "results/{area}/density/differences.csv",

@@ -26,14 +26,12 @@ from landslide_sar.label_free import (
 )
 
 SHIFT_VV, SHIFT_VH = -3.0, -6.0
-OVERLAY = ROOT / "config" / "overlays" / "change_inputs.yaml"
 SETTINGS = LabelFreeSettings(window_px=3, vv_weight=0.3)
 
 
-def overlay_config() -> dict:
-    """config.yaml with the change overlay merged over it, as Snakemake merges them."""
+def default_config() -> dict:
+    """config.yaml as the validator leaves it: the change input set is in its grids."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    update_config(cfg, yaml.safe_load(OVERLAY.read_text()))
     validate_config(cfg)
     return cfg
 
@@ -192,7 +190,7 @@ def test_density_change_experiment_ids_round_trip_and_differences() -> None:
     for e in (Experiment("change", 3), Experiment("change", 2, "blocked", 7, False)):
         assert parse(e.id, [42, 7]) == e
     assert parse("change_r1", [42]).inputs == "change" and "change" in INPUT_NAMES
-    cfg = overlay_config()
+    cfg = default_config()
     grid = experiments(cfg)
     assert {e.setting for e in grid if e.inputs == "change"} >= {"change_r1", "change_r3_blocked"}
     labels = {label: (a, b) for label, a, b in comparisons(grid)}
@@ -244,7 +242,7 @@ def test_detection_change_experiment_ids_round_trip_and_differences() -> None:
     from landslide_sar.detection.differences import comparisons
     from landslide_sar.detection.experiments import INPUT_LABELS, experiments, parse
 
-    cfg = overlay_config()
+    cfg = default_config()
     grid = experiments(cfg["detection"])
     mine = [e for e in grid if e.inputs == "change"]
     assert {e.experiment for e in mine} == {"within", "transfer"} and "change" in INPUT_LABELS
@@ -261,22 +259,22 @@ def test_detection_change_experiment_ids_round_trip_and_differences() -> None:
 # --- config ---------------------------------------------------------------------------------------
 
 
-def test_the_overlay_adds_change_to_both_branches_and_config_yaml_does_not() -> None:
-    plain = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg = overlay_config()
-    assert "change" not in plain["density"]["inputs"] and cfg["density"]["inputs"] == [
-        *plain["density"]["inputs"],
-        "change",
-    ]
+def test_config_yaml_runs_change_in_both_branches_and_the_polarisations_overlay_adds_vv_vh() -> None:
+    cfg = default_config()
+    assert cfg["density"]["inputs"] == ["dem", "sar", "fused", "change"]
     for grid in ("within", "transfer"):
-        assert "change" not in plain["detection"][grid]["inputs"]
-        assert cfg["detection"][grid]["inputs"] == [*plain["detection"][grid]["inputs"], "change"]
+        assert cfg["detection"][grid]["inputs"] == ["sar", "fused", "change"]
+    overlay = yaml.safe_load((ROOT / "config" / "overlays" / "polarisations.yaml").read_text())
+    update_config(cfg, overlay)
+    validate_config(cfg)
+    assert cfg["detection"]["within"]["inputs"] == ["vv", "vh", "sar", "fused", "change"]
+    assert cfg["detection"]["transfer"]["inputs"] == ["sar", "fused", "change"]
     rules = (ROOT / "rules" / "density.smk").read_text() + (ROOT / "rules" / "detection.smk").read_text()
     assert 'inputs="dem|sar|fused|change"' in rules and 'inputs="vv|vh|sar|fused|change"' in rules
 
 
 def test_change_is_accepted_by_both_schemas_and_map_choices() -> None:
-    cfg = overlay_config()
+    cfg = default_config()
     cfg["density"]["map"] = {"inputs": "change", "revisits": 2}
     cfg["detection"]["map"] = {"inputs": "change", "augment": True}
     validate_config(cfg)

@@ -25,7 +25,7 @@ from landslide_sar.density.model import DensityNet
 from landslide_sar.density.oracle import class_probabilities, oracle_metrics
 from landslide_sar.errors import InputError
 from landslide_sar.nn import ENSEMBLE, METRICS_DTYPES
-from landslide_sar.stats import HOLDS, WITHIN_NOISE, macro_auc
+from landslide_sar.stats import HOLDS, REVERSED, WITHIN_NOISE, macro_auc
 
 NAMES = [
     "dem",
@@ -355,3 +355,44 @@ def test_differences_pool_split_seeds_and_pair_the_baseline_within_each_split(tm
         y, np.mean(pooled["baseline_r1"], axis=0), (0, 1, 2)
     )
     assert row["ensemble_diff"] == pytest.approx(want)
+
+
+def test_differences_against_the_label_free_detector(tmp_path: Path) -> None:
+    """The label-free chips table joins the differences as b (no split, no training): its
+    "probabilities" are the rank_probabilities of each chip's flagged share, its one run is paired
+    with every member of a under each split seed, and a chip ranking that follows the classes
+    beats a net of noise while a net that knows the classes beats it."""
+    from landslide_sar.density.label_free import rank_probabilities
+
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2], 30)
+    share = y * 0.1 + rng.uniform(0, 0.15, y.size)  # ranks the classes, not perfectly
+    free = pd.DataFrame({"chip": np.arange(y.size), "revisits": 1, "density_class": y, "share_above": share})
+    free = pd.concat([free, free.assign(revisits=2, share_above=rng.random(y.size))])  # 2 revisits: no information
+    free.to_csv(tmp_path / "chips.csv", index=False)
+    noise = [rng.dirichlet([1, 1, 1], y.size) for _ in range(3)]
+    sure = [np.eye(3)[y] * 0.9 + 0.1 / 3 for _ in range(3)]
+    paths = {
+        "sar_r1": _experiment(tmp_path, "sar_r1", y, noise),
+        "baseline_r1": _experiment(tmp_path, "baseline_r1", y, sure[:1]),
+        "sar_r2": _experiment(tmp_path, "sar_r2", y, noise),
+    }
+    out = density_differences(
+        {e: m for e, (m, _) in paths.items()},
+        {e: p for e, (_, p) in paths.items()},
+        [42],
+        {"samples": 300, "seed": 0, "interval": 0.95},
+        tmp_path / "d.csv",
+        tmp_path / "d.md",
+        label_free_chips=tmp_path / "chips.csv",
+    ).set_index("comparison")
+    free_auc = macro_auc(y, rank_probabilities(share), (0, 1, 2))
+    net = out.loc["SAR-only - label-free detector, 1 revisits"]
+    assert net["b"] == "label_free_r1" and net["n_runs"] == 3
+    assert net["ensemble_b"] == pytest.approx(free_auc) and net["verdict"] == REVERSED
+    want = np.mean([macro_auc(y, p, (0, 1, 2)) for p in noise]) - free_auc
+    assert net["member_diff"] == pytest.approx(want)
+    base = out.loc["change baseline - label-free detector, 1 revisits"]
+    assert base["n_runs"] == 1 and base["ensemble_a"] == pytest.approx(1.0) and base["verdict"] == HOLDS
+    assert out.loc["SAR-only - label-free detector, 2 revisits", "verdict"] == WITHIN_NOISE
+    assert "label-free detector" in (tmp_path / "d.md").read_text()

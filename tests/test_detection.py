@@ -681,6 +681,16 @@ def test_run_detection_experiment_writes_metrics_curves_predictions(tmp_path) ->
     for region, r in free_diffs.iterrows():
         ref = free[(free["region"] == region) & (free["subset"] == "test")]["auprc"].iloc[0]
         assert r["ensemble_b"] == pytest.approx(ref, abs=1e-4) and r["n_runs"] == 1
+    # the two references against each other, as scored inside the experiment: one "run" each
+    refs = diffs[diffs["comparison"] == "label-free detector - VH change baseline"].set_index("region")
+    assert set(refs.index) == {"regionA", "regionB"}
+    for region, r in refs.iterrows():
+        test = written[(written["region"] == region) & (written["subset"] == "test")].set_index("method")["auprc"]
+        assert (r["a"], r["b"], r["n_runs"]) == ("label-free detector", "VH change baseline", 1)
+        assert r["ensemble_a"] == pytest.approx(test["label_free"], abs=1e-4)
+        assert r["ensemble_b"] == pytest.approx(test["handwerger"], abs=1e-4)
+        assert r["member_diff"] == pytest.approx(test["label_free"] - test["handwerger"], abs=1e-4)
+        assert r["ci_low"] <= r["ensemble_diff"] <= r["ci_high"]
     # the papers' protocol as an option: evaluation on labelled chips only
     labelled_only = _experiment(tmp_path, "labelled", cube, selection={"train": "labelled", "evaluation": "labelled"})
     e = labelled_only[labelled_only[ENSEMBLE]].set_index(["region", "subset"])

@@ -228,7 +228,7 @@ def test_detection_label_free_score_ranks_the_scar_first_and_keeps_masked_pixels
 
 
 def test_detection_grid_has_label_free_rows_and_differences() -> None:
-    from landslide_sar.detection.differences import LABEL_FREE, comparisons
+    from landslide_sar.detection.differences import LABEL_FREE, PAIRED_REFS, comparisons
     from landslide_sar.detection.experiments import Experiment
     from landslide_sar.detection.table import METHODS, markdown_tables
 
@@ -237,6 +237,14 @@ def test_detection_grid_has_label_free_rows_and_differences() -> None:
     pairs = {(label, exp, a, b) for label, exp, a, b in comparisons(exps)}
     assert ("U-Net SAR+DEM - label-free detector, 4 revisits", "within", "fused_r4_noaug", LABEL_FREE) in pairs
     assert ("U-Net VV+VH - label-free detector", "transfer", "sar_r4_noaug", LABEL_FREE) in pairs
+    # the references against each other: once per within revisits and once in transfer, hosted
+    # by the first input set run (they read no net)
+    refs = {p for p in pairs if p[3] == PAIRED_REFS}
+    assert refs == {
+        ("label-free detector - VH change baseline, 1 revisits", "within", "sar_r1_noaug", PAIRED_REFS),
+        ("label-free detector - VH change baseline, 4 revisits", "within", "sar_r4_noaug", PAIRED_REFS),
+        ("label-free detector - VH change baseline", "transfer", "sar_r4_noaug", PAIRED_REFS),
+    }
     rows = [
         {"experiment": "within", "method": m, "seed": pd.NA, "ensemble": m == "unet", "region": "a", "subset": "test"}
         | {"auprc": v, "auprc_ci_low": v - 0.1, "auprc_ci_high": v + 0.1, "inputs": "sar", "revisits": 4, "n_pre": 4}

@@ -242,9 +242,9 @@ def test_root_default_dry_run_is_config_yaml() -> None:
     assert (jobs, areas) == _root_jobs_and_areas("--configfile", "config.yaml")
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert areas == set(cfg["areas"]) | {"detection"}
-    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 2 * (
-        4 * 4 + 2 * 2
-    )  # 2 split seeds
+    # 2 split seeds x (3 input sets x 4 revisits within + 3 input sets x 2 augmentations in transfer)
+    assert jobs["generate_event"] == len(cfg["areas"]) and jobs["train_detection"] == 2 * (3 * 4 + 3 * 2)
+    assert set(cfg["density"]["inputs"]) == {"dem", "sar", "fused", "change"}
 
 
 def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
@@ -252,23 +252,20 @@ def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
     same experiments and seeds, one density split and one detection split."""
     jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/one_split.yaml")
     full, _ = _root_jobs_and_areas()
-    assert jobs["train_density"] == 1 + 2 * 3 and full["train_density"] == 4 * jobs["train_density"]
-    assert jobs["train_detection"] == 4 * 4 + 2 * 2 and full["train_detection"] == 2 * jobs["train_detection"]
+    assert jobs["train_density"] == 1 + 3 * 3 and full["train_density"] == 4 * jobs["train_density"]
+    assert jobs["train_detection"] == 3 * 4 + 3 * 2 and full["train_detection"] == 2 * jobs["train_detection"]
     assert "split_chips" not in jobs and jobs["evaluate_density"] == full["evaluate_density"]
     assert areas == set(yaml.safe_load((ROOT / "config.yaml").read_text())["areas"]) | {"detection"}
 
 
-def test_the_change_overlay_adds_the_change_nets_to_both_branches() -> None:
-    """config/overlays/change_inputs.yaml merged after config.yaml: one more density net per
-    revisits and split, one more U-Net per within revisits and per transfer augmentation, per
-    split seed; nothing else trains."""
-    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/change_inputs.yaml")
+def test_the_polarisations_overlay_adds_the_single_polarisation_u_nets() -> None:
+    """config/overlays/polarisations.yaml merged after config.yaml: VV-only and VH-only U-Nets at
+    every within revisits and split seed; nothing else trains."""
+    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/polarisations.yaml")
     full, _ = _root_jobs_and_areas()
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
-    assert jobs["train_density"] == full["train_density"] + n_splits * len(cfg["density"]["revisits"])
     det = cfg["detection"]
-    per_split = len(det["within"]["revisits"]) + len(det["transfer"]["augment"])
-    assert jobs["train_detection"] == full["train_detection"] + len(det["chips"]["split_seeds"]) * per_split
-    assert jobs["evaluate_density"] == full["evaluate_density"] + len(cfg["density"]["revisits"])
-    assert areas == set(cfg["areas"]) | {"detection"}
+    assert not {"vv", "vh"} & set(det["within"]["inputs"])
+    extra = 2 * len(det["within"]["revisits"]) * len(det["chips"]["split_seeds"])
+    assert jobs["train_detection"] == full["train_detection"] + extra
+    assert jobs["train_density"] == full["train_density"] and areas == set(cfg["areas"]) | {"detection"}

@@ -1,4 +1,5 @@
-"""Rule density_differences: the paired differences of the density experiments, with intervals."""
+"""Rule density_differences: the paired differences of the density experiments and of the
+baseline and nets against the label-free detector, with intervals."""
 
 from landslide_sar.density.differences import density_differences
 from landslide_sar.runner import run_rule
@@ -14,6 +15,7 @@ def main(snakemake) -> None:  # noqa: ANN001 - the object Snakemake passes to sc
         bootstrap=snakemake.params.bootstrap,
         csv_out=snakemake.output.csv,
         markdown_out=snakemake.output.markdown,
+        label_free_chips=snakemake.input.label_free,
     )
 
 

@@ -1,6 +1,7 @@
 """The differences the density findings rest on, computed paired: fused - SAR-only and each net -
 DEM-only at every number of revisits, the change net - fused (when the grid has the `change`
-input set), most - fewest revisits, every net - the change baseline.
+input set), most - fewest revisits, every net - the change baseline, and the baseline, SAR-only
+and the change net - the label-free detector (when its chips table is given).
 
 Per comparison: the mean and sd over runs (training seed x split seed) of the run-wise difference
 of cross AUC (member k of one experiment against member k of the other under the same split:
@@ -21,7 +22,9 @@ import pandas as pd
 
 from landslide_sar.density.evaluate import CLASSES
 from landslide_sar.density.experiments import Experiment, parse
-from landslide_sar.density.pool import pool_runs
+from landslide_sar.density.label_free import chip_predictions
+from landslide_sar.density.label_free import setting as label_free_setting
+from landslide_sar.density.pool import PROB_COLUMNS, pool_runs
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.nn import METRICS_DTYPES
@@ -46,12 +49,13 @@ DIFFERENCE_COLUMNS = [
 NAMES = {"dem": "DEM-only", "sar": "SAR-only", "fused": "fused", "change": "change net", "baseline": "change baseline"}
 
 
-def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]:
+def comparisons(experiments: Sequence[Experiment], references: Sequence[str] = ()) -> list[tuple[str, str, str]]:
     """(label, a, b) of every difference the findings rest on that the grid holds, under each
     split scheme, and each experiment's first scheme - other scheme (the spatial split's cost);
-    a and b are settings (Experiment.setting: every split seed of a scheme pooled)."""
+    a and b are settings (Experiment.setting: every split seed of a scheme pooled) or, as b, a
+    reference that trains on nothing (`references`: label_free.setting, one for every scheme)."""
     full = list(dict.fromkeys((e.inputs, int(e.revisits), e.scheme) for e in experiments))
-    have = {Experiment(*e).setting for e in full}
+    have = {Experiment(*e).setting for e in full} | set(references)
     schemes = list(dict.fromkeys(e[2] for e in full))
     revisits = sorted({int(r) for i, r, _ in full if i != "dem"})
     out: list[tuple[str, str, str]] = []
@@ -78,6 +82,10 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str]]
         for r in revisits:
             for inputs in ("fused", "sar", "change"):
                 add(f"{NAMES[inputs]} - change baseline, {r} revisits{tag}", name(inputs, r), name("baseline", r))
+        for r in revisits:
+            for inputs in ("baseline", "sar", "change"):
+                label = f"{NAMES[inputs]} - label-free detector, {r} revisits{tag}"
+                add(label, name(inputs, r), label_free_setting(r))
     for scheme in schemes[1:]:
         for inputs, r, s in full:
             if s == schemes[0]:
@@ -123,7 +131,7 @@ def difference_rows(
     predictions table per split seed (a single table counts as one)."""
     ev = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
     rows = []
-    cols = [f"prob_class{c}" for c in CLASSES]
+    cols = PROB_COLUMNS
     for label, a, b in pairs:
         diff = _paired_runs(_member_cross(metrics[a]), _member_cross(metrics[b]))
         diff_mean, diff_sd = mean_sd(diff.tolist())
@@ -186,10 +194,13 @@ def density_differences(
     bootstrap: Mapping | None,
     csv_out: str | Path,
     markdown_out: str | Path,
+    label_free_chips: str | Path | None = None,
 ) -> pd.DataFrame:
     """Write the paired differences of the grid's experiments (CSV and Markdown); metrics and
     predictions: experiment id -> its metrics.csv / predictions.csv (ids decoded by
-    density.experiments.parse with splits.seeds `split_seeds`)."""
+    density.experiments.parse with splits.seeds `split_seeds`); label_free_chips: the label-free
+    detector's chips.csv (rule density_label_free), compared as b with the baseline and the nets
+    (its one "run" against every run of a, under each split seed)."""
     if set(metrics) != set(predictions):
         raise InputError(
             f"density_differences: metrics and predictions of different experiments "
@@ -203,8 +214,20 @@ def density_differences(
             pd.read_csv(metrics[e.id], dtype=METRICS_DTYPES).assign(split_seed=str(e.split_seed))
         )
         pooled.setdefault(e.setting, []).append(pd.read_csv(predictions[e.id]))
+    references = []
+    if label_free_chips is not None:
+        for name, frame in chip_predictions(pd.read_csv(label_free_chips)).items():
+            references.append(name)
+            pooled[name] = [frame]
+            auc = float(macro_auc(frame["density_class"].to_numpy(dtype=int), frame[PROB_COLUMNS].to_numpy(), CLASSES))
+            runs[name] = [
+                pd.DataFrame({"seed": [0], "split": ["both"], "subset": ["cross"], "auc_macro_ovr": [auc]}).assign(
+                    split_seed=str(seed)
+                )
+                for seed in dict.fromkeys(str(e.split_seed) for e in experiments)
+            ]
     by_setting = {k: pd.concat(v, ignore_index=True) for k, v in runs.items()}
-    table = difference_rows(by_setting, pooled, comparisons(experiments), bootstrap)
+    table = difference_rows(by_setting, pooled, comparisons(experiments, references), bootstrap)
     level = float({**DEFAULT_BOOTSTRAP, **(bootstrap or {})}["interval"])
     text = markdown_differences(table, level)
     with atomic_path(csv_out) as tmp:

@@ -42,6 +42,29 @@ RANK_BY = "share_above"
 SLOPE_CHANNEL = "dem_slope_radians"
 
 
+def setting(revisits: int) -> str:
+    """label_free_r<revisits>: the label-free row's name among the density settings (one place
+    builds it; no split: it trains on nothing, so every split scheme and seed shares it)."""
+    return f"{LABEL_FREE}_r{int(revisits)}"
+
+
+def chip_predictions(chips: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """setting(r) -> the label-free "predictions" of every chip at r revisits (chip, density_class,
+    prob_class0..2 = rank_probabilities of its share of flagged pixels), from label_free_metrics'
+    chips table: what the paired differences compare the nets and the baseline with."""
+    missing = [c for c in ("chip", "revisits", "density_class", RANK_BY) if c not in chips.columns]
+    if missing:
+        raise InputError(f"label-free chips table lacks column(s) {missing}; expected label_free_metrics' chips.csv")
+    out = {}
+    for r, sub in chips.groupby("revisits", sort=True):
+        sub = sub.sort_values("chip")
+        prob = rank_probabilities(sub[RANK_BY].to_numpy())
+        frame = sub[["chip", "density_class"]].reset_index(drop=True)
+        frame[[f"prob_class{c}" for c in CLASSES]] = prob
+        out[setting(int(r))] = frame
+    return out
+
+
 def rank_probabilities(score: np.ndarray) -> np.ndarray:
     """(n, 3) class "probabilities" ((1 - u)^2, 2u(1 - u), u^2) of each chip's rank u = (rank -
     0.5) / n by `score` (ties averaged; NaN ranks lowest)."""

@@ -1,6 +1,7 @@
 """The differences the detection findings rest on, computed paired on the same test chips:
 SAR+DEM - VV+VH at every revisits, most - fewest revisits for every input set, VV+VH - VV and
-VV+VH - VH, every U-Net - the VH-change baseline and - the label-free detector, and in transfer
+VV+VH - VH, every U-Net - the VH-change baseline and - the label-free detector, the label-free
+detector - the VH-change baseline (both as scored inside one experiment), and in transfer
 with - without augmentation and SAR+DEM - VV+VH on every test region; with the `change` input
 set also change+DEM - SAR+DEM (within, every revisits; transfer, with and without augmentation).
 
@@ -42,6 +43,10 @@ REFERENCES = {
     BASELINE: ("baseline", "handwerger", "VH change baseline"),
     LABEL_FREE: ("label_free", "label_free", "label-free detector"),
 }
+#: b of a "label-free - VH change" comparison: both references as scored inside experiment a (they
+#: read no net, so any experiment of those revisits and chips hosts them) -> (the reference a, b)
+PAIRED_REFS = "label_free-baseline"
+REFERENCE_PAIRS = {PAIRED_REFS: (LABEL_FREE, BASELINE)}
 DIFFERENCE_COLUMNS = [
     "comparison",
     "experiment",
@@ -69,8 +74,13 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
     out: list[tuple[str, str, str, str]] = []
 
     def add(label: str, exp: str, a: str, b: str) -> None:
-        if (exp, a) in have and (b in REFERENCES or (exp, b) in have):
+        if (exp, a) in have and (b in REFERENCES or b in REFERENCE_PAIRS or (exp, b) in have):
             out.append((label, exp, a, b))
+
+    def host(exp: str, revisits: int, augment: bool) -> str:
+        """The setting that hosts the references' own comparison: the first input set run."""
+        found = [setting(i, revisits, augment) for i in INPUT_LABELS if (exp, setting(i, revisits, augment)) in have]
+        return found[0] if found else ""
 
     within = [(e.inputs, e.revisits, e.augment) for e in experiments if e.experiment == "within"]
     revisits = sorted({r for _, r, _ in within})
@@ -96,6 +106,9 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
                     setting(inputs, hi, aug),
                     setting(inputs, lo, aug),
                 )
+        for r in revisits:
+            label = f"label-free detector - VH change baseline, {r} revisits"
+            add(label, "within", host("within", r, aug), PAIRED_REFS)
         if revisits:
             for ref in REFERENCES:
                 for inputs in INPUT_LABELS:
@@ -132,6 +145,9 @@ def comparisons(experiments: Sequence[Experiment]) -> list[tuple[str, str, str, 
                 setting("change", r, aug),
                 setting("fused", r, aug),
             )
+    if transfer:  # the references read no net and no augmentation: one host tells it
+        r, aug = transfer[0][1], transfer[0][2]
+        add("label-free detector - VH change baseline", "transfer", host("transfer", r, aug), PAIRED_REFS)
     for ref in REFERENCES:
         for inputs, r, aug in transfer:
             add(
@@ -192,6 +208,9 @@ def _split_parts(
 
     parts = []
     for label, exp, setting_a, setting_b in pairs:
+        if setting_b in REFERENCE_PAIRS:
+            parts += _reference_parts(metrics, predictions, label, exp, setting_a + split, setting_b, score)
+            continue
         a, b = setting_a + split, setting_b if setting_b in REFERENCES else setting_b + split
         pa = predictions[(exp, a)]
         pb = pa if b in REFERENCES else predictions[(exp, b)]
@@ -229,6 +248,44 @@ def _split_parts(
                     "samples": samples_a - samples_b,
                 }
             )
+    return parts
+
+
+def _reference_parts(
+    metrics: Mapping[tuple[str, str], pd.DataFrame],
+    predictions: Mapping[tuple[str, str], xr.Dataset],
+    label: str,
+    exp: str,
+    host: str,
+    pair: str,
+    score: Any,
+) -> list[dict[str, Any]]:
+    """_split_parts of one REFERENCE_PAIRS comparison hosted by experiment `host` (with its split
+    suffix): both references' AUPRC on each test region's chips, one "run" each (nothing trained)."""
+    ref_a, ref_b = REFERENCE_PAIRS[pair]
+    pred, met = predictions[(exp, host)], metrics[(exp, host)]
+    parts = []
+    for region in dict.fromkeys(np.asarray(pred["region"].values).astype(str)):
+        idx = _chips(pred, region, "test")
+        if not len(idx):
+            continue
+        (est_a, samples_a), (est_b, samples_b) = (
+            score(exp, host, region, REFERENCES[r][0], pred, idx) for r in (ref_a, ref_b)
+        )
+        ma, mb = (_members(met, REFERENCES[r][1], region, "test") for r in (ref_a, ref_b))
+        parts.append(
+            {
+                "comparison": label,
+                "experiment": exp,
+                "region": region,
+                "a": REFERENCES[ref_a][2],
+                "b": REFERENCES[ref_b][2],
+                "member_diffs": np.array([float(ma.iloc[0]) - float(mb.iloc[0])]),
+                "ensemble_a": est_a,
+                "ensemble_b": est_b,
+                "samples": samples_a - samples_b,
+            }
+        )
     return parts
 
 
