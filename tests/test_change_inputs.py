@@ -259,15 +259,16 @@ def test_detection_change_experiment_ids_round_trip_and_differences() -> None:
 # --- config ---------------------------------------------------------------------------------------
 
 
-def test_config_yaml_runs_change_in_both_branches_and_the_polarisations_overlay_adds_vv_vh() -> None:
+def test_config_yaml_runs_change_in_both_branches_and_the_full_grids_overlay_adds_vv_vh() -> None:
     cfg = default_config()
     assert cfg["density"]["inputs"] == ["dem", "sar", "fused", "change"]
     for grid in ("within", "transfer"):
         assert cfg["detection"][grid]["inputs"] == ["sar", "fused", "change"]
-    overlay = yaml.safe_load((ROOT / "config" / "overlays" / "polarisations.yaml").read_text())
+    overlay = yaml.safe_load((ROOT / "config" / "overlays" / "full_grids.yaml").read_text())
     update_config(cfg, overlay)
     validate_config(cfg)
     assert cfg["detection"]["within"]["inputs"] == ["vv", "vh", "sar", "fused", "change"]
+    assert cfg["density"]["revisits"] == [1, 2, 3] and cfg["density"]["inputs"] == ["dem", "sar", "fused", "change"]
     assert cfg["detection"]["transfer"]["inputs"] == ["sar", "fused", "change"]
     rules = (ROOT / "rules" / "density.smk").read_text() + (ROOT / "rules" / "detection.smk").read_text()
     assert 'inputs="dem|sar|fused|change"' in rules and 'inputs="vv|vh|sar|fused|change"' in rules

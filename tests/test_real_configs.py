@@ -252,20 +252,25 @@ def test_the_one_split_overlay_runs_every_experiment_under_one_split() -> None:
     same experiments and seeds, one density split and one detection split."""
     jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/one_split.yaml")
     full, _ = _root_jobs_and_areas()
-    assert jobs["train_density"] == 1 + 3 * 3 and full["train_density"] == 4 * jobs["train_density"]
+    assert jobs["train_density"] == 1 + 3 * 2 and full["train_density"] == 4 * jobs["train_density"]
     assert jobs["train_detection"] == 3 * 4 + 3 * 2 and full["train_detection"] == 2 * jobs["train_detection"]
     assert "split_chips" not in jobs and jobs["evaluate_density"] == full["evaluate_density"]
     assert areas == set(yaml.safe_load((ROOT / "config.yaml").read_text())["areas"]) | {"detection"}
 
 
-def test_the_polarisations_overlay_adds_the_single_polarisation_u_nets() -> None:
-    """config/overlays/polarisations.yaml merged after config.yaml: VV-only and VH-only U-Nets at
-    every within revisits and split seed; nothing else trains."""
-    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/polarisations.yaml")
-    full, _ = _root_jobs_and_areas()
+def test_the_full_grids_overlay_adds_density_at_2_revisits_and_the_single_polarisation_u_nets() -> None:
+    """config/overlays/full_grids.yaml merged after config.yaml: every density net but DEM-only
+    and the baseline at 2 revisits too (every split), VV-only and VH-only U-Nets at every within
+    revisits and split seed; nothing else trains."""
+    jobs, areas = _root_jobs_and_areas("--configfile", "config.yaml", "config/overlays/full_grids.yaml")
+    default, _ = _root_jobs_and_areas()
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    det = cfg["detection"]
-    assert not {"vv", "vh"} & set(det["within"]["inputs"])
+    det, d = cfg["detection"], cfg["density"]
+    assert not {"vv", "vh"} & set(det["within"]["inputs"]) and d["revisits"] == [1, 3]
     extra = 2 * len(det["within"]["revisits"]) * len(det["chips"]["split_seeds"])
-    assert jobs["train_detection"] == full["train_detection"] + extra
-    assert jobs["train_density"] == full["train_density"] and areas == set(cfg["areas"]) | {"detection"}
+    assert jobs["train_detection"] == default["train_detection"] + extra
+    n_splits = len(cfg["splits"]["schemes"]) * len(cfg["splits"]["seeds"])
+    nets = len(set(d["inputs"]) - {"dem"})  # sar, fused, change: one more revisits value each
+    assert jobs["train_density"] == default["train_density"] + n_splits * nets
+    assert jobs["evaluate_density"] == default["evaluate_density"] + nets + 1  # + the baseline at 2 revisits
+    assert areas == set(cfg["areas"]) | {"detection"}
