@@ -46,7 +46,7 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
     w = table[(table["experiment"] == "within") & (table["subset"] == "test")]
     split = w["split_seed"] if "split_seed" in w else pd.Series(pd.NA, index=w.index)
     first_split = first_split_seed(w)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(8.8, 4.4))
     u = unet_summary(w, first_split)
     for k, b in enumerate([b for b in INPUT_LABELS if b in set(u["inputs"])]):
         g = u[u["inputs"] == b].sort_values("revisits")
@@ -86,7 +86,7 @@ def plot_auprc_vs_revisits(table: pd.DataFrame, out_png: PathLike) -> None:
         f"Detection within {w['region'].iloc[0] if len(w) else '?'}: test chips, bootstrap intervals over chips",
         fontsize=10,
     )
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: it hid the references' lines
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
@@ -104,7 +104,7 @@ def plot_pr_curves(
     experiments = {e.name: e for e in (parse(i, detection) for i in curves)}
     lengths = [len(pd.read_csv(p, usecols=["method"])) for p in curves.values()]
     c["name"] = np.repeat([parse(i, detection).name for i in curves], lengths)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 6.0))
     train_region = table.loc[table["subset"] == "train", "region"]
     train_region = train_region.iloc[0] if len(train_region) else ""
     for ax, exp, subset in ((axes[0], "within", "test"), (axes[1], "transfer", "test")):
@@ -141,7 +141,7 @@ def plot_pr_curves(
         ax.set_ylabel("precision")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)  # below: inside, it hid curves
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
