@@ -3,12 +3,13 @@ zarr encoding every written store uses."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,3 +261,24 @@ def write_category_names(tif: str | Path, names: list[str], band: int = 1) -> Pa
     with atomic_path(out) as tmp:
         ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=False)
     return out
+
+
+def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
+    """Write `data` as indented, newline-terminated JSON, atomically (atomic_path): the map choices."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: str | Path, required: Sequence[str], expected: str) -> dict[str, Any]:
+    """The JSON object at `path`, refused in one line naming the file and `expected` (what should
+    have written it) unless it parses to an object holding every key of `required`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not JSON ({err.msg} at line {err.lineno}); expected {expected}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a JSON {type(data).__name__}, not an object; expected {expected}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(repr(k) for k in missing)}; expected {expected}")
+    return data

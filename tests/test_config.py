@@ -163,7 +163,7 @@ def _rapid_from_region_a(c: dict) -> None:
         (
             lambda c: c["detection"].update(map={"inputs": "vv", "augment": True}),
             "config detection.map = {'inputs': 'vv', 'augment': True} is not a transfer experiment; expected "
-            "inputs in detection.transfer.inputs ['sar', 'fused']",
+            "inputs in detection.transfer.inputs ['sar', 'fused', 'change']",
         ),
         (
             lambda c: c["density"].update(map="worst"),

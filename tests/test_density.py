@@ -897,7 +897,8 @@ def test_every_default_density_experiment_round_trips_through_its_id() -> None:
     config = _default_config()
     seeds = grid.split_seeds(config)
     exps = grid.experiments(config)
-    assert len(exps) == len({e.id for e in exps}) == 2 * 2 * (1 + 2 * 3 + 3)  # schemes x seeds x settings
+    # schemes x seeds x (DEM once + SAR, fused, change x 2 revisits + the baseline x 2 revisits)
+    assert len(exps) == len({e.id for e in exps}) == 2 * 2 * (1 + 3 * 2 + 2)
     assert all(grid.parse(e.id, seeds) == e for e in exps)
     assert [e.id for e in exps[:2]] == ["dem_r0", "sar_r1"] and exps[-1].id == "baseline_r3_blocked_s43"
     assert grid.map_experiment(config) is None  # density.map: best, chosen at run time by validation scores

@@ -269,3 +269,25 @@ def test_the_label_free_detector_is_scored_on_the_same_validation_chips_beside_t
     missing = chips[chips["chip"] != 3]
     with pytest.raises(InputError, match="1 validation chip"):
         label_free_validation(missing, {"_blocked": table})
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"rule": "best"', "not JSON"),
+        ('["baseline_r1"]', "a JSON list, not an object"),
+        ('{"rule": "best"}', "no 'experiment'"),
+    ],
+)
+def test_a_broken_choice_file_is_refused_in_one_line_naming_it(tmp_path: Path, text: str, says: str) -> None:
+    """Both branches read their choice through landslide_sar.io.read_json: a truncated file, a
+    list or a choice without its experiment stops the map job with the file and the writer named."""
+    from landslide_sar.detection.selection import read_choice as read_detection_choice
+
+    path = tmp_path / "map_choice.json"
+    path.write_text(text)
+    for read, writer in ((read_choice, "choose_density_map"), (read_detection_choice, "choose_detection_map")):
+        with pytest.raises(InputError) as err:
+            read(path)
+        message = str(err.value)
+        assert "\n" not in message and message.startswith(str(path)) and says in message and writer in message

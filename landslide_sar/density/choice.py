@@ -4,24 +4,19 @@ landslide_sar.density.selection so that the map writers need none of the selecti
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from landslide_sar.density.experiments import BEST
-from landslide_sar.errors import InputError
+from landslide_sar.io import read_json
 
 PathLike = str | os.PathLike
 
 
 def read_choice(path: PathLike) -> dict[str, Any]:
     """The choice JSON of choose_density_map (one place reads it)."""
-    choice = json.loads(Path(path).read_text())
-    if "experiment" not in choice:
-        raise InputError(f"{path}: no 'experiment'; expected choose_density_map's choice")
-    return choice
+    return read_json(path, ["experiment"], "choose_density_map's choice")
 
 
 def choice_tags(choice: Mapping[str, Any]) -> dict[str, str]:

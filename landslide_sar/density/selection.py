@@ -15,11 +15,9 @@ and spread are recorded beside it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +25,7 @@ import pandas as pd
 
 from landslide_sar.density.experiments import BEST, Experiment, parse
 from landslide_sar.errors import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.io import write_json
 from landslide_sar.nn import METRICS_DTYPES
 
 log = logging.getLogger(__name__)
@@ -196,6 +194,5 @@ def choose_density_map(
             score,
             experiment.id,
         )
-    with atomic_path(choice_out) as tmp:
-        Path(tmp).write_text(json.dumps(choice, indent=2) + "\n")
+    write_json(choice_out, choice)
     return choice

@@ -10,11 +10,9 @@ but a reader should see when the baseline would have been the better choice.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +20,7 @@ import pandas as pd
 
 from landslide_sar.detection.experiments import BEST, Experiment, parse
 from landslide_sar.errors import InputError
-from landslide_sar.io import atomic_path
+from landslide_sar.io import read_json, write_json
 from landslide_sar.nn import METRICS_DTYPES
 
 log = logging.getLogger(__name__)
@@ -117,17 +115,13 @@ def choose_detection_map(
             baseline_best,
             score,
         )
-    with atomic_path(choice_out) as tmp:
-        Path(tmp).write_text(json.dumps(choice, indent=2) + "\n")
+    write_json(choice_out, choice)
     return choice
 
 
 def read_choice(path: PathLike) -> dict[str, Any]:
     """The choice JSON of choose_detection_map (one place reads it)."""
-    choice = json.loads(Path(path).read_text())
-    if "experiment" not in choice:
-        raise InputError(f"{path}: no 'experiment'; expected choose_detection_map's choice")
-    return choice
+    return read_json(path, ["experiment"], "choose_detection_map's choice")
 
 
 def choice_tags(choice: Mapping[str, Any]) -> dict[str, str]:
