@@ -137,22 +137,24 @@ def test_dry_run_builds_the_full_dag_offline(tmp_path, offline, name, expected) 
 
 def test_default_dry_run_has_the_density_grid_on_embedded_and_the_detection_grids(tmp_path, offline) -> None:
     """config.yaml's `all`: the density grid and map on density.areas (embedded) only, and every
-    detection experiment (4 band sets x 4 time steps within, 2 band sets x 2 augmentations transfer)."""
+    detection experiment (3 input sets x 4 revisits within, 3 input sets x 2 augmentations transfer)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert cfg["density"]["areas"] == ["embedded"] and {"region_a", "region_b"} <= set(cfg["areas"])
     proc = snakemake(tmp_path, ROOT / "config.yaml", "-n", "all")
     jobs = _jobs(proc.stdout)
     assert (
-        jobs["train_detection"] == 2 * (4 * 4 + 2 * 2) and jobs["detection_table"] == jobs["detection_figures"] == 1
+        jobs["train_detection"] == 2 * (3 * 4 + 3 * 2) and jobs["detection_table"] == jobs["detection_figures"] == 1
     )  # 2 split seeds
     assert jobs["detection_oracle"] == jobs["detection_differences"] == 1
     assert jobs["assemble_cube"] == 3 and jobs["make_chips"] == jobs["density_table"] == jobs["density_map"] == 1
-    # split schemes (random, blocked) x split seeds (42, 43) x halves x (DEM once + SAR, fused x 3 revisits)
+    # split schemes (random, blocked) x split seeds (42, 43) x (DEM once + SAR, fused, change x 2 revisits)
     assert cfg["splits"]["seeds"] == [42, 43] and cfg["splits"]["schemes"] == ["random", "blocked"]
-    assert jobs["train_density"] == 2 * 2 * (1 + 2 * 3)  # one job per experiment and split: both halves
+    assert cfg["density"]["revisits"] == [1, 3]
+    assert jobs["train_density"] == 2 * 2 * (1 + 3 * 2)  # one job per experiment and split: both halves
     assert jobs["split_chips"] == 3  # make_chips's table is the first random split
     assert jobs["density_oracle"] == jobs["density_differences"] == jobs["density_label_free"] == 1
-    assert jobs["baseline_features"] == 3 and jobs["evaluate_density"] == 7 + 3  # one job per experiment: every split
+    # one baseline feature job per revisits; one evaluation per setting (nets and baseline), every split
+    assert jobs["baseline_features"] == 2 and jobs["evaluate_density"] == 7 + 2
     assert "density_forests" not in jobs  # only for rapid response, which config.yaml does not run
     for area in ("region_a", "region_b"):
         assert f"results/{area}/density" not in proc.stdout and f"results/{area}/chips" not in proc.stdout
