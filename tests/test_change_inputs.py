@@ -196,7 +196,7 @@ def test_density_change_experiment_ids_round_trip_and_differences() -> None:
     labels = {label: (a, b) for label, a, b in comparisons(grid)}
     assert labels["change net - fused, 3 revisits"] == ("change_r3", "fused_r3")
     assert labels["change net - change baseline, 1 revisits"] == ("change_r1", "baseline_r1")
-    assert "change net - fused, 2 revisits (blocked split)" in labels
+    assert "change net - fused, 3 revisits (blocked split)" in labels
 
 
 # --- detection ------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_config_yaml_runs_change_in_both_branches_and_the_full_grids_overlay_add
 
 def test_change_is_accepted_by_both_schemas_and_map_choices() -> None:
     cfg = default_config()
-    cfg["density"]["map"] = {"inputs": "change", "revisits": 2}
+    cfg["density"]["map"] = {"inputs": "change", "revisits": 3}
     cfg["detection"]["map"] = {"inputs": "change", "augment": True}
     validate_config(cfg)
 
