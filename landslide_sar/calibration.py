@@ -39,8 +39,6 @@ DEFAULT_BINS = 10
 VALIDATION = "val"
 #: probabilities are clipped to [EPS, 1 - EPS] before a log (a forest gives exact 0 and 1)
 EPS = 1e-6
-#: columns of the reliability table (one row per bin and curve)
-RELIABILITY_COLUMNS = ["curve", "bin", "bin_low", "bin_high", "n", "mean_confidence", "accuracy"]
 
 
 def _binary(prob: np.ndarray) -> bool:
@@ -113,20 +111,6 @@ def reliability_bins(conf: np.ndarray, hit: np.ndarray, bins: int = DEFAULT_BINS
             }
             for b in range(bins)
         ]
-
-
-def reliability_table(prob: np.ndarray, y: np.ndarray, bins: int = DEFAULT_BINS) -> list[dict]:
-    """Reliability rows (RELIABILITY_COLUMNS) of `prob`: curve "top_label" (multi-class) or
-    "positive" (binary), and for multi-class one one-vs-rest curve "class<c>" per class."""
-    prob, y = _check(prob, y)
-    rows = [
-        {"curve": "positive" if _binary(prob) else "top_label", **r}
-        for r in reliability_bins(*confidence_and_hit(prob, y), bins)
-    ]
-    if not _binary(prob):
-        for c in range(prob.shape[1]):
-            rows += [{"curve": f"class{c}", **r} for r in reliability_bins(prob[:, c], (y == c).astype(float), bins)]
-    return rows
 
 
 def negative_log_likelihood(prob: np.ndarray, y: np.ndarray) -> float:
@@ -301,14 +285,6 @@ def fit_calibrator(method: str, data: ValidationSet, *, fitted_on: str, bins: in
     return Calibrator(**common)
 
 
-def cross_validated_ece(
-    method: str, data: ValidationSet, *, folds: int = 5, seed: int = 0, bins: int = DEFAULT_BINS
-) -> float:
-    """ECE of `method` on the validation rows themselves, each fold recalibrated by a fit on the
-    other folds: how the method is chosen without looking at the test rows."""
-    return expected_calibration_error(out_of_fold(method, data, folds=folds, seed=seed), data.y, bins)
-
-
 def out_of_fold(method: str, data: ValidationSet, *, folds: int = 5, seed: int = 0) -> np.ndarray:
     """The validation rows recalibrated by `method` fitted on the other folds (seeded folds; as
     many folds as rows when there are fewer; with one row, the row as it is)."""
@@ -351,6 +327,30 @@ def _curves(prob: np.ndarray, y: np.ndarray, bins: int) -> dict[str, float]:
     return out
 
 
+def _score_rows(
+    fit: Calibrator, applied: str, scored_on: str, before: np.ndarray, after: np.ndarray, y: np.ndarray, bins: int
+) -> list[dict]:
+    """calibration.csv's rows (CALIBRATION_COLUMNS) of one method on one scored set: per curve the
+    ECE of the probabilities `before` and `after` its recalibration, and their NLL."""
+    before_c, after_c = _curves(before, y, bins), _curves(after, y, bins)
+    nll_before, nll_after = negative_log_likelihood(before, y), negative_log_likelihood(after, y)
+    return [
+        {
+            "method": fit.method,
+            "applied": fit.method == applied,
+            "scored_on": scored_on,
+            "curve": curve,
+            "n": int(np.asarray(y).size),
+            "ece_before": before_c[curve],
+            "ece_after": after_c[curve],
+            "nll_before": nll_before,
+            "nll_after": nll_after,
+            "temperature": fit.temperature,
+        }
+        for curve in before_c
+    ]
+
+
 def calibrate_and_report(
     validation: ValidationSet,
     scored: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -374,43 +374,11 @@ def calibrate_and_report(
     rows: list[dict] = []
     fits = {m: fit_calibrator(m, validation, fitted_on=fitted_on, bins=bins) for m in METHODS}
     oof = {m: out_of_fold(m, validation) for m in METHODS}
-    base_cv = _curves(validation.prob, validation.y, bins)
+    checked = {name: _check(prob, y, name) for name, (prob, y) in scored.items()}
     for m, fit in fits.items():
-        cv = _curves(oof[m], validation.y, bins)
-        for curve in base_cv:
-            rows.append(
-                {
-                    "method": m,
-                    "applied": m == method,
-                    "scored_on": CV_SET,
-                    "curve": curve,
-                    "n": int(validation.y.size),
-                    "ece_before": base_cv[curve],
-                    "ece_after": cv[curve],
-                    "nll_before": negative_log_likelihood(validation.prob, validation.y),
-                    "nll_after": negative_log_likelihood(oof[m], validation.y),
-                    "temperature": fit.temperature,
-                }
-            )
-        for name, (prob, y) in scored.items():
-            prob, y = _check(prob, y, name)
-            after = fit.apply(prob)
-            before_c, after_c = _curves(prob, y, bins), _curves(after, y, bins)
-            for curve in before_c:
-                rows.append(
-                    {
-                        "method": m,
-                        "applied": m == method,
-                        "scored_on": name,
-                        "curve": curve,
-                        "n": int(y.size),
-                        "ece_before": before_c[curve],
-                        "ece_after": after_c[curve],
-                        "nll_before": negative_log_likelihood(prob, y),
-                        "nll_after": negative_log_likelihood(after, y),
-                        "temperature": fit.temperature,
-                    }
-                )
+        rows += _score_rows(fit, method, CV_SET, validation.prob, oof[m], validation.y, bins)
+        for name, (prob, y) in checked.items():
+            rows += _score_rows(fit, method, name, prob, fit.apply(prob), y, bins)
     table = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
     top = table[table["curve"].isin(["top_label", "positive"])]
     chosen = fits[method].with_ece(

@@ -25,10 +25,11 @@ from landslide_sar.calibration import (
     Calibrator,
     ValidationSet,
     class_ece,
+    confidence_and_hit,
     expected_calibration_error,
     fit_calibrator,
     fit_temperature,
-    reliability_table,
+    reliability_bins,
 )
 from landslide_sar.cube import published_layout
 from landslide_sar.errors import InputError
@@ -68,11 +69,14 @@ def test_ece_of_a_known_miscalibration_is_its_analytic_value() -> None:
     prob = np.tile([0.7, 0.2, 0.1], (10, 1))
     assert expected_calibration_error(prob, np.array([0] * 5 + [1] * 5)) == pytest.approx(0.2)
     assert expected_calibration_error(np.full(10, 0.8), np.array([1] * 6 + [0] * 4)) == pytest.approx(0.2)
-    rel = pd.DataFrame(reliability_table(prob, np.array([0] * 5 + [1] * 5)))
-    top = rel[(rel["curve"] == "top_label") & (rel["n"] > 0)]
+    y = np.array([0] * 5 + [1] * 5)
+    rel = pd.DataFrame(reliability_bins(*confidence_and_hit(prob, y)))  # the reliability figure's top-label bins
+    top = rel[rel["n"] > 0]
     assert top[["bin", "n", "accuracy"]].values.tolist() == [[6, 10, 0.5]]
     assert top["mean_confidence"].iloc[0] == pytest.approx(0.7)
-    assert set(rel["curve"]) == {"top_label", "class0", "class1", "class2"}
+    for c, (conf, right) in enumerate(((0.7, 0.5), (0.2, 0.5), (0.1, 0.0))):  # each class against the rest
+        one = pd.DataFrame(reliability_bins(prob[:, c], (y == c).astype(float)))
+        assert one.loc[one["n"] > 0, ["mean_confidence", "accuracy"]].values.tolist() == [[pytest.approx(conf), right]]
 
 
 def _overconfident_binary(n: int, temperature: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -167,9 +167,11 @@ DETECTION = {
 }
 
 
-def _detection_metrics(val: list[float], test: float, baseline_val: float = 0.2) -> pd.DataFrame:
+def _detection_metrics(
+    val: list[float], test: float, baseline_val: float = 0.2, label_free_val: float = 0.3
+) -> pd.DataFrame:
     """train_detection's rows: U-Net members' val AUPRCs `val` in region_a, an ensemble row, test
-    rows in both regions (`test`) and the VH-change baseline's val row."""
+    rows in both regions (`test`) and the VH-change baseline's and the label-free detector's val rows."""
     rows = [
         {"method": "unet", "seed": s, "ensemble": False, "region": "region_a", "subset": "val", "auprc": a}
         for s, a in enumerate(val)
@@ -185,6 +187,16 @@ def _detection_metrics(val: list[float], test: float, baseline_val: float = 0.2)
             "region": "region_a",
             "subset": "val",
             "auprc": baseline_val,
+        }
+    )
+    rows.append(
+        {
+            "method": "label_free",
+            "seed": pd.NA,
+            "ensemble": False,
+            "region": "region_a",
+            "subset": "val",
+            "auprc": label_free_val,
         }
     )
     for region in ("region_a", "region_b"):
@@ -220,7 +232,9 @@ def test_the_detection_map_is_the_best_validated_transfer_unet_whatever_the_test
 
     choice = choose_detection_map("best", grid(lambda i: 0.1), DETECTION, tmp_path / "c.json")
     assert choice["experiment"] == "transfer/fused_r4_noaug" and choice["validation_auprc"] == pytest.approx(0.6)
+    # each reference under its own key (the label-free detector's 0.3 is not the VH change's)
     assert choice["baseline_validation_auprc"] == pytest.approx(0.2)
+    assert choice["label_free_validation_auprc"] == pytest.approx(0.3)
     # the test scores turned upside down (the fused_noaug U-Net now the worst on test): the same choice
     upside = choose_detection_map(
         "best", grid(lambda i: 0.1 if "fused_r4_noaug" in i else 0.9), DETECTION, tmp_path / "u.json"

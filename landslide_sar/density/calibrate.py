@@ -13,10 +13,9 @@ import pandas as pd
 from landslide_sar.calibration import DEFAULT_BINS, Calibrator, ValidationSet, calibrate_and_report
 from landslide_sar.errors import InputError
 
-from .map import CLASSES
+from .pool import PROB_COLUMNS
 
 PathLike = str | os.PathLike
-PROB_COLUMNS = [f"prob_class{c}" for c in CLASSES]
 TEST_SET = "test (cross-predicted chips)"
 
 

@@ -37,6 +37,20 @@ CLASS_AUCS = ["auc_class0", "auc_class1", "auc_class2"]
 SCORE_COLUMNS = ["setting", "inputs", "revisits", "val_auc_mean", "val_auc_sd", "n_scores", "n_undefined"]
 
 
+def _score_row(setting: str, inputs: str, revisits: int, aucs: Sequence[float], undefined: int) -> dict[str, Any]:
+    """One SCORE_COLUMNS row: the mean and sd of a setting's defined validation AUCs, their
+    count and how many were undefined."""
+    return {
+        "setting": setting,
+        "inputs": inputs,
+        "revisits": int(revisits),
+        "val_auc_mean": float(np.mean(aucs)) if len(aucs) else float("nan"),
+        "val_auc_sd": float(np.std(aucs, ddof=1)) if len(aucs) > 1 else float("nan"),
+        "n_scores": len(aucs),
+        "n_undefined": int(undefined),
+    }
+
+
 def validation_scores(metrics: Mapping[str, PathLike | pd.DataFrame], seeds: Sequence[int]) -> pd.DataFrame:
     """Mean and sd of the validation one-vs-rest class AUCs per (inputs, revisits) setting, over
     every class, member (training seed), half and experiment of `metrics` ({experiment id: its
@@ -44,8 +58,9 @@ def validation_scores(metrics: Mapping[str, PathLike | pd.DataFrame], seeds: Seq
     defined, the mean of the members' macro AUCs. A class AUC that is undefined (the class absent
     from, or alone in, a half's few validation chips) is counted, not averaged, so that a half
     without one class still scores the others; a setting with none defined scores NaN."""
-    scores: dict[tuple[str, int], list[float]] = {}
-    undefined: dict[tuple[str, int], int] = {}
+    scores: dict[str, list[float]] = {}
+    undefined: dict[str, int] = {}
+    settings: dict[str, Experiment] = {}
     for experiment_id, source in metrics.items():
         e = parse(experiment_id, seeds)
         m = source if isinstance(source, pd.DataFrame) else pd.read_csv(source, dtype=METRICS_DTYPES)
@@ -56,21 +71,10 @@ def validation_scores(metrics: Mapping[str, PathLike | pd.DataFrame], seeds: Seq
         if val.empty:
             raise InputError(f"{source}: no validation rows (subset val, split 0 and 1); expected evaluate_density's")
         auc = val[CLASS_AUCS].to_numpy(dtype=float).ravel()
-        key = (e.inputs, int(e.revisits))
-        scores.setdefault(key, []).extend(auc[np.isfinite(auc)].tolist())
-        undefined[key] = undefined.get(key, 0) + int((~np.isfinite(auc)).sum())
-    rows = [
-        {
-            "setting": f"{inputs}_r{revisits}",
-            "inputs": inputs,
-            "revisits": revisits,
-            "val_auc_mean": float(np.mean(s)) if s else float("nan"),
-            "val_auc_sd": float(np.std(s, ddof=1)) if len(s) > 1 else float("nan"),
-            "n_scores": len(s),
-            "n_undefined": undefined[(inputs, revisits)],
-        }
-        for (inputs, revisits), s in scores.items()
-    ]
+        settings.setdefault(e.base, e)
+        scores.setdefault(e.base, []).extend(auc[np.isfinite(auc)].tolist())
+        undefined[e.base] = undefined.get(e.base, 0) + int((~np.isfinite(auc)).sum())
+    rows = [_score_row(k, e.inputs, e.revisits, scores[k], undefined[k]) for k, e in settings.items()]
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
@@ -82,7 +86,7 @@ def label_free_validation(chips_csv: PathLike | pd.DataFrame, split_tables: Mapp
     a ranking gives no density classes."""
     from landslide_sar.density.chip_io import read_chips_table
     from landslide_sar.density.evaluate import CLASSES, class_metrics
-    from landslide_sar.density.label_free import RANK_BY, rank_probabilities
+    from landslide_sar.density.label_free import LABEL_FREE, RANK_BY, rank_probabilities, setting
 
     chips = chips_csv if isinstance(chips_csv, pd.DataFrame) else pd.read_csv(chips_csv)
     rows = []
@@ -102,17 +106,7 @@ def label_free_validation(chips_csv: PathLike | pd.DataFrame, split_tables: Mapp
                 auc = np.array([m[f"auc_class{c}"] for c in CLASSES], dtype=float)
                 scores += auc[np.isfinite(auc)].tolist()
                 undefined += int((~np.isfinite(auc)).sum())
-        rows.append(
-            {
-                "setting": f"label_free_r{int(revisits)}",
-                "inputs": "label_free",
-                "revisits": int(revisits),
-                "val_auc_mean": float(np.mean(scores)) if scores else float("nan"),
-                "val_auc_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan"),
-                "n_scores": len(scores),
-                "n_undefined": undefined,
-            }
-        )
+        rows.append(_score_row(setting(int(revisits)), LABEL_FREE, int(revisits), scores, undefined))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 

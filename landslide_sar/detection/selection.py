@@ -3,9 +3,10 @@
 `detection.map: best` picks, among the transfer experiments (input set x augmentation), the one
 whose U-Net members score the highest mean AUPRC on the training region's validation chips (the
 chips early stopping already looked at, never trained on), over every member and split seed. The
-reported test AUPRCs (the table, the differences) are never read. The VH-change baseline's
-validation AUPRC is recorded beside them: a map can only come from a model with probabilities,
-but a reader should see when the baseline would have been the better choice.
+reported test AUPRCs (the table, the differences) are never read. The VH-change baseline's and
+the label-free detector's validation AUPRCs are recorded beside them, each under its own key: a
+map can only come from a model with probabilities, but a reader should see when a reference
+would have been the better choice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 #: The columns of the validation-score table in the choice file, one row per setting and method.
 SCORE_COLUMNS = ["setting", "method", "inputs", "augment", "val_auprc_mean", "val_auprc_sd", "n_scores"]
+
+
+#: The references scored beside the U-Nets (metrics method -> name), never mapped.
+REFERENCES = {"handwerger": "VH-change baseline", "label_free": "label-free detector"}
+
+
+def _best_of(scores: pd.DataFrame, method: str) -> float:
+    """The best mean validation AUPRC of one method over the settings (NaN: none defined)."""
+    values = scores.loc[scores["method"] == method, "val_auprc_mean"].to_numpy(dtype=float)
+    return float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
 
 
 def validation_scores(metrics: Mapping[str, PathLike | pd.DataFrame], detection: Mapping[str, Any]) -> pd.DataFrame:
@@ -90,13 +101,16 @@ def choose_detection_map(
     experiment = parse(f"transfer/{inputs}_r{int(transfer['revisits'])}_{'aug' if augment else 'noaug'}", detection)
     row = nets[nets["setting"] == experiment.setting]
     score = float(row["val_auprc_mean"].iloc[0]) if not row.empty else float("nan")
-    baseline = scores[scores["method"] != "unet"]["val_auprc_mean"].to_numpy(dtype=float)
-    baseline_best = float(np.nanmax(baseline)) if np.isfinite(baseline).any() else float("nan")
+    references = {name: _best_of(scores, method) for method, name in REFERENCES.items()}
+    baseline_best = references["VH-change baseline"]
     choice = {
         "experiment": experiment.id,
         "rule": BEST if map_setting == BEST else "config",
         "validation_auprc": round(score, 4) if np.isfinite(score) else None,
         "baseline_validation_auprc": round(baseline_best, 4) if np.isfinite(baseline_best) else None,
+        "label_free_validation_auprc": (
+            round(references["label-free detector"], 4) if np.isfinite(references["label-free detector"]) else None
+        ),
         "scores": scores.round(4).astype(object).where(scores.notna(), None).to_dict(orient="records"),
     }
     log.info(
@@ -108,13 +122,15 @@ def choose_detection_map(
         "n/a" if choice["baseline_validation_auprc"] is None else f"{baseline_best:.3f}",
         ", ".join(f"{r.setting} {r.method} {r.val_auprc_mean:.3f}" for r in scores.itertuples()) or "not scored",
     )
-    if np.isfinite(baseline_best) and np.isfinite(score) and baseline_best > score:
-        log.warning(
-            "the VH-change baseline's validation AUPRC %.3f beats the mapped U-Net's %.3f; the map shows the U-Net "
-            "(a map needs probabilities)",
-            baseline_best,
-            score,
-        )
+    for name, best in references.items():
+        if np.isfinite(best) and np.isfinite(score) and best > score:
+            log.warning(
+                "the %s's validation AUPRC %.3f beats the mapped U-Net's %.3f; the map shows the U-Net (a map needs "
+                "probabilities)",
+                name,
+                best,
+                score,
+            )
     write_json(choice_out, choice)
     return choice
 
