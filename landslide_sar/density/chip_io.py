@@ -16,6 +16,7 @@ import pandas as pd
 
 from landslide_sar.chips import DEM_CHANNELS
 from landslide_sar.errors import InputError
+from landslide_sar.label_free import CHANGE_CHANNELS
 
 if TYPE_CHECKING:  # xarray only for the zarr readers: the forests read the table alone
     import xarray as xr
@@ -26,7 +27,7 @@ TABLE_COLUMNS = ("chip", "density_class", "half", "subset")
 INPUTS: tuple[str, ...] = ("dem", "sar", "fused", "change")
 #: A change channel of the `change` input set (landslide_sar.label_free.CHANGE_CHANNELS, with the
 #: revisits its post-event mean spans): derived from the chips' SAR channels when they are read.
-CHANGE_CHANNEL_RE = re.compile(r"^(vv_change|vh_change|z_change)_r(\d+)$")
+CHANGE_CHANNEL_RE = re.compile(rf"^({'|'.join(CHANGE_CHANNELS)})_r(\d+)$")
 #: A SAR chip channel: polarisation, pre/post, acquisition number (pre1 earliest, post1 first after).
 SAR_CHANNEL_RE = re.compile(r"^(vv|vh)_(pre|post)(\d+)$")
 
@@ -123,7 +124,7 @@ def model_channels(channel_names: Sequence[str], inputs: str, revisits: int) -> 
     dem_idx, sar_idx = select_channels(names, inputs, revisits)
     channels = [names[i] for i in dem_idx]
     if inputs == "change":
-        sar = [f"{c}_r{int(revisits)}" for c in ("vv_change", "vh_change", "z_change")]
+        sar = [f"{c}_r{int(revisits)}" for c in CHANGE_CHANNELS]
     else:
         sar = [names[i] for i in sar_idx]
     return channels + sar, [False] * len(dem_idx) + [inputs != "change"] * len(sar), len(dem_idx)

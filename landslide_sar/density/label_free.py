@@ -24,6 +24,7 @@ from scipy.stats import rankdata
 
 from landslide_sar.density.chip_io import load_chips, open_chips, read_chips_table, sar_channel_groups
 from landslide_sar.density.evaluate import CLASSES, METRIC_COLUMNS, class_metrics
+from landslide_sar.density.pool import PROB_COLUMNS
 from landslide_sar.errors import InputError
 from landslide_sar.io import atomic_path
 from landslide_sar.label_free import SUMMARY_COLUMNS, LabelFreeSettings, chip_summary, label_free_score
@@ -60,7 +61,7 @@ def chip_predictions(chips: pd.DataFrame) -> dict[str, pd.DataFrame]:
         sub = sub.sort_values("chip")
         prob = rank_probabilities(sub[RANK_BY].to_numpy())
         frame = sub[["chip", "density_class"]].reset_index(drop=True)
-        frame[[f"prob_class{c}" for c in CLASSES]] = prob
+        frame[PROB_COLUMNS] = prob
         out[setting(int(r))] = frame
     return out
 
